@@ -1,0 +1,164 @@
+"""The command line: parse, call the library, print, map errors to exit codes.
+
+Exit codes: 0 done; 1 a problem in the data, a template or an output (every problem is
+printed as ``path:line: field: message``); 2 a usage error (unknown option or value).
+No traceback is ever printed, unless ``-v -v`` asks for it on an internal error.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from . import model as m
+from .errors import NexusError
+
+log = logging.getLogger("nexusreports")
+
+
+def _langs(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str, ...]:
+    langs = tuple(dict.fromkeys(v.strip() for v in value.split(",") if v.strip()))
+    bad = [lang for lang in langs if lang not in m.LANGS]
+    if bad or not langs:
+        raise click.BadParameter(f"{', '.join(bad) or value!r}: use one or more of "
+                                 f"{', '.join(m.LANGS)}, separated by commas (e.g. nl,en)")
+    return langs
+
+
+def _formats(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str, ...]:
+    from .pipeline import FORMATS
+
+    formats = tuple(dict.fromkeys(v.strip() for v in value.split(",") if v.strip()))
+    bad = [f for f in formats if f not in FORMATS]
+    if bad or not formats:
+        raise click.BadParameter(f"{', '.join(bad) or value!r}: use one or more of "
+                                 f"{', '.join(FORMATS)}, separated by commas")
+    return formats
+
+
+data_option = click.option("--data", "data_dir", type=click.Path(path_type=Path),
+                           default=Path("data"), show_default=True,
+                           help="Folder with projects/<slug>.yaml.")
+templates_option = click.option("--templates", "templates_dir", type=click.Path(path_type=Path),
+                                default=Path("templates"), show_default=True,
+                                help="Folder with theme.yaml, fonts/ and sheet.docx.")
+strict_option = click.option("--strict", is_flag=True, help="Treat warnings as errors (CI).")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", count=True, help="More output (-vv: debug).")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors.")
+@click.version_option(package_name="nexusreports")
+@click.pass_context
+def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
+    """Build project sheets and the briefing bundle from YAML project data."""
+    level = logging.WARNING if quiet else logging.DEBUG if verbose > 1 else logging.INFO
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    root = logging.getLogger("nexusreports")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+    ctx.obj = {"verbose": verbose, "quiet": quiet}
+
+
+@cli.command()
+@data_option
+@templates_option
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("out"),
+              show_default=True, help="Folder the outputs are written to.")
+@click.option("--lang", "langs", default=",".join(m.LANGS), show_default=True, callback=_langs,
+              help="Languages to build, comma-separated.")
+@click.option("--only", "only", multiple=True, metavar="SLUG",
+              help="Build only this project (repeatable).")
+@click.option("--format", "formats", default="pdf", show_default=True, callback=_formats,
+              help="Formats to build, comma-separated.")
+@strict_option
+def build(data_dir: Path, templates_dir: Path, out_dir: Path, langs: tuple[str, ...],
+          only: tuple[str, ...], formats: tuple[str, ...], strict: bool) -> None:
+    """Validate the data and write the sheets to the output folder."""
+    from .pipeline import BuildOptions, build as run_build
+
+    started = time.monotonic()
+    options = BuildOptions(data_dir=data_dir, templates_dir=templates_dir, out_dir=out_dir,
+                           langs=langs, only=only, formats=formats, strict=strict)
+    result = run_build(options)
+    _print_warnings(result.warnings)
+    built = sum(result.changed)
+    click.echo(f"{len(result.outputs)} outputs in {out_dir}: {built} built, "
+               f"{len(result.outputs) - built} unchanged ({time.monotonic() - started:.1f} s)",
+               err=True)
+
+
+@cli.command()
+@data_option
+@templates_option
+@strict_option
+def validate(data_dir: Path, templates_dir: Path, strict: bool) -> None:
+    """Check every project file and report every problem at once."""
+    from .pipeline import check
+
+    projects, _, warnings = check(data_dir, templates_dir, strict)
+    _print_warnings(warnings)
+    click.echo(f"{len(projects.projects)} projects are valid.", err=True)
+
+
+@cli.command()
+def schema() -> None:
+    """Print the project file format as JSON Schema."""
+    schema = m.Project.model_json_schema()
+    schema["properties"].pop("slug", None)
+    schema["required"] = [r for r in schema.get("required", []) if r != "slug"]
+    schema["title"] = "nexusreports project file (data/projects/<slug>.yaml)"
+    click.echo(json.dumps(schema, indent=2, ensure_ascii=False))
+
+
+def _print_warnings(warnings: list) -> None:
+    for w in warnings:
+        click.echo(f"warning: {w}", err=True)
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the CLI and return its exit code (never a traceback)."""
+    signal.signal(signal.SIGTERM, _terminate)  # so temporary files are cleaned up
+    try:
+        cli.main(args=argv, prog_name="nexusreports", standalone_mode=False)
+    except NexusError as exc:
+        for line in exc.lines():
+            click.echo(line, err=True)
+        if len(exc.lines()) > 1:
+            click.echo(f"{exc}; nothing was written.", err=True)
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        return 130
+    except KeyboardInterrupt:
+        click.echo("Interrupted; outputs of the last build are unchanged.", err=True)
+        return 130
+    except SystemExit as exc:
+        return int(exc.code or 0) if not isinstance(exc.code, str) else 1
+    except Exception as exc:  # noqa: BLE001 - the one place that must never show a traceback
+        log.debug("internal error", exc_info=True)
+        click.echo(f"internal error: {exc.__class__.__name__}: {exc}. This is a bug in "
+                   "nexusreports; run again with -vv and report the output.", err=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,172 @@
+"""Stage 1, load: YAML files -> raw mappings that remember their file and line.
+
+In: a path to a UTF-8 YAML file.  Out: a :class:`RawDocument` whose ``data`` is made of
+``dict``, ``list``, ``str`` and ``None`` only, and whose ``lines`` maps every location
+(a tuple of keys and list indices, as pydantic reports them) to its 1-based line.
+
+Why not ``yaml.safe_load``: it resolves scalars by YAML 1.1 rules, so a partner called ``NO``
+becomes ``False`` and ``2025-09-30`` in a text field becomes a date.  Here the YAML is only
+*composed* (no object construction at all) and every scalar stays the text that was typed;
+the validate stage gives it a type from the field it is in.  A plain ``~``, ``null`` or an
+empty value is ``None``.
+
+Guards: files over :data:`MAX_FILE_BYTES` are refused before parsing; anchors/aliases are
+refused (they allow exponential expansion, and project files never need them); nesting
+deeper than :data:`MAX_DEPTH` is refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import DataError
+
+MAX_FILE_BYTES = 512 * 1024
+"""Largest data file accepted, in bytes; a real project sheet is under 20 KiB."""
+
+MAX_DEPTH = 24
+"""Deepest nesting of mappings and lists accepted."""
+
+_NULLS = {"", "~", "null", "Null", "NULL"}
+
+Loc = tuple[str | int, ...]
+
+
+@dataclass
+class RawDocument:
+    """One loaded data file.
+
+    ``data`` is the document (a mapping for every file this tool reads); ``lines`` maps a
+    location tuple such as ``("summary", "en")`` or ``("organisations", 0, "name")`` to the
+    1-based line where its value starts.
+    """
+
+    path: Path
+    data: Any
+    lines: dict[Loc, int] = field(default_factory=dict)
+
+    def line_of(self, loc: Loc) -> int:
+        """Line of ``loc`` or of its nearest enclosing location that is known (0 if none)."""
+        for end in range(len(loc), -1, -1):
+            line = self.lines.get(tuple(loc[:end]))
+            if line:
+                return line
+        return 0
+
+
+def load_yaml(path: Path) -> RawDocument:
+    """Read and compose one YAML file.
+
+    Raises :class:`DataError` naming the file and line for: an unreadable or non-UTF-8 file,
+    a file over :data:`MAX_FILE_BYTES`, an empty file, a YAML syntax error (tab indentation
+    has its own message), a duplicate key, an anchor or alias, or nesting deeper than
+    :data:`MAX_DEPTH`.
+    """
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise DataError(path, 0, "", f"the file is {size // 1024} KiB; a data file may be at "
+                            f"most {MAX_FILE_BYTES // 1024} KiB: is this the right file?")
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise DataError(path, 0, "", f"cannot read the file ({exc.strerror or exc})") from exc
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise DataError(path, line, "", "the file is not UTF-8 text: save it as UTF-8 "
+                        "(in most editors: Save As, encoding UTF-8)") from exc
+    return parse_yaml(text, path)
+
+
+def parse_yaml(text: str, path: Path) -> RawDocument:
+    """Compose YAML ``text`` (already decoded) into a :class:`RawDocument` for ``path``."""
+    if not text.strip() or all(
+        not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()
+    ):
+        raise DataError(path, 1, "", "the file is empty: fill it in, or create it with "
+                        "'nexusreports new SLUG'")
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        raise _syntax_error(path, text, exc) from exc
+    except yaml.YAMLError as exc:  # pragma: no cover - every parser error carries a mark
+        raise DataError(path, 0, "", f"YAML error: {exc}") from exc
+    doc = RawDocument(path=path, data=None)
+    if node is None:
+        raise DataError(path, 1, "", "the file is empty: fill it in, or create it with "
+                        "'nexusreports new SLUG'")
+    doc.data = _convert(node, (), doc, set(), 0)
+    return doc
+
+
+def _syntax_error(path: Path, text: str, exc: yaml.MarkedYAMLError) -> DataError:
+    mark = exc.problem_mark or exc.context_mark
+    line = mark.line + 1 if mark else 0
+    problem = (exc.problem or "").strip()
+    if "'\\t'" in problem or "\t" in _line(text, line)[: max(mark.column if mark else 0, 0) + 1]:
+        return DataError(path, line, "", "a tab character is used for indentation; YAML needs "
+                         "spaces: replace the tab with spaces")
+    hint = "check the indentation and the quotes on this line and the one above"
+    if "mapping values are not allowed" in problem:
+        hint = ("a ':' followed by a space starts a new field; put the whole text in double "
+                "quotes, or use '>-' and write the text on the next lines")
+    elif "could not find expected ':'" in problem:
+        hint = "a field name must be followed by ':'; check this line and the one above"
+    elif "found unexpected end of stream" in problem or "while scanning a quoted" in str(exc):
+        hint = "a quote is opened but not closed"
+    return DataError(path, line, "", f"YAML syntax error ({problem or 'invalid'}): {hint}")
+
+
+def _line(text: str, line: int) -> str:
+    lines = text.splitlines()
+    return lines[line - 1] if 0 < line <= len(lines) else ""
+
+
+def _convert(node: yaml.Node, loc: Loc, doc: RawDocument, seen: set[int], depth: int) -> Any:
+    line = node.start_mark.line + 1
+    doc.lines.setdefault(loc, line)
+    if id(node) in seen:
+        raise DataError(doc.path, line, _dotted(loc), "anchors and aliases ('&name', '*name') "
+                        "are not allowed in data files: write the value out")
+    if depth > MAX_DEPTH:
+        raise DataError(doc.path, line, _dotted(loc), f"nested more than {MAX_DEPTH} levels deep")
+    if isinstance(node, yaml.ScalarNode):
+        if node.style is None and node.value in _NULLS:
+            return None
+        return node.value
+    seen.add(id(node))
+    if isinstance(node, yaml.SequenceNode):
+        return [_convert(item, (*loc, i), doc, seen, depth + 1) for i, item in enumerate(node.value)]
+    if isinstance(node, yaml.MappingNode):
+        out: dict[str, Any] = {}
+        first_line: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            key_line = key_node.start_mark.line + 1
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise DataError(doc.path, key_line, _dotted(loc), "a field name must be plain "
+                                "text, not a list or mapping")
+            key = key_node.value
+            if key == "<<":
+                raise DataError(doc.path, key_line, _dotted((*loc, key)), "merge keys ('<<') "
+                                "are not allowed in data files: write the fields out")
+            if key in out:
+                raise DataError(doc.path, key_line, _dotted((*loc, key)),
+                                f"this field appears twice (first on line {first_line[key]}): "
+                                "keep one of them")
+            first_line[key] = key_line
+            doc.lines[(*loc, key)] = key_line
+            out[key] = _convert(value_node, (*loc, key), doc, seen, depth + 1)
+            # the value's own line is the key's line for inline values, which is what people read
+            doc.lines[(*loc, key)] = key_line
+        return out
+    raise DataError(doc.path, line, _dotted(loc), "unsupported YAML node")  # pragma: no cover
+
+
+def _dotted(loc: Loc) -> str:
+    return ".".join(str(p) for p in loc)

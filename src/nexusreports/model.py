@@ -1,0 +1,345 @@
+"""The typed project model: what one project file means, with no I/O and no formatting.
+
+Units are in the names: money is ``Decimal`` in EUR millions (``size_eur_m``), shares are
+percentages 0-100 (``capital_pct``), years are calendar years.  Free text is either
+language-neutral (a plain string: names of organisations and programmes) or given per
+language (:class:`LocalText`, Dutch ``nl`` and English ``en``, both required).
+
+Text fields hold the text exactly as typed after :func:`clean_text`: line endings made
+``\\n``, a vertical tab (Word's manual line break) made ``\\n``, a tab made a space; every
+other control character and U+FFFD (the mark of text damaged in copying) is refused.
+
+This module imports nothing of ours; the validate stage turns pydantic's errors into
+messages with file and line.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Literal, Union
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag
+
+LANGS: tuple[str, ...] = ("nl", "en")
+"""The languages every text is given in, in bundle order."""
+
+SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+"""A project slug: lowercase letters and digits in words joined by single hyphens."""
+
+PLACEHOLDER_RE = re.compile(r"\{([a-z][a-z0-9_]*)\}")
+"""A figure placeholder in prose: ``{name}``.  Anything else in braces is literal text."""
+
+_LINE_BREAKS = {"\r\n": "\n", "\r": "\n", "\v": "\n", "\u2028": "\n", "\u2029": "\n\n",
+                "\x85": "\n", "\f": "\n"}
+
+
+class TextProblem(ValueError):
+    """A character that cannot be printed; ``char`` is the offending character."""
+
+    def __init__(self, char: str, message: str):
+        self.char = char
+        super().__init__(message)
+
+
+def clean_text(value: str) -> str:
+    r"""Normalise typed text, or refuse it.
+
+    >>> clean_text("Regel een\vRegel twee\tklaar")
+    'Regel een\nRegel twee klaar'
+
+    Raises :class:`TextProblem` for U+FFFD and for control characters other than line
+    breaks and tabs (NUL, escape, ...), naming the character.  Text is NFC-normalised, so a
+    letter typed as base + combining accent prints as one glyph.
+    """
+    for old, new in _LINE_BREAKS.items():
+        value = value.replace(old, new)
+    value = value.replace("\t", " ")
+    for ch in value:
+        if ch == "\ufffd":
+            raise TextProblem(ch, "contains U+FFFD, the replacement character left by a broken "
+                              "copy (often a lost bullet or euro sign): retype that character")
+        if ch != "\n" and unicodedata.category(ch) in ("Cc", "Cs", "Co", "Cn"):
+            raise TextProblem(ch, f"contains the control character U+{ord(ch):04X}, which "
+                              "cannot be printed: delete it (it often comes from copying out "
+                              "of Word or e-mail)")
+    return unicodedata.normalize("NFC", value)
+
+
+CleanStr = Annotated[str, AfterValidator(clean_text)]
+NonEmptyStr = Annotated[CleanStr, Field(min_length=1)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class LocalText(_Model):
+    """The same text in Dutch (``nl``) and English (``en``); both are required."""
+
+    nl: NonEmptyStr
+    en: NonEmptyStr
+
+    def get(self, lang: str) -> str:
+        """The text in ``lang`` (``"nl"`` or ``"en"``)."""
+        return getattr(self, lang)
+
+
+def _text_tag(value: object) -> str | None:
+    if isinstance(value, str):
+        return "plain"
+    if isinstance(value, dict):
+        return "local"
+    return None
+
+
+Text = Annotated[
+    Union[Annotated[NonEmptyStr, Tag("plain")], Annotated[LocalText, Tag("local")]],
+    Discriminator(_text_tag, custom_error_type="text_type",
+                  custom_error_message="expected a text, or its nl: and en: texts"),
+]
+"""Language-neutral text (a plain string) or text per language."""
+
+UNION_TAGS = frozenset({"plain", "local", "count", "number", "percent", "multiplier", "amount",
+                        "date"})
+"""Tags pydantic puts into error locations for the unions above (dropped from messages)."""
+
+
+def text_in(text: Text, lang: str) -> str:
+    """``text`` in ``lang``: a plain string is the same in every language."""
+    return text if isinstance(text, str) else text.get(lang)
+
+
+class Kind(StrEnum):
+    """A programme groups flagships; a flagship belongs to one programme."""
+
+    programme = "programme"
+    flagship = "flagship"
+
+
+class MrlStage(StrEnum):
+    """Market Readiness Level stage, as the original sheets name it."""
+
+    exploration = "exploration"  # nl: Verkenning
+    partly_operational = "partly-operational"  # nl: Deels operationeel
+    operational = "operational"  # nl: Operationeel
+
+
+class Relevance(StrEnum):
+    """How relevant a precondition is to a project; ``not-assessed`` when nobody said."""
+
+    relevant = "relevant"
+    less_relevant = "less-relevant"
+    not_assessed = "not-assessed"
+
+
+NA = Relevance.not_assessed
+
+
+class Infrastructure(_Model):
+    digital_infrastructure: Relevance = NA
+    spatial_constraints: Relevance = NA
+    nitrogen_space: Relevance = NA
+    test_capacity: Relevance = NA
+
+
+class Energy(_Model):
+    grid_congestion: Relevance = NA
+    energy_costs: Relevance = NA
+
+
+class Talent(_Model):
+    labour_shortage: Relevance = NA
+    talent: Relevance = NA
+
+
+class Regulation(_Model):
+    permits: Relevance = NA
+    regulation: Relevance = NA
+    regulatory_burden: Relevance = NA
+
+
+class Other(_Model):
+    taxation: Relevance = NA
+    financing: Relevance = NA
+    launching_customer: Relevance = NA
+    certification: Relevance = NA
+    other: Relevance = NA
+
+
+class Preconditions(_Model):
+    """The preconditions matrix (nl: Randvoorwaarden): five groups of items, each rated."""
+
+    infrastructure: Infrastructure = Infrastructure()
+    energy: Energy = Energy()
+    talent: Talent = Talent()
+    regulation: Regulation = Regulation()
+    other: Other = Other()
+
+
+class Period(_Model):
+    """Start and end year of the project, inclusive (e.g. 2025-2035)."""
+
+    start: Annotated[int, Field(ge=1900, le=2200)]
+    end: Annotated[int, Field(ge=1900, le=2200)]
+
+
+Pct = Annotated[Decimal, Field(ge=0, le=100)]
+
+
+class Shares(_Model):
+    """How the project size splits, in percent of the total.
+
+    ``capital_pct`` is the capital (investment) share; R&D is ``100 - capital_pct``.
+    ``public_pct`` is the public share; private is ``100 - public_pct``.
+    """
+
+    capital_pct: Pct
+    public_pct: Pct
+
+    @property
+    def rnd_pct(self) -> Decimal:
+        return 100 - self.capital_pct
+
+    @property
+    def private_pct(self) -> Decimal:
+        return 100 - self.public_pct
+
+
+class TrlRange(_Model):
+    """Technology Readiness Level range, 1 <= min <= max <= 9."""
+
+    min: Annotated[int, Field(ge=1, le=9)]
+    max: Annotated[int, Field(ge=1, le=9)]
+
+
+class Organisation(_Model):
+    """An involved company or institution; ``logo`` is a path relative to the data folder."""
+
+    name: NonEmptyStr
+    logo: NonEmptyStr | None = None
+
+
+class Collaboration(_Model):
+    """One entry of a collaborations block: an optional group label and its text.
+
+    E.g. label "NGF projecten" / "NGF projects" and text "Biotech Booster, PharmaNL, ...".
+    """
+
+    label: Text | None = None
+    text: Text
+
+
+class Collaborations(_Model):
+    """Links to Dutch (``national``) and European (``european``) collaborations."""
+
+    national: Annotated[list[Collaboration], Field(min_length=1)]
+    european: Annotated[list[Collaboration], Field(min_length=1)]
+
+
+Amount = Annotated[Decimal, Field(ge=0)]
+
+
+class CountFigure(_Model):
+    """A whole count such as jobs or fte: nl "21.000", en "21,000"."""
+
+    kind: Literal["count"]
+    value: Annotated[int, Field(ge=0)]
+
+
+class NumberFigure(_Model):
+    """A plain decimal number: nl "12,6", en "12.6"."""
+
+    kind: Literal["number"]
+    value: Decimal
+
+
+class PercentFigure(_Model):
+    """A percentage, given in percent (``1.2`` means 1,2%)."""
+
+    kind: Literal["percent"]
+    value: Decimal
+
+
+class MultiplierFigure(_Model):
+    """A multiplier such as 2,5x."""
+
+    kind: Literal["multiplier"]
+    value: Annotated[Decimal, Field(gt=0)]
+
+
+class AmountFigure(_Model):
+    """Money in EUR millions, printed in millions or billions (``scale``)."""
+
+    kind: Literal["amount"]
+    value_eur_m: Amount
+    scale: Literal["million", "billion"] = "million"
+
+
+class DateFigure(_Model):
+    """A calendar date, printed short (nl "30-09-2025") or long (nl "30 september 2025")."""
+
+    kind: Literal["date"]
+    value: dt.date
+    style: Literal["short", "long"] = "short"
+
+
+Figure = Annotated[
+    Union[CountFigure, NumberFigure, PercentFigure, MultiplierFigure, AmountFigure, DateFigure],
+    Field(discriminator="kind"),
+]
+
+FigureName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+
+
+class Project(_Model):
+    """One project sheet: a programme or one of its flagships.
+
+    ``slug`` is the data file's stem; it is not written in the file.  Money is in EUR
+    millions: ``size_eur_m`` the whole project, ``flagship_total_eur_m`` (programmes only)
+    the stated total of its flagships, which must equal the sum of their sizes.
+    """
+
+    slug: str
+    kind: Kind
+    parent: str | None = None
+    name: Text
+    short_name: Text | None = None
+    domain: Text
+    subdomain: Text
+    summary: LocalText
+    relevance: LocalText
+    collaborations: Collaborations
+    period: Period
+    size_eur_m: Annotated[Decimal, Field(gt=0)]
+    flagship_total_eur_m: Amount | None = None
+    shares: Shares
+    trl: TrlRange
+    mrl: MrlStage
+    preconditions: Preconditions = Preconditions()
+    organisations: list[Organisation] = []
+    figures: dict[FigureName, Figure] = {}
+
+    def display_short_name(self, lang: str) -> str:
+        """``short_name`` in ``lang``, or ``name`` when there is no short name."""
+        return text_in(self.short_name or self.name, lang)
+
+
+class ProjectSet(_Model):
+    """Every project of one data folder, programmes first, then flagships, each by slug."""
+
+    projects: tuple[Project, ...]
+
+    def by_slug(self, slug: str) -> Project:
+        """The project with ``slug``; raises ``KeyError`` when there is none."""
+        for p in self.projects:
+            if p.slug == slug:
+                return p
+        raise KeyError(slug)
+
+    def flagships_of(self, slug: str) -> list[Project]:
+        """The flagships whose parent is ``slug``, in slug order."""
+        return [p for p in self.projects if p.parent == slug]

@@ -1,0 +1,691 @@
+"""Render a :class:`~nexusreports.view.SheetView` as a one-page A4 PDF with ReportLab.
+
+Layout (all geometry from ``templates/theme.yaml``, in mm)::
+
+    +--------------------------------------------------------------+
+    | header band: title, domain      | project name, (sub)domain  |
+    +--------------------------------------+-----------------------+
+    | summary                              | key figures panel:    |
+    | strategic relevance                  |  size, timeline,      |
+    | Dutch collaborations                 |  shares, TRL, MRL     |
+    | European collaborations              | preconditions matrix  |
+    +--------------------------------------+-----------------------+
+    | involved companies and institutions                          |
+    | footer                                                       |
+    +--------------------------------------------------------------+
+
+Type never shrinks to make content fit.  Before anything is drawn each region is measured;
+content taller than its region raises :class:`~nexusreports.errors.ContentOverflow` naming
+the fields in it and the overflow in mm, and a word wider than its column raises it too.
+
+Fonts are the theme's TrueType files, embedded (subset); no standard-14 font is referenced
+(the canvas' initial font is the theme font, bullets use it too).  Hyphenation: pyphen,
+through ReportLab's ``hyphenationLang``, for the view's locale.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from xml.sax.saxutils import escape
+
+from reportlab.lib.colors import HexColor
+from reportlab.lib.enums import TA_CENTER, TA_RIGHT
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFError, TTFont
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import Flowable, Frame, Paragraph, Spacer, Table, TableStyle
+
+from ..errors import ContentOverflow, TemplateError
+from ..theme import Theme
+from ..view import Block, MatrixItem, SheetView, ShareBar, Step
+
+CREATOR = "nexusreports"
+MIN_FONT_PT = 7.0
+"""Smallest type on a sheet, in points (the theme's ``small_pt`` may not go below it)."""
+
+_HYPHENATION = {"nl": "nl_NL", "en": "en_GB"}
+
+
+# --- fonts and styles ----------------------------------------------------------------------
+
+def register_fonts(theme: Theme) -> str:
+    """Register the theme's four faces with ReportLab (once) and return the family name.
+
+    Raises :class:`TemplateError` when a font file cannot be read as TrueType.
+    """
+    family = theme.fonts.family
+    names = {"regular": family, "bold": f"{family}-Bold", "italic": f"{family}-Italic",
+             "bold_italic": f"{family}-BoldItalic"}
+    registered = set(pdfmetrics.getRegisteredFontNames())
+    for key, name in names.items():
+        if name in registered:
+            continue
+        path = getattr(theme.fonts, key)
+        try:
+            pdfmetrics.registerFont(TTFont(name, str(path)))
+        except (TTFError, OSError) as exc:
+            raise TemplateError(path, f"cannot use this font file ({exc}): restore it from git "
+                                "or point theme.yaml at another .ttf") from exc
+    pdfmetrics.registerFontFamily(family, normal=names["regular"], bold=names["bold"],
+                                  italic=names["italic"], boldItalic=names["bold_italic"])
+    return family
+
+
+@dataclass(frozen=True)
+class _Kit:
+    """Fonts, colours and paragraph styles for one sheet."""
+
+    font: str
+    bold: str
+    hex: dict[str, str]
+    colours: dict[str, HexColor]
+    styles: dict[str, ParagraphStyle]
+    type: dict[str, float]
+
+
+def _kit(theme: Theme, lang: str) -> _Kit:
+    font = register_fonts(theme)
+    bold = f"{font}-Bold"
+    c = {k: HexColor(v) for k, v in theme.colours.items()}
+    ty = theme.type
+    if ty["small_pt"] < MIN_FONT_PT:
+        raise TemplateError(theme.folder / "theme.yaml", f"type.small_pt is {ty['small_pt']}; "
+                            f"the smallest allowed is {MIN_FONT_PT} pt")
+    common = dict(fontName=font, textColor=c["text"], hyphenationLang=_HYPHENATION[lang],
+                  embeddedHyphenation=1, uriWasteReduce=0.3, splitLongWords=0,
+                  bulletFontName=font)
+    body = ParagraphStyle("body", fontSize=ty["body_pt"], leading=ty["body_leading_pt"],
+                          spaceAfter=ty["body_pt"] * 0.45, **common)
+    styles = {
+        "body": body,
+        "lead": ParagraphStyle("lead", parent=body, fontSize=ty["body_pt"] + 0.6,
+                               leading=ty["body_leading_pt"] + 0.7, textColor=c["primary"]),
+        "bullet": ParagraphStyle("bullet", parent=body, leftIndent=3.6 * mm,
+                                 bulletIndent=0.6 * mm, spaceAfter=ty["body_pt"] * 0.25,
+                                 bulletColor=c["accent"]),
+        "heading": ParagraphStyle("heading", parent=body, fontName=bold,
+                                  fontSize=ty["heading_pt"], leading=ty["heading_pt"] * 1.2,
+                                  textColor=c["primary"], spaceBefore=0, spaceAfter=0),
+        "label": ParagraphStyle("label", parent=body, fontName=bold, fontSize=ty["small_pt"],
+                                leading=ty["small_pt"] * 1.25, textColor=c["muted"],
+                                spaceAfter=1.2 * mm),
+        "small": ParagraphStyle("small", parent=body, fontSize=ty["small_pt"],
+                                leading=ty["small_pt"] * 1.25, spaceAfter=0),
+        "small_muted": ParagraphStyle("small_muted", parent=body, fontSize=ty["small_pt"],
+                                      leading=ty["small_pt"] * 1.25, textColor=c["muted"],
+                                      spaceAfter=0),
+        "chip": ParagraphStyle("chip", parent=body, fontSize=ty["small_pt"],
+                               leading=ty["small_pt"] * 1.15, alignment=TA_CENTER,
+                               spaceAfter=0),
+        "figure": ParagraphStyle("figure", parent=body, fontName=bold,
+                                 fontSize=ty["key_figure_pt"], leading=ty["key_figure_pt"] * 1.15,
+                                 textColor=c["primary"], spaceAfter=0.8 * mm),
+        "title": ParagraphStyle("title", parent=body, fontName=bold, fontSize=ty["title_pt"],
+                                leading=ty["title_pt"] * 1.08, textColor=c["on_primary"],
+                                spaceAfter=0),
+        "subtitle": ParagraphStyle("subtitle", parent=body, fontSize=ty["subtitle_pt"],
+                                   leading=ty["subtitle_pt"] * 1.25, textColor=c["accent_light"],
+                                   spaceAfter=0),
+        "header_small": ParagraphStyle("header_small", parent=body, fontSize=ty["small_pt"] + 0.6,
+                                       leading=(ty["small_pt"] + 0.6) * 1.3,
+                                       textColor=c["on_primary"], spaceAfter=0),
+        "header_name": ParagraphStyle("header_name", parent=body, fontName=bold,
+                                      fontSize=ty["subtitle_pt"], leading=ty["subtitle_pt"] * 1.2,
+                                      textColor=c["on_primary"], spaceAfter=1 * mm),
+        "footer": ParagraphStyle("footer", parent=body, fontSize=ty["small_pt"],
+                                 leading=ty["small_pt"] * 1.2, textColor=c["muted"], spaceAfter=0),
+    }
+    styles["footer_right"] = ParagraphStyle("footer_right", parent=styles["footer"],
+                                            alignment=TA_RIGHT)
+    for name, style in styles.items():
+        if name not in ("body", "lead", "bullet"):
+            style.hyphenationLang = ""  # names and labels break at spaces only
+    return _Kit(font=font, bold=bold, hex=dict(theme.colours), colours=c, styles=styles, type=ty)
+
+
+def markup(text: str) -> str:
+    """Data text as ReportLab paragraph markup: escaped, line breaks kept.
+
+    >>> markup("R&D <b> {{ 7*7 }}\\nnext")
+    'R&amp;D &lt;b&gt; {{ 7*7 }}<br/>next'
+    """
+    return escape(text).replace("\n", "<br/>")
+
+
+# --- flowables -----------------------------------------------------------------------------
+
+class _Field(Flowable):
+    """Wraps a flowable to remember which data field it shows (for overflow messages)."""
+
+    def __init__(self, inner: Flowable, field: str):
+        super().__init__()
+        self.inner, self.field = inner, field
+
+    def wrap(self, aw: float, ah: float) -> tuple[float, float]:
+        self.width, self.height = self.inner.wrap(aw, ah)
+        return self.width, self.height
+
+    def getSpaceBefore(self) -> float:
+        return self.inner.getSpaceBefore()
+
+    def getSpaceAfter(self) -> float:
+        return self.inner.getSpaceAfter()
+
+    def draw(self) -> None:
+        self.inner.drawOn(self.canv, 0, 0)
+
+
+class _Heading(Flowable):
+    """A section heading with a short accent bar in front of it."""
+
+    def __init__(self, text: str, kit: _Kit, space_before: float = 3.2 * mm):
+        super().__init__()
+        self.para = Paragraph(markup(text), kit.styles["heading"])
+        self.kit, self.space_before = kit, space_before
+        self.indent = 3 * mm
+
+    def wrap(self, aw: float, ah: float) -> tuple[float, float]:
+        _, h = self.para.wrap(aw - self.indent, ah)
+        self.width, self.height = aw, h + 1.4 * mm
+        return self.width, self.height
+
+    def getSpaceBefore(self) -> float:
+        return self.space_before
+
+    def draw(self) -> None:
+        c = self.canv
+        c.setFillColor(self.kit.colours["accent"])
+        top = self.height
+        c.rect(0, top - self.kit.type["heading_pt"] * 1.05, 1.4 * mm,
+               self.kit.type["heading_pt"] * 0.9, stroke=0, fill=1)
+        self.para.drawOn(c, self.indent, 1.4 * mm)
+
+
+class _ShareBar(Flowable):
+    """A bar split in two parts, with the two labels and percentages under it."""
+
+    BAR = 3.6 * mm
+
+    def __init__(self, bar: ShareBar, kit: _Kit):
+        super().__init__()
+        self.bar, self.kit = bar, kit
+
+    def wrap(self, aw: float, ah: float) -> tuple[float, float]:
+        self.width, self.height = aw, self.BAR + self.kit.type["small_pt"] * 1.5 + 1.2 * mm
+        return self.width, self.height
+
+    def draw(self) -> None:
+        c, k, b = self.canv, self.kit, self.bar
+        y = self.height - self.BAR
+        left_w = self.width * b.left_fraction
+        c.setFillColor(k.colours["accent_light"])
+        c.rect(0, y, self.width, self.BAR, stroke=0, fill=1)
+        c.setFillColor(k.colours["accent"])
+        if left_w > 0:
+            c.rect(0, y, left_w, self.BAR, stroke=0, fill=1)
+        size = k.type["small_pt"]
+        base = y - size * 1.25
+        c.setFillColor(k.colours["text"])
+        left = f"{b.left_label} "
+        c.setFont(k.font, size)
+        c.drawString(0, base, left)
+        c.setFont(k.bold, size)
+        c.drawString(pdfmetrics.stringWidth(left, k.font, size), base, b.left_pct)
+        right = f" {b.right_label}"
+        c.setFont(k.font, size)
+        c.drawRightString(self.width, base, right)
+        c.setFont(k.bold, size)
+        c.drawRightString(self.width - pdfmetrics.stringWidth(right, k.font, size), base,
+                          b.right_pct)
+
+
+class _Timeline(Flowable):
+    """Start and end year joined by a line with a dot at each end."""
+
+    def __init__(self, start_label: str, start: str, end_label: str, end: str, kit: _Kit):
+        super().__init__()
+        self.texts = (start_label, start, end_label, end)
+        self.kit = kit
+
+    def wrap(self, aw: float, ah: float) -> tuple[float, float]:
+        self.width, self.height = aw, 9.5 * mm
+        return self.width, self.height
+
+    def draw(self) -> None:
+        c, k = self.canv, self.kit
+        start_label, start, end_label, end = self.texts
+        size = k.type["small_pt"]
+        big = k.type["heading_pt"] + 1.5
+        c.setFillColor(k.colours["muted"])
+        c.setFont(k.font, size)
+        c.drawString(0, self.height - size, start_label)
+        c.drawRightString(self.width, self.height - size, end_label)
+        c.setFillColor(k.colours["primary"])
+        c.setFont(k.bold, big)
+        y = self.height - size - big * 1.05
+        c.drawString(0, y, start)
+        c.drawRightString(self.width, y, end)
+        x0 = pdfmetrics.stringWidth(start, k.bold, big) + 2.5 * mm
+        x1 = self.width - pdfmetrics.stringWidth(end, k.bold, big) - 2.5 * mm
+        ly = y + big * 0.33
+        c.setStrokeColor(k.colours["accent"])
+        c.setLineWidth(1.4)
+        c.line(x0, ly, x1, ly)
+        c.setFillColor(k.colours["accent"])
+        c.circle(x0, ly, 1.0 * mm, stroke=0, fill=1)
+        c.circle(x1, ly, 1.0 * mm, stroke=0, fill=1)
+
+
+class _Scale(Flowable):
+    """A row of equal boxes (TRL 1-9); active boxes are filled."""
+
+    def __init__(self, steps: tuple[Step, ...], kit: _Kit):
+        super().__init__()
+        self.steps, self.kit = steps, kit
+
+    def wrap(self, aw: float, ah: float) -> tuple[float, float]:
+        self.width, self.height = aw, 5.2 * mm
+        return self.width, self.height
+
+    def draw(self) -> None:
+        c, k = self.canv, self.kit
+        gap = 0.8 * mm
+        n = len(self.steps)
+        w = (self.width - gap * (n - 1)) / n
+        size = k.type["small_pt"] + 0.8
+        for i, step in enumerate(self.steps):
+            x = i * (w + gap)
+            if step.active:
+                c.setFillColor(k.colours["accent"])
+                c.rect(x, 0, w, self.height, stroke=0, fill=1)
+                c.setFillColor(k.colours["on_primary"])
+                c.setFont(k.bold, size)
+            else:
+                c.setStrokeColor(k.colours["rule"])
+                c.setLineWidth(0.6)
+                c.setFillColor(k.colours["on_primary"])
+                c.rect(x, 0, w, self.height, stroke=1, fill=1)
+                c.setFillColor(k.colours["muted"])
+                c.setFont(k.font, size)
+            c.drawCentredString(x + w / 2, self.height / 2 - size * 0.35, step.label)
+
+
+class _Stages(Flowable):
+    """Stages side by side (MRL); the active one is filled, its label wraps if needed."""
+
+    PAD = 1.0 * mm
+
+    def __init__(self, steps: tuple[Step, ...], kit: _Kit):
+        super().__init__()
+        self.kit = kit
+        self.steps = steps
+        on = ParagraphStyle("chip_on", parent=kit.styles["chip"], fontName=kit.bold,
+                            textColor=kit.colours["on_primary"])
+        self.paras = [Paragraph(markup(s.label), on if s.active else kit.styles["chip"])
+                      for s in steps]
+
+    def wrap(self, aw: float, ah: float) -> tuple[float, float]:
+        gap = 0.8 * mm
+        self.cell = (aw - gap * (len(self.steps) - 1)) / len(self.steps)
+        self.gap = gap
+        heights = [p.wrap(self.cell - 2 * self.PAD, ah)[1] for p in self.paras]
+        self.width, self.height = aw, max(heights) + 2 * self.PAD
+        return self.width, self.height
+
+    def draw(self) -> None:
+        c, k = self.canv, self.kit
+        for i, (step, para) in enumerate(zip(self.steps, self.paras)):
+            x = i * (self.cell + self.gap)
+            if step.active:
+                c.setFillColor(k.colours["primary"])
+                c.rect(x, 0, self.cell, self.height, stroke=0, fill=1)
+            else:
+                c.setStrokeColor(k.colours["rule"])
+                c.setFillColor(k.colours["on_primary"])
+                c.setLineWidth(0.6)
+                c.rect(x, 0, self.cell, self.height, stroke=1, fill=1)
+            _, h = para.wrap(self.cell - 2 * self.PAD, self.height)
+            para.drawOn(c, x + self.PAD, (self.height - h) / 2)
+
+
+class _Marker(Flowable):
+    """The relevance marker of a precondition: filled, light, or an open dash."""
+
+    SIZE = 2.6 * mm
+
+    def __init__(self, state: str, kit: _Kit):
+        super().__init__()
+        self.state, self.kit = state, kit
+
+    def wrap(self, aw: float, ah: float) -> tuple[float, float]:
+        self.width = self.height = self.SIZE
+        return self.width, self.height
+
+    def draw(self) -> None:
+        c, k, r = self.canv, self.kit, self.SIZE / 2
+        if self.state == "relevant":
+            c.setFillColor(k.colours["accent"])
+            c.circle(r, r, r * 0.9, stroke=0, fill=1)
+        elif self.state == "less-relevant":
+            c.setFillColor(k.colours["accent_light"])
+            c.setStrokeColor(k.colours["accent"])
+            c.setLineWidth(0.7)
+            c.circle(r, r, r * 0.8, stroke=1, fill=1)
+        else:
+            c.setStrokeColor(k.colours["rule"])
+            c.setLineWidth(0.7)
+            c.circle(r, r, r * 0.8, stroke=1, fill=0)
+            c.line(r * 0.45, r, r * 1.55, r)
+
+
+class _Logos(Flowable):
+    """Organisation logos in a row, each scaled to the row height; names under them."""
+
+    def __init__(self, view: SheetView, kit: _Kit, height: float):
+        super().__init__()
+        self.view, self.kit, self.row_h = view, kit, height
+
+    def wrap(self, aw: float, ah: float) -> tuple[float, float]:
+        self.width, self.height = aw, self.row_h
+        return self.width, self.height
+
+    def draw(self) -> None:
+        from PIL import Image, ImageOps
+        from reportlab.lib.utils import ImageReader
+
+        c, k = self.canv, self.kit
+        x = 0.0
+        size = k.type["small_pt"]
+        logo_h = self.row_h - size * 1.6
+        for org in self.view.organisations:
+            w_text = pdfmetrics.stringWidth(org.name, k.font, size)
+            w = w_text
+            if org.logo:
+                with Image.open(org.logo) as img:
+                    img = ImageOps.exif_transpose(img)
+                    img.load()
+                    ratio = img.width / img.height
+                    w_img = min(logo_h * ratio, 40 * mm)
+                    h_img = w_img / ratio
+                    c.drawImage(ImageReader(img), x, size * 1.6 + (logo_h - h_img) / 2, w_img,
+                                h_img, mask="auto")
+                w = max(w, w_img)
+            c.setFillColor(k.colours["text"])
+            c.setFont(k.font, size)
+            c.drawString(x, size * 0.3, org.name)
+            x += w + 6 * mm
+
+
+# --- the sheet ------------------------------------------------------------------------------
+
+@dataclass
+class _Region:
+    name: str
+    x: float
+    y: float
+    w: float
+    h: float
+    flowables: list[Flowable]
+
+
+def _block(block: Block, kit: _Kit) -> list[Flowable]:
+    out: list[Flowable] = [_Heading(block.heading, kit)]
+    for entry in block.entries:
+        text = markup(entry.text)
+        if entry.label:
+            text = f"<b>{markup(entry.label)}</b> {text}"
+        if block.bullets:
+            para = Paragraph(text, kit.styles["bullet"], bulletText="•")
+        else:
+            para = Paragraph(text, kit.styles["body"])
+        out.append(_Field(para, block.field))
+    return out
+
+
+def _left_column(view: SheetView, kit: _Kit) -> list[Flowable]:
+    lang = view.lang
+    out: list[Flowable] = [_Field(Paragraph(markup(p), kit.styles["lead"]), f"summary.{lang}")
+                           for p in view.summary]
+    out.append(_Heading(view.labels["relevance"], kit))
+    out += [_Field(Paragraph(markup(p), kit.styles["body"]), f"relevance.{lang}")
+            for p in view.relevance]
+    out += _block(view.national, kit)
+    out += _block(view.european, kit)
+    return out
+
+
+def _panel(view: SheetView, kit: _Kit, width: float) -> Table:
+    s = kit.styles
+    lab = view.labels
+    rows: list[Flowable] = [
+        Paragraph(markup(lab["project_size"].upper()), s["label"]),
+        _Field(Paragraph(markup(view.size), s["figure"]), "size_eur_m"),
+    ]
+    if view.size_note:
+        rows.append(_Field(Paragraph(markup(view.size_note), s["small"]), "flagship_total_eur_m"))
+    rows += [
+        Spacer(1, 3 * mm),
+        Paragraph(markup(lab["timeline"].upper()), s["label"]),
+        _Timeline(lab["start"], view.period_start, lab["end"], view.period_end, kit),
+        Spacer(1, 3 * mm),
+        Paragraph(markup(lab["shares"].upper()), s["label"]),
+        _ShareBar(view.shares[0], kit),
+        Spacer(1, 1.5 * mm),
+        _ShareBar(view.shares[1], kit),
+        Spacer(1, 3 * mm),
+        Paragraph(f"{markup(lab['trl'].upper())}&nbsp;&nbsp;<font color='{kit.hex['primary']}'>"
+                  f"{markup(view.trl_range)}</font>", s["label"]),
+        _Scale(view.trl_steps, kit),
+        Spacer(1, 3 * mm),
+        Paragraph(markup(lab["mrl"].upper()), s["label"]),
+        _Stages(view.mrl_steps, kit),
+    ]
+    pad = 3.2 * mm
+    table = Table([[rows]], colWidths=[width])
+    table.setStyle(TableStyle([
+        ("BACKGROUND", (0, 0), (-1, -1), kit.colours["panel"]),
+        ("LEFTPADDING", (0, 0), (-1, -1), pad), ("RIGHTPADDING", (0, 0), (-1, -1), pad),
+        ("TOPPADDING", (0, 0), (-1, -1), pad), ("BOTTOMPADDING", (0, 0), (-1, -1), pad),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+    ]))
+    return table
+
+
+def _matrix(view: SheetView, kit: _Kit, width: float) -> list[Flowable]:
+    s = kit.styles
+    marker_w = _Marker.SIZE + 1.4 * mm
+    legend_cells: list[Flowable] = []
+    widths: list[float] = []
+    for item in view.legend:
+        legend_cells += [_Marker(item.state, kit), Paragraph(markup(item.label), s["small_muted"])]
+        widths += [marker_w, pdfmetrics.stringWidth(item.label, kit.font, kit.type["small_pt"])
+                   + 3 * mm]
+    legend = Table([legend_cells], colWidths=widths, hAlign="LEFT")
+    legend.setStyle(_tight(valign="MIDDLE"))
+    group_style = ParagraphStyle("group", parent=s["small"], fontName=kit.bold,
+                                 textColor=kit.colours["primary"])
+    rows: list[list[Flowable | str]] = []
+    style = _tight(valign="TOP")
+    for group in view.matrix:
+        style.add("TOPPADDING", (0, len(rows)), (-1, len(rows)), 1.4 * mm)
+        first: list[Flowable | str] = [Paragraph(markup(group.heading), group_style)]
+        for i, item in enumerate(group.items):
+            head = first if i == 0 else [""]
+            rows.append([*head, _Marker(item.state, kit),
+                         Paragraph(markup(item.label), s["small"])])
+    group_w = width * 0.38
+    table = Table(rows, colWidths=[group_w, marker_w, width - group_w - marker_w], hAlign="LEFT")
+    table.setStyle(style)
+    return [_Heading(view.labels["preconditions"], kit, space_before=4.5 * mm),
+            Spacer(1, 0.8 * mm), legend, Spacer(1, 0.6 * mm), _Field(table, "preconditions")]
+
+
+def _tight(valign: str = "TOP") -> TableStyle:
+    return TableStyle([
+        ("LEFTPADDING", (0, 0), (-1, -1), 0), ("RIGHTPADDING", (0, 0), (-1, -1), 1.5 * mm),
+        ("TOPPADDING", (0, 0), (-1, -1), 0.45 * mm), ("BOTTOMPADDING", (0, 0), (-1, -1), 0.45 * mm),
+        ("VALIGN", (0, 0), (-1, -1), valign),
+    ])
+
+
+def _measure(region: _Region, view: SheetView, kit: _Kit) -> None:
+    """Raise ContentOverflow if the region's flowables do not fit, or a word is too wide."""
+    used = 0.0
+    fields: list[str] = []
+    for i, f in enumerate(region.flowables):
+        _, h = f.wrap(region.w, region.h)
+        used += h + (f.getSpaceBefore() if i else 0) + f.getSpaceAfter()
+        field = getattr(f, "field", None)
+        if field and field not in fields:
+            fields.append(field)
+        _check_words(f, region, view)
+    if used > region.h + 0.01:
+        over = used - region.h
+        lines = int(-(-over // kit.type["body_leading_pt"]))
+        raise ContentOverflow(view.source, view.locale_id, region.name, fields or [region.name],
+                              round(over / mm, 1), max(1, lines))
+
+
+def _check_words(f: Flowable, region: _Region, view: SheetView) -> None:
+    """Raise ContentOverflow when a word cannot be broken to fit the paragraph's width.
+
+    A word may break at a hyphen, a slash or where pyphen hyphenates it for the locale; the
+    widest piece between such points must fit.
+    """
+    para = getattr(f, "inner", f)
+    if not isinstance(para, Paragraph):
+        return
+    style = para.style
+    avail = getattr(para, "width", region.w) - style.leftIndent - style.rightIndent
+    dic = _pyphen(style.hyphenationLang) if style.hyphenationLang else None
+    for word in para.getPlainText().split():
+        if pdfmetrics.stringWidth(word, style.fontName, style.fontSize) <= avail:
+            continue
+        cuts = {i + 1 for i, ch in enumerate(word) if ch in "-/–"}
+        if dic is not None:
+            cuts.update(dic.positions(word))
+        bounds = [0, *sorted(cuts), len(word)]
+        widest = max((word[a:b] for a, b in zip(bounds, bounds[1:])),
+                     key=lambda piece: pdfmetrics.stringWidth(piece, style.fontName,
+                                                              style.fontSize))
+        width = pdfmetrics.stringWidth(widest + "-", style.fontName, style.fontSize)
+        if width > avail:
+            raise ContentOverflow(view.source, view.locale_id, region.name,
+                                  [getattr(f, "field", region.name)],
+                                  round((width - avail) / mm, 1), 0, word=word)
+
+
+def _pyphen(lang: str) -> "pyphen.Pyphen":
+    import pyphen
+
+    return pyphen.Pyphen(lang=lang)
+
+
+def render_pdf(view: SheetView, theme: Theme, *, invariant: bool = False) -> bytes:
+    """Draw the sheet of ``view`` and return the PDF bytes (one A4 page).
+
+    ``invariant`` fixes the creation date and document ID (ReportLab's invariant mode; the
+    date comes from ``SOURCE_DATE_EPOCH`` when set) so identical input gives identical bytes.
+
+    Raises :class:`ContentOverflow` when content does not fit its region, and
+    :class:`TemplateError` when a theme font is unusable.
+    """
+    kit = _kit(theme, view.lang)
+    g = theme.page
+    page_w, page_h = A4
+    ml, mr, mb = g["margin_left_mm"] * mm, g["margin_right_mm"] * mm, g["margin_bottom_mm"] * mm
+    header_h = g["header_height_mm"] * mm
+    body_top = page_h - header_h - g["gap_below_header_mm"] * mm
+    footer_h = g["footer_height_mm"] * mm
+    orgs_h = g["organisations_height_mm"] * mm
+    body_bottom = mb + footer_h + orgs_h + 2 * mm
+    left_w = g["left_column_mm"] * mm
+    gap = g["column_gap_mm"] * mm
+    right_x = ml + left_w + gap
+    right_w = page_w - mr - right_x
+
+    regions = [
+        _Region("text column", ml, body_bottom, left_w, body_top - body_bottom,
+                _left_column(view, kit)),
+        _Region("key-figures column", right_x, body_bottom, right_w, body_top - body_bottom,
+                [_panel(view, kit, right_w), *_matrix(view, kit, right_w)]),
+    ]
+    header = _header_regions(view, kit, page_w, page_h, ml, mr, header_h)
+    orgs = _Region("organisations band", ml, mb + footer_h, page_w - ml - mr, orgs_h,
+                   _organisations(view, kit, orgs_h))
+    for region in [*header, *regions, orgs]:
+        _measure(region, view, kit)
+
+    buf = io.BytesIO()
+    canvas = Canvas(buf, pagesize=A4, invariant=1 if invariant else 0, pageCompression=1,
+                    initialFontName=kit.font, initialFontSize=kit.type["body_pt"],
+                    lang=view.locale_id)
+    info = view.info
+    canvas.setTitle(info.title)
+    canvas.setAuthor(info.author)
+    canvas.setSubject(info.subject)
+    canvas.setKeywords(info.keywords)
+    canvas.setCreator(CREATOR)
+    canvas.setFillColor(kit.colours["primary"])
+    canvas.rect(0, page_h - header_h, page_w, header_h, stroke=0, fill=1)
+    for region in [*header, *regions, orgs]:
+        frame = Frame(region.x, region.y, region.w, region.h, leftPadding=0, rightPadding=0,
+                      topPadding=0, bottomPadding=0, showBoundary=0)
+        frame.addFromList(list(region.flowables), canvas)
+    _footer(canvas, view, kit, ml, mb, page_w - ml - mr, footer_h)
+    canvas.showPage()
+    canvas.save()
+    return buf.getvalue()
+
+
+def _header_regions(view: SheetView, kit: _Kit, page_w: float, page_h: float, ml: float,
+                    mr: float, header_h: float) -> list[_Region]:
+    s = kit.styles
+    box_w = 66 * mm
+    top_pad, bottom_pad = 5.5 * mm, 4 * mm
+    y, h = page_h - header_h + bottom_pad, header_h - top_pad - bottom_pad
+    title = [_Field(Paragraph(markup(view.title), s["title"]), "name"),
+             Spacer(1, 1.2 * mm),
+             _Field(Paragraph(markup(view.domain), s["subtitle"]), "domain")]
+    lab = view.labels
+    box = [
+        Paragraph(markup(lab["project_name"].upper()), ParagraphStyle(
+            "hl", parent=s["header_small"], fontName=kit.bold, textColor=kit.colours["accent_light"])),
+        _Field(Paragraph(markup(view.project_name), s["header_name"]), "short_name"),
+        _Field(Paragraph(f"{markup(lab['domain'])}: {markup(view.domain)}", s["header_small"]),
+               "domain"),
+        _Field(Paragraph(f"{markup(lab['subdomain'])}: {markup(view.subdomain)}",
+                         s["header_small"]), "subdomain"),
+    ]
+    return [
+        _Region("header", ml, y, page_w - ml - mr - box_w - 6 * mm, h, title),
+        _Region("header", page_w - mr - box_w, y, box_w, h, box),
+    ]
+
+
+def _organisations(view: SheetView, kit: _Kit, height: float) -> list[Flowable]:
+    out: list[Flowable] = [_Heading(view.labels["organisations"], kit, space_before=0)]
+    if view.organisations_empty:
+        out.append(Paragraph(markup(view.organisations_empty), kit.styles["small_muted"]))
+    elif any(o.logo for o in view.organisations):
+        out.append(_Field(_Logos(view, kit, height - 7 * mm), "organisations"))
+    else:
+        names = " · ".join(markup(o.name) for o in view.organisations)
+        out.append(_Field(Paragraph(names, kit.styles["body"]), "organisations"))
+    return out
+
+
+def _footer(canvas: Canvas, view: SheetView, kit: _Kit, x: float, y: float, w: float,
+            h: float) -> None:
+    canvas.setStrokeColor(kit.colours["rule"])
+    canvas.setLineWidth(0.5)
+    canvas.line(x, y + h, x + w, y + h)
+    left = Paragraph(markup(view.footer_left), kit.styles["footer"])
+    right = Paragraph(markup(view.footer_right), kit.styles["footer_right"])
+    for para, px in ((left, x), (right, x + w / 2)):
+        _, ph = para.wrap(w / 2, h)
+        para.drawOn(canvas, px, y + h - ph - 1.6 * mm)

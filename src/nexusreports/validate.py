@@ -1,0 +1,382 @@
+"""Stage 2, validate: raw documents -> typed :class:`~nexusreports.model.Project` objects.
+
+In: the ``data/`` folder (``data/projects/<slug>.yaml``).  Out: a
+:class:`~nexusreports.model.ProjectSet`, or :class:`~nexusreports.errors.DataErrors` with
+*every* problem found in the run, each as ``path:line: field: message``.
+
+Checks, beyond types and ranges: TRL min <= max; start <= end; a flagship's parent exists
+and is a programme (no cycles); a programme's ``flagship_total_eur_m`` equals the sum of
+its flagships' ``size_eur_m``; every ``{placeholder}`` in prose names a figure of that
+project; slugs are valid and unique (also ignoring case); logos are images inside the data
+folder; every character can be printed with the sheet's font.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator, Mapping
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from . import model as m
+from .errors import DataError, DataErrors, Problem
+from .load import Loc, RawDocument, load_yaml
+
+PROJECTS_DIR = "projects"
+"""Folder under the data folder that holds one ``<slug>.yaml`` per project."""
+
+MAX_LOGO_BYTES = 5 * 1024 * 1024
+"""Largest logo file accepted, in bytes."""
+
+MAX_LOGO_PIXELS = 25_000_000
+"""Largest logo accepted, in pixels (width x height), checked before decoding."""
+
+_LANG_NAMES = {"nl": "Dutch", "en": "English"}
+
+
+def _all_field_names() -> set[str]:
+    names: set[str] = set()
+    for obj in vars(m).values():
+        if isinstance(obj, type) and issubclass(obj, BaseModel):
+            names.update(obj.model_fields)
+    names.discard("slug")
+    return names
+
+
+FIELD_NAMES = frozenset(_all_field_names())
+
+
+def project_files(data_dir: Path) -> list[Path]:
+    """The project files of ``data_dir``, sorted by name.
+
+    Raises :class:`DataError` when ``data_dir/projects`` is missing or holds no ``.yaml``.
+    """
+    folder = Path(data_dir) / PROJECTS_DIR
+    if not folder.is_dir():
+        raise DataError(folder, 0, "", "no such folder: give the data folder with --data "
+                        "(it must contain projects/<slug>.yaml)")
+    files = sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+    if not files:
+        raise DataError(folder, 0, "", "no project files (*.yaml) here: create one with "
+                        "'nexusreports new SLUG'")
+    return files
+
+
+def load_projects(data_dir: Path, charset: frozenset[int] | None = None,
+                  warnings: list[Problem] | None = None) -> m.ProjectSet:
+    """Load, validate and cross-check every project of ``data_dir``.
+
+    ``charset``, when given, is the set of code points the sheet font can print; text with
+    another character is an error naming field and character.  Warnings (for example a
+    figure no text uses) are appended to ``warnings``.
+
+    Raises :class:`DataErrors` listing every problem, sorted by file and line.
+    """
+    problems: list[Problem] = []
+    warnings = warnings if warnings is not None else []
+    projects: list[tuple[m.Project, RawDocument]] = []
+    for path in project_files(data_dir):
+        doc, project = validate_file(path, problems)
+        if project is not None and doc is not None:
+            projects.append((project, doc))
+    _check_slugs([doc.path for _, doc in projects] or project_files(data_dir), problems)
+    for project, doc in projects:
+        _check_project(project, doc, problems, warnings)
+        _check_logos(project, doc, Path(data_dir), problems)
+        if charset is not None:
+            _check_charset(project, doc, charset, problems)
+    _check_relations(projects, problems)
+    if problems:
+        raise DataErrors(problems)
+    ordered = sorted((p for p, _ in projects), key=lambda p: (p.kind != m.Kind.programme, p.slug))
+    return m.ProjectSet(projects=tuple(ordered))
+
+
+def validate_file(path: Path, problems: list[Problem]) -> tuple[RawDocument | None, m.Project | None]:
+    """Load and type-check one project file, appending its problems to ``problems``."""
+    try:
+        doc = load_yaml(path)
+    except DataError as exc:
+        problems.append(exc.problem)
+        return None, None
+    if not isinstance(doc.data, dict):
+        problems.append(Problem(path, 1, "", "a project file must be a list of fields "
+                                "('name: ...', 'kind: ...'); see docs/data-format.md"))
+        return doc, None
+    data = dict(doc.data)
+    if "slug" in data:
+        problems.append(Problem(path, doc.line_of(("slug",)), "slug", "the slug is the file "
+                                "name; remove this field (rename the file instead)"))
+        return doc, None
+    data["slug"] = path.stem
+    try:
+        return doc, m.Project.model_validate(data)
+    except ValidationError as exc:
+        problems.extend(pydantic_problems(exc, doc))
+        return doc, None
+
+
+def pydantic_problems(exc: ValidationError, doc: RawDocument) -> list[Problem]:
+    """Turn pydantic's errors into :class:`Problem` s with line, field and a fix."""
+    out = []
+    for err in exc.errors(include_url=False):
+        loc = _clean_loc(err["loc"])
+        field = ".".join(str(p) for p in loc)
+        out.append(Problem(doc.path, doc.line_of(loc), field, _message(err, loc)))
+    return out
+
+
+def _clean_loc(loc: tuple[Any, ...]) -> Loc:
+    out: list[str | int] = []
+    for i, part in enumerate(loc):
+        if part in m.UNION_TAGS and i > 0 and loc[i - 1] != "figures":
+            continue
+        out.append(part)
+    return tuple(out)
+
+
+def _message(err: Mapping[str, Any], loc: Loc) -> str:
+    kind = err["type"]
+    given = err.get("input")
+    ctx = err.get("ctx") or {}
+    last = loc[-1] if loc else ""
+    if kind == "missing":
+        if last in _LANG_NAMES:
+            return (f"the {_LANG_NAMES[str(last)]} text is missing: add '{last}:' with the "
+                    "text in that language")
+        return f"this field is required: add '{last}:' (see docs/data-format.md)"
+    if kind == "extra_forbidden":
+        hint = difflib.get_close_matches(str(last), FIELD_NAMES, n=1, cutoff=0.6)
+        if hint:
+            return f"unknown field: did you mean '{hint[0]}'?"
+        return "unknown field: remove it, or see docs/data-format.md for the fields there are"
+    if given is None and kind not in ("union_tag_not_found",):
+        return "is empty: fill it in"
+    if kind in ("int_parsing", "int_type", "decimal_parsing", "decimal_type", "float_parsing",
+                "int_from_float", "decimal_max_places", "finite_number"):
+        hint = ""
+        if isinstance(given, str) and "," in given:
+            hint = "; write decimals with a point (1.2) and no thousands separators (21200)"
+        want = "a whole number" if kind.startswith("int") else "a number"
+        return f"expected {want}, got {given!r}{hint}"
+    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        bound = ctx.get("ge", ctx.get("gt", ctx.get("le", ctx.get("lt"))))
+        words = {"greater_than_equal": "at least", "greater_than": "more than",
+                 "less_than_equal": "at most", "less_than": "less than"}[kind]
+        return f"{given} is out of range: it must be {words} {bound}"
+    if kind in ("enum", "literal_error"):
+        expected = ctx.get("expected", "")
+        return f"unknown value {given!r}: use one of {expected}"
+    if kind == "union_tag_invalid":
+        return f"unknown figure kind {ctx.get('tag')!r}: use one of {ctx.get('expected_tags')}"
+    if kind == "union_tag_not_found":
+        return "a figure needs 'kind:' (count, number, percent, multiplier, amount or date)"
+    if kind == "string_too_short" or (kind == "too_short" and isinstance(given, str)):
+        return "is empty: fill it in"
+    if kind == "too_short":
+        return "needs at least one entry"
+    if kind == "string_pattern_mismatch":
+        return ("a figure name is lowercase letters, digits and '_', starting with a letter "
+                "(e.g. extra_jobs)")
+    if kind == "value_error":
+        return str(ctx.get("error", err["msg"]))
+    if kind == "text_type":
+        return ("expected a text, or the text per language as 'nl: ...' and 'en: ...' "
+                f"(got {_shape(given)})")
+    if kind in ("string_type",):
+        return f"expected a text, got {_shape(given)}"
+    if kind in ("model_type", "dict_type", "model_attributes_type"):
+        return f"expected fields (a mapping), got {_shape(given)}"
+    if kind in ("list_type",):
+        return f"expected a list (lines starting with '- '), got {_shape(given)}"
+    if kind.startswith("date"):
+        return f"expected a date written as YYYY-MM-DD (e.g. 2025-09-30), got {given!r}"
+    return str(err["msg"])
+
+
+def _shape(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a mapping of fields"
+    if isinstance(value, list):
+        return "a list"
+    return repr(value)
+
+
+# --- cross-checks ---------------------------------------------------------------------------
+
+def _problem(doc: RawDocument, loc: Loc, message: str) -> Problem:
+    return Problem(doc.path, doc.line_of(loc), ".".join(str(p) for p in loc), message)
+
+
+def iter_texts(project: m.Project) -> Iterator[tuple[Loc, str]]:
+    """Every free text of ``project`` with its location, in both languages."""
+    def walk(value: Any, loc: Loc) -> Iterator[tuple[Loc, str]]:
+        if isinstance(value, str):
+            yield loc, value
+        elif isinstance(value, m.LocalText):
+            for lang in m.LANGS:
+                yield (*loc, lang), value.get(lang)
+        elif isinstance(value, BaseModel):
+            for name in type(value).model_fields:
+                if name in ("slug", "kind", "parent", "mrl", "logo"):
+                    continue
+                yield from walk(getattr(value, name), (*loc, name))
+        elif isinstance(value, (list, tuple)):
+            for i, item in enumerate(value):
+                yield from walk(item, (*loc, i))
+
+    yield from walk(project, ())
+
+
+def _check_project(project: m.Project, doc: RawDocument, problems: list[Problem],
+                   warnings: list[Problem]) -> None:
+    if project.trl.min > project.trl.max:
+        problems.append(_problem(doc, ("trl", "min"), f"TRL min ({project.trl.min}) is above "
+                                 f"TRL max ({project.trl.max}): min must be <= max"))
+    if project.period.start > project.period.end:
+        problems.append(_problem(doc, ("period", "end"), f"the end year ({project.period.end}) "
+                                 f"is before the start year ({project.period.start})"))
+    if project.kind == m.Kind.programme and project.parent:
+        problems.append(_problem(doc, ("parent",), "a programme has no parent: remove 'parent:' "
+                                 "or make this project 'kind: flagship'"))
+    if project.kind == m.Kind.flagship and project.flagship_total_eur_m is not None:
+        problems.append(_problem(doc, ("flagship_total_eur_m",), "only a programme states a "
+                                 "flagship total: remove this field"))
+    used: set[str] = set()
+    for loc, text in iter_texts(project):
+        for match in m.PLACEHOLDER_RE.finditer(text):
+            name = match.group(1)
+            used.add(name)
+            if name not in project.figures:
+                known = sorted(project.figures)
+                close = difflib.get_close_matches(name, known, n=1)
+                hint = (f"did you mean {{{close[0]}}}?" if close else
+                        f"known figures: {', '.join(known)}" if known else
+                        "this project defines no figures: add it under 'figures:'")
+                problems.append(_problem(doc, loc, f"the placeholder {{{name}}} names no figure "
+                                         f"of this project: {hint}"))
+    for name in sorted(set(project.figures) - used):
+        warnings.append(_problem(doc, ("figures", name), "this figure is not used by any text: "
+                                 f"refer to it as {{{name}}} or remove it"))
+
+
+def _check_slugs(paths: list[Path], problems: list[Problem]) -> None:
+    seen: dict[str, Path] = {}
+    for path in paths:
+        slug = path.stem
+        if not m.SLUG_RE.match(slug):
+            problems.append(Problem(path, 0, "", f"'{slug}' is not a valid slug (the file name): "
+                                    "use lowercase letters, digits and single hyphens, e.g. "
+                                    "precision-diagnostics.yaml"))
+        key = slug.casefold()
+        if key in seen:
+            problems.append(Problem(path, 0, "", f"the slug '{slug}' is already used by "
+                                    f"{seen[key].name} (slugs must differ in more than case): "
+                                    "rename one of the files"))
+        else:
+            seen[key] = path
+
+
+def _check_relations(projects: list[tuple[m.Project, RawDocument]],
+                     problems: list[Problem]) -> None:
+    by_slug = {p.slug: (p, d) for p, d in projects}
+    for project, doc in projects:
+        if project.kind != m.Kind.flagship:
+            continue
+        if not project.parent:
+            problems.append(_problem(doc, ("kind",), "a flagship needs 'parent:' naming its "
+                                     "programme (e.g. parent: biotech-nexus)"))
+            continue
+        if project.parent == project.slug:
+            problems.append(_problem(doc, ("parent",), "a project cannot be its own parent"))
+            continue
+        parent = by_slug.get(project.parent)
+        if parent is None:
+            close = difflib.get_close_matches(project.parent, list(by_slug), n=1)
+            hint = f"did you mean '{close[0]}'?" if close else \
+                f"known projects: {', '.join(sorted(by_slug))}"
+            problems.append(_problem(doc, ("parent",), f"no project '{project.parent}' in the "
+                                     f"data: {hint}"))
+        elif parent[0].kind != m.Kind.programme:
+            cycle = _cycle(project.slug, by_slug)
+            extra = f" (the parents form a cycle: {' -> '.join(cycle)})" if cycle else ""
+            problems.append(_problem(doc, ("parent",), f"the parent '{project.parent}' is a "
+                                     f"flagship, not a programme{extra}"))
+    for project, doc in projects:
+        if project.kind != m.Kind.programme:
+            continue
+        flagships = [p for p, _ in projects if p.parent == project.slug
+                     and p.kind == m.Kind.flagship]
+        total = sum((p.size_eur_m for p in flagships), Decimal(0))
+        stated = project.flagship_total_eur_m
+        if flagships and stated is None:
+            problems.append(_problem(doc, ("size_eur_m",), "this programme has flagships "
+                                     f"({', '.join(p.slug for p in flagships)}): add "
+                                     f"'flagship_total_eur_m: {total}'"))
+        elif stated is not None and stated != total:
+            parts = " + ".join(f"{p.size_eur_m} ({p.slug})" for p in flagships) or "no flagships"
+            problems.append(_problem(doc, ("flagship_total_eur_m",), f"the stated flagship total "
+                                     f"{stated} does not match the flagships' sizes: {parts} = "
+                                     f"{total}; correct the total or the flagships' sizes"))
+
+
+def _cycle(start: str, by_slug: dict[str, tuple[m.Project, RawDocument]]) -> list[str]:
+    path, slug = [start], by_slug[start][0].parent
+    while slug and slug in by_slug:
+        if slug in path:
+            return [*path[path.index(slug):], slug]
+        path.append(slug)
+        slug = by_slug[slug][0].parent
+    return []
+
+
+def _check_logos(project: m.Project, doc: RawDocument, data_dir: Path,
+                 problems: list[Problem]) -> None:
+    from PIL import Image  # only when logos are checked
+
+    root = data_dir.resolve()
+    for i, org in enumerate(project.organisations):
+        if org.logo is None:
+            continue
+        loc = ("organisations", i, "logo")
+        target = (data_dir / org.logo).resolve()
+        if Path(org.logo).is_absolute() or not target.is_relative_to(root):
+            problems.append(_problem(doc, loc, f"the logo path {org.logo!r} points outside the "
+                                     "data folder: put the logo in data/logos/ and write "
+                                     "logos/<file>"))
+            continue
+        if not target.is_file():
+            problems.append(_problem(doc, loc, f"no such file: {org.logo} (relative to the data "
+                                     "folder)"))
+            continue
+        if target.stat().st_size > MAX_LOGO_BYTES:
+            problems.append(_problem(doc, loc, f"the logo is larger than "
+                                     f"{MAX_LOGO_BYTES // (1024 * 1024)} MB: save a smaller PNG"))
+            continue
+        try:
+            with Image.open(target) as img:  # reads the header only
+                width, height = img.size
+                fmt = img.format
+        except (OSError, Image.DecompressionBombError) as exc:
+            problems.append(_problem(doc, loc, f"{org.logo} is not an image this tool can read "
+                                     f"(PNG or JPEG): {exc.__class__.__name__}"))
+            continue
+        if fmt not in ("PNG", "JPEG"):
+            problems.append(_problem(doc, loc, f"{org.logo} is a {fmt} image: save it as PNG or "
+                                     "JPEG"))
+        elif width * height > MAX_LOGO_PIXELS:
+            problems.append(_problem(doc, loc, f"{org.logo} is {width} x {height} pixels; a logo "
+                                     f"may have at most {MAX_LOGO_PIXELS:,} pixels: scale it down"))
+
+
+def _check_charset(project: m.Project, doc: RawDocument, charset: frozenset[int],
+                   problems: list[Problem]) -> None:
+    for loc, text in iter_texts(project):
+        missing = sorted({ch for ch in text if ch != "\n" and ord(ch) not in charset})
+        if missing:
+            shown = ", ".join(f"{ch!r} (U+{ord(ch):04X})" for ch in missing[:5])
+            problems.append(_problem(doc, loc, f"the sheet font cannot print {shown}: replace "
+                                     "or remove the character"))

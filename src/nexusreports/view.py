@@ -1,0 +1,367 @@
+"""Stage 3b, view: (project, locale) -> a frozen :class:`SheetView` of final strings.
+
+Every decision about words and numbers is made here, once, for both renderers: which label,
+which figure in which format, whether a block is a bullet list, which TRL steps are marked.
+The PDF and Word renderers only place these strings; they never format a number.
+
+Figures in prose: ``{name}`` is replaced by the project's figure ``name`` formatted for the
+locale (see :meth:`nexusreports.localise.Localiser`).  Nothing else in the text is
+interpreted: ``{{ 7*7 }}``, ``<b>`` and ``&`` print as typed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from . import model as m
+from .localise import Localiser
+
+
+def _(message: str) -> str:
+    """Marks a label for extraction; the view translates it through its :class:`Localiser`."""
+    return message
+
+
+# Fixed labels: key -> English msgid (Dutch in the gettext catalog).
+LABEL_MSGIDS: dict[str, str] = {
+    "project_name": _("Project name"),
+    "domain": _("Domain"),
+    "subdomain": _("Sub-domain"),
+    "relevance": _("Strategic relevance and societal benefits"),
+    "national": _("Links to Dutch collaborations"),
+    "european": _("Links to European collaborations"),
+    "timeline": _("Timeline"),
+    "start": _("Start"),
+    "end": _("End"),
+    "project_size": _("Project size"),
+    "shares": _("Share %"),
+    "capital": _("Capital"),
+    "rnd": _("R&D"),
+    "public": _("Public"),
+    "private": _("Private"),
+    "trl": _("Technology Readiness Level"),
+    "mrl": _("Market Readiness Level"),
+    "preconditions": _("Preconditions"),
+    "relevant": _("Relevant"),
+    "less_relevant": _("Less relevant"),
+    "not_assessed": _("Not assessed"),
+    "organisations": _("Involved companies and institutions"),
+    "no_organisations": _("Not provided"),
+    "project_sheet": _("Project sheet"),
+}
+
+GROUP_MSGIDS: dict[str, str] = {
+    "infrastructure": _("Infrastructure"),
+    "energy": _("Energy"),
+    "talent": _("Talent"),
+    "regulation": _("Laws and regulations"),
+    "other": _("Other"),
+}
+
+ITEM_MSGIDS: dict[str, str] = {
+    "digital_infrastructure": _("Digital infrastructure"),
+    "spatial_constraints": _("Spatial constraints"),
+    "nitrogen_space": _("Nitrogen capacity"),
+    "test_capacity": _("Test capacity"),
+    "grid_congestion": _("Grid congestion"),
+    "energy_costs": _("Energy costs"),
+    "labour_shortage": _("Labour shortage"),
+    "talent": _("Talent"),
+    "permits": _("Permits"),
+    "regulation": _("Regulation"),
+    "regulatory_burden": _("Regulatory burden"),
+    "taxation": _("Taxation"),
+    "financing": _("Financing"),
+    "launching_customer": _("Launching customer"),
+    "certification": _("Certification"),
+    "other": _("Miscellaneous"),
+}
+
+MRL_MSGIDS: dict[m.MrlStage, str] = {
+    m.MrlStage.exploration: _("Exploration"),
+    m.MrlStage.partly_operational: _("Partly operational"),
+    m.MrlStage.operational: _("Operational"),
+}
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One collaborations entry: an optional bold ``label`` (with its colon) and its text."""
+
+    label: str | None
+    text: str
+
+
+@dataclass(frozen=True)
+class Block:
+    """A headed block of entries; ``bullets`` says whether the entries are a bullet list.
+
+    ``field`` is the data field it comes from (for overflow messages).
+    """
+
+    field: str
+    heading: str
+    entries: tuple[Entry, ...]
+    bullets: bool
+
+
+@dataclass(frozen=True)
+class ShareBar:
+    """A share split in two: ``left_fraction`` (0-1) sets the bar geometry, the rest is text."""
+
+    left_label: str
+    right_label: str
+    left_pct: str
+    right_pct: str
+    left_fraction: float
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of a scale (TRL 1-9, MRL stages); ``active`` steps are highlighted."""
+
+    label: str
+    active: bool
+
+
+@dataclass(frozen=True)
+class MatrixItem:
+    """A precondition: its label, its state (``relevant``, ``less-relevant``,
+    ``not-assessed``) and that state in words (for alt text and the Word sheet)."""
+
+    label: str
+    state: str
+    state_label: str
+
+
+@dataclass(frozen=True)
+class MatrixGroup:
+    heading: str
+    items: tuple[MatrixItem, ...]
+
+
+@dataclass(frozen=True)
+class OrganisationView:
+    """An organisation: ``logo`` is an absolute path or None; ``alt`` its alt text."""
+
+    name: str
+    logo: str | None
+    alt: str
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    """Document metadata for both formats (PDF info, DOCX core properties)."""
+
+    title: str
+    author: str
+    subject: str
+    keywords: str
+    language: str
+
+
+@dataclass(frozen=True)
+class SheetView:
+    """One project sheet in one locale, every string final.
+
+    ``summary`` and ``relevance`` are paragraphs (a ``\\n`` inside one is a line break).
+    """
+
+    slug: str
+    source: str
+    lang: str
+    locale_id: str
+    labels: dict[str, str]
+    title: str
+    project_name: str
+    domain: str
+    subdomain: str
+    summary: tuple[str, ...]
+    relevance: tuple[str, ...]
+    national: Block
+    european: Block
+    period_start: str
+    period_end: str
+    size: str
+    size_note: str | None
+    shares: tuple[ShareBar, ShareBar]
+    trl_range: str
+    trl_steps: tuple[Step, ...]
+    mrl: str
+    mrl_steps: tuple[Step, ...]
+    matrix: tuple[MatrixGroup, ...]
+    legend: tuple[MatrixItem, ...]
+    organisations: tuple[OrganisationView, ...]
+    organisations_empty: str | None
+    footer_left: str
+    footer_right: str
+    info: DocumentInfo
+
+    @property
+    def all_text(self) -> list[str]:
+        """Every string the sheet prints (for tests and glyph checks)."""
+        out = [self.title, self.project_name, self.domain, self.subdomain, *self.summary,
+               *self.relevance, self.size, self.period_start, self.period_end, self.trl_range,
+               self.mrl, self.footer_left, self.footer_right, *self.labels.values()]
+        for block in (self.national, self.european):
+            out += [block.heading] + [e.text for e in block.entries]
+            out += [e.label for e in block.entries if e.label]
+        out += [o.name for o in self.organisations]
+        return out
+
+
+def format_figure(figure: m.Figure, loc: Localiser) -> str:
+    """One figure in the locale of ``loc`` (see the figure kinds in the model)."""
+    if isinstance(figure, m.CountFigure):
+        return loc.count(figure.value)
+    if isinstance(figure, m.NumberFigure):
+        return loc.number(figure.value)
+    if isinstance(figure, m.PercentFigure):
+        return loc.percent(figure.value)
+    if isinstance(figure, m.MultiplierFigure):
+        return loc.multiplier(figure.value)
+    if isinstance(figure, m.AmountFigure):
+        return loc.amount_eur_m(figure.value_eur_m, figure.scale)
+    if isinstance(figure, m.DateFigure):
+        return loc.date(figure.value, figure.style)
+    raise TypeError(f"unknown figure {figure!r}")  # pragma: no cover - the model is closed
+
+
+def fill(text: str, figures: dict[str, str]) -> str:
+    """Replace each ``{name}`` in ``text`` with ``figures[name]``; leave all else as typed.
+
+    >>> fill("{{ 7*7 }} and {jobs} jobs & <b>", {"jobs": "21.000"})
+    '{{ 7*7 }} and 21.000 jobs & <b>'
+    """
+    return m.PLACEHOLDER_RE.sub(lambda mt: figures[mt.group(1)], text)
+
+
+def paragraphs(text: str) -> tuple[str, ...]:
+    """Split text on blank lines into paragraphs, dropping empty ones."""
+    return tuple(p.strip() for p in text.split("\n\n") if p.strip())
+
+
+def build_view(project: m.Project, projects: m.ProjectSet, lang: str,
+               data_dir: str | Path | None = None, source: str = "") -> SheetView:
+    """The sheet of ``project`` in ``lang`` (``nl`` or ``en``).
+
+    ``projects`` supplies the parent programme (for a flagship's project name) and the
+    flagships (for a programme's note on its flagship total).  ``data_dir`` makes logo paths
+    absolute; ``source`` is the data file's path, for messages.  Raises ``KeyError`` for an
+    unknown ``lang``.
+    """
+    loc = Localiser(lang)
+    t = loc.gettext
+    labels = {key: t(msgid) for key, msgid in LABEL_MSGIDS.items()}
+    figures = {name: format_figure(fig, loc) for name, fig in project.figures.items()}
+
+    def text(value: m.Text) -> str:
+        return fill(m.text_in(value, lang), figures)
+
+    programme = project
+    if project.kind == m.Kind.flagship and project.parent:
+        programme = projects.by_slug(project.parent)
+        project_name = t("Flagship {programme}: {name}").format(
+            programme=programme.display_short_name(lang), name=project.display_short_name(lang))
+    else:
+        project_name = project.display_short_name(lang)
+
+    size_note = None
+    if project.flagship_total_eur_m is not None:
+        count = len(projects.flagships_of(project.slug))
+        size_note = t("(including the {count} flagships, together {amount})").format(
+            count=loc.count(count), amount=loc.amount_eur_m(project.flagship_total_eur_m))
+
+    shares = project.shares
+    share_bars = (
+        _bar(labels["capital"], labels["rnd"], shares.capital_pct, loc),
+        _bar(labels["public"], labels["private"], shares.public_pct, loc),
+    )
+
+    states = {
+        m.Relevance.relevant.value: labels["relevant"],
+        m.Relevance.less_relevant.value: labels["less_relevant"],
+        m.Relevance.not_assessed.value: labels["not_assessed"],
+    }
+    matrix = tuple(
+        MatrixGroup(
+            heading=t(GROUP_MSGIDS[group_name]),
+            items=tuple(MatrixItem(t(ITEM_MSGIDS[item]), state.value, states[state.value])
+                        for item, state in getattr(project.preconditions, group_name)),
+        )
+        for group_name in m.Preconditions.model_fields
+    )
+    legend = tuple(MatrixItem(label, state, label) for state, label in states.items())
+
+    organisations = tuple(
+        OrganisationView(
+            name=org.name,
+            logo=(str((_abs(data_dir) / org.logo)) if org.logo and data_dir else None),
+            alt=t("Logo of {name}").format(name=org.name),
+        )
+        for org in project.organisations
+    )
+
+    title = text(project.name)
+    programme_name = programme.display_short_name(lang)
+    return SheetView(
+        slug=project.slug,
+        source=source,
+        lang=lang,
+        locale_id=loc.locale_id,
+        labels=labels,
+        title=title,
+        project_name=project_name,
+        domain=text(project.domain),
+        subdomain=text(project.subdomain),
+        summary=paragraphs(text(project.summary)),
+        relevance=paragraphs(text(project.relevance)),
+        national=_block("collaborations.national", labels["national"],
+                        project.collaborations.national, text, t),
+        european=_block("collaborations.european", labels["european"],
+                        project.collaborations.european, text, t),
+        period_start=loc.year(project.period.start),
+        period_end=loc.year(project.period.end),
+        size=loc.amount_eur_m(project.size_eur_m),
+        size_note=size_note,
+        shares=share_bars,
+        trl_range=loc.range(loc.count(project.trl.min), loc.count(project.trl.max)),
+        trl_steps=tuple(Step(loc.count(n), project.trl.min <= n <= project.trl.max)
+                        for n in range(1, 10)),
+        mrl=t(MRL_MSGIDS[project.mrl]),
+        mrl_steps=tuple(Step(t(msgid), stage == project.mrl) for stage, msgid in MRL_MSGIDS.items()),
+        matrix=matrix,
+        legend=legend,
+        organisations=organisations,
+        organisations_empty=None if organisations else labels["no_organisations"],
+        footer_left=f"{programme_name} · {labels['project_sheet']}",
+        footer_right=project_name,
+        info=DocumentInfo(
+            title=f"{project_name} – {labels['project_sheet']}",
+            author=programme_name,
+            subject=title,
+            keywords=", ".join(dict.fromkeys([programme_name, text(project.domain),
+                                              text(project.subdomain)])),
+            language=loc.locale_id,
+        ),
+    )
+
+
+def _abs(path: str | Path | None) -> Path:
+    return Path(path or ".").resolve()
+
+
+def _bar(left: str, right: str, left_pct: Decimal, loc: Localiser) -> ShareBar:
+    right_pct = 100 - left_pct
+    return ShareBar(left_label=left, right_label=right, left_pct=loc.percent(left_pct),
+                    right_pct=loc.percent(right_pct), left_fraction=float(left_pct / 100))
+
+
+def _block(field: str, heading: str, entries: list[m.Collaboration],
+           text: Callable[[m.Text], str], t: Callable[[str], str]) -> Block:
+    items = tuple(Entry(t("{label}:").format(label=text(e.label)) if e.label else None,
+                        text(e.text)) for e in entries)
+    return Block(field=field, heading=heading, entries=items, bullets=len(items) > 1)
