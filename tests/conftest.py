@@ -1,0 +1,44 @@
+"""Shared fixtures: the shipped data and one build of it (PDF sheets) per test session."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from nexusreports.pipeline import BuildOptions, build
+from nexusreports.theme import load_theme
+from nexusreports.validate import load_projects
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "data"
+TEMPLATES = ROOT / "templates"
+SLUGS = ("biotech-nexus", "atmp", "infectieziekten", "precision-diagnostics")
+LANGS = ("nl", "en")
+
+
+@pytest.fixture(scope="session")
+def theme():
+    return load_theme(TEMPLATES)
+
+
+@pytest.fixture(scope="session")
+def projects(theme):
+    return load_projects(DATA, theme.charset)
+
+
+@pytest.fixture(scope="session")
+def pdf_build(tmp_path_factory) -> Path:
+    """The shipped data built once as PDF sheets; returns the output folder."""
+    out = tmp_path_factory.mktemp("out")
+    build(BuildOptions(data_dir=DATA, templates_dir=TEMPLATES, out_dir=out, formats=("pdf",)))
+    return out
+
+
+@pytest.fixture
+def data_copy(tmp_path) -> Path:
+    """A writable copy of the shipped data folder."""
+    target = tmp_path / "data"
+    shutil.copytree(DATA, target)
+    return target
