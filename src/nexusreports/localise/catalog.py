@@ -6,7 +6,7 @@ is the msgid language and needs no catalog.  Fuzzy entries are not used.
 
 Regenerate the template after changing a label (see docs/data-format.md)::
 
-    pybabel extract -k _ -o src/nexusreports/localise/nexusreports.pot src/nexusreports
+    pybabel extract -k _ -k t --no-location -o src/nexusreports/localise/nexusreports.pot src/nexusreports
     pybabel update -i src/nexusreports/localise/nexusreports.pot -d src/nexusreports/localise/locale -D nexusreports
 """
 
