@@ -264,7 +264,7 @@ def build_view(project: m.Project, projects: m.ProjectSet, lang: str,
     programme = project
     if project.kind == m.Kind.flagship and project.parent:
         programme = projects.by_slug(project.parent)
-        project_name = t("Flagship {programme}: {name}").format(
+        project_name = t("{programme} flagship: {name}").format(
             programme=programme.display_short_name(lang), name=project.display_short_name(lang))
     else:
         project_name = project.display_short_name(lang)

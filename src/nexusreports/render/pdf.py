@@ -236,11 +236,11 @@ class _ShareBar(Flowable):
         c.setFont(k.bold, size)
         c.drawString(pdfmetrics.stringWidth(left, k.font, size), base, b.left_pct)
         right = f" {b.right_label}"
-        c.setFont(k.font, size)
-        c.drawRightString(self.width, base, right)
-        c.setFont(k.bold, size)
+        c.setFont(k.bold, size)  # percentage first, so the text layer reads "65% R&D"
         c.drawRightString(self.width - pdfmetrics.stringWidth(right, k.font, size), base,
                           b.right_pct)
+        c.setFont(k.font, size)
+        c.drawRightString(self.width, base, right)
 
 
 class _Timeline(Flowable):
@@ -487,6 +487,7 @@ def _panel(view: SheetView, kit: _Kit, width: float) -> Table:
     pad = 3.2 * mm
     table = Table([[rows]], colWidths=[width])
     table.setStyle(TableStyle([
+        ("FONTNAME", (0, 0), (-1, -1), kit.font),
         ("BACKGROUND", (0, 0), (-1, -1), kit.colours["panel"]),
         ("LEFTPADDING", (0, 0), (-1, -1), pad), ("RIGHTPADDING", (0, 0), (-1, -1), pad),
         ("TOPPADDING", (0, 0), (-1, -1), pad), ("BOTTOMPADDING", (0, 0), (-1, -1), pad),
@@ -505,11 +506,11 @@ def _matrix(view: SheetView, kit: _Kit, width: float) -> list[Flowable]:
         widths += [marker_w, pdfmetrics.stringWidth(item.label, kit.font, kit.type["small_pt"])
                    + 3 * mm]
     legend = Table([legend_cells], colWidths=widths, hAlign="LEFT")
-    legend.setStyle(_tight(valign="MIDDLE"))
+    legend.setStyle(_tight(kit.font, valign="MIDDLE"))
     group_style = ParagraphStyle("group", parent=s["small"], fontName=kit.bold,
                                  textColor=kit.colours["primary"])
     rows: list[list[Flowable | str]] = []
-    style = _tight(valign="TOP")
+    style = _tight(kit.font, valign="TOP")
     for group in view.matrix:
         style.add("TOPPADDING", (0, len(rows)), (-1, len(rows)), 1.4 * mm)
         first: list[Flowable | str] = [Paragraph(markup(group.heading), group_style)]
@@ -524,8 +525,9 @@ def _matrix(view: SheetView, kit: _Kit, width: float) -> list[Flowable]:
             Spacer(1, 0.8 * mm), legend, Spacer(1, 0.6 * mm), _Field(table, "preconditions")]
 
 
-def _tight(valign: str = "TOP") -> TableStyle:
+def _tight(font: str, valign: str = "TOP") -> TableStyle:
     return TableStyle([
+        ("FONTNAME", (0, 0), (-1, -1), font),  # never the Helvetica default, even for ""
         ("LEFTPADDING", (0, 0), (-1, -1), 0), ("RIGHTPADDING", (0, 0), (-1, -1), 1.5 * mm),
         ("TOPPADDING", (0, 0), (-1, -1), 0.45 * mm), ("BOTTOMPADDING", (0, 0), (-1, -1), 0.45 * mm),
         ("VALIGN", (0, 0), (-1, -1), valign),
