@@ -343,3 +343,25 @@ class ProjectSet(_Model):
     def flagships_of(self, slug: str) -> list[Project]:
         """The flagships whose parent is ``slug``, in slug order."""
         return [p for p in self.projects if p.parent == slug]
+
+
+class Arrangement(StrEnum):
+    """How the bundle orders its sheets: the Dutch part then the English part, or each
+    project's Dutch sheet followed by its English one."""
+
+    by_language = "by-language"
+    by_project = "by-project"
+
+
+class BundleConfig(_Model):
+    """The briefing bundle (``data/bundle.yaml``): cover texts, date, order, arrangement.
+
+    ``order`` lists every project slug exactly once, in bundle order (checked against the
+    data by the validate stage).  ``date`` is the briefing date, printed long on the cover.
+    """
+
+    title: LocalText
+    subtitle: LocalText
+    date: dt.date
+    order: Annotated[list[NonEmptyStr], Field(min_length=1)]
+    arrangement: Arrangement = Arrangement.by_language

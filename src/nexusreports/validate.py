@@ -88,7 +88,9 @@ def load_projects(data_dir: Path, charset: frozenset[int] | None = None,
         _check_logos(project, doc, Path(data_dir), problems)
         if charset is not None:
             _check_charset(project, doc, charset, problems)
-    _check_relations(projects, problems)
+    valid = {p.slug for p, _ in projects}
+    unchecked = {path.stem for path in project_files(data_dir)} - valid
+    _check_relations(projects, problems, unchecked)
     if problems:
         raise DataErrors(problems)
     ordered = sorted((p for p, _ in projects), key=lambda p: (p.kind != m.Kind.programme, p.slug))
@@ -281,7 +283,9 @@ def _check_slugs(paths: list[Path], problems: list[Problem]) -> None:
 
 
 def _check_relations(projects: list[tuple[m.Project, RawDocument]],
-                     problems: list[Problem]) -> None:
+                     problems: list[Problem], unchecked: set[str]) -> None:
+    """Parent and flagship-total checks.  ``unchecked`` are slugs whose files have problems
+    of their own: they are not reported again as missing parents or wrong totals."""
     by_slug = {p.slug: (p, d) for p, d in projects}
     for project, doc in projects:
         if project.kind != m.Kind.flagship:
@@ -294,6 +298,8 @@ def _check_relations(projects: list[tuple[m.Project, RawDocument]],
             problems.append(_problem(doc, ("parent",), "a project cannot be its own parent"))
             continue
         parent = by_slug.get(project.parent)
+        if parent is None and project.parent in unchecked:
+            continue
         if parent is None:
             close = difflib.get_close_matches(project.parent, list(by_slug), n=1)
             hint = f"did you mean '{close[0]}'?" if close else \
@@ -306,7 +312,7 @@ def _check_relations(projects: list[tuple[m.Project, RawDocument]],
             problems.append(_problem(doc, ("parent",), f"the parent '{project.parent}' is a "
                                      f"flagship, not a programme{extra}"))
     for project, doc in projects:
-        if project.kind != m.Kind.programme:
+        if project.kind != m.Kind.programme or unchecked:
             continue
         flagships = [p for p, _ in projects if p.parent == project.slug
                      and p.kind == m.Kind.flagship]
@@ -380,3 +386,52 @@ def _check_charset(project: m.Project, doc: RawDocument, charset: frozenset[int]
             shown = ", ".join(f"{ch!r} (U+{ord(ch):04X})" for ch in missing[:5])
             problems.append(_problem(doc, loc, f"the sheet font cannot print {shown}: replace "
                                      "or remove the character"))
+
+
+# --- the bundle configuration ---------------------------------------------------------------
+
+BUNDLE_FILE = "bundle.yaml"
+"""The bundle configuration, in the data folder."""
+
+
+def bundle_path(data_dir: Path) -> Path:
+    """``data_dir/bundle.yaml``."""
+    return Path(data_dir) / BUNDLE_FILE
+
+
+def load_bundle(data_dir: Path, projects: m.ProjectSet) -> m.BundleConfig:
+    """Load and check ``data_dir/bundle.yaml`` against the validated ``projects``.
+
+    Besides types (title/subtitle per language, a YYYY-MM-DD date, ``arrangement``
+    by-language or by-project) ``order`` must name every project exactly once.
+
+    Raises :class:`DataError` when the file cannot be read or parsed, and
+    :class:`DataErrors` with every problem as ``data/bundle.yaml:LINE: field: message``.
+    """
+    doc = load_yaml(bundle_path(data_dir))
+    if not isinstance(doc.data, dict):
+        raise DataErrors([Problem(doc.path, 1, "", "the bundle file must be a list of fields "
+                                  "('title: ...', 'order: ...'); see docs/data-format.md")])
+    try:
+        config = m.BundleConfig.model_validate(doc.data)
+    except ValidationError as exc:
+        raise DataErrors(pydantic_problems(exc, doc)) from exc
+    problems: list[Problem] = []
+    known = [p.slug for p in projects.projects]
+    seen: set[str] = set()
+    for i, slug in enumerate(config.order):
+        if slug in seen:
+            problems.append(_problem(doc, ("order", i), f"'{slug}' is listed twice: list each "
+                                     "project once"))
+        elif slug not in known:
+            close = difflib.get_close_matches(slug, known, n=1)
+            hint = f"did you mean '{close[0]}'?" if close else f"known projects: {', '.join(known)}"
+            problems.append(_problem(doc, ("order", i), f"no project '{slug}' in the data: {hint}"))
+        seen.add(slug)
+    missing = [slug for slug in known if slug not in seen]
+    if missing:
+        problems.append(_problem(doc, ("order",), "the bundle holds every project: add "
+                                 + ", ".join(f"'- {s}'" for s in missing) + " to the order"))
+    if problems:
+        raise DataErrors(problems)
+    return config

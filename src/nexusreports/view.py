@@ -365,3 +365,179 @@ def _block(field: str, heading: str, entries: list[m.Collaboration],
     items = tuple(Entry(t("{label}:").format(label=text(e.label)) if e.label else None,
                         text(e.text)) for e in entries)
     return Block(field=field, heading=heading, entries=items, bullets=len(items) > 1)
+
+
+# --- the briefing bundle --------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CoverText:
+    """The cover in one language: title, subtitle and the briefing date (long form)."""
+
+    lang: str
+    locale_id: str
+    title: str
+    subtitle: str
+    date: str
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    """One row of a bundle's summary table; ``slug`` is None for a totals row.
+
+    Amounts are EUR millions formatted with at most one decimal (half up); ``public`` and
+    ``private`` are size x share.  A totals row leaves ``trl`` and ``mrl`` empty.
+    """
+
+    slug: str | None
+    name: str
+    period: str
+    size: str
+    public: str
+    private: str
+    trl: str
+    mrl: str
+
+    @property
+    def cells(self) -> tuple[str, ...]:
+        """The row in column order (see :attr:`BundlePart.columns`)."""
+        return (self.name, self.period, self.size, self.public, self.private, self.trl,
+                self.mrl)
+
+
+@dataclass(frozen=True)
+class BundlePart:
+    """One language of the bundle: its front matter labels, summary table and sheets.
+
+    ``language`` is the language's own name (``Nederlands``, ``English``), used as the
+    outline heading; ``sheets`` are that language's sheets in bundle order.
+    """
+
+    lang: str
+    locale_id: str
+    language: str
+    contents: str
+    summary: str
+    columns: tuple[str, ...]
+    rows: tuple[SummaryRow, ...]
+    totals: tuple[SummaryRow, ...]
+    sheets: tuple[SheetView, ...]
+    page_word: str
+
+    def page_number(self, number: int) -> str:
+        """A page number in this language's digits (a plain count): ``12``."""
+        return Localiser(self.lang).count(number)
+
+    def page_footer(self, number: int) -> str:
+        """The footer of a page of this part: nl ``Pagina 3``, en ``Page 3``."""
+        return self.page_word.format(number=self.page_number(number))
+
+
+@dataclass(frozen=True)
+class BundleView:
+    """The bilingual briefing bundle, every string final.
+
+    ``parts`` are the languages in :data:`~nexusreports.model.LANGS` order; ``sequence``
+    is the order of the sheets in the bundle (by language, or by project: each project's
+    Dutch sheet followed by its English one).  ``closing`` is the closing line per part.
+    """
+
+    arrangement: str
+    covers: tuple[CoverText, ...]
+    parts: tuple[BundlePart, ...]
+    sequence: tuple[SheetView, ...]
+    closing: tuple[str, ...]
+    info: DocumentInfo
+
+    def part(self, lang: str) -> BundlePart:
+        """The part of ``lang``; ``KeyError`` when there is none."""
+        for part in self.parts:
+            if part.lang == lang:
+                return part
+        raise KeyError(lang)
+
+
+def build_bundle_view(config: m.BundleConfig, projects: m.ProjectSet,
+                      sheets: dict[tuple[str, str], SheetView]) -> BundleView:
+    """The bundle of ``config`` (validated against ``projects``) over the sheet views.
+
+    ``sheets`` maps ``(slug, lang)`` to the sheet view of every project in ``config.order``
+    and every language.  Public and private amounts are ``size_eur_m x share / 100`` in EUR
+    millions; a programme's flagship totals row sums its flagships (validation has held the
+    sum against ``flagship_total_eur_m``).  Raises ``KeyError`` for a missing sheet view.
+    """
+    ordered = [projects.by_slug(slug) for slug in config.order]
+    covers, parts, closing = [], [], []
+    for lang in m.LANGS:
+        loc = Localiser(lang)
+        t = loc.gettext
+        covers.append(CoverText(lang=lang, locale_id=loc.locale_id,
+                                title=config.title.get(lang), subtitle=config.subtitle.get(lang),
+                                date=loc.date(config.date, "long")))
+        rows = tuple(_summary_row(p, p.slug, p.display_short_name(lang), [p], loc)
+                     for p in ordered)
+        programmes = [p for p in ordered if p.kind == m.Kind.programme
+                      and projects.flagships_of(p.slug)]
+        totals = []
+        for programme in programmes:
+            flagships = projects.flagships_of(programme.slug)
+            name = t("Total flagships")
+            if len(programmes) > 1:
+                name = f"{name} {programme.display_short_name(lang)}"
+            row = _summary_row(programme, None, name, flagships, loc)
+            totals.append(row)
+        parts.append(BundlePart(
+            lang=lang, locale_id=loc.locale_id,
+            language=loc.locale.get_language_name().capitalize(),
+            contents=t("Contents"), summary=t("Summary"),
+            columns=(t("Project"), t("Period"), t(LABEL_MSGIDS["project_size"]),
+                     t(LABEL_MSGIDS["public"]), t(LABEL_MSGIDS["private"]), t("TRL"), t("MRL")),
+            rows=rows, totals=tuple(totals),
+            sheets=tuple(sheets[(p.slug, lang)] for p in ordered),
+            page_word=t("Page {number}"),
+        ))
+        closing.append(t("Together... for the future of health."))
+    if config.arrangement == m.Arrangement.by_project:
+        sequence = tuple(sheets[(p.slug, lang)] for p in ordered for lang in m.LANGS)
+    else:
+        sequence = tuple(s for part in parts for s in part.sheets)
+    titles = list(dict.fromkeys(c.title for c in covers))
+    authors = list(dict.fromkeys(p.display_short_name(lang) for p in ordered
+                                 if p.kind == m.Kind.programme for lang in m.LANGS))
+    return BundleView(
+        arrangement=config.arrangement.value,
+        covers=tuple(covers),
+        parts=tuple(parts),
+        sequence=sequence,
+        closing=tuple(closing),
+        info=DocumentInfo(
+            title=" / ".join(titles),
+            author=", ".join(authors) or " / ".join(titles),
+            subject=" / ".join(c.subtitle for c in covers),
+            keywords=", ".join(dict.fromkeys(m.text_in(p.name, lang) for lang in m.LANGS
+                                             for p in ordered)),
+            language=covers[0].locale_id,
+        ),
+    )
+
+
+def _summary_row(project: m.Project, slug: str | None, name: str, members: list[m.Project],
+                 loc: Localiser) -> SummaryRow:
+    """A summary row over ``members`` (one project, or a programme's flagships)."""
+    size = sum((p.size_eur_m for p in members), Decimal(0))
+    public = sum((p.size_eur_m * p.shares.public_pct / 100 for p in members), Decimal(0))
+    private = sum((p.size_eur_m * p.shares.private_pct / 100 for p in members), Decimal(0))
+    if slug is None and project.flagship_total_eur_m is not None \
+            and size != project.flagship_total_eur_m:  # pragma: no cover - validate checks
+        raise ValueError(f"{project.slug}: flagship total {project.flagship_total_eur_m} "
+                         f"is not the flagships' sum {size}")
+    start = min(p.period.start for p in members)
+    end = max(p.period.end for p in members)
+    single = slug is not None
+    return SummaryRow(
+        slug=slug, name=name,
+        period=loc.range(loc.year(start), loc.year(end)),
+        size=loc.amount_eur_m(size), public=loc.amount_eur_m(public),
+        private=loc.amount_eur_m(private),
+        trl=loc.range(loc.count(project.trl.min), loc.count(project.trl.max)) if single else "",
+        mrl=loc.gettext(MRL_MSGIDS[project.mrl]) if single else "",
+    )
