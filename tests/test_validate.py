@@ -1,0 +1,167 @@
+"""Validation: every rule of the data format, each with its exact `path:line: field: message`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from nexusreports.errors import DataErrors
+from nexusreports.validate import load_projects
+
+
+def edit(path: Path, old: str, new: str) -> int:
+    """Replace ``old`` by ``new`` once in ``path``; return the 1-based line of the change."""
+    text = path.read_text(encoding="utf-8")
+    assert old in text, old
+    at = text.index(old)
+    path.write_text(text[:at] + new + text[at + len(old):], encoding="utf-8")
+    return text[:at].count("\n") + 1
+
+
+def problems(data: Path) -> list[str]:
+    with pytest.raises(DataErrors) as info:
+        load_projects(data)
+    return [str(p) for p in info.value.problems]
+
+
+def rel(data: Path, slug: str) -> str:
+    return str(data / "projects" / f"{slug}.yaml")
+
+
+def test_the_shipped_data_is_valid(projects):
+    assert [p.slug for p in projects.projects] == [
+        "biotech-nexus", "atmp", "infectieziekten", "precision-diagnostics"]
+
+
+def test_a_share_above_100_is_out_of_range(data_copy):
+    line = edit(data_copy / "projects" / "atmp.yaml", "public_pct: 33", "public_pct: 133")
+    assert problems(data_copy) == [
+        f"{rel(data_copy, 'atmp')}:{line}: shares.public_pct: 133 is out of range: it must be "
+        "at most 100"]
+
+
+def test_a_negative_share_is_out_of_range(data_copy):
+    line = edit(data_copy / "projects" / "atmp.yaml", "capital_pct: 35", "capital_pct: -5")
+    assert problems(data_copy) == [
+        f"{rel(data_copy, 'atmp')}:{line}: shares.capital_pct: -5 is out of range: it must be "
+        "at least 0"]
+
+
+def test_trl_min_above_max_is_refused(data_copy):
+    line = edit(data_copy / "projects" / "atmp.yaml", "trl: {min: 5, max: 9}",
+                "trl: {min: 9, max: 5}")
+    assert problems(data_copy) == [
+        f"{rel(data_copy, 'atmp')}:{line}: trl.min: TRL min (9) is above TRL max (5): min must "
+        "be <= max"]
+
+
+def test_trl_outside_1_to_9_is_refused(data_copy):
+    line = edit(data_copy / "projects" / "atmp.yaml", "trl: {min: 5, max: 9}",
+                "trl: {min: 0, max: 10}")
+    assert problems(data_copy) == [
+        f"{rel(data_copy, 'atmp')}:{line}: trl.max: 10 is out of range: it must be at most 9",
+        f"{rel(data_copy, 'atmp')}:{line}: trl.min: 0 is out of range: it must be at least 1"]
+
+
+def test_an_end_before_the_start_is_refused(data_copy):
+    line = edit(data_copy / "projects" / "atmp.yaml", "period: {start: 2025, end: 2035}",
+                "period: {start: 2025, end: 2020}")
+    assert problems(data_copy) == [
+        f"{rel(data_copy, 'atmp')}:{line}: period.end: the end year (2020) is before the start "
+        "year (2025)"]
+
+
+def test_a_flagship_parent_must_exist(data_copy):
+    line = edit(data_copy / "projects" / "atmp.yaml", "parent: biotech-nexus",
+                "parent: biotech-nexsu")
+    assert problems(data_copy) == [
+        f"{rel(data_copy, 'atmp')}:{line}: parent: no project 'biotech-nexsu' in the data: "
+        "did you mean 'biotech-nexus'?",
+        f"{rel(data_copy, 'biotech-nexus')}:{_line(data_copy, 'biotech-nexus', 'flagship_total')}"
+        ": flagship_total_eur_m: the stated flagship total 3910 does not match the flagships' "
+        "sizes: 1200 (infectieziekten) + 460 (precision-diagnostics) = 1660; correct the total "
+        "or the flagships' sizes"]
+
+
+def test_a_flagship_parent_must_be_a_programme(data_copy):
+    line = edit(data_copy / "projects" / "atmp.yaml", "parent: biotech-nexus",
+                "parent: infectieziekten")
+    assert problems(data_copy)[0] == (
+        f"{rel(data_copy, 'atmp')}:{line}: parent: the parent 'infectieziekten' is a flagship, "
+        "not a programme")
+
+
+def test_the_flagship_total_must_equal_the_sum_of_the_flagships(data_copy):
+    line = edit(data_copy / "projects" / "biotech-nexus.yaml", "flagship_total_eur_m: 3910",
+                "flagship_total_eur_m: 3900")
+    assert problems(data_copy) == [
+        f"{rel(data_copy, 'biotech-nexus')}:{line}: flagship_total_eur_m: the stated flagship "
+        "total 3900 does not match the flagships' sizes: 2250 (atmp) + 1200 (infectieziekten) "
+        "+ 460 (precision-diagnostics) = 3910; correct the total or the flagships' sizes"]
+
+
+def test_an_english_text_needs_its_dutch_counterpart(data_copy):
+    line = edit(data_copy / "projects" / "atmp.yaml",
+                "domain: {nl: Life sciences en Biotech, en: Life sciences and biotech}",
+                "domain: {en: Life sciences and biotech}")
+    assert problems(data_copy) == [
+        f"{rel(data_copy, 'atmp')}:{line}: domain.nl: the Dutch text is missing: add 'nl:' "
+        "with the text in that language"]
+
+
+def test_a_missing_english_text_is_named(data_copy):
+    line = edit(data_copy / "projects" / "atmp.yaml",
+                "domain: {nl: Life sciences en Biotech, en: Life sciences and biotech}",
+                "domain: {nl: Life sciences en Biotech}")
+    assert problems(data_copy) == [
+        f"{rel(data_copy, 'atmp')}:{line}: domain.en: the English text is missing: add 'en:' "
+        "with the text in that language"]
+
+
+def test_a_placeholder_must_name_a_figure(data_copy):
+    line = edit(data_copy / "projects" / "atmp.yaml", "(CfA {biotech_act_call})",
+                "(CfA {biotech_act_cal})")
+    assert problems(data_copy) == [
+        f"{rel(data_copy, 'atmp')}:{_line(data_copy, 'atmp', 'relevance:') + 1}: relevance.nl: "
+        "the placeholder {biotech_act_cal} names no figure of this project: did you mean "
+        "{biotech_act_call}?"]
+    assert line > 0
+
+
+def test_slugs_must_be_unique_ignoring_case(data_copy):
+    src = data_copy / "projects" / "atmp.yaml"
+    (data_copy / "projects" / "ATMP.yaml").write_text(src.read_text(encoding="utf-8"),
+                                                      encoding="utf-8")
+    found = problems(data_copy)
+    assert f"{rel(data_copy, 'atmp')}: the slug 'atmp' is already used by ATMP.yaml (slugs " \
+        "must differ in more than case): rename one of the files" in found
+    assert f"{rel(data_copy, 'ATMP')}: 'ATMP' is not a valid slug (the file name): use " \
+        "lowercase letters, digits and single hyphens, e.g. precision-diagnostics.yaml" in found
+
+
+def test_an_unknown_field_gets_a_did_you_mean_hint(data_copy):
+    line = edit(data_copy / "projects" / "atmp.yaml", "short_name:", "shortname:")
+    assert problems(data_copy) == [
+        f"{rel(data_copy, 'atmp')}:{line}: shortname: unknown field: did you mean 'short_name'?"]
+
+
+def test_every_problem_is_reported_in_one_run(data_copy):
+    edit(data_copy / "projects" / "atmp.yaml", "public_pct: 33", "public_pct: 133")
+    edit(data_copy / "projects" / "precision-diagnostics.yaml", "trl: {min: 4, max: 8}",
+         "trl: {min: 8, max: 4}")
+    found = problems(data_copy)
+    assert len(found) == 2
+    assert "atmp.yaml" in found[0] and "precision-diagnostics.yaml" in found[1]
+
+
+def test_yaml_1_1_words_stay_text(data_copy):
+    edit(data_copy / "projects" / "atmp.yaml", "text: INSERM", "text: NO")
+    projects = load_projects(data_copy)
+    european = projects.by_slug("atmp").collaborations.european
+    assert european[-1].text == "NO"
+
+
+def _line(data: Path, slug: str, needle: str) -> int:
+    text = (data / "projects" / f"{slug}.yaml").read_text(encoding="utf-8")
+    return text[: text.index(needle)].count("\n") + 1
