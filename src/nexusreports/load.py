@@ -95,6 +95,12 @@ def parse_yaml(text: str, path: Path) -> RawDocument:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         raise _syntax_error(path, text, exc) from exc
+    except yaml.reader.ReaderError as exc:  # a character YAML refuses (a raw control character)
+        line = text[: max(exc.position, 0)].count("\n") + 1
+        code = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or " ")
+        raise DataError(path, line, "", f"contains the control character U+{code:04X}, which "
+                        "cannot be printed: delete it (it often comes from copying out of Word "
+                        "or e-mail)") from exc
     except yaml.YAMLError as exc:  # pragma: no cover - every parser error carries a mark
         raise DataError(path, 0, "", f"YAML error: {exc}") from exc
     doc = RawDocument(path=path, data=None)
@@ -107,6 +113,8 @@ def parse_yaml(text: str, path: Path) -> RawDocument:
 
 def _syntax_error(path: Path, text: str, exc: yaml.MarkedYAMLError) -> DataError:
     mark = exc.problem_mark or exc.context_mark
+    if exc.context_mark and "quoted scalar" in (exc.context or ""):
+        mark = exc.context_mark  # the line where the quote was opened, not the end of the file
     line = mark.line + 1 if mark else 0
     problem = (exc.problem or "").strip()
     if "'\\t'" in problem or "\t" in _line(text, line)[: max(mark.column if mark else 0, 0) + 1]:
@@ -131,16 +139,16 @@ def _line(text: str, line: int) -> str:
 def _convert(node: yaml.Node, loc: Loc, doc: RawDocument, seen: set[int], depth: int) -> Any:
     line = node.start_mark.line + 1
     doc.lines.setdefault(loc, line)
-    if id(node) in seen:
-        raise DataError(doc.path, line, _dotted(loc), "anchors and aliases ('&name', '*name') "
+    if id(node) in seen:  # report the alias's field line, not the anchor's
+        raise DataError(doc.path, doc.lines.get(loc) or line, _dotted(loc), "anchors and aliases ('&name', '*name') "
                         "are not allowed in data files: write the value out")
     if depth > MAX_DEPTH:
         raise DataError(doc.path, line, _dotted(loc), f"nested more than {MAX_DEPTH} levels deep")
+    seen.add(id(node))  # a node met twice was reached through an alias
     if isinstance(node, yaml.ScalarNode):
         if node.style is None and node.value in _NULLS:
             return None
         return node.value
-    seen.add(id(node))
     if isinstance(node, yaml.SequenceNode):
         return [_convert(item, (*loc, i), doc, seen, depth + 1) for i, item in enumerate(node.value)]
     if isinstance(node, yaml.MappingNode):
