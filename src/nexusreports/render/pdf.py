@@ -499,27 +499,26 @@ def _panel(view: SheetView, kit: _Kit, width: float) -> Table:
 def _matrix(view: SheetView, kit: _Kit, width: float) -> list[Flowable]:
     s = kit.styles
     marker_w = _Marker.SIZE + 1.4 * mm
-    legend_cells: list[Flowable] = []
-    widths: list[float] = []
-    for item in view.legend:
-        legend_cells += [_Marker(item.state, kit), Paragraph(markup(item.label), s["small_muted"])]
-        widths += [marker_w, pdfmetrics.stringWidth(item.label, kit.font, kit.type["small_pt"])
-                   + 3 * mm]
-    legend = Table([legend_cells], colWidths=widths, hAlign="LEFT")
+    # the legend in two columns: it must fit the column in every language
+    cells = [[_Marker(item.state, kit), Paragraph(markup(item.label), s["small_muted"])]
+             for item in view.legend]
+    pairs = [cells[i] + (cells[i + 1] if i + 1 < len(cells) else ["", ""])
+             for i in range(0, len(cells), 2)]
+    half = (width - 2 * marker_w) / 2
+    legend = Table(pairs, colWidths=[marker_w, half, marker_w, half], hAlign="LEFT")
     legend.setStyle(_tight(kit.font, valign="MIDDLE"))
     group_style = ParagraphStyle("group", parent=s["small"], fontName=kit.bold,
                                  textColor=kit.colours["primary"])
     rows: list[list[Flowable | str]] = []
-    style = _tight(kit.font, valign="TOP")
+    style = _tight(kit.font, valign="MIDDLE")
     for group in view.matrix:
-        style.add("TOPPADDING", (0, len(rows)), (-1, len(rows)), 1.4 * mm)
-        first: list[Flowable | str] = [Paragraph(markup(group.heading), group_style)]
-        for i, item in enumerate(group.items):
-            head = first if i == 0 else [""]
-            rows.append([*head, _Marker(item.state, kit),
-                         Paragraph(markup(item.label), s["small"])])
-    group_w = width * 0.38
-    table = Table(rows, colWidths=[group_w, marker_w, width - group_w - marker_w], hAlign="LEFT")
+        # the group's name on its own row, its items under it: every item row is one line
+        style.add("SPAN", (0, len(rows)), (-1, len(rows)))
+        style.add("TOPPADDING", (0, len(rows)), (-1, len(rows)), 1.5 * mm)
+        rows.append([Paragraph(markup(group.heading), group_style), ""])
+        for item in group.items:
+            rows.append([_Marker(item.state, kit), Paragraph(markup(item.label), s["small"])])
+    table = Table(rows, colWidths=[marker_w, width - marker_w], hAlign="LEFT")
     table.setStyle(style)
     return [_Heading(view.labels["preconditions"], kit, space_before=4.5 * mm),
             Spacer(1, 0.8 * mm), legend, Spacer(1, 0.6 * mm), _Field(table, "preconditions")]
