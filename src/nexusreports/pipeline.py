@@ -1,15 +1,33 @@
-"""The orchestrator: load -> validate -> localise/view -> render -> write, in that order.
+"""The orchestrator: load -> validate -> localise/view -> render -> bundle -> write.
 
 :func:`check` runs the first stages (what ``nexusreports validate`` does); :func:`build`
-runs them all.  Nothing is written until every requested output has rendered, so a build
-that fails on any sheet leaves the previous outputs as they were.
+runs them all; :func:`verify` (``build --check``) compares ``out/`` with the manifest and the
+inputs without rendering anything.  Nothing is written until every requested output has
+rendered, so a build that fails on any sheet leaves the previous outputs as they were.
+
+Incremental builds.  Every sheet gets a *build key*: the sha256 of its format, its view
+(every final string it prints), the non-data files it depends on (theme, fonts, catalog,
+Word template, logos) and :func:`tool_versions`.  A sheet is rendered again only when its
+key differs from the one in ``out/manifest.json``, its file is missing or was modified
+after the build, ``SOURCE_DATE_EPOCH`` is set and differs from the one it was built with,
+or ``force`` is given.  Otherwise its bytes are read back from ``out/`` (so the bundle can
+still be made from all sheets in memory) and the file is not rewritten.  The data file is
+recorded as an input but only its effect on the view counts for the key, so a comment-only
+edit refreshes the manifest without re-rendering.  Rendering runs in a process pool when
+``jobs`` > 1; the bytes do not depend on it.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
-from dataclasses import dataclass, field
+import platform
+import zlib
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -18,7 +36,8 @@ from .errors import ContentOverflow, DataErrors, ErrorGroup, NexusError, Problem
 from .theme import Theme, load_theme
 from .validate import PROJECTS_DIR, load_projects
 from .view import SheetView, build_view
-from .write import Output, sha256_file, write_outputs
+from .write import (Output, read_manifest, read_manifest_tool, sha256_file,
+                    write_outputs)
 
 log = logging.getLogger("nexusreports")
 
@@ -29,7 +48,9 @@ FORMATS: tuple[str, ...] = ("pdf",)
 @dataclass(frozen=True)
 class BuildOptions:
     """What to build.  Folders are paths; ``langs`` data language codes (``nl``, ``en``);
-    ``only`` slugs (empty: all); ``strict`` makes warnings errors."""
+    ``only`` slugs (empty: all); ``strict`` makes warnings errors; ``force`` renders every
+    output even when ``out/`` is up to date; ``jobs`` is the number of rendering processes
+    (1: render in this process)."""
 
     data_dir: Path = Path("data")
     templates_dir: Path = Path("templates")
@@ -38,15 +59,25 @@ class BuildOptions:
     only: tuple[str, ...] = ()
     formats: tuple[str, ...] = FORMATS
     strict: bool = False
+    force: bool = False
+    jobs: int = 1
 
 
 @dataclass
 class BuildResult:
-    """What a build did: the outputs, whether each changed on disk, and the warnings."""
+    """What a build did: the outputs (in build order), per output whether its file was
+    written (``changed``) and whether it was rendered this run (``rendered``; False: reused
+    from ``out/``), and the warnings."""
 
     outputs: list[Output] = field(default_factory=list)
     changed: list[bool] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
+    rendered: list[bool] = field(default_factory=list)
+
+
+Progress = Callable[[int, int, str], None]
+"""``progress(done, total, path)``: called with ``(0, total, "")`` once the build knows how
+many outputs it will render, then after each one is rendered."""
 
 
 def check(data_dir: Path, templates_dir: Path, strict: bool = False
@@ -77,8 +108,9 @@ def views(projects: m.ProjectSet, options: BuildOptions) -> list[SheetView]:
             for p in wanted for lang in options.langs]
 
 
-def build(options: BuildOptions) -> BuildResult:
-    """Validate, render every requested sheet, then write them all and the manifest.
+def build(options: BuildOptions, progress: Progress | None = None) -> BuildResult:
+    """Validate, render what is out of date, make the bundle, then write them all and the
+    manifest.
 
     Raises :class:`DataErrors` for invalid data, :class:`ErrorGroup` when sheets do not fit
     their page (each named), :class:`TemplateError` or :class:`OutputError`; in every case
@@ -90,21 +122,249 @@ def build(options: BuildOptions) -> BuildResult:
         raise DataErrors([Problem(source_path(options.data_dir, s), 0, "",
                                   "no such project (use the file name without .yaml)")
                           for s in unknown])
-    invariant = bool(os.environ.get("SOURCE_DATE_EPOCH"))
-    theme_inputs = _theme_inputs(theme)
-    outputs: list[Output] = []
-    errors: list[NexusError] = []
-    for view in views(projects, options):
-        inputs = {_rel(view.source): sha256_file(Path(view.source)), **theme_inputs}
-        for fmt in options.formats:
-            try:
-                outputs.append(_render(view, fmt, theme, invariant, inputs))
-            except ContentOverflow as exc:
-                errors.append(exc)
+    sde = os.environ.get("SOURCE_DATE_EPOCH") or None
+    invariant = sde is not None
+    tool = tool_versions()
+    previous = read_manifest(options.out_dir)
+
+    # 1. plan: every sheet with its inputs and build key; reuse what is up to date
+    jobs = plan(projects, theme, options, tool)
+    outputs: list[Output | None] = []
+    todo: list[tuple[int, SheetJob]] = []
+    for job in jobs:
+        reason, data = _freshness(job.path, job.key, previous, options, sde)
+        if reason is None:
+            entry = previous[job.path]
+            outputs.append(Output(path=job.path, format=job.fmt, lang=entry.get("language"),
+                                  data=data, pages=entry.get("pages"), inputs=job.inputs,
+                                  slug=job.view.slug, key=job.key,
+                                  source_date_epoch=entry.get("source_date_epoch"),
+                                  reused=True))
+        else:
+            log.debug("render %s: %s", job.path, reason)
+            outputs.append(None)
+            todo.append((len(outputs) - 1, job))
+
+    # 2. render what is not up to date (in a process pool when jobs > 1)
+    rendered, errors = _render_jobs([job for _, job in todo], theme, invariant, options.jobs,
+                                    progress)
     if errors:
         raise ErrorGroup(errors)
-    changed = write_outputs(options.out_dir, outputs, tool_versions())
-    return BuildResult(outputs=outputs, changed=changed, warnings=warnings)
+    for (i, job), out in zip(todo, rendered):
+        outputs[i] = replace(out, inputs={**job.inputs, **out.inputs}, slug=job.view.slug,
+                             key=job.key, source_date_epoch=sde)
+    sheets: list[Output] = [o for o in outputs if o is not None]
+
+    # 3. BUNDLE (issue 4) -------------------------------------------------------------------
+    # Make the bundle here, from the in-memory sheet outputs in `sheets` (every requested
+    # sheet is present: rendered now or read back from out/).  To keep no-change rebuilds
+    # from rewriting it, wrap the making in ``derived_output(...)`` (see its docstring) and
+    # append the result to ``bundles``.
+    bundles: list[Output] = []
+    # --- end of the bundle step ---------------------------------------------------------
+
+    final = [*sheets, *bundles]
+    changed = write_outputs(options.out_dir, final, tool)
+    return BuildResult(outputs=final, changed=changed, warnings=warnings,
+                       rendered=[not o.reused for o in final])
+
+
+@dataclass(frozen=True)
+class SheetJob:
+    """One sheet to build: its view, format, planned output path (relative to the output
+    folder), input files (path -> sha256) and build key."""
+
+    view: SheetView
+    fmt: str
+    path: str
+    inputs: dict[str, str]
+    key: str
+
+
+def output_path(view: SheetView, fmt: str) -> str:
+    """Where the sheet of ``view`` in format ``fmt`` goes, relative to the output folder:
+    ``<lang>/<slug>.<fmt>`` (e.g. ``nl/atmp.pdf``)."""
+    return f"{view.lang}/{view.slug}.{fmt}"
+
+
+def plan(projects: m.ProjectSet, theme: Theme, options: BuildOptions,
+         tool: dict[str, str]) -> list[SheetJob]:
+    """Every requested sheet, by project (data order), language, then format, with the
+    input files it is built from and its build key (see the module docstring)."""
+    theme_inputs = _theme_inputs(theme)
+    jobs = []
+    for view in views(projects, options):
+        project = projects.by_slug(view.slug)
+        data_files = [Path(view.source)]
+        if project.kind == m.Kind.flagship and project.parent:
+            data_files.append(source_path(options.data_dir, project.parent))
+        data = {_rel(f): sha256_file(f) for f in data_files if f.is_file()}
+        assets = dict(theme_inputs)
+        if view.lang != "en":
+            from .localise.catalog import catalog_path
+
+            po = Path(str(catalog_path(view.lang)))
+            if po.is_file():
+                assets[_rel(po)] = sha256_file(po)
+        for org in view.organisations:
+            if org.logo and Path(org.logo).is_file():
+                assets[_rel(org.logo)] = sha256_file(Path(org.logo))
+        for fmt in options.formats:
+            fmt_assets = dict(assets)
+            if fmt == "docx" and theme.sheet_docx.is_file():
+                fmt_assets[_rel(theme.sheet_docx)] = sha256_file(theme.sheet_docx)
+            key = _digest({"format": fmt, "view": _view_record(view), "assets": fmt_assets,
+                           "tool": tool})
+            jobs.append(SheetJob(view=view, fmt=fmt, path=output_path(view, fmt),
+                                 inputs={**data, **fmt_assets}, key=key))
+    return jobs
+
+
+def derived_output(options: BuildOptions, path: str, inputs: dict[str, str],
+                   make: Callable[[], Output]) -> Output:
+    """An output made from other files (the bundle from the sheets), reused from the output
+    folder when up to date.
+
+    ``path`` is the output's path relative to the output folder; ``inputs`` maps every file
+    it is made from (sheets as ``out_dir/<path>`` relative to the working folder, plus e.g.
+    the bundle's data file) to its sha256 -- for sheets made this run, their in-memory
+    ``Output.sha256``.  When the key (path, inputs, tool versions) and the file match the
+    manifest, the file's bytes are returned as a reused output; otherwise ``make()`` is
+    called and its output returned with these inputs and the key recorded.
+    """
+    sde = os.environ.get("SOURCE_DATE_EPOCH") or None
+    key = _digest({"path": path, "inputs": inputs, "tool": tool_versions()})
+    previous = read_manifest(options.out_dir)
+    reason, data = _freshness(path, key, previous, options, sde)
+    if reason is None:
+        entry = previous[path]
+        return Output(path=path, format=entry.get("format", ""), lang=entry.get("language"),
+                      data=data, pages=entry.get("pages"), inputs=inputs, key=key,
+                      source_date_epoch=entry.get("source_date_epoch"), reused=True)
+    log.debug("make %s: %s", path, reason)
+    out = make()
+    return replace(out, inputs={**inputs, **out.inputs}, key=key, source_date_epoch=sde)
+
+
+def sheet_input(options: BuildOptions, sheet: Output) -> tuple[str, str]:
+    """``(path, sha256)`` of an in-memory sheet as an input of a derived output."""
+    return _rel(Path(options.out_dir) / sheet.path), sheet.sha256
+
+
+def _freshness(path: str, key: str, previous: dict[str, dict], options: BuildOptions,
+               sde: str | None) -> tuple[str | None, bytes]:
+    """``(None, bytes on disk)`` when the output at ``path`` is up to date, else
+    ``(why it must be made, b"")``."""
+    if options.force:
+        return "--force", b""
+    entry = previous.get(path)
+    if entry is None:
+        return "not built before", b""
+    if entry.get("key") != key:
+        return "its content, inputs or the tool changed", b""
+    if sde is not None and entry.get("source_date_epoch") != sde:
+        return "SOURCE_DATE_EPOCH changed", b""
+    try:
+        data = (Path(options.out_dir) / path).read_bytes()
+    except OSError:
+        return "missing", b""
+    if hashlib.sha256(data).hexdigest() != entry.get("sha256"):
+        return "modified after the build", b""
+    return None, data
+
+
+def _view_record(view: SheetView) -> dict:
+    """The view as plain data for the build key: no source path, logos relative."""
+    record = asdict(view)
+    record.pop("source", None)
+    for org in record.get("organisations", ()):
+        if org.get("logo"):
+            org["logo"] = _rel(org["logo"])
+    return record
+
+
+def _digest(value: object) -> str:
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str,
+                      separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# --- rendering, in this process or a pool ------------------------------------------------
+
+_WORKER: dict[str, object] = {}
+
+
+def _init_worker(theme: Theme, invariant: bool) -> None:
+    _WORKER.update(theme=theme, invariant=invariant)
+
+
+def _render_in_worker(view: SheetView, fmt: str, inputs: dict[str, str]
+                      ) -> Output | "_RemoteError":
+    try:
+        return _render(view, fmt, _WORKER["theme"], bool(_WORKER["invariant"]), inputs)
+    except NexusError as exc:  # their __init__ signatures do not survive pickling
+        return _RemoteError(str(exc), exc.lines(), isinstance(exc, ContentOverflow))
+
+
+class _RemoteError(NexusError):
+    """A :class:`NexusError` raised in a worker process, carried back as its text."""
+
+    def __init__(self, message: str, lines: list[str], overflow: bool):
+        super().__init__(message, lines, overflow)
+        self.message, self._lines, self.overflow = message, list(lines), overflow
+
+    def __str__(self) -> str:
+        return self.message
+
+    def lines(self) -> list[str]:
+        return list(self._lines)
+
+
+def _render_jobs(jobs: list[SheetJob], theme: Theme, invariant: bool, n_jobs: int,
+                 progress: Progress | None) -> tuple[list[Output], list[NexusError]]:
+    """Render ``jobs``; return the outputs (in job order) and the overflow errors.  Other
+    errors are raised at once."""
+    total = len(jobs)
+    if progress:
+        progress(0, total, "")
+    results: list[Output | None] = [None] * total
+    errors: list[NexusError] = []
+    workers = max(1, min(n_jobs, total))
+    if workers == 1:
+        for i, job in enumerate(jobs):
+            try:
+                results[i] = _render(job.view, job.fmt, theme, invariant, job.inputs)
+            except ContentOverflow as exc:
+                errors.append(exc)
+            if progress:
+                progress(i + 1, total, job.path)
+        return [r for r in results if r is not None], errors
+
+    import multiprocessing
+    import threading
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    method = ("fork" if "fork" in multiprocessing.get_all_start_methods()
+              and threading.active_count() == 1 else "spawn")
+    failures: dict[int, NexusError] = {}
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method),
+                             initializer=_init_worker, initargs=(theme, invariant)) as pool:
+        futures = {pool.submit(_render_in_worker, job.view, job.fmt, job.inputs): i
+                   for i, job in enumerate(jobs)}
+        for done, future in enumerate(as_completed(futures), 1):
+            i = futures[future]
+            result = future.result()
+            if isinstance(result, _RemoteError):
+                if not result.overflow:
+                    pool.shutdown(cancel_futures=True)
+                    raise result
+                failures[i] = result
+            else:
+                results[i] = result
+            if progress:
+                progress(done, total, jobs[i].path)
+    errors = [failures[i] for i in sorted(failures)]
+    return [r for r in results if r is not None], errors
 
 
 def _render(view: SheetView, fmt: str, theme: Theme, invariant: bool,
@@ -113,9 +373,67 @@ def _render(view: SheetView, fmt: str, theme: Theme, invariant: bool,
         from .render.pdf import render_pdf
 
         data = render_pdf(view, theme, invariant=invariant)
-        return Output(path=f"{view.lang}/{view.slug}.pdf", format="pdf", lang=view.locale_id,
+        return Output(path=output_path(view, fmt), format="pdf", lang=view.locale_id,
                       data=data, pages=1, inputs=inputs)
     raise ValueError(f"unknown format {fmt!r}")  # pragma: no cover - the CLI checks
+
+
+# --- verifying out/ against the manifest (build --check) ---------------------------------
+
+def verify(options: BuildOptions) -> tuple[list[Problem], int]:
+    """Compare the output folder with its manifest and the current inputs; render nothing.
+
+    Returns the problems (one per output that is missing, stale -- an input file's sha256,
+    the sheet's content or the tool versions changed -- or modified after the build, each
+    naming the output file and why) and the number of outputs checked.  Every requested
+    sheet (``options``' languages, projects, formats) and every manifest entry is checked.
+    Raises :class:`DataErrors` / :class:`TemplateError` like :func:`check`.
+    """
+    projects, theme, _ = check(options.data_dir, options.templates_dir, options.strict)
+    out_dir = Path(options.out_dir)
+    tool = tool_versions()
+    old_tool = read_manifest_tool(out_dir)
+    entries = read_manifest(out_dir)
+    jobs = {job.path: job for job in plan(projects, theme, options, tool)}
+    problems: dict[str, str] = {}
+
+    def note(path: str, message: str) -> None:
+        problems.setdefault(path, message)
+
+    for path in sorted({*entries, *jobs}):
+        entry, job = entries.get(path), jobs.get(path)
+        target = out_dir / path
+        if entry is None or not target.is_file():
+            note(path, "missing: run nexusreports build" if not target.is_file() else
+                 "missing from manifest.json: run nexusreports build")
+            continue
+        if sha256_file(target) != entry.get("sha256"):
+            note(path, "modified after the build (its sha256 differs from manifest.json): "
+                 "run nexusreports build to restore it")
+            continue
+        recorded = entry.get("inputs") or {}
+        changed = [name for name, digest in sorted(recorded.items())
+                   if not Path(name).is_file() or sha256_file(Path(name)) != digest]
+        if job is not None:
+            changed += [name for name in sorted(job.inputs) if name not in recorded]
+        if changed:
+            note(path, f"stale: {', '.join(changed)} changed since the build: "
+                 "run nexusreports build")
+        elif job is not None and entry.get("key") != job.key:
+            moved = sorted(k for k in {*tool, *old_tool} if tool.get(k) != old_tool.get(k))
+            why = (f"the tool versions changed ({', '.join(moved)})" if moved
+                   else "its content changed (e.g. the programme it belongs to)")
+            note(path, f"stale: {why}: run nexusreports build")
+    for path, entry in entries.items():  # a bundle is stale when a sheet it holds is
+        if path in problems:
+            continue
+        held = [p for p in problems
+                if _rel(out_dir / p) in (entry.get("inputs") or {})]
+        if held:
+            note(path, f"stale: made from {', '.join(held)}, which "
+                 f"{'is' if len(held) == 1 else 'are'} out of date: run nexusreports build")
+    return ([Problem(out_dir / p, 0, "", problems[p]) for p in sorted(problems)],
+            len({*entries, *jobs}))
 
 
 def _theme_inputs(theme: Theme) -> dict[str, str]:
@@ -131,9 +449,22 @@ def _rel(path: Path | str) -> str:
         return p.as_posix()
 
 
+@lru_cache(maxsize=1)
+def _code_digest() -> str:
+    """sha256 over this package's Python sources, so a changed renderer counts as a new
+    tool version even before the version number moves."""
+    root = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for f in sorted(root.rglob("*.py")):
+        h.update(f.relative_to(root).as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
 def tool_versions() -> dict[str, str]:
-    """Versions of this tool and of the libraries that shape its output."""
-    out = {}
+    """Versions of this tool (and a digest of its code), of the libraries that shape its
+    output, of Python and of zlib (which compresses the PDF streams and DOCX parts)."""
+    out = {"python": platform.python_version(), "zlib": zlib.ZLIB_RUNTIME_VERSION,
+           "nexusreports-code": _code_digest()}
     for dist in ("nexusreports", "reportlab", "babel", "pypdf", "python-docx", "docxtpl",
                  "pyphen", "pydantic"):
         try:
@@ -143,5 +474,6 @@ def tool_versions() -> dict[str, str]:
     return out
 
 
-__all__ = ["BuildOptions", "BuildResult", "FORMATS", "build", "check", "tool_versions",
+__all__ = ["BuildOptions", "BuildResult", "FORMATS", "Progress", "SheetJob", "build", "check",
+           "derived_output", "output_path", "plan", "sheet_input", "tool_versions", "verify",
            "NexusError"]

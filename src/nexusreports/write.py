@@ -1,12 +1,23 @@
 """Stage 6, write: put outputs in place atomically and record them in a manifest.
 
-In: ``(relative path, bytes)`` pairs and the inputs they were built from.  Out: files under
-the output folder and ``manifest.json``.
+In: :class:`Output` records (relative path, bytes, the inputs they were built from).  Out:
+files under the output folder and ``manifest.json``.
 
 Every file is written to a temporary file beside its target (``.<name>.<random>.tmp``),
 flushed to disk and renamed over the target, so a reader sees the old file or the new one,
 never half of one; a failed or interrupted write removes its temporary file.  A file whose
 bytes are unchanged is not rewritten, so its modification time stays.
+
+``manifest.json`` (UTF-8 JSON, keys sorted, so equal builds give equal bytes)::
+
+    {"tool": {"nexusreports": "0.1.0", "reportlab": "...", ...},
+     "outputs": [{"path": "nl/atmp.pdf", "format": "pdf", "language": "nl-NL", "pages": 1,
+                  "sha256": "...", "size": 40264, "slug": "atmp",
+                  "inputs": {"data/projects/atmp.yaml": "<sha256>", ...},
+                  "key": "<sha256 of what the bytes depend on>",
+                  "source_date_epoch": "1700000000" or null}, ...]}
+
+``key`` is what the pipeline compares to decide that an output need not be rendered again.
 """
 
 from __future__ import annotations
@@ -31,7 +42,10 @@ class Output:
     """One built file: ``path`` relative to the output folder, its format and language.
 
     ``pages`` is the page count for PDFs (None for DOCX); ``inputs`` maps each input file
-    (relative to the working folder) to its sha256.
+    (relative to the working folder) to its sha256.  ``slug`` names the project of a sheet
+    (None for the bundle); ``key`` is the build key (see :mod:`nexusreports.pipeline`) and
+    ``source_date_epoch`` the ``SOURCE_DATE_EPOCH`` it was built with (None: real time).
+    ``reused`` says the bytes were read back from the output folder, not rendered.
     """
 
     path: str
@@ -40,6 +54,10 @@ class Output:
     data: bytes = field(repr=False)
     pages: int | None = None
     inputs: dict[str, str] = field(default_factory=dict)
+    slug: str | None = None
+    key: str = ""
+    source_date_epoch: str | None = None
+    reused: bool = False
 
     @property
     def sha256(self) -> str:
@@ -87,22 +105,22 @@ def write_atomic(target: Path, data: bytes) -> bool:
 def write_outputs(out_dir: Path, outputs: list[Output], tool: dict[str, str]) -> list[bool]:
     """Write every output and then ``manifest.json``; return, per output, whether it changed.
 
-    The manifest lists each output's path, sha256, size, pages, language, format and inputs,
-    plus the tool and library versions in ``tool``.  Outputs of earlier builds that this
-    build did not make (another ``--only`` or ``--lang``) keep their manifest entries.
+    The manifest lists each output's path, sha256, size, pages, language, format, inputs and
+    build key, plus the tool and library versions in ``tool``.  A reused output (bytes read
+    back from ``out_dir``) is not written again.  Outputs of earlier builds that this build
+    did not make (another ``--only`` or ``--lang``) keep their manifest entries while their
+    files exist.  Raises :class:`OutputError`.
     """
     out_dir = Path(out_dir)
     changed = []
     for output in outputs:
-        did = write_atomic(out_dir / output.path, output.data)
-        log.info("%s %s", "built" if did else "unchanged", out_dir / output.path)
+        did = False if output.reused else write_atomic(out_dir / output.path, output.data)
+        log.debug("%s %s", "written" if did else "unchanged", out_dir / output.path)
         changed.append(did)
-    entries = _previous_entries(out_dir)
+    entries = {path: e for path, e in read_manifest(out_dir).items()
+               if (out_dir / path).is_file()}
     for output in outputs:
-        entry = asdict(output)
-        del entry["data"]
-        entry.update(sha256=output.sha256, size=len(output.data))
-        entries[output.path] = entry
+        entries[output.path] = manifest_entry(output)
     manifest = {"tool": tool, "outputs": [entries[k] for k in sorted(entries)]}
     write_atomic(out_dir / MANIFEST,
                  (json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
@@ -110,9 +128,33 @@ def write_outputs(out_dir: Path, outputs: list[Output], tool: dict[str, str]) ->
     return changed
 
 
-def _previous_entries(out_dir: Path) -> dict[str, dict]:
+def manifest_entry(output: Output) -> dict:
+    """The manifest record of ``output`` (everything but its bytes)."""
+    entry = asdict(output)
+    for name in ("data", "reused", "lang"):
+        del entry[name]
+    entry.update(language=output.lang, sha256=output.sha256, size=len(output.data))
+    return entry
+
+
+def read_manifest(out_dir: Path) -> dict[str, dict]:
+    """The entries of ``out_dir/manifest.json`` by output path; empty when there is none or
+    it cannot be read (a build then renders everything)."""
     try:
-        old = json.loads((out_dir / MANIFEST).read_text(encoding="utf-8"))
-        return {e["path"]: e for e in old.get("outputs", []) if (out_dir / e["path"]).is_file()}
+        old = json.loads((Path(out_dir) / MANIFEST).read_text(encoding="utf-8"))
+        entries = {e["path"]: dict(e) for e in old.get("outputs", [])}
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}
+    for e in entries.values():
+        if "language" not in e and "lang" in e:  # manifests of 0.1.0 builds
+            e["language"] = e.pop("lang")
+    return entries
+
+
+def read_manifest_tool(out_dir: Path) -> dict[str, str]:
+    """The ``tool`` versions recorded in ``out_dir/manifest.json`` (empty when unreadable)."""
+    try:
+        tool = json.loads((Path(out_dir) / MANIFEST).read_text(encoding="utf-8")).get("tool")
+        return {str(k): str(v) for k, v in tool.items()}
+    except (OSError, ValueError, TypeError, AttributeError):
         return {}
