@@ -80,20 +80,111 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
 @click.option("--format", "formats", default="pdf", show_default=True, callback=_formats,
               help="Formats to build, comma-separated.")
 @strict_option
-def build(data_dir: Path, templates_dir: Path, out_dir: Path, langs: tuple[str, ...],
-          only: tuple[str, ...], formats: tuple[str, ...], strict: bool) -> None:
-    """Validate the data and write the sheets to the output folder."""
-    from .pipeline import BuildOptions, build as run_build
+@click.option("--check", "check_only", is_flag=True,
+              help="Build nothing; exit 1 naming every output that is missing, stale or "
+                   "modified after the build.")
+@click.option("--force", is_flag=True, help="Render every output, even those up to date.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
+              help="Rendering processes [default: the number of CPUs].")
+@click.pass_context
+def build(ctx: click.Context, data_dir: Path, templates_dir: Path, out_dir: Path,
+          langs: tuple[str, ...], only: tuple[str, ...], formats: tuple[str, ...], strict: bool,
+          check_only: bool, force: bool, jobs: int | None) -> None:
+    """Validate the data and write the sheets to the output folder.
+
+    Only outputs whose inputs changed are rendered again (see out/manifest.json).  Set
+    SOURCE_DATE_EPOCH for byte-identical (reproducible) builds.
+    """
+    import os
+
+    from .pipeline import BuildOptions
 
     started = time.monotonic()
     options = BuildOptions(data_dir=data_dir, templates_dir=templates_dir, out_dir=out_dir,
-                           langs=langs, only=only, formats=formats, strict=strict)
-    result = run_build(options)
+                           langs=langs, only=only, formats=formats, strict=strict, force=force,
+                           jobs=jobs or os.cpu_count() or 1)
+    quiet, verbose = ctx.obj["quiet"], ctx.obj["verbose"]
+    if check_only:
+        _check_outputs(options, quiet)
+    else:
+        _build_outputs(options, quiet, verbose, started)
+
+
+def _check_outputs(options: object, quiet: bool) -> None:
+    from .pipeline import verify
+
+    problems, checked = verify(options)  # type: ignore[arg-type]
+    for problem in problems:
+        click.echo(str(problem), err=True)
+    if problems:
+        click.echo(f"{len(problems)} of {checked} outputs in {options.out_dir} are not up to "
+                   "date", err=True)  # type: ignore[attr-defined]
+        raise click.exceptions.Exit(1)
+    if not quiet:
+        click.echo(f"{checked} outputs in {options.out_dir} match their inputs",  # type: ignore[attr-defined]
+                   err=True)
+
+
+def _build_outputs(options: object, quiet: bool, verbose: int, started: float) -> None:
+    from .errors import ErrorGroup
+    from .pipeline import build as run_build
+
+    bar = None
+    progress = None
+    if not quiet and sys.stderr.isatty():
+        bar = _ProgressBar()
+        progress = bar.update
+    try:
+        result = run_build(options, progress)  # type: ignore[arg-type]
+    except ErrorGroup as exc:
+        if bar:
+            bar.close()
+        for line in exc.lines():
+            click.echo(line, err=True)
+        click.echo(f"0 built, 0 unchanged, {len(exc.errors)} failed "
+                   f"({time.monotonic() - started:.1f} s); nothing was written", err=True)
+        raise click.exceptions.Exit(1) from None
+    finally:
+        if bar:
+            bar.close()
     _print_warnings(result.warnings)
+    out_dir = options.out_dir  # type: ignore[attr-defined]
+    if not quiet and (bar is None or verbose):
+        for output, changed in zip(result.outputs, result.changed):
+            click.echo(f"{'built' if changed else 'unchanged'} {out_dir / output.path}",
+                       err=True)
     built = sum(result.changed)
-    click.echo(f"{len(result.outputs)} outputs in {out_dir}: {built} built, "
-               f"{len(result.outputs) - built} unchanged ({time.monotonic() - started:.1f} s)",
-               err=True)
+    if not quiet:
+        click.echo(f"{len(result.outputs)} outputs in {out_dir}: {built} built, "
+                   f"{len(result.outputs) - built} unchanged, 0 failed "
+                   f"({time.monotonic() - started:.1f} s)", err=True)
+
+
+class _ProgressBar:
+    """A rich progress bar on stderr over the outputs being rendered (terminals only)."""
+
+    def __init__(self) -> None:
+        self._progress = None
+        self._task = None
+
+    def update(self, done: int, total: int, path: str) -> None:
+        if self._progress is None:
+            if total == 0:
+                return
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+            self._progress = Progress(TextColumn("rendering"), BarColumn(),
+                                      MofNCompleteColumn(), TextColumn("{task.description}"),
+                                      console=Console(stderr=True), transient=True)
+            self._progress.start()
+            self._task = self._progress.add_task("", total=total)
+        self._progress.update(self._task, completed=done, description=path)
+
+    def close(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
 
 
 @cli.command()
@@ -132,7 +223,9 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI and return its exit code (never a traceback)."""
     signal.signal(signal.SIGTERM, _terminate)  # so temporary files are cleaned up
     try:
-        cli.main(args=argv, prog_name="nexusreports", standalone_mode=False)
+        code = cli.main(args=argv, prog_name="nexusreports", standalone_mode=False)
+        if isinstance(code, int) and code:  # a command's click.exceptions.Exit(code)
+            return code
     except NexusError as exc:
         for line in exc.lines():
             click.echo(line, err=True)
