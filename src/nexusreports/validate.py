@@ -14,6 +14,8 @@ folder; every character can be printed with the sheet's font.
 from __future__ import annotations
 
 import difflib
+import re
+import warnings as _warnings
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from pathlib import Path
@@ -35,6 +37,14 @@ MAX_LOGO_PIXELS = 25_000_000
 """Largest logo accepted, in pixels (width x height), checked before decoding."""
 
 _LANG_NAMES = {"nl": "Dutch", "en": "English"}
+
+TODO = "TODO"
+"""The placeholder ``nexusreports new`` writes into every field: a value holding it as a word
+is an error ("not filled in"), so a half-filled project file cannot be built."""
+
+_TODO_RE = re.compile(rf"\b{TODO}\b")
+
+_UNITS = {"_eur_m": "in EUR millions", "_pct": "in percent"}
 
 
 def _all_field_names() -> set[str]:
@@ -124,10 +134,21 @@ def validate_file(path: Path, problems: list[Problem]) -> tuple[RawDocument | No
 def pydantic_problems(exc: ValidationError, doc: RawDocument) -> list[Problem]:
     """Turn pydantic's errors into :class:`Problem` s with line, field and a fix."""
     out = []
-    for err in exc.errors(include_url=False):
+    errors = exc.errors(include_url=False)
+    unknown = {_clean_loc(e["loc"]) for e in errors if e["type"] == "extra_forbidden"}
+    for err in errors:
         loc = _clean_loc(err["loc"])
         field = ".".join(str(p) for p in loc)
-        out.append(Problem(doc.path, doc.line_of(loc), field, _message(err, loc)))
+        message = _message(err, loc)
+        if err["type"] == "missing" and loc:
+            # a required field missing next to an unknown one: most likely a misspelling
+            siblings = [u for u in unknown if u[:-1] == loc[:-1]]
+            close = difflib.get_close_matches(str(loc[-1]), [str(u[-1]) for u in siblings],
+                                              n=1, cutoff=0.6)
+            if close:
+                line = doc.line_of((*loc[:-1], close[0]))
+                message += f"; is '{close[0]}' (line {line}) a misspelling of it?"
+        out.append(Problem(doc.path, doc.line_of(loc), field, message))
     return out
 
 
@@ -157,13 +178,12 @@ def _message(err: Mapping[str, Any], loc: Loc) -> str:
         return "unknown field: remove it, or see docs/data-format.md for the fields there are"
     if given is None and kind not in ("union_tag_not_found",):
         return "is empty: fill it in"
+    if isinstance(given, str) and _TODO_RE.search(given) and kind not in ("union_tag_invalid",):
+        return f"not filled in yet ({given!r}): replace it with {_expected(err, loc)}"
     if kind in ("int_parsing", "int_type", "decimal_parsing", "decimal_type", "float_parsing",
                 "int_from_float", "decimal_max_places", "finite_number"):
-        hint = ""
-        if isinstance(given, str) and "," in given:
-            hint = "; write decimals with a point (1.2) and no thousands separators (21200)"
         want = "a whole number" if kind.startswith("int") else "a number"
-        return f"expected {want}, got {given!r}{hint}"
+        return f"expected {want}, got {given!r}{_number_hint(given, loc)}"
     if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
         bound = ctx.get("ge", ctx.get("gt", ctx.get("le", ctx.get("lt"))))
         words = {"greater_than_equal": "at least", "greater_than": "more than",
@@ -197,6 +217,47 @@ def _message(err: Mapping[str, Any], loc: Loc) -> str:
     if kind.startswith("date"):
         return f"expected a date written as YYYY-MM-DD (e.g. 2025-09-30), got {given!r}"
     return str(err["msg"])
+
+
+def _unit(loc: Loc) -> str:
+    name = str(loc[-1]) if loc else ""
+    for suffix, words in _UNITS.items():
+        if name.endswith(suffix):
+            return f" ({words})"
+    return ""
+
+
+def _number_hint(given: Any, loc: Loc) -> str:
+    if not isinstance(given, str):
+        return ""
+    hints = []
+    if "%" in given:
+        hints.append("leave out the '%' sign: the value is already in percent")
+    if "€" in given or "eur" in given.casefold():
+        hints.append("leave out the '€' sign: the value is in EUR millions")
+    if "," in given:
+        hints.append("write decimals with a point (1.2) and no thousands separators (21200)")
+    if re.fullmatch(r"\s*\d{4}-\d{1,2}-\d{1,2}\s*", given):
+        hints.append("write the year only, e.g. 2025")
+    elif any(ch.isalpha() for ch in given.casefold().replace("eur", "")):
+        hints.append("write it in digits" + (", in EUR millions (e.g. 1200 for 1.2 billion "
+                                              "euros)" if str(loc[-1]).endswith("_eur_m") else ""))
+    return "; " + "; ".join(hints) if hints else ""
+
+
+def _expected(err: Mapping[str, Any], loc: Loc) -> str:
+    """What a field expects, in words, for the 'not filled in' message."""
+    kind = err["type"]
+    ctx = err.get("ctx") or {}
+    if kind in ("enum", "literal_error"):
+        return f"one of {ctx.get('expected', '')}"
+    if kind.startswith("int"):
+        return f"a whole number{_unit(loc)}"
+    if kind.startswith(("decimal", "float")):
+        return f"a number{_unit(loc)}"
+    if kind.startswith("date"):
+        return "a date written as YYYY-MM-DD"
+    return "the value the comment above it describes"
 
 
 def _shape(value: Any) -> str:
@@ -249,6 +310,11 @@ def _check_project(project: m.Project, doc: RawDocument, problems: list[Problem]
                                  "flagship total: remove this field"))
     used: set[str] = set()
     for loc, text in iter_texts(project):
+        if _TODO_RE.search(text):
+            lang = _LANG_NAMES.get(str(loc[-1]))
+            what = f"the {lang} text" if lang else "the text"
+            problems.append(_problem(doc, loc, f"not filled in yet ({text[:40]!r}): replace it "
+                                     f"with {what} (the comment above it says what to write)"))
         for match in m.PLACEHOLDER_RE.finditer(text):
             name = match.group(1)
             used.add(name)
@@ -295,7 +361,8 @@ def _check_relations(projects: list[tuple[m.Project, RawDocument]],
                                      "programme (e.g. parent: biotech-nexus)"))
             continue
         if project.parent == project.slug:
-            problems.append(_problem(doc, ("parent",), "a project cannot be its own parent"))
+            problems.append(_problem(doc, ("parent",), "a project cannot be its own parent: "
+                                     f"name its programme{_programmes_hint(by_slug)}"))
             continue
         parent = by_slug.get(project.parent)
         if parent is None and project.parent in unchecked:
@@ -329,6 +396,11 @@ def _check_relations(projects: list[tuple[m.Project, RawDocument]],
                                      f"{total}; correct the total or the flagships' sizes"))
 
 
+def _programmes_hint(by_slug: dict[str, tuple[m.Project, RawDocument]]) -> str:
+    names = sorted(s for s, (p, _) in by_slug.items() if p.kind == m.Kind.programme)
+    return f" ({', '.join(names)})" if names else ""
+
+
 def _cycle(start: str, by_slug: dict[str, tuple[m.Project, RawDocument]]) -> list[str]:
     path, slug = [start], by_slug[start][0].parent
     while slug and slug in by_slug:
@@ -348,6 +420,10 @@ def _check_logos(project: m.Project, doc: RawDocument, data_dir: Path,
         if org.logo is None:
             continue
         loc = ("organisations", i, "logo")
+        if _TODO_RE.search(org.logo):
+            problems.append(_problem(doc, loc, "not filled in yet: write logos/<file>.png "
+                                     "(relative to the data folder), or remove the logo line"))
+            continue
         target = (data_dir / org.logo).resolve()
         if Path(org.logo).is_absolute() or not target.is_relative_to(root):
             problems.append(_problem(doc, loc, f"the logo path {org.logo!r} points outside the "
@@ -363,12 +439,19 @@ def _check_logos(project: m.Project, doc: RawDocument, data_dir: Path,
                                      f"{MAX_LOGO_BYTES // (1024 * 1024)} MB: save a smaller PNG"))
             continue
         try:
-            with Image.open(target) as img:  # reads the header only
-                width, height = img.size
-                fmt = img.format
-        except (OSError, Image.DecompressionBombError) as exc:
-            problems.append(_problem(doc, loc, f"{org.logo} is not an image this tool can read "
-                                     f"(PNG or JPEG): {exc.__class__.__name__}"))
+            with _warnings.catch_warnings():  # the pixel limit is checked below, with a fix
+                _warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                with Image.open(target) as img:  # reads the header only, never decodes
+                    width, height = img.size
+                    fmt = img.format
+        except Image.DecompressionBombError:
+            problems.append(_problem(doc, loc, f"{org.logo} has more than "
+                                     f"{2 * (Image.MAX_IMAGE_PIXELS or 0):,} pixels; a logo may "
+                                     f"have at most {MAX_LOGO_PIXELS:,} pixels: scale it down"))
+            continue
+        except OSError:
+            problems.append(_problem(doc, loc, f"{org.logo} is not a PNG or JPEG image (or it "
+                                     "is damaged): export the logo again as PNG"))
             continue
         if fmt not in ("PNG", "JPEG"):
             problems.append(_problem(doc, loc, f"{org.logo} is a {fmt} image: save it as PNG or "
