@@ -192,10 +192,14 @@ class _ProgressBar:
 @templates_option
 @strict_option
 def validate(data_dir: Path, templates_dir: Path, strict: bool) -> None:
-    """Check every project file and report every problem at once."""
-    from .pipeline import check
+    """Check every project file and report every problem at once.
 
-    projects, _, warnings = check(data_dir, templates_dir, strict)
+    The sheets are also laid out in memory (nothing is written), so text that does not fit
+    its page is reported here too."""
+    from .pipeline import BuildOptions, check, check_layout
+
+    projects, theme, warnings = check(data_dir, templates_dir, strict)
+    check_layout(projects, theme, BuildOptions(data_dir=data_dir, templates_dir=templates_dir))
     _print_warnings(warnings)
     click.echo(f"{len(projects.projects)} projects are valid.", err=True)
 

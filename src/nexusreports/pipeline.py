@@ -108,6 +108,23 @@ def views(projects: m.ProjectSet, options: BuildOptions) -> list[SheetView]:
             for p in wanted for lang in options.langs]
 
 
+def check_layout(projects: m.ProjectSet, theme: Theme, options: BuildOptions) -> None:
+    """Render every requested sheet in memory, write nothing (``nexusreports validate``).
+
+    Raises :class:`ErrorGroup` of :class:`ContentOverflow` naming each sheet whose text does
+    not fit (fields and mm to cut), so ``validate`` catches what ``build`` would refuse.
+    """
+    errors: list[NexusError] = []
+    for view in views(projects, options):
+        for fmt in options.formats:
+            try:
+                _render(view, fmt, theme, False, {})
+            except ContentOverflow as exc:
+                errors.append(exc)
+    if errors:
+        raise ErrorGroup(errors)
+
+
 def build(options: BuildOptions, progress: Progress | None = None) -> BuildResult:
     """Validate, render what is out of date, make the bundle, then write them all and the
     manifest.
