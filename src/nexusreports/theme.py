@@ -80,8 +80,12 @@ def load_theme(folder: Path) -> Theme:
     except OSError as exc:
         raise TemplateError(path, "the theme is missing: give the templates folder with "
                             "--templates (it must contain theme.yaml, sheet.docx and fonts/)") from exc
-    except yaml.YAMLError as exc:
-        raise TemplateError(path, f"the theme is not valid YAML: {exc}") from exc
+    except yaml.YAMLError as exc:  # one line: where, what, how to fix
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else path
+        what = getattr(exc, "problem", None) or "invalid"
+        raise TemplateError(where, f"the theme is not valid YAML ({what}): fix this line or "
+                            "restore templates/theme.yaml from git") from exc
     try:
         f = data["fonts"]
         fonts = Fonts(family=str(f["family"]), **{k: folder / f[k] for k in
