@@ -86,10 +86,13 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
 @click.option("--force", is_flag=True, help="Render every output, even those up to date.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
               help="Rendering processes [default: the number of CPUs].")
+@click.option("--no-bundle", "no_bundle", is_flag=True,
+              help="Do not make the briefing bundle (briefing-nl-en.pdf/.docx); it is not "
+                   "made anyway when --only or --lang builds part of the sheets.")
 @click.pass_context
 def build(ctx: click.Context, data_dir: Path, templates_dir: Path, out_dir: Path,
           langs: tuple[str, ...], only: tuple[str, ...], formats: tuple[str, ...], strict: bool,
-          check_only: bool, force: bool, jobs: int | None) -> None:
+          check_only: bool, force: bool, jobs: int | None, no_bundle: bool = False) -> None:
     """Validate the data and write the sheets to the output folder.
 
     Only outputs whose inputs changed are rendered again (see out/manifest.json).  Set
@@ -102,7 +105,7 @@ def build(ctx: click.Context, data_dir: Path, templates_dir: Path, out_dir: Path
     started = time.monotonic()
     options = BuildOptions(data_dir=data_dir, templates_dir=templates_dir, out_dir=out_dir,
                            langs=langs, only=only, formats=formats, strict=strict, force=force,
-                           jobs=jobs or os.cpu_count() or 1)
+                           jobs=jobs or os.cpu_count() or 1, bundle=not no_bundle)
     quiet, verbose = ctx.obj["quiet"], ctx.obj["verbose"]
     if check_only:
         _check_outputs(options, quiet)

@@ -34,8 +34,8 @@ from pathlib import Path
 from . import model as m
 from .errors import ContentOverflow, DataErrors, ErrorGroup, NexusError, Problem
 from .theme import Theme, load_theme
-from .validate import PROJECTS_DIR, load_projects
-from .view import SheetView, build_view
+from .validate import PROJECTS_DIR, bundle_path, load_bundle, load_projects
+from .view import SheetView, build_bundle_view, build_view
 from .write import (Output, read_manifest, read_manifest_tool, sha256_file,
                     write_outputs)
 
@@ -50,7 +50,7 @@ class BuildOptions:
     """What to build.  Folders are paths; ``langs`` data language codes (``nl``, ``en``);
     ``only`` slugs (empty: all); ``strict`` makes warnings errors; ``force`` renders every
     output even when ``out/`` is up to date; ``jobs`` is the number of rendering processes
-    (1: render in this process)."""
+    (1: render in this process); ``bundle`` makes the briefing bundle (see :func:`build`)."""
 
     data_dir: Path = Path("data")
     templates_dir: Path = Path("templates")
@@ -61,6 +61,7 @@ class BuildOptions:
     strict: bool = False
     force: bool = False
     jobs: int = 1
+    bundle: bool = True
 
 
 @dataclass
@@ -92,6 +93,8 @@ def check(data_dir: Path, templates_dir: Path, strict: bool = False
     projects = load_projects(data_dir, theme.charset, warnings)
     if strict and warnings:
         raise DataErrors(warnings)
+    if bundle_path(data_dir).is_file():
+        load_bundle(data_dir, projects)  # its problems too, before anything is rendered
     return projects, theme, warnings
 
 
@@ -178,12 +181,73 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildResul
     # from rewriting it, wrap the making in ``derived_output(...)`` (see its docstring) and
     # append the result to ``bundles``.
     bundles: list[Output] = []
+    if _bundle_wanted(options):
+        bundles = _bundle_outputs(projects, theme, options, jobs, sheets)
     # --- end of the bundle step ---------------------------------------------------------
 
     final = [*sheets, *bundles]
     changed = write_outputs(options.out_dir, final, tool)
     return BuildResult(outputs=final, changed=changed, warnings=warnings,
                        rendered=[not o.reused for o in final])
+
+
+def _bundle_wanted(options: BuildOptions) -> bool:
+    """The bundle holds every sheet in both languages, so it is made only by a full build:
+    not with ``--no-bundle``, ``--only`` or a ``--lang`` that leaves a language out, nor
+    without ``data/bundle.yaml``."""
+    if not options.bundle:
+        return False
+    if options.only or set(options.langs) != set(m.LANGS):
+        log.info("bundle not made: --only/--lang builds part of the sheets, the bundle holds "
+                 "them all")
+        return False
+    if not bundle_path(options.data_dir).is_file():
+        log.warning("bundle not made: %s is missing (see docs/data-format.md)",
+                    bundle_path(options.data_dir))
+        return False
+    return True
+
+
+def _bundle_outputs(projects: m.ProjectSet, theme: Theme, options: BuildOptions,
+                    jobs: list[SheetJob], sheets: list[Output]) -> list[Output]:
+    """``briefing-nl-en.pdf`` (from the in-memory PDF sheets; only when ``pdf`` is among the
+    formats) and ``briefing-nl-en.docx`` (from the views).  Raises :class:`DataErrors` for
+    an invalid ``data/bundle.yaml``."""
+    from .bundle import DOCX_NAME, PDF_NAME, page_count, render_bundle_docx, render_bundle_pdf
+
+    config = load_bundle(options.data_dir, projects)
+    sheet_views = {(job.view.slug, job.view.lang): job.view for job in jobs}
+    bundle = build_bundle_view(config, projects, sheet_views)
+    invariant = bool(os.environ.get("SOURCE_DATE_EPOCH"))
+    langs = ",".join(c.locale_id for c in bundle.covers)
+    inputs = {_rel(bundle_path(options.data_dir)): sha256_file(bundle_path(options.data_dir)),
+              **{_rel(source_path(options.data_dir, p.slug)):
+                 sha256_file(source_path(options.data_dir, p.slug)) for p in projects.projects},
+              **_theme_inputs(theme)}
+    from .localise.catalog import catalog_path
+
+    for lang in m.LANGS:  # the bundle's own labels (Contents, Summary, ...)
+        po = Path(str(catalog_path(lang)))
+        if po.is_file():
+            inputs[_rel(po)] = sha256_file(po)
+    by_path = {o.path: o for o in sheets}
+    pdfs = {key: by_path.get(output_path(view, "pdf")) for key, view in sheet_views.items()}
+    out = []
+    if all(pdfs.values()):
+        pdf_inputs = {**inputs, **dict(sheet_input(options, o) for o in pdfs.values() if o)}
+
+        def make_pdf() -> Output:
+            data = render_bundle_pdf(bundle, {k: o.data for k, o in pdfs.items() if o}, theme,
+                                     invariant=invariant)
+            return Output(path=PDF_NAME, format="pdf", lang=langs, data=data,
+                          pages=page_count(data))
+
+        out.append(derived_output(options, PDF_NAME, pdf_inputs, make_pdf))
+    else:
+        log.info("%s not made: it is made of the PDF sheets; add pdf to --format", PDF_NAME)
+    out.append(derived_output(options, DOCX_NAME, inputs, lambda: Output(
+        path=DOCX_NAME, format="docx", lang=langs, data=render_bundle_docx(bundle, theme))))
+    return out
 
 
 @dataclass(frozen=True)
