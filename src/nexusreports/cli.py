@@ -77,7 +77,7 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
               help="Languages to build, comma-separated.")
 @click.option("--only", "only", multiple=True, metavar="SLUG",
               help="Build only this project (repeatable).")
-@click.option("--format", "formats", default="pdf", show_default=True, callback=_formats,
+@click.option("--format", "formats", default="pdf,docx", show_default=True, callback=_formats,
               help="Formats to build, comma-separated.")
 @strict_option
 @click.option("--check", "check_only", is_flag=True,

@@ -41,7 +41,7 @@ from .write import (Output, read_manifest, read_manifest_tool, sha256_file,
 
 log = logging.getLogger("nexusreports")
 
-FORMATS: tuple[str, ...] = ("pdf",)
+FORMATS: tuple[str, ...] = ("pdf", "docx")
 """Output formats this version can build."""
 
 
@@ -456,6 +456,12 @@ def _render(view: SheetView, fmt: str, theme: Theme, invariant: bool,
         data = render_pdf(view, theme, invariant=invariant)
         return Output(path=output_path(view, fmt), format="pdf", lang=view.locale_id,
                       data=data, pages=1, inputs=inputs)
+    if fmt == "docx":
+        from .render.word import render_docx  # only a Word build loads docxtpl
+
+        data = render_docx(view, theme)
+        return Output(path=output_path(view, fmt), format="docx", lang=view.locale_id,
+                      data=data, inputs=inputs)
     raise ValueError(f"unknown format {fmt!r}")  # pragma: no cover - the CLI checks
 
 

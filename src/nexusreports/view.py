@@ -51,6 +51,10 @@ LABEL_MSGIDS: dict[str, str] = {
     "organisations": _("Involved companies and institutions"),
     "no_organisations": _("Not provided"),
     "project_sheet": _("Project sheet"),
+    # column headings of the preconditions table in the Word sheet
+    "matrix_group": _("Theme"),
+    "matrix_item": _("Precondition"),
+    "matrix_state": _("Assessment"),
 }
 
 GROUP_MSGIDS: dict[str, str] = {
