@@ -30,6 +30,7 @@ Lengths are in mm (``*_mm``) or points (pt).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import io
 import logging
 import os
@@ -62,6 +63,9 @@ DOCX_NAME = "briefing-nl-en.docx"
 WORD_FONT = "Calibri"
 """Font of the Word bundle: Word has Calibri; LibreOffice substitutes the metric-compatible
 Carlito, the theme's PDF font."""
+
+WORD_MARGIN_MM = 15.0
+"""Page margins of the Word bundle (A4), in mm: 180 mm of text width."""
 
 SUMMARY_COLUMNS_MM = (44.0, 19.0, 26.0, 26.0, 26.0, 11.0, 34.0)
 """Widths of the summary table's columns (project, period, size, public, private, TRL, MRL),
@@ -429,13 +433,18 @@ def render_bundle_pdf(bundle: BundleView, sheet_pdfs: Mapping[tuple[str, str], b
     info = bundle.info
     meta = {"/Title": info.title, "/Author": info.author, "/Subject": info.subject,
             "/Keywords": info.keywords, "/Creator": CREATOR, "/Producer": "ReportLab and pypdf"}
-    stamp = _pdf_date(invariant)
+    moment = _build_time(invariant)
+    stamp = moment.strftime("D:%Y%m%d%H%M%S+00'00'")
     meta.update({"/CreationDate": stamp, "/ModDate": stamp})
     writer.add_metadata(meta)
-    if invariant:
+    if invariant:  # the ID follows the content and the date, as in the sheets
         from pypdf.generic import ArrayObject, ByteStringObject
 
-        ident = ByteStringObject(b"nexusreports-bundle")
+        digest = hashlib.md5(usedforsecurity=False)
+        for piece in pieces:
+            digest.update(piece.data)
+        digest.update(stamp.encode())
+        ident = ByteStringObject(digest.digest())
         writer._ID = ArrayObject([ident, ident])
     writer.compress_identical_objects()
     out = io.BytesIO()
@@ -443,11 +452,12 @@ def render_bundle_pdf(bundle: BundleView, sheet_pdfs: Mapping[tuple[str, str], b
     return out.getvalue()
 
 
-def _pdf_date(invariant: bool) -> str:
+def _build_time(invariant: bool) -> dt.datetime:
+    """``SOURCE_DATE_EPOCH`` (UTC) when ``invariant`` and set, else now; whole seconds."""
     epoch = os.environ.get("SOURCE_DATE_EPOCH") if invariant else None
     moment = (dt.datetime.fromtimestamp(int(epoch), dt.timezone.utc) if epoch and epoch.isdigit()
               else dt.datetime.now(dt.timezone.utc))
-    return moment.strftime("D:%Y%m%d%H%M%SZ")
+    return moment.replace(microsecond=0)
 
 
 def page_count(pdf: bytes) -> int:
@@ -470,18 +480,20 @@ def heading_style(lang: str) -> str:
     return f"Bundle Heading {lang}"
 
 
-def render_bundle_docx(bundle: BundleView, theme: Theme) -> bytes:
+def render_bundle_docx(bundle: BundleView, theme: Theme, *, invariant: bool = False) -> bytes:
     """The bundle as one Word document, built in one pass (see the module docstring).
 
     Sections: cover; per language contents + summary (by-language: followed by that
     language's sheets); one section per sheet, each on a new page with its own footer;
-    closing.  Page numbering restarts at 1 after the cover, as in the PDF.
+    closing.  Page numbering restarts at 1 after the cover, as in the PDF.  ``invariant``
+    takes the core properties' dates and the zip entries' times from ``SOURCE_DATE_EPOCH``,
+    so equal input gives equal bytes.
     """
     from docx import Document
     from docx.enum.section import WD_SECTION
     from docx.enum.style import WD_STYLE_TYPE
     from docx.enum.text import WD_ALIGN_PARAGRAPH
-    from docx.shared import Pt, RGBColor
+    from docx.shared import Mm, Pt, RGBColor
 
     colours = {k: RGBColor.from_string(v.lstrip("#").upper()) for k, v in theme.colours.items()}
     doc = Document()
@@ -500,8 +512,11 @@ def render_bundle_docx(bundle: BundleView, theme: Theme) -> bytes:
         style.next_paragraph_style = normal
         style.font.color.rgb = colours["primary"]
 
-    # Cover
+    # Cover; later sections copy its A4 page and margins
     first = doc.sections[0]
+    first.page_width, first.page_height = Mm(210), Mm(297)
+    first.left_margin = first.right_margin = Mm(WORD_MARGIN_MM)
+    first.top_margin = first.bottom_margin = Mm(WORD_MARGIN_MM)
     for i, cover in enumerate(bundle.covers):
         if i:
             doc.add_paragraph()
@@ -509,7 +524,6 @@ def render_bundle_docx(bundle: BundleView, theme: Theme) -> bytes:
         doc.add_paragraph(cover.subtitle, style="Subtitle")
         para = doc.add_paragraph(cover.date)
         para.runs[0].font.size = Pt(12)
-    _ = first
 
     def new_section(footer: list[tuple[str, bool]] | None, restart: bool = False):
         section = doc.add_section(WD_SECTION.NEW_PAGE)
@@ -575,10 +589,30 @@ def render_bundle_docx(bundle: BundleView, theme: Theme) -> bytes:
     props.title, props.author, props.subject = info.title, info.author, info.subject
     props.keywords, props.language = info.keywords, info.language
     props.comments = ""
+    moment = _build_time(invariant)
+    props.created = props.modified = moment.replace(tzinfo=None)
+    props.last_modified_by = CREATOR
+    props.revision = 1
     _update_fields_on_open(doc)
     buf = io.BytesIO()
     doc.save(buf)
-    return buf.getvalue()
+    return _zip_with_time(buf.getvalue(), moment)
+
+
+def _zip_with_time(data: bytes, moment: dt.datetime) -> bytes:
+    """The zip ``data`` again, every entry stamped ``moment`` (python-docx uses the clock)."""
+    import zipfile
+
+    stamp = max(moment, dt.datetime(1980, 1, 1, tzinfo=dt.timezone.utc)).timetuple()[:6]
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, \
+            zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            info = zipfile.ZipInfo(item.filename, date_time=stamp)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            dst.writestr(info, src.read(item.filename))
+    return out.getvalue()
 
 
 def _qn(tag: str) -> str:
@@ -699,18 +733,23 @@ def _summary_table_docx(doc, part: BundlePart, colours) -> None:
     rows = [part.columns, *(r.cells for r in part.rows), *(r.cells for r in part.totals)]
     table = doc.add_table(rows=len(rows), cols=len(part.columns))
     table.style = doc.styles["Table Grid"]
+    table.autofit = False
     numeric = (False, False, True, True, True, False, False)
     n_rows = len(part.rows)
+    scale = (210 - 2 * WORD_MARGIN_MM) / sum(SUMMARY_COLUMNS_MM)
+    widths = [Mm(w * scale) for w in SUMMARY_COLUMNS_MM]
+    for column, width in zip(table.columns, widths):
+        column.width = width
     for r, cells in enumerate(rows):
         for c, text in enumerate(cells):
             cell = table.cell(r, c)
-            cell.width = Mm(SUMMARY_COLUMNS_MM[c] * 0.9)
+            cell.width = widths[c]
             para = cell.paragraphs[0]
             para.paragraph_format.space_after = 0
             if numeric[c]:
                 para.alignment = WD_ALIGN_PARAGRAPH.RIGHT
             run = para.add_run(text)
-            run.font.size = Pt(8.5)
+            run.font.size = Pt(8)
             if r == 0:
                 run.bold = True
                 run.font.color.rgb = colours["on_primary"]

@@ -1,0 +1,406 @@
+"""The bilingual briefing bundle (issue 4): out/briefing-nl-en.pdf and .docx.
+
+The shipped data is built once (sheets + bundle); the PDF is read back with pypdf (pages,
+text, outline, links, page labels, fonts, metadata), the DOCX with python-docx and its raw
+XML, and LibreOffice converts the DOCX when it is installed.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+import zipfile
+from pathlib import Path
+
+import pytest
+from docx import Document
+from pypdf import PdfReader
+
+from nexusreports import model as m
+from nexusreports.bundle import (DOCX_NAME, PDF_NAME, heading_style, render_bundle_docx,
+                                 render_bundle_pdf)
+from nexusreports.cli import main
+from nexusreports.errors import DataErrors
+from nexusreports.pipeline import BuildOptions, build
+from nexusreports.render.pdf import render_pdf
+from nexusreports.validate import load_bundle
+from nexusreports.view import build_bundle_view, build_view
+
+from conftest import DATA, LANGS, TEMPLATES
+
+ORDER = ("biotech-nexus", "atmp", "infectieziekten", "precision-diagnostics")
+
+# Every summary row as it must print: project, period, size, public, private, TRL, MRL.
+# Public/private = size x share: ATMP 2250 x 33% = 742.5 and 1507.5; the flagships total
+# 3910 = the programme's stated flagship_total_eur_m, public 742.5 + 360 + 230 = 1332.5.
+SUMMARY = {
+    "nl": [
+        ("Biotech Nexus", "2025–2035", "€\xa021.200\xa0miljoen", "€\xa07.420\xa0miljoen",
+         "€\xa013.780\xa0miljoen", "3–8", "Verkenning"),
+        ("ATMP I&II", "2025–2035", "€\xa02.250\xa0miljoen", "€\xa0742,5\xa0miljoen",
+         "€\xa01.507,5\xa0miljoen", "5–9", "Deels operationeel"),
+        ("Infectieziekten", "2026–2030", "€\xa01.200\xa0miljoen", "€\xa0360\xa0miljoen",
+         "€\xa0840\xa0miljoen", "6–7", "Operationeel"),
+        ("Precision Diagnostics", "2025–2035", "€\xa0460\xa0miljoen", "€\xa0230\xa0miljoen",
+         "€\xa0230\xa0miljoen", "4–8", "Verkenning"),
+        ("Totaal flagships", "2025–2035", "€\xa03.910\xa0miljoen", "€\xa01.332,5\xa0miljoen",
+         "€\xa02.577,5\xa0miljoen", "", ""),
+    ],
+    "en": [
+        ("Biotech Nexus", "2025–2035", "€21,200\xa0million", "€7,420\xa0million",
+         "€13,780\xa0million", "3–8", "Exploration"),
+        ("ATMP I&II", "2025–2035", "€2,250\xa0million", "€742.5\xa0million",
+         "€1,507.5\xa0million", "5–9", "Partly operational"),
+        ("Infectious diseases", "2026–2030", "€1,200\xa0million", "€360\xa0million",
+         "€840\xa0million", "6–7", "Operational"),
+        ("Precision Diagnostics", "2025–2035", "€460\xa0million", "€230\xa0million",
+         "€230\xa0million", "4–8", "Exploration"),
+        ("Total flagships", "2025–2035", "€3,910\xa0million", "€1,332.5\xa0million",
+         "€2,577.5\xa0million", "", ""),
+    ],
+}
+COLUMNS = {"nl": ("Project", "Periode", "Projectomvang", "Publiek", "Privaat", "TRL", "MRL"),
+           "en": ("Project", "Period", "Project size", "Public", "Private", "TRL", "MRL")}
+LANGUAGE = {"nl": "Nederlands", "en": "English"}
+CONTENTS = {"nl": ("Inhoud", "Samenvatting"), "en": ("Contents", "Summary")}
+PAGE_WORD = {"nl": "Pagina", "en": "Page"}
+
+# by-language: cover, then per language contents + summary + 4 sheets, then closing.
+FRONT_PAGE = {"nl": 1, "en": 7}
+SHEET_PAGE = {(slug, "nl"): 3 + i for i, slug in enumerate(ORDER)} | \
+             {(slug, "en"): 9 + i for i, slug in enumerate(ORDER)}
+PAGES = 14
+
+
+def flat(text: str) -> str:
+    """PDF text with no-break spaces as spaces and runs of white space as one space."""
+    return " ".join(text.replace("\xa0", " ").split())
+
+
+@pytest.fixture(scope="module")
+def bundle_build(tmp_path_factory) -> Path:
+    """The shipped data built once, sheets and bundle; returns the output folder."""
+    out = tmp_path_factory.mktemp("bundle-out")
+    build(BuildOptions(data_dir=DATA, templates_dir=TEMPLATES, out_dir=out, formats=("pdf",)))
+    return out
+
+
+@pytest.fixture(scope="module")
+def reader(bundle_build) -> PdfReader:
+    return PdfReader(bundle_build / PDF_NAME)
+
+
+@pytest.fixture(scope="module")
+def sheet_views(projects):
+    return {(p.slug, lang): build_view(p, projects, lang, DATA) for p in projects.projects
+            for lang in LANGS}
+
+
+@pytest.fixture(scope="module")
+def bundle_view(projects, sheet_views):
+    return build_bundle_view(load_bundle(DATA, projects), projects, sheet_views)
+
+
+def page_of(reader: PdfReader, ref) -> int:
+    return reader.get_page_number(ref.get_object()) if hasattr(ref, "get_object") else ref
+
+
+# --- the view ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_summary_rows_are_size_times_share_rounded_per_locale(bundle_view, lang):
+    part = bundle_view.part(lang)
+    assert part.columns == COLUMNS[lang]
+    assert [r.cells for r in part.rows + part.totals] == SUMMARY[lang]
+
+
+def test_the_cover_gives_the_briefing_date_long_in_each_locale(bundle_view):
+    assert [c.date for c in bundle_view.covers] == ["30 september 2025", "30 September 2025"]
+
+
+def test_the_closing_line_is_the_seeds_and_its_english_rendering(bundle_view):
+    assert bundle_view.closing == ("Samen... voor de toekomst van gezondheid.",
+                                   "Together... for the future of health.")
+
+
+# --- the PDF -----------------------------------------------------------------------------
+
+def test_the_build_writes_both_bundle_files_and_lists_them_in_the_manifest(bundle_build):
+    import json
+
+    manifest = json.loads((bundle_build / "manifest.json").read_text(encoding="utf-8"))
+    entries = {e["path"]: e for e in manifest["outputs"]}
+    assert entries[PDF_NAME]["pages"] == PAGES
+    assert entries[DOCX_NAME]["format"] == "docx"
+    assert (bundle_build / DOCX_NAME).stat().st_size > 0
+
+
+def test_the_pdf_has_a_cover_two_language_parts_and_a_closing_page(reader):
+    assert len(reader.pages) == PAGES
+    cover = flat(reader.pages[0].extract_text())
+    assert "30 september 2025" in cover and "30 September 2025" in cover
+    closing = flat(reader.pages[-1].extract_text())
+    assert "Samen... voor de toekomst van gezondheid." in closing
+    assert "Together... for the future of health." in closing
+
+
+def test_the_sheet_pages_are_the_single_sheet_pdfs(reader, bundle_build):
+    for (slug, lang), index in SHEET_PAGE.items():
+        single = PdfReader(bundle_build / lang / f"{slug}.pdf").pages[0]
+        page = reader.pages[index]
+        assert page.mediabox == single.mediabox
+        sheet_text = single.extract_text()
+        merged = page.extract_text()
+        assert merged.startswith(sheet_text), (slug, lang)
+        # the only addition is the stamped page number
+        assert flat(merged[len(sheet_text):]) == f"{PAGE_WORD[lang]} {index}"
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_summary_page_prints_every_figure_and_the_flagship_totals(reader, lang):
+    text = reader.pages[FRONT_PAGE[lang] + 1].extract_text()
+    lines = [flat(line) for line in text.splitlines() if line.strip()]
+    lines = lines[lines.index(CONTENTS[lang][1]) + 1:]  # below the band and the heading
+    assert lines[:7] == list(COLUMNS[lang])
+    for row in SUMMARY[lang]:
+        cells = [flat(c) for c in row if c]
+        start = lines.index(cells[0])
+        assert lines[start:start + len(cells)] == cells, row
+
+
+def test_the_outline_is_nested_by_language_then_project(reader, sheet_views):
+    outline = reader.outline
+    tops = [item for item in outline if not isinstance(item, list)]
+    assert [t.title for t in tops] == [LANGUAGE[lang] for lang in LANGS]
+    for i, lang in enumerate(LANGS):
+        children = outline[2 * i + 1]
+        assert isinstance(children, list)
+        titles = [c.title for c in children]
+        names = [sheet_views[(slug, lang)].project_name for slug in ORDER]
+        assert titles == [*CONTENTS[lang], *names]
+        targets = [reader.get_destination_page_number(c) for c in children]
+        assert targets == [FRONT_PAGE[lang], FRONT_PAGE[lang] + 1,
+                           *(SHEET_PAGE[(slug, lang)] for slug in ORDER)]
+        assert reader.get_destination_page_number(tops[i]) == FRONT_PAGE[lang]
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_each_contents_entry_links_to_the_page_it_names(reader, sheet_views, lang):
+    page = reader.pages[FRONT_PAGE[lang]]
+    links = [a.get_object() for a in page["/Annots"]]
+    assert [a["/Subtype"] for a in links] == ["/Link"] * 5
+    links.sort(key=lambda a: -float(a["/Rect"][1]))  # top to bottom
+    targets = [reader.get_page_number(a["/Dest"][0].get_object()) for a in links]
+    assert targets == [FRONT_PAGE[lang] + 1, *(SHEET_PAGE[(s, lang)] for s in ORDER)]
+    assert CONTENTS[lang][1] in reader.pages[targets[0]].extract_text()
+    for slug, target in zip(ORDER, targets[1:]):
+        name = sheet_views[(slug, lang)].project_name
+        assert name in flat(reader.pages[target].extract_text()), (slug, lang)
+    # the printed page numbers are those of the targets
+    lines = [flat(line) for line in page.extract_text().splitlines()]
+    lines = lines[lines.index(CONTENTS[lang][0]) + 1:]  # below the band and the heading
+    assert lines[:2] == [CONTENTS[lang][1], str(FRONT_PAGE[lang] + 1)]
+    for slug in ORDER:
+        name = sheet_views[(slug, lang)].project_name
+        assert lines[lines.index(name) + 1] == str(SHEET_PAGE[(slug, lang)])
+
+
+def test_page_labels_leave_the_cover_unnumbered_then_count_from_one(reader):
+    assert reader.page_labels == ["", *(str(n) for n in range(1, PAGES))]
+
+
+def test_page_numbers_are_stamped_in_the_pages_language_but_not_on_the_cover(reader):
+    assert "Pagina" not in reader.pages[0].extract_text()
+    assert flat(reader.pages[1].extract_text()).endswith("Pagina 1")
+    assert flat(reader.pages[8].extract_text()).endswith("Page 8")
+    assert flat(reader.pages[-1].extract_text()).endswith(str(PAGES - 1))
+
+
+def test_every_font_is_embedded_and_none_is_a_standard_14_font(reader):
+    seen = set()
+    for page in reader.pages:
+        fonts = page["/Resources"].get_object().get("/Font", {})
+        for ref in fonts.values():
+            font = ref.get_object()
+            seen.add(str(font["/BaseFont"]))
+            descriptor = font["/FontDescriptor"].get_object()
+            assert "/FontFile2" in descriptor, font["/BaseFont"]
+    assert seen and all("Carlito" in name for name in seen), seen
+
+
+def test_the_pdf_opens_with_the_outline_and_has_its_document_info(reader):
+    assert reader.trailer["/Root"]["/PageMode"] == "/UseOutlines"
+    meta = reader.metadata
+    assert meta.title == "Biotech Nexus"
+    assert meta.author == "Biotech Nexus"
+    assert meta.subject == ("Briefing – het programma en zijn flagships / "
+                            "Briefing – the programme and its flagships")
+    assert meta.creator == "nexusreports"
+
+
+def test_by_project_puts_each_dutch_sheet_before_its_english_one(projects, sheet_views,
+                                                                 theme):
+    config = load_bundle(DATA, projects).model_copy(
+        update={"arrangement": m.Arrangement.by_project})
+    view = build_bundle_view(config, projects, sheet_views)
+    pdfs = {key: render_pdf(v, theme) for key, v in sheet_views.items()}
+    r = PdfReader(io.BytesIO(render_bundle_pdf(view, pdfs, theme)))
+    assert len(r.pages) == PAGES
+    # cover, nl contents + summary, en contents + summary, then nl/en pairs
+    expected = {(slug, lang): 5 + 2 * i + j for i, slug in enumerate(ORDER)
+                for j, lang in enumerate(LANGS)}
+    for (slug, lang), index in expected.items():
+        assert sheet_views[(slug, lang)].title in flat(r.pages[index].extract_text())
+    nl = r.outline[1]
+    assert [r.get_destination_page_number(c) for c in nl] == \
+        [1, 2, *(expected[(s, "nl")] for s in ORDER)]
+
+
+# --- when the bundle is (not) made --------------------------------------------------------
+
+def test_a_build_narrowed_by_only_or_lang_makes_no_bundle(tmp_path):
+    build(BuildOptions(data_dir=DATA, templates_dir=TEMPLATES, out_dir=tmp_path / "a",
+                       only=("atmp",)))
+    build(BuildOptions(data_dir=DATA, templates_dir=TEMPLATES, out_dir=tmp_path / "b",
+                       langs=("en",)))
+    for out in ("a", "b"):
+        assert not (tmp_path / out / PDF_NAME).exists()
+        assert not (tmp_path / out / DOCX_NAME).exists()
+
+
+def test_no_bundle_skips_the_bundle(tmp_path):
+    code = main(["build", "--data", str(DATA), "--templates", str(TEMPLATES), "--out",
+                 str(tmp_path), "--jobs", "1", "--no-bundle"])
+    assert code == 0
+    assert (tmp_path / "nl" / "atmp.pdf").is_file()
+    assert not (tmp_path / PDF_NAME).exists()
+
+
+def test_it_reports_every_problem_of_the_bundle_file_with_its_line(data_copy, projects):
+    (data_copy / "bundle.yaml").write_text(
+        "title: {nl: Titel, en: Title}\n"
+        "subtitle: {nl: Ondertitel}\n"
+        "date: 30-09-2025\n"
+        "arrangement: by-sheet\n"
+        "order: [biotech-nexus, atmp, infectieziekten, precision-diagnostics]\n",
+        encoding="utf-8")
+    with pytest.raises(DataErrors) as caught:
+        load_bundle(data_copy, projects)
+    lines = [line.split("bundle.yaml:", 1)[1] for line in caught.value.lines()]
+    assert lines[0] == ("2: subtitle.en: the English text is missing: add 'en:' with the text "
+                        "in that language")
+    assert lines[1].startswith("3: date: expected a date written as YYYY-MM-DD")
+    assert lines[2].startswith("4: arrangement: unknown value 'by-sheet': use one of")
+    assert len(lines) == 3
+
+
+def test_the_order_names_every_project_once(data_copy, projects):
+    (data_copy / "bundle.yaml").write_text(
+        "title: {nl: Titel, en: Title}\n"
+        "subtitle: {nl: Ondertitel, en: Subtitle}\n"
+        "date: 2025-09-30\n"
+        "order:\n"
+        "  - biotech-nexus\n"
+        "  - atmpp\n"
+        "  - infectieziekten\n"
+        "  - infectieziekten\n", encoding="utf-8")
+    with pytest.raises(DataErrors) as caught:
+        load_bundle(data_copy, projects)
+    lines = [line.split("bundle.yaml:", 1)[1] for line in caught.value.lines()]
+    assert lines == [
+        "4: order: the bundle holds every project: add '- atmp', '- precision-diagnostics' "
+        "to the order",
+        "6: order.1: no project 'atmpp' in the data: did you mean 'atmp'?",
+        "8: order.3: 'infectieziekten' is listed twice: list each project once",
+    ]
+
+
+# --- the DOCX ----------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def docx_bytes(bundle_build) -> bytes:
+    return (bundle_build / DOCX_NAME).read_bytes()
+
+
+def test_the_docx_has_a_section_per_sheet_besides_cover_parts_and_closing(docx_bytes):
+    doc = Document(io.BytesIO(docx_bytes))
+    # cover, per language a contents/summary section and four sheets, closing
+    assert len(doc.sections) == 1 + 2 * (1 + 4) + 1
+    from docx.enum.section import WD_SECTION
+
+    assert all(s.start_type == WD_SECTION.NEW_PAGE for s in doc.sections[1:])
+
+
+def test_the_docx_headings_are_per_language_and_collected_by_its_own_toc(docx_bytes,
+                                                                        sheet_views):
+    doc = Document(io.BytesIO(docx_bytes))
+    for lang in LANGS:
+        style = heading_style(lang)
+        assert doc.styles[style].base_style.name == "Heading 1"
+        headings = [p.text for p in doc.paragraphs if p.style.name == style]
+        assert headings == [CONTENTS[lang][1],
+                            *(sheet_views[(s, lang)].project_name for s in ORDER)]
+    xml = zipfile.ZipFile(io.BytesIO(docx_bytes)).read("word/document.xml").decode("utf-8")
+    for lang in LANGS:
+        assert f'TOC \\h \\z \\t "{heading_style(lang)},1"' in xml
+    settings = zipfile.ZipFile(io.BytesIO(docx_bytes)).read("word/settings.xml").decode()
+    assert '<w:updateFields w:val="true"/>' in settings
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_docx_summary_table_holds_the_exact_figures(docx_bytes, lang):
+    doc = Document(io.BytesIO(docx_bytes))
+    tables = [t for t in doc.tables if t.cell(0, 0).text == "Project"
+              and t.cell(0, 1).text == COLUMNS[lang][1]]
+    assert len(tables) == 1
+    rows = [tuple(c.text for c in row.cells) for row in tables[0].rows]
+    assert rows == [COLUMNS[lang], *SUMMARY[lang]]
+
+
+def test_each_docx_sheet_section_has_a_footer_in_its_language(docx_bytes, sheet_views):
+    doc = Document(io.BytesIO(docx_bytes))
+    sheets = doc.sections[2:6] + doc.sections[7:11]
+    keys = [(s, "nl") for s in ORDER] + [(s, "en") for s in ORDER]
+    for section, key in zip(sheets, keys):
+        footer = section.footer
+        assert not footer.is_linked_to_previous
+        text = footer.paragraphs[0].text
+        view = sheet_views[key]
+        assert text.startswith(f"{view.footer_left} · {view.footer_right} · "
+                               f"{PAGE_WORD[key[1]]} ")
+
+
+def test_the_docx_core_properties_are_filled(docx_bytes):
+    props = Document(io.BytesIO(docx_bytes)).core_properties
+    assert props.title == "Biotech Nexus"
+    assert props.language == "nl-NL"
+    assert "ATMP (Advanced Therapy Medicinal Products) I&II" in props.keywords
+
+
+def test_libreoffice_converts_the_docx_without_trouble(docx_bytes, tmp_path):
+    soffice = shutil.which("soffice") or shutil.which("libreoffice")
+    if soffice is None:
+        pytest.skip("LibreOffice (soffice) is not installed: the DOCX conversion is not checked")
+    source = tmp_path / DOCX_NAME
+    source.write_bytes(docx_bytes)
+    done = subprocess.run([soffice, "--headless", f"-env:UserInstallation=file://{tmp_path}/lo",
+                           "--convert-to", "pdf", "--outdir", str(tmp_path), str(source)],
+                          capture_output=True, text=True, timeout=240)
+    converted = tmp_path / "briefing-nl-en.pdf"
+    assert done.returncode == 0 and converted.is_file(), done.stderr
+    r = PdfReader(converted)
+    # cover + 2 x (contents, summary) + 8 sheets + closing, a sheet may take two pages
+    assert 14 <= len(r.pages) <= 22
+    text = flat("".join(p.extract_text() for p in r.pages))
+    assert "€ 1.332,5 miljoen" in text and "€1,332.5 million" in text
+    assert "Samen... voor de toekomst van gezondheid." in text
+
+
+def test_the_docx_bundle_is_byte_identical_for_the_same_source_date_epoch(
+        bundle_view, theme, monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    a = render_bundle_docx(bundle_view, theme, invariant=True)
+    b = render_bundle_docx(bundle_view, theme, invariant=True)
+    assert a == b
+    assert Document(io.BytesIO(a)).core_properties.created.year == 2023
