@@ -1,0 +1,431 @@
+"""Word sheets (issue 3): templates/sheet.docx filled from the SheetView.
+
+Every shipped sheet is rendered in both languages and read back with python-docx and as raw
+XML; broken copies of the template are made in a scratch folder to check the messages; a
+last test has LibreOffice convert every sheet to PDF and counts the pages.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+import docx
+import pytest
+from lxml import etree
+from PIL import Image
+from pypdf import PdfReader
+
+from nexusreports.cli import main
+from nexusreports.errors import ErrorGroup, TemplateError
+from nexusreports.pipeline import check, source_path
+from nexusreports.render.word import render_docx
+from nexusreports.view import OrganisationView, SheetView, build_view
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA, TEMPLATES = ROOT / "data", ROOT / "templates"
+SLUGS = ("biotech-nexus", "atmp", "infectieziekten", "precision-diagnostics")
+LANGS = ("nl", "en")
+W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+NS = {"w": W, "wp": "http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing"}
+EPOCH = 1700000000  # 2023-11-14 22:13:20 UTC
+STAMP = datetime(2023, 11, 14, 22, 13, 20, tzinfo=timezone.utc)
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    projects, theme, _ = check(DATA, TEMPLATES)
+    return projects, theme
+
+
+def view_of(shipped, slug: str, lang: str) -> SheetView:
+    projects, _ = shipped
+    return build_view(projects.by_slug(slug), projects, lang, DATA,
+                      str(source_path(DATA, slug)))
+
+
+@pytest.fixture(scope="module")
+def sheets(shipped) -> dict[tuple[str, str], bytes]:
+    """Every shipped sheet in both languages, rendered with a fixed build time."""
+    _, theme = shipped
+    return {(slug, lang): render_docx(view_of(shipped, slug, lang), theme, now=STAMP)
+            for slug in SLUGS for lang in LANGS}
+
+
+def parts(data: bytes) -> dict[str, bytes]:
+    z = zipfile.ZipFile(io.BytesIO(data))
+    return {name: z.read(name) for name in z.namelist()}
+
+
+def xml(data: bytes, part: str) -> etree._Element:
+    return etree.fromstring(parts(data)[part])
+
+
+def paragraphs(data: bytes) -> list[tuple[str, str]]:
+    """(style name, text) of every paragraph of the body, tables included, in order."""
+    document = docx.Document(io.BytesIO(data))
+    styles = {s.style_id: s.name for s in document.styles}
+    out = []
+    for p in document.element.body.iter(f"{{{W}}}p"):
+        style = p.find("w:pPr/w:pStyle", NS)
+        name = styles.get(style.get(f"{{{W}}}val")) if style is not None else "Normal"
+        out.append((name, "".join(t.text or "" for t in p.iter(f"{{{W}}}t"))))
+    return out
+
+
+def texts(data: bytes) -> list[str]:
+    return [text for _, text in paragraphs(data)]
+
+
+def footer_text(data: bytes) -> str:
+    return " ".join("".join(t.itertext()) for name, blob in parts(data).items()
+                    if name.startswith("word/footer") for t in [etree.fromstring(blob)])
+
+
+# --- content --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("lang, figures", [
+    ("nl", ["€\xa021.200\xa0miljoen", "21.000", "1,2%", "2,5x", "35%", "65%", "2025", "2035",
+            "(inclusief de 3 flagships voor totaal €\xa03.910\xa0miljoen)"]),
+    ("en", ["€21,200\xa0million", "21,000", "1.2%", "2.5x", "35%", "65%", "2025", "2035",
+            "(including the 3 flagships, together €3,910\xa0million)"]),
+])
+def test_the_programme_sheet_shows_the_exact_localised_figures(sheets, shipped, lang, figures):
+    all_text = "\n".join(texts(sheets["biotech-nexus", lang]))
+    for figure in figures:
+        assert figure in all_text, figure
+    view = view_of(shipped, "biotech-nexus", lang)
+    assert view.size in texts(sheets["biotech-nexus", lang])
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+@pytest.mark.parametrize("lang", LANGS)
+def test_every_string_of_the_view_is_in_the_word_sheet(sheets, shipped, slug, lang):
+    view = view_of(shipped, slug, lang)
+    data = sheets[slug, lang]
+    body = "\n".join(texts(data)).replace("\n", " ")
+    expected = [view.title, view.project_name, view.size, view.trl_range, view.mrl,
+                *view.summary, *view.relevance, view.period_start, view.period_end,
+                view.organisations_empty,
+                *(e.text for b in (view.national, view.european) for e in b.entries),
+                *(i.label for g in view.matrix for i in g.items), *(g.heading for g in view.matrix),
+                *(item.label for item in view.legend),
+                *(x for bar in view.shares for x in (bar.left_label, bar.left_pct,
+                                                     bar.right_label, bar.right_pct))]
+    for text in expected:
+        assert text.replace("\n", " ") in body, text
+    assert view.footer_left in footer_text(data) and view.footer_right in footer_text(data)
+
+
+def test_the_dutch_atmp_sheet_reads_as_the_pdf_does(sheets):
+    body = texts(sheets["atmp", "nl"])
+    assert "€\xa02.250\xa0miljoen" in body
+    assert "Flagship Biotech Nexus: ATMP I&II" in body
+    assert "Domein: Life sciences en Biotech" in body
+    assert "Kapitaal 35%" in body and "65% R&D" in body
+    assert "Publiek 33%" in body and "67% Privaat" in body
+    assert "NGF projecten: Biotech Booster, Oncode accelerator, RegmedXB" in body
+    assert "Niet opgegeven" in body  # no organisations in the shipped data
+    assert "Deels operationeel" in body
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_headings_use_the_built_in_heading_styles(sheets, shipped, lang):
+    view = view_of(shipped, "atmp", lang)
+    styled = paragraphs(sheets["atmp", lang])
+    assert [t for s, t in styled if s == "Heading 1"] == [view.title]
+    lab = view.labels
+    assert [t for s, t in styled if s == "Heading 2"] == [
+        lab["relevance"], lab["national"], lab["european"], lab["preconditions"],
+        lab["organisations"]]
+    assert [t for s, t in styled if s == "Heading 3"][:4] == [
+        lab["project_size"], lab["timeline"], lab["shares"], f"{lab['trl']}  {view.trl_range}"]
+
+
+@pytest.mark.parametrize("lang, locale_id", [("nl", "nl-NL"), ("en", "en-GB")])
+def test_the_document_language_is_set_and_hyphenation_is_on(sheets, lang, locale_id):
+    data = sheets["atmp", lang]
+    styles = xml(data, "word/styles.xml")
+    default = styles.find("w:docDefaults/w:rPrDefault/w:rPr/w:lang", NS)
+    assert default.get(f"{{{W}}}val") == locale_id
+    assert {el.get(f"{{{W}}}val") for el in styles.iterfind(".//w:lang", NS)} == {locale_id}
+    settings = xml(data, "word/settings.xml")
+    hyphenation = settings.find("w:autoHyphenation", NS)
+    assert hyphenation is not None and hyphenation.get(f"{{{W}}}val") == "true"
+    tags = [el.tag.split("}")[1] for el in settings]
+    assert tags.index("autoHyphenation") == tags.index("defaultTabStop") + 1  # schema order
+
+
+def test_the_preconditions_table_has_a_marked_header_row(sheets):
+    body = xml(sheets["atmp", "nl"], "word/document.xml")
+    header_rows = body.xpath(".//w:tr[w:trPr/w:tblHeader]", namespaces=NS)
+    assert len(header_rows) == 1
+    cells = ["".join(tc.itertext()) for tc in header_rows[0].findall("w:tc", NS)]
+    assert cells == ["Thema", "Randvoorwaarde", "Beoordeling"]
+    table = header_rows[0].getparent()
+    rows = table.findall("w:tr", NS)
+    assert len(rows) == 1 + 16  # one row per precondition
+    # the shipped data is all not assessed: every marker is the open circle
+    markers = ["".join(r.findall("w:tc", NS)[2].itertext()) for r in rows[1:]]
+    assert markers == ["○"] * 16
+
+
+def test_the_trl_scale_shades_the_project_range_and_the_mrl_its_stage(sheets, shipped):
+    view = view_of(shipped, "atmp", "en")  # TRL 5-9, partly operational
+    body = xml(sheets["atmp", "en"], "word/document.xml")
+
+    def row_with(labels: list[str]):
+        for tr in body.iterfind(".//w:tr", NS):
+            cells = tr.findall("w:tc", NS)
+            if ["".join(tc.itertext()) for tc in cells] == labels:
+                return cells
+        raise AssertionError(f"no row {labels}")
+
+    def shaded(cells):
+        return [tc.find("w:tcPr/w:shd", NS).get(f"{{{W}}}fill") for tc in cells]
+
+    trl = row_with([str(n) for n in range(1, 10)])
+    assert shaded(trl) == ["FFFFFF"] * 4 + ["0E9384"] * 5
+    mrl = row_with([s.label for s in view.mrl_steps])
+    assert shaded(mrl) == ["FFFFFF", "12355B", "FFFFFF"]
+    # the grid follows the cells after the {%tc %} loop: 9 equal columns
+    grid = trl[0].getparent().getparent().findall("w:tblGrid/w:gridCol", NS)
+    widths = {int(c.get(f"{{{W}}}w")) for c in grid}
+    assert len(grid) == 9 and max(widths) - min(widths) <= 1
+
+
+def share_bars(data: bytes) -> list[list[int]]:
+    body = xml(data, "word/document.xml")
+    bars = [t for t in body.iterfind(".//w:tbl", NS)
+            if (t.find("w:tblPr/w:tblDescription", NS) is not None and
+                t.find("w:tblPr/w:tblDescription", NS).get(f"{{{W}}}val").startswith("Share bar"))]
+    return [[int(c.get(f"{{{W}}}w")) for c in t.findall("w:tblGrid/w:gridCol", NS)]
+            for t in bars]
+
+
+def test_share_bars_are_cells_as_wide_as_the_shares(sheets):
+    (capital, rnd), (public, private) = share_bars(sheets["atmp", "nl"])  # 35/65 and 33/67
+    assert capital / (capital + rnd) == pytest.approx(0.35, abs=0.001)
+    assert public / (public + private) == pytest.approx(0.33, abs=0.001)
+
+
+def test_a_share_of_zero_leaves_one_cell(shipped):
+    _, theme = shipped
+    view = view_of(shipped, "atmp", "en")
+    bar = dataclasses.replace(view.shares[0], left_fraction=0.0)
+    data = render_docx(dataclasses.replace(view, shares=(bar, view.shares[1])), theme, now=STAMP)
+    assert len(share_bars(data)[0]) == 1
+
+
+# --- Word text from any data text -----------------------------------------------------------
+
+def test_data_text_is_printed_literally_never_interpreted(shipped):
+    _, theme = shipped
+    view = view_of(shipped, "atmp", "en")
+    tricky = "{{ 7*7 }} {% if x %} <b>bold</b> & \"quoted\" 'single'\tafter a tab\nnext line"
+    odd = dataclasses.replace(view, summary=(tricky,), domain="R&D <i>",
+                              organisations_empty="{%p endif %} }} %}")
+    data = render_docx(odd, theme, now=STAMP)
+    body = texts(data)
+    assert "{{ 7*7 }} {% if x %} <b>bold</b> & \"quoted\" 'single'after a tabnext line" in body
+    assert "R&D <i>" in body and "{%p endif %} }} %}" in body
+    paragraph = next(p for p in xml(data, "word/document.xml").iter(f"{{{W}}}p")
+                     if "7*7" in "".join(p.itertext()))
+    assert len(paragraph.findall(".//w:tab", NS)) == 1
+    assert len(paragraph.findall(".//w:br", NS)) == 1
+    assert "\ue000" not in data.decode("latin-1")  # the guard is gone... (checked per part below)
+    for name, blob in parts(data).items():
+        if name.endswith((".xml", ".rels")):
+            assert "\ue000" not in blob.decode("utf-8"), name
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+@pytest.mark.parametrize("lang", LANGS)
+def test_every_part_is_well_formed_and_no_tag_is_left(sheets, slug, lang):
+    for name, blob in parts(sheets[slug, lang]).items():
+        if name.endswith((".xml", ".rels")):
+            text = etree.tostring(etree.fromstring(blob), encoding="unicode")
+            for delimiter in ("{{", "{%", "}}", "%}"):
+                assert delimiter not in text, (name, delimiter)
+
+
+# --- document properties and bytes ----------------------------------------------------------
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_core_properties_come_from_the_view_and_the_build(sheets, shipped, lang):
+    view = view_of(shipped, "atmp", lang)
+    props = docx.Document(io.BytesIO(sheets["atmp", lang])).core_properties
+    assert props.title == view.info.title
+    assert props.subject == view.info.subject
+    assert props.author == view.info.author == "Biotech Nexus"
+    assert props.language == view.locale_id
+    assert props.keywords == view.info.keywords
+    assert props.created == props.modified == STAMP
+    assert props.comments == "" and props.last_modified_by == "nexusreports"
+    meta = b"".join(blob for name, blob in parts(sheets["atmp", lang]).items()
+                    if name.startswith("docProps/"))
+    assert b"python-docx" not in meta and b"2013" not in meta and b"Microsoft" not in meta
+
+
+def test_the_same_input_gives_the_same_bytes_with_source_date_epoch(shipped, monkeypatch):
+    _, theme = shipped
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", str(EPOCH))
+    view = view_of(shipped, "infectieziekten", "nl")
+    first, second = render_docx(view, theme), render_docx(view, theme)
+    assert first == second
+    assert docx.Document(io.BytesIO(first)).core_properties.created == STAMP
+    infos = zipfile.ZipFile(io.BytesIO(first)).infolist()
+    assert [i.filename for i in infos][:2] == ["[Content_Types].xml", "_rels/.rels"]
+    assert {i.date_time for i in infos} == {(1980, 1, 1, 0, 0, 0)}
+
+
+def test_logos_are_pictures_with_alt_text(shipped, tmp_path):
+    _, theme = shipped
+    logo = tmp_path / "logo.png"
+    Image.new("RGB", (300, 100), "#0E9384").save(logo)
+    view = view_of(shipped, "atmp", "nl")
+    orgs = (OrganisationView("Galapagos & Co", str(logo), "Logo van Galapagos & Co"),
+            OrganisationView("NecstGen", None, "Logo van NecstGen"))
+    data = render_docx(dataclasses.replace(view, organisations=orgs, organisations_empty=None),
+                       theme, now=STAMP)
+    doc_prs = xml(data, "word/document.xml").findall(".//wp:docPr", NS)
+    assert [d.get("descr") for d in doc_prs] == ["Logo van Galapagos & Co"]
+    assert "Galapagos & Co     ·     NecstGen" in "\n".join(texts(data))
+    assert "Niet opgegeven" not in texts(data)
+
+
+# --- a broken template ----------------------------------------------------------------------
+
+@pytest.fixture
+def scratch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A working folder with a copy of templates/, as the current folder."""
+    shutil.copytree(TEMPLATES, tmp_path / "templates")
+    shutil.copytree(DATA, tmp_path / "data")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def break_template(folder: Path, old: str, new: str, after: str = "") -> None:
+    """Replace ``old`` by ``new`` in the template's word/document.xml: its only occurrence,
+    or with ``after`` its first occurrence after that text."""
+    path = folder / "templates" / "sheet.docx"
+    entries = parts(path.read_bytes())
+    document = entries["word/document.xml"].decode("utf-8")
+    if after:
+        start = document.index(old, document.index(after))
+    else:
+        assert document.count(old) == 1, old
+        start = document.index(old)
+    document = document[:start] + new + document[start + len(old):]
+    entries["word/document.xml"] = document.encode("utf-8")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, blob in entries.items():
+            z.writestr(name, blob)
+    path.write_bytes(buf.getvalue())
+
+
+def render_error(shipped, folder: Path) -> str:
+    projects, _ = shipped
+    _, theme, _ = check(folder / "data", Path("templates"))
+    with pytest.raises((TemplateError, ErrorGroup)) as info:
+        render_docx(view_of(shipped, "atmp", "nl"), theme, now=STAMP)
+    return "\n".join(info.value.lines())
+
+
+def test_a_tag_split_across_runs_is_reported(shipped, scratch):
+    break_template(scratch, "<w:t>{{ size }}</w:t>",
+                   "<w:t>{{ si</w:t></w:r><w:r><w:rPr><w:b/></w:rPr><w:t>ze }}</w:t>")
+    assert render_error(shipped, scratch) == (
+        "templates/sheet.docx: {{ size }}: the tag is split over 2 differently formatted "
+        "pieces of text (Word does this when part of a tag is edited or corrected); select "
+        "the whole tag, delete it and type it again in one go")
+
+
+def test_an_unclosed_block_is_reported(shipped, scratch):
+    break_template(scratch, "<w:t>{%p endif %}</w:t>", "<w:t>-</w:t>", after="size_note")
+    assert render_error(shipped, scratch) == (
+        "templates/sheet.docx: {%p if size_note %}: this block is never closed: add "
+        "{% endif %} (with the same p/tr/tc letter) after the part it repeats or shows")
+
+
+def test_an_unknown_name_is_reported(shipped, scratch):
+    break_template(scratch, "<w:t>{{ size }}</w:t>", "<w:t>{{ sise }}</w:t>")
+    assert render_error(shipped, scratch) == (
+        "templates/sheet.docx: {{ sise }}: unknown name 'sise'; the names a template may use "
+        "are listed in docs/template-reference.md")
+
+
+def test_an_unknown_label_is_reported(shipped, scratch):
+    break_template(scratch, "<w:t>{{ labels.timeline }}</w:t>",
+                   "<w:t>{{ labels.tijdlijn }}</w:t>")
+    assert render_error(shipped, scratch) == (
+        "templates/sheet.docx: {{ labels.tijdlijn }}: unknown name 'labels.tijdlijn'; the "
+        "names a template may use are listed in docs/template-reference.md")
+
+
+def test_a_tag_left_open_in_its_paragraph_is_reported(shipped, scratch):
+    break_template(scratch, "<w:t>{{ size }}</w:t>", "<w:t>{{ size</w:t>")
+    assert render_error(shipped, scratch) == (
+        "templates/sheet.docx: {{ size: a tag is opened with '{{' but not closed with '}}' "
+        "in the same paragraph; a tag must stand within one paragraph")
+
+
+def test_a_close_without_an_open_block_is_reported(shipped, scratch):
+    break_template(scratch, "<w:t>{%p if size_note %}</w:t>", "<w:t>-</w:t>")
+    assert render_error(shipped, scratch) == (
+        "templates/sheet.docx: {%p endif %}: there is no open block for this tag to close; "
+        "delete it or add the missing {% if ... %} before it")
+
+
+def test_the_cli_reports_a_broken_template_with_exit_1_and_writes_nothing(scratch, capsys):
+    break_template(scratch, "<w:t>{{ size }}</w:t>", "<w:t>{{ sise }}</w:t>")
+    code = main(["build", "--format", "pdf,docx", "--out", "out", "--no-bundle"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert ("templates/sheet.docx: {{ sise }}: unknown name 'sise'; the names a template may "
+            "use are listed in docs/template-reference.md") in err
+    assert not (scratch / "out" / "nl" / "atmp.docx").exists()
+    assert not (scratch / "out" / "nl" / "atmp.pdf").exists()
+
+
+def test_a_pdf_only_build_never_imports_the_word_stack(scratch):
+    code = ("import sys; from nexusreports.cli import main; "
+            "rc = main(['-q', 'build', '--format', 'pdf', '--no-bundle', '--out', 'out']); "
+            "print(rc, 'docxtpl' in sys.modules, 'nexusreports.render.word' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=scratch, check=True)
+    assert result.stdout.split() == ["0", "False", "False"]
+
+
+# --- one page, checked by LibreOffice -------------------------------------------------------
+
+def test_every_sheet_is_one_page_in_libreoffice(sheets, tmp_path):
+    soffice = shutil.which("soffice") or shutil.which("libreoffice")
+    if soffice is None:
+        pytest.skip("LibreOffice (soffice) is not on PATH: the one-page check of the Word "
+                    "sheets needs it (.ci/run installs it)")
+    src = tmp_path / "in"
+    src.mkdir()
+    for (slug, lang), data in sheets.items():
+        (src / f"{slug}-{lang}.docx").write_bytes(data)
+    result = subprocess.run(
+        [soffice, f"-env:UserInstallation={(tmp_path / 'profile').as_uri()}", "--headless",
+         "--convert-to", "pdf", "--outdir", str(tmp_path / "pdf"),
+         *sorted(str(p) for p in src.iterdir())],
+        capture_output=True, text=True, timeout=600)
+    pages = {}
+    for slug, lang in sheets:
+        pdf = tmp_path / "pdf" / f"{slug}-{lang}.pdf"
+        assert pdf.is_file(), f"LibreOffice did not convert {pdf.name}: {result.stderr}"
+        pages[f"{slug}-{lang}"] = len(PdfReader(pdf).pages)
+    assert pages == {name: 1 for name in pages}
+    text = PdfReader(tmp_path / "pdf" / "atmp-nl.pdf").pages[0].extract_text()
+    assert "2.250" in text and "Randvoorwaarden" in text and "Niet opgegeven" in text
