@@ -208,6 +208,66 @@ def validate(data_dir: Path, templates_dir: Path, strict: bool) -> None:
 
 
 @cli.command()
+@click.argument("slug")
+@click.option("--parent", metavar="SLUG", default=None,
+              help="The programme of the new flagship (default: the only programme in the "
+                   "data).")
+@click.option("--programme", "is_programme", is_flag=True,
+              help="Make a programme (no parent) instead of a flagship.")
+@data_option
+def new(slug: str, parent: str | None, is_programme: bool, data_dir: Path) -> None:
+    """Write data/projects/SLUG.yaml to fill in: every field, commented, with TODO values.
+
+    Exit 2 for an invalid SLUG or --parent (usage); exit 1 when the file already exists
+    (it is never overwritten).  Then: nexusreports validate, and nexusreports build --only SLUG.
+    """
+    from .scaffold import slug_problem, write_scaffold
+    from .validate import PROJECTS_DIR
+
+    problem = slug_problem(slug)
+    if problem:
+        raise click.BadParameter(problem, param_hint="SLUG")
+    folder = data_dir / PROJECTS_DIR
+    if is_programme and parent:
+        raise click.UsageError("--programme and --parent exclude each other: a programme has "
+                               "no parent")
+    if not is_programme:
+        programmes = _programmes(folder)
+        if parent is None:
+            if len(programmes) != 1:
+                raise click.UsageError(
+                    "name the programme of the new flagship with --parent "
+                    f"({', '.join(programmes) or f'no programme found in {folder}'}), or "
+                    "make a programme with --programme")
+            parent = programmes[0]
+        elif parent not in programmes:
+            raise click.BadParameter(
+                f"'{parent}' is not a programme in {folder}: use one of "
+                f"{', '.join(programmes) or '(none yet: create one with --programme)'}",
+                param_hint="--parent")
+    path = write_scaffold(data_dir, slug, None if is_programme else parent)
+    click.echo(f"wrote {path}: replace every TODO, then run 'nexusreports validate' and "
+               f"'nexusreports build --only {slug}'", err=True)
+
+
+def _programmes(folder: Path) -> list[str]:
+    """Slugs of the files in ``folder`` whose ``kind:`` line says programme (a cheap read:
+    the scaffold must work even when other files are invalid)."""
+    import re
+
+    found = []
+    if folder.is_dir():
+        for path in sorted(folder.glob("*.yaml")):
+            try:
+                head = path.read_text(encoding="utf-8", errors="replace")[:20000]
+            except OSError:
+                continue
+            if re.search(r"^kind:\s*programme\b", head, re.MULTILINE):
+                found.append(path.stem)
+    return found
+
+
+@cli.command()
 def schema() -> None:
     """Print the project file format as JSON Schema."""
     schema = m.Project.model_json_schema()

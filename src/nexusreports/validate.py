@@ -124,11 +124,36 @@ def validate_file(path: Path, problems: list[Problem]) -> tuple[RawDocument | No
                                 "name; remove this field (rename the file instead)"))
         return doc, None
     data["slug"] = path.stem
+    found: list[Problem] = []
+    project = None
     try:
-        return doc, m.Project.model_validate(data)
+        project = m.Project.model_validate(data)
     except ValidationError as exc:
-        problems.extend(pydantic_problems(exc, doc))
-        return doc, None
+        found = pydantic_problems(exc, doc)
+    # every TODO left by 'nexusreports new' at once, also where the type alone is fine
+    reported = {p.field for p in found}
+    todos = [p for p in _todo_problems(doc.data, (), doc) if p.field not in reported]
+    problems.extend(found + todos)
+    return doc, (None if todos else project)
+
+
+def _todo_problems(value: Any, loc: Loc, doc: RawDocument) -> list[Problem]:
+    """A "not filled in yet" problem for every value of ``value`` that holds ``TODO``."""
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in _todo_problems(v, (*loc, k), doc)]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in _todo_problems(v, (*loc, i), doc)]
+    if not (isinstance(value, str) and _TODO_RE.search(value)):
+        return []
+    last = str(loc[-1]) if loc else ""
+    if last == "logo":
+        how = ("write logos/<file>.png (relative to the data folder), or remove the logo "
+               "line")
+    elif last in _LANG_NAMES:
+        how = f"replace it with the {_LANG_NAMES[last]} text (the comment above says what to write)"
+    else:
+        how = "replace it with the value the comment on this line describes"
+    return [_problem(doc, loc, f"not filled in yet ({value[:40]!r}): {how}")]
 
 
 def pydantic_problems(exc: ValidationError, doc: RawDocument) -> list[Problem]:
@@ -179,7 +204,8 @@ def _message(err: Mapping[str, Any], loc: Loc) -> str:
     if given is None and kind not in ("union_tag_not_found",):
         return "is empty: fill it in"
     if isinstance(given, str) and _TODO_RE.search(given) and kind not in ("union_tag_invalid",):
-        return f"not filled in yet ({given!r}): replace it with {_expected(err, loc)}"
+        return (f"not filled in yet ({given!r}): replace it with {_expected(err, loc)} (see "
+                "the comment on this line)")
     if kind in ("int_parsing", "int_type", "decimal_parsing", "decimal_type", "float_parsing",
                 "int_from_float", "decimal_max_places", "finite_number"):
         want = "a whole number" if kind.startswith("int") else "a number"
@@ -310,11 +336,6 @@ def _check_project(project: m.Project, doc: RawDocument, problems: list[Problem]
                                  "flagship total: remove this field"))
     used: set[str] = set()
     for loc, text in iter_texts(project):
-        if _TODO_RE.search(text):
-            lang = _LANG_NAMES.get(str(loc[-1]))
-            what = f"the {lang} text" if lang else "the text"
-            problems.append(_problem(doc, loc, f"not filled in yet ({text[:40]!r}): replace it "
-                                     f"with {what} (the comment above it says what to write)"))
         for match in m.PLACEHOLDER_RE.finditer(text):
             name = match.group(1)
             used.add(name)
@@ -420,10 +441,6 @@ def _check_logos(project: m.Project, doc: RawDocument, data_dir: Path,
         if org.logo is None:
             continue
         loc = ("organisations", i, "logo")
-        if _TODO_RE.search(org.logo):
-            problems.append(_problem(doc, loc, "not filled in yet: write logos/<file>.png "
-                                     "(relative to the data folder), or remove the logo line"))
-            continue
         target = (data_dir / org.logo).resolve()
         if Path(org.logo).is_absolute() or not target.is_relative_to(root):
             problems.append(_problem(doc, loc, f"the logo path {org.logo!r} points outside the "
