@@ -427,6 +427,8 @@ def _render_jobs(jobs: list[SheetJob], theme: Theme, invariant: bool, n_jobs: in
 
     method = ("fork" if "fork" in multiprocessing.get_all_start_methods()
               and threading.active_count() == 1 else "spawn")
+    if method == "fork" and any(job.fmt == "pdf" for job in jobs):
+        _warm_pdf(theme, {job.view.locale_id for job in jobs})
     failures: dict[int, NexusError] = {}
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method),
                              initializer=_init_worker, initargs=(theme, invariant)) as pool:
@@ -446,6 +448,18 @@ def _render_jobs(jobs: list[SheetJob], theme: Theme, invariant: bool, n_jobs: in
                 progress(done, total, jobs[i].path)
     errors = [failures[i] for i in sorted(failures)]
     return [r for r in results if r is not None], errors
+
+
+def _warm_pdf(theme: Theme, locale_ids: set[str]) -> None:
+    """Register the fonts and load the hyphenation dictionaries (pyphen caches them) once,
+    before forking, so each worker does not load them again (~0.2 s per language)."""
+    import pyphen
+
+    from .render.pdf import register_fonts
+
+    register_fonts(theme)
+    for locale_id in sorted(locale_ids):
+        pyphen.Pyphen(lang=locale_id.replace("-", "_"))
 
 
 def _render(view: SheetView, fmt: str, theme: Theme, invariant: bool,
