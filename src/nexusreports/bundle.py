@@ -50,7 +50,6 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (BaseDocTemplate, Flowable, Frame, PageBreak, PageTemplate,
                                 Paragraph, Spacer, Table, TableStyle)
 
-from .errors import TemplateError
 from .render.pdf import CREATOR, register_fonts
 from .theme import Theme
 from .view import BundlePart, BundleView, SheetView
@@ -242,8 +241,7 @@ def _front_pdf(bundle: BundleView, part: BundlePart, kit: _Kit, numbers: Mapping
     band_h = kit.page["header_height_mm"] * mm
     top = h - band_h - kit.page["gap_below_header_mm"] * mm
     bottom = (kit.page["margin_bottom_mm"] + kit.page["footer_height_mm"]) * mm
-    title = bundle.covers[0].title if part.lang == bundle.covers[0].lang else \
-        next(c.title for c in bundle.covers if c.lang == part.lang)
+    title = next(c.title for c in bundle.covers if c.lang == part.lang)
 
     def band(canvas: Canvas, doc: BaseDocTemplate) -> None:
         canvas.saveState()
@@ -352,8 +350,8 @@ def render_bundle_pdf(bundle: BundleView, sheet_pdfs: Mapping[tuple[str, str], b
 
     ``sheet_pdfs`` maps ``(slug, lang)`` to the single-sheet PDF bytes of every sheet in
     ``bundle.sequence``.  ``invariant`` fixes dates and ids (``SOURCE_DATE_EPOCH``) so equal
-    input gives equal bytes.  Raises :class:`TemplateError` for an unusable theme font and
-    ``KeyError`` for a missing sheet.
+    input gives equal bytes.  Raises :class:`~nexusreports.errors.TemplateError` for an
+    unusable theme font and ``KeyError`` for a missing sheet.
     """
     kit = _kit(theme)
     cover = _cover_pdf(bundle, kit, invariant)
@@ -809,5 +807,5 @@ def _sheet_docx(doc, view: SheetView, style: str, colours) -> None:
     doc.add_paragraph(view.organisations_empty or " · ".join(o.name for o in view.organisations))
 
 
-__all__ = ["DOCX_NAME", "PDF_NAME", "TemplateError", "heading_style", "page_count",
+__all__ = ["DOCX_NAME", "PDF_NAME", "heading_style", "page_count",
            "render_bundle_docx", "render_bundle_pdf"]

@@ -246,7 +246,8 @@ def _bundle_outputs(projects: m.ProjectSet, theme: Theme, options: BuildOptions,
     else:
         log.info("%s not made: it is made of the PDF sheets; add pdf to --format", PDF_NAME)
     out.append(derived_output(options, DOCX_NAME, inputs, lambda: Output(
-        path=DOCX_NAME, format="docx", lang=langs, data=render_bundle_docx(bundle, theme, invariant=invariant))))
+        path=DOCX_NAME, format="docx", lang=langs,
+        data=render_bundle_docx(bundle, theme, invariant=invariant))))
     return out
 
 
