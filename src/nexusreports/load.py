@@ -97,7 +97,8 @@ def parse_yaml(text: str, path: Path) -> RawDocument:
         raise _syntax_error(path, text, exc) from exc
     except yaml.reader.ReaderError as exc:  # a character YAML refuses (a raw control character)
         line = text[: max(exc.position, 0)].count("\n") + 1
-        code = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or " ")
+        char = exc.character
+        code = char if isinstance(char, int) else ord(str(char)[:1] or " ")
         raise DataError(path, line, "", f"contains the control character U+{code:04X}, which "
                         "cannot be printed: delete it (it often comes from copying out of Word "
                         "or e-mail)") from exc
@@ -140,7 +141,8 @@ def _convert(node: yaml.Node, loc: Loc, doc: RawDocument, seen: set[int], depth:
     line = node.start_mark.line + 1
     doc.lines.setdefault(loc, line)
     if id(node) in seen:  # report the alias's field line, not the anchor's
-        raise DataError(doc.path, doc.lines.get(loc) or line, _dotted(loc), "anchors and aliases ('&name', '*name') "
+        raise DataError(doc.path, doc.lines.get(loc) or line, _dotted(loc),
+                        "anchors and aliases ('&name', '*name') "
                         "are not allowed in data files: write the value out")
     if depth > MAX_DEPTH:
         raise DataError(doc.path, line, _dotted(loc), f"nested more than {MAX_DEPTH} levels deep")
@@ -176,5 +178,18 @@ def _convert(node: yaml.Node, loc: Loc, doc: RawDocument, seen: set[int], depth:
     raise DataError(doc.path, line, _dotted(loc), "unsupported YAML node")  # pragma: no cover
 
 
-def _dotted(loc: Loc) -> str:
-    return ".".join(str(p) for p in loc)
+def dotted(loc: Loc) -> str:
+    """``loc`` as a field name for messages: ``collaborations.national.0.text``.
+
+    A key typed with a character that would break the one-line message (a line break, a
+    control or direction character) shows it escaped, e.g. ``summ\\u000dary``.
+    """
+    return ".".join(_printable(str(p)) for p in loc)
+
+
+def _printable(part: str) -> str:
+    return "".join(ch if ch.isprintable() and ch != "\u2028" else f"\\u{ord(ch):04x}"
+                   if ord(ch) <= 0xFFFF else f"\\U{ord(ch):08x}" for ch in part)
+
+
+_dotted = dotted

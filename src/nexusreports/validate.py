@@ -25,7 +25,7 @@ from pydantic import BaseModel, ValidationError
 
 from . import model as m
 from .errors import DataError, DataErrors, Problem
-from .load import Loc, RawDocument, load_yaml
+from .load import Loc, RawDocument, dotted, load_yaml
 
 PROJECTS_DIR = "projects"
 """Folder under the data folder that holds one ``<slug>.yaml`` per project."""
@@ -163,7 +163,7 @@ def pydantic_problems(exc: ValidationError, doc: RawDocument) -> list[Problem]:
     unknown = {_clean_loc(e["loc"]) for e in errors if e["type"] == "extra_forbidden"}
     for err in errors:
         loc = _clean_loc(err["loc"])
-        field = ".".join(str(p) for p in loc)
+        field = dotted(loc)
         message = _message(err, loc)
         if err["type"] == "missing" and loc:
             # a required field missing next to an unknown one: most likely a misspelling
@@ -297,7 +297,7 @@ def _shape(value: Any) -> str:
 # --- cross-checks ---------------------------------------------------------------------------
 
 def _problem(doc: RawDocument, loc: Loc, message: str) -> Problem:
-    return Problem(doc.path, doc.line_of(loc), ".".join(str(p) for p in loc), message)
+    return Problem(doc.path, doc.line_of(loc), dotted(loc), message)
 
 
 def iter_texts(project: m.Project) -> Iterator[tuple[Loc, str]]:
@@ -392,8 +392,8 @@ def _check_relations(projects: list[tuple[m.Project, RawDocument]],
             close = difflib.get_close_matches(project.parent, list(by_slug), n=1)
             hint = f"did you mean '{close[0]}'?" if close else \
                 f"known projects: {', '.join(sorted(by_slug))}"
-            problems.append(_problem(doc, ("parent",), f"no project '{project.parent}' in the "
-                                     f"data: {hint}"))
+            problems.append(_problem(doc, ("parent",), f"no project "
+                                     f"'{_shown(project.parent)}' in the data: {hint}"))
         elif parent[0].kind != m.Kind.programme:
             cycle = _cycle(project.slug, by_slug)
             extra = f" (the parents form a cycle: {' -> '.join(cycle)})" if cycle else ""
@@ -415,6 +415,11 @@ def _check_relations(projects: list[tuple[m.Project, RawDocument]],
             problems.append(_problem(doc, ("flagship_total_eur_m",), f"the stated flagship total "
                                      f"{stated} does not match the flagships' sizes: {parts} = "
                                      f"{total}; correct the total or the flagships' sizes"))
+
+
+def _shown(text: str) -> str:
+    """``text`` as typed when it prints on one line, else quoted with escapes."""
+    return text if text.isprintable() else repr(text)
 
 
 def _programmes_hint(by_slug: dict[str, tuple[m.Project, RawDocument]]) -> str:
@@ -448,8 +453,8 @@ def _check_logos(project: m.Project, doc: RawDocument, data_dir: Path,
                                      "logos/<file>"))
             continue
         if not target.is_file():
-            problems.append(_problem(doc, loc, f"no such file: {org.logo} (relative to the data "
-                                     "folder)"))
+            problems.append(_problem(doc, loc, f"no such file: "
+                                     f"{_shown(org.logo)} (relative to the data folder)"))
             continue
         if target.stat().st_size > MAX_LOGO_BYTES:
             problems.append(_problem(doc, loc, f"the logo is larger than "
@@ -462,20 +467,22 @@ def _check_logos(project: m.Project, doc: RawDocument, data_dir: Path,
                     width, height = img.size
                     fmt = img.format
         except Image.DecompressionBombError:
-            problems.append(_problem(doc, loc, f"{org.logo} has more than "
+            problems.append(_problem(doc, loc, f"{_shown(org.logo)} has more than "
                                      f"{2 * (Image.MAX_IMAGE_PIXELS or 0):,} pixels; a logo may "
                                      f"have at most {MAX_LOGO_PIXELS:,} pixels: scale it down"))
             continue
         except OSError:
-            problems.append(_problem(doc, loc, f"{org.logo} is not a PNG or JPEG image (or it "
-                                     "is damaged): export the logo again as PNG"))
+            problems.append(_problem(doc, loc, f"{_shown(org.logo)} is not "
+                                     "a PNG or JPEG image (or it is damaged): export the logo "
+                                     "again as PNG"))
             continue
         if fmt not in ("PNG", "JPEG"):
-            problems.append(_problem(doc, loc, f"{org.logo} is a {fmt} image: save it as PNG or "
-                                     "JPEG"))
+            problems.append(_problem(doc, loc, f"{_shown(org.logo)} is a "
+                                     f"{fmt} image: save it as PNG or JPEG"))
         elif width * height > MAX_LOGO_PIXELS:
-            problems.append(_problem(doc, loc, f"{org.logo} is {width} x {height} pixels; a logo "
-                                     f"may have at most {MAX_LOGO_PIXELS:,} pixels: scale it down"))
+            problems.append(_problem(doc, loc, f"{_shown(org.logo)} is "
+                                     f"{width} x {height} pixels; a logo may have at most "
+                                     f"{MAX_LOGO_PIXELS:,} pixels: scale it down"))
 
 
 def _check_charset(project: m.Project, doc: RawDocument, charset: frozenset[int],
