@@ -27,6 +27,7 @@ Steps of :func:`render_docx`:
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import io
 import logging
 import os
@@ -86,16 +87,42 @@ def _plain(value: Any) -> Any:
     Dataclasses become namespaces, not dicts: Jinja looks up ``group.items`` as an
     attribute first, which on a dict would be its ``items`` method.
     """
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return SimpleNamespace(**{f.name: _plain(getattr(value, f.name))
-                                  for f in dataclasses.fields(value)})
+    if isinstance(value, str):
+        return _guard(value)
+    names = _FIELD_NAMES.get(type(value))
+    if names is None and dataclasses.is_dataclass(value) and not isinstance(value, type):
+        names = _FIELD_NAMES[type(value)] = tuple(f.name for f in dataclasses.fields(value))
+    if names is not None:
+        return SimpleNamespace(**{name: _plain(getattr(value, name)) for name in names})
     if isinstance(value, Mapping):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
-    if isinstance(value, str):
-        return _guard(value)
     return value
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+"""The field names of each dataclass :func:`_plain` has met."""
+
+
+class _Template(DocxTemplate):
+    """docxtpl's template, remembering the Jinja source it makes of each XML part.
+
+    ``patch_xml`` (docxtpl's rewrite of a part's XML into Jinja source) depends only on its
+    input, which is the same for every sheet made from one template, so it runs once per
+    distinct part (at most :data:`_PATCHED_MAX` kept).
+    """
+
+    _PATCHED: dict[str, str] = {}
+    _PATCHED_MAX = 64
+
+    def patch_xml(self, src_xml: str) -> str:
+        patched = self._PATCHED.get(src_xml)
+        if patched is None:
+            if len(self._PATCHED) >= self._PATCHED_MAX:
+                self._PATCHED.clear()
+            patched = self._PATCHED[src_xml] = super().patch_xml(src_xml)
+        return patched
 
 
 class _Logo(InlineImage):
@@ -127,8 +154,41 @@ def sheet_context(view: SheetView, tpl: DocxTemplate | None = None) -> dict[str,
     return context
 
 
+class _Environment(jinja2.Environment):
+    """A Jinja2 environment that compiles each template source once.
+
+    docxtpl compiles the whole document XML with ``from_string`` on every render; the XML
+    it makes from one template file is the same for every sheet, so the compiled template
+    is kept (at most :data:`_COMPILED_MAX` sources) and rendered again with each context.
+    """
+
+    _COMPILED_MAX = 64
+
+    def __init__(self) -> None:
+        super().__init__(autoescape=True, undefined=jinja2.StrictUndefined)
+        self._compiled: dict[str, jinja2.Template] = {}
+
+    def from_string(self, source: Any, globals: Any = None,
+                    template_class: Any = None) -> jinja2.Template:
+        if globals is not None or template_class is not None or not isinstance(source, str):
+            return super().from_string(source, globals, template_class)
+        template = self._compiled.get(source)
+        if template is None:
+            if len(self._compiled) >= self._COMPILED_MAX:
+                self._compiled.clear()
+            template = self._compiled[source] = super().from_string(source)
+        return template
+
+
+_ENV: _Environment | None = None
+
+
 def _environment() -> jinja2.Environment:
-    return jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    """The rendering environment (autoescape, StrictUndefined), made once per process."""
+    global _ENV
+    if _ENV is None:
+        _ENV = _Environment()
+    return _ENV
 
 
 # --- checking the template ----------------------------------------------------------------------
@@ -293,18 +353,41 @@ def _names(tags: list[_Tag], context: Mapping[str, Any],
     return problems
 
 
+_CHECKED: dict[tuple, list[str]] = {}
+"""Problems found in a template, by (template sha256, path, names the context offers)."""
+
+
+def _context_shape(context: Mapping[str, Any]) -> tuple:
+    """What :func:`_names` looks at in a context: its names, and the field names of each
+    value that is a mapping or a namespace."""
+    shape = []
+    for name, value in context.items():
+        fields = (value if isinstance(value, Mapping)
+                  else vars(value) if isinstance(value, SimpleNamespace) else None)
+        shape.append((name, None if fields is None else tuple(sorted(map(str, fields)))))
+    return tuple(sorted(shape, key=lambda item: item[0]))
+
+
 def check_template(data: bytes, where: Path, context: Mapping[str, Any]) -> None:
     """Check the template's tags before rendering (see the module docstring).
 
     ``data`` are the .docx bytes, ``where`` its path (for messages), ``context`` the names
     it may use.  Raises :class:`TemplateError` (one problem) or :class:`ErrorGroup` of them.
+    The problems depend only on the template's bytes and on the names the context offers,
+    so they are found once per template and set of names and remembered.
     """
-    tags, problems = _scan(data, where)
-    if not problems:
-        problems = _blocks(tags)
-    if not problems:
-        problems = _names(tags, context, _environment())
-    errors = list(dict.fromkeys(problems))
+    key = (hashlib.sha256(data).hexdigest(), str(where), _context_shape(context))
+    errors = _CHECKED.get(key)
+    if errors is None:
+        tags, problems = _scan(data, where)
+        if not problems:
+            problems = _blocks(tags)
+        if not problems:
+            problems = _names(tags, context, _environment())
+        errors = list(dict.fromkeys(problems))
+        if len(_CHECKED) >= 32:
+            _CHECKED.clear()
+        _CHECKED[key] = errors
     if len(errors) == 1:
         raise TemplateError(where, errors[0])
     if errors:
@@ -337,7 +420,7 @@ def render_docx(view: SheetView, theme: Theme, *, now: datetime | None = None) -
         raise TemplateError(where, f"the Word template is missing ({exc.strerror}): restore it "
                             "from git or run tools/make_sheet_template.py") from exc
     check_template(data, where, sheet_context(view))
-    tpl = DocxTemplate(io.BytesIO(data))
+    tpl = _Template(io.BytesIO(data))
     tpl.init_docx()
     context = sheet_context(view, tpl)
     try:
@@ -369,9 +452,42 @@ def render_docx(view: SheetView, theme: Theme, *, now: datetime | None = None) -
     props.revision = 1
     props.created = stamp
     props.modified = stamp
-    buf = io.BytesIO()
-    doc.save(buf)
-    return repack(buf.getvalue(), where)
+    return _repack_parts(_package_parts(doc), where)
+
+
+class _PartCollector:
+    """Stands in for python-docx's zip writer: keeps each part's bytes by member name."""
+
+    def __init__(self) -> None:
+        self.parts: dict[str, bytes] = {}
+
+    def write(self, pack_uri: Any, blob: bytes) -> None:
+        self.parts[pack_uri.membername] = blob
+
+    def close(self) -> None:
+        pass
+
+
+def _package_parts(doc: Any) -> dict[str, bytes]:
+    """The parts ``doc.save`` would zip, by member name, without zipping them (they are
+    zipped once, by :func:`repack`).  Falls back to saving and reading the zip back if
+    python-docx's package writer is not as expected."""
+    try:
+        from docx.opc.pkgwriter import PackageWriter
+
+        package = doc.part.package
+        for part in package.parts:
+            part.before_marshal()
+        collector = _PartCollector()
+        PackageWriter._write_content_types_stream(collector, package.parts)
+        PackageWriter._write_pkg_rels(collector, package.rels)
+        PackageWriter._write_parts(collector, package.parts)
+        return collector.parts
+    except AttributeError:  # pragma: no cover - another python-docx
+        buf = io.BytesIO()
+        doc.save(buf)
+        src = zipfile.ZipFile(buf)
+        return {name: src.read(name) for name in src.namelist()}
 
 
 def _fit_grids(doc: Any) -> None:
@@ -505,15 +621,31 @@ def repack(data: bytes, where: Path) -> bytes:
     not well-formed XML.
     """
     src = zipfile.ZipFile(io.BytesIO(data))
-    names = src.namelist()
+    return _repack_parts({name: src.read(name) for name in src.namelist()}, where)
+
+
+_CHECKED_PARTS: dict[tuple[str, bytes], bytes] = {}
+"""Parts that passed :func:`_check_part`, by (name, bytes): most parts of a sheet (fonts
+table, theme, numbering ...) are the same bytes for every sheet and are checked once."""
+
+
+def _repack_parts(parts: Mapping[str, bytes], where: Path) -> bytes:
+    """:func:`repack` for parts given by member name (in the package's order)."""
+    names = list(parts)
     first = [n for n in ("[Content_Types].xml", "_rels/.rels") if n in names]
     order = first + sorted(n for n in names if n not in first)
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
         for name in order:
-            blob = src.read(name)
+            blob = parts[name]
             if name.endswith((".xml", ".rels")):
-                blob = _check_part(name, blob, where)
+                checked = _CHECKED_PARTS.get((name, blob))
+                if checked is None:
+                    checked = _check_part(name, blob, where)
+                    if len(_CHECKED_PARTS) >= 256:
+                        _CHECKED_PARTS.clear()
+                    _CHECKED_PARTS[(name, blob)] = checked
+                blob = checked
             if name == "docProps/app.xml":
                 blob = _APP_XML
             info = zipfile.ZipInfo(name, _FIXED_TIME)
