@@ -14,7 +14,9 @@ Layout (all geometry from ``templates/theme.yaml``, in mm)::
     | footer                                                       |
     +--------------------------------------------------------------+
 
-Type never shrinks to make content fit.  Before anything is drawn each region is measured;
+Type never shrinks to make content fit.  Before anything is drawn each region is measured
+(laid out once: the measured flowables are then drawn where ``Frame.addFromList`` would
+put them, without a second layout);
 content taller than its region raises :class:`~nexusreports.errors.ContentOverflow` naming
 the fields in it and the overflow in mm, and a word wider than its column raises it too.
 
@@ -26,7 +28,8 @@ through ReportLab's ``hyphenationLang``, for the view's locale.
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 from xml.sax.saxutils import escape
 
 from reportlab.lib.colors import HexColor
@@ -38,6 +41,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFError, TTFont
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Flowable, Frame, Paragraph, Spacer, Table, TableStyle
+from reportlab.platypus.frames import _FUZZ
 
 from ..errors import ContentOverflow, TemplateError
 from ..theme import Theme
@@ -430,6 +434,13 @@ class _Region:
     w: float
     h: float
     flowables: list[Flowable]
+    frame: Frame | None = None
+    sizes: list[tuple[float, float]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        # the frame the region is drawn in; its available width is what Frame.add wraps with
+        self.frame = Frame(self.x, self.y, self.w, self.h, leftPadding=0, rightPadding=0,
+                           topPadding=0, bottomPadding=0, showBoundary=0)
 
 
 def _block(block: Block, kit: _Kit) -> list[Flowable]:
@@ -537,8 +548,11 @@ def _measure(region: _Region, view: SheetView, kit: _Kit) -> None:
     """Raise ContentOverflow if the region's flowables do not fit, or a word is too wide."""
     used = 0.0
     fields: list[str] = []
+    width = region.frame._getAvailableWidth()
+    region.sizes = []
     for i, f in enumerate(region.flowables):
-        _, h = f.wrap(region.w, region.h)
+        w, h = f.wrap(width, region.h)
+        region.sizes.append((w, h))
         used += h + (f.getSpaceBefore() if i else 0) + f.getSpaceAfter()
         field = getattr(f, "field", None)
         if field and field not in fields:
@@ -549,6 +563,47 @@ def _measure(region: _Region, view: SheetView, kit: _Kit) -> None:
         lines = int(-(-over // kit.type["body_leading_pt"]))
         raise ContentOverflow(view.source, view.locale_id, region.name, fields or [region.name],
                               round(over / mm, 1), max(1, lines))
+
+
+def _draw(region: _Region, canvas: Canvas) -> None:
+    """Draw the region's flowables, measured by :func:`_measure`, where ``Frame.addFromList``
+    would put them (same spacing rules: no space before the first, a space after overlaps
+    the next one's space before), without laying them out a second time."""
+    frame = region.frame
+    p = frame._y1p
+    for f, (w, h) in zip(region.flowables, region.sizes):
+        y = frame._y
+        s = 0
+        zero = getattr(f, "_ZEROSIZE", False)
+        if not frame._atTop:
+            s = f.getSpaceBefore()
+            if frame._oASpace:
+                if getattr(f, "_SPACETRANSFER", False) or zero:
+                    s = frame._prevASpace
+                s = max(s - frame._prevASpace, 0)
+        if not (y - p - s > 0 or zero):
+            return
+        h += s
+        y -= h
+        if y < p - _FUZZ:
+            return  # measured to fit, so never reached; Frame would stop here too
+        aw = frame._getAvailableWidth()
+        f._frame, f.canv = frame, canvas
+        try:
+            sa = f.getSpaceAfter()
+            f.drawOn(canvas, frame._x + frame._leftExtraIndent, y, _sW=aw - w)
+            y -= sa
+            if frame._oASpace:
+                if getattr(f, "_SPACETRANSFER", False):
+                    sa = frame._prevASpace
+                frame._prevASpace = sa
+            if y != frame._y:
+                frame._atTop = 0
+            frame._y = y
+        finally:
+            for attr in ("canv", "_frame"):
+                if hasattr(f, attr):
+                    delattr(f, attr)
 
 
 def _check_words(f: Flowable, region: _Region, view: SheetView) -> None:
@@ -580,7 +635,9 @@ def _check_words(f: Flowable, region: _Region, view: SheetView) -> None:
                                   round((width - avail) / mm, 1), 0, word=word)
 
 
+@lru_cache(maxsize=8)
 def _pyphen(lang: str) -> "pyphen.Pyphen":
+    """The hyphenation dictionary of ``lang`` (e.g. ``nl_NL``), made once per process."""
     import pyphen
 
     return pyphen.Pyphen(lang=lang)
@@ -634,9 +691,7 @@ def render_pdf(view: SheetView, theme: Theme, *, invariant: bool = False) -> byt
     canvas.setFillColor(kit.colours["primary"])
     canvas.rect(0, page_h - header_h, page_w, header_h, stroke=0, fill=1)
     for region in [*header, *regions, orgs]:
-        frame = Frame(region.x, region.y, region.w, region.h, leftPadding=0, rightPadding=0,
-                      topPadding=0, bottomPadding=0, showBoundary=0)
-        frame.addFromList(list(region.flowables), canvas)
+        _draw(region, canvas)
     _footer(canvas, view, kit, ml, mb, page_w - ml - mr, footer_h)
     canvas.showPage()
     canvas.save()
