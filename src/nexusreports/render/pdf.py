@@ -28,6 +28,7 @@ through ReportLab's ``hyphenationLang``, for the view's locale.
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from xml.sax.saxutils import escape
@@ -99,7 +100,7 @@ def _kit(theme: Theme, lang: str) -> _Kit:
     if ty["small_pt"] < MIN_FONT_PT:
         raise TemplateError(theme.folder / "theme.yaml", f"type.small_pt is {ty['small_pt']}; "
                             f"the smallest allowed is {MIN_FONT_PT} pt")
-    common = dict(fontName=font, textColor=c["text"], hyphenationLang=_HYPHENATION[lang],
+    common = dict(fontName=font, textColor=c["text"], hyphenationLang=hyphenator(_HYPHENATION[lang]),
                   embeddedHyphenation=1, uriWasteReduce=0.3, splitLongWords=0,
                   bulletFontName=font)
     body = ParagraphStyle("body", fontSize=ty["body_pt"], leading=ty["body_leading_pt"],
@@ -617,13 +618,13 @@ def _check_words(f: Flowable, region: _Region, view: SheetView) -> None:
         return
     style = para.style
     avail = getattr(para, "width", region.w) - style.leftIndent - style.rightIndent
-    dic = _pyphen(style.hyphenationLang) if style.hyphenationLang else None
+    split = style.hyphenationLang if callable(style.hyphenationLang) else None
     for word in para.getPlainText().split():
         if pdfmetrics.stringWidth(word, style.fontName, style.fontSize) <= avail:
             continue
         cuts = {i + 1 for i, ch in enumerate(word) if ch in "-/–"}
-        if dic is not None:
-            cuts.update(dic.positions(word))
+        if split is not None:
+            cuts.update(len(head) for head, _ in split(word))
         bounds = [0, *sorted(cuts), len(word)]
         widest = max((word[a:b] for a, b in zip(bounds, bounds[1:])),
                      key=lambda piece: pdfmetrics.stringWidth(piece, style.fontName,
@@ -633,6 +634,31 @@ def _check_words(f: Flowable, region: _Region, view: SheetView) -> None:
             raise ContentOverflow(view.source, view.locale_id, region.name,
                                   [getattr(f, "field", region.name)],
                                   round((width - avail) / mm, 1), 0, word=word)
+
+
+def hyphenatable(word: str) -> bool:
+    """Whether ``word`` may be hyphenated: no digit, no capital after its first letter.
+
+    Names and acronyms ("Health-RI", "NEXTGEN", "IP-posities") keep their shape; Dutch
+    patterns would otherwise split an English name ("Heal-th").
+
+    >>> hyphenatable("gezondheidszorgsysteem"), hyphenatable("Health-RI")
+    (True, False)
+    """
+    core = word.strip(".,;:!?()[]“”‘’\"'")
+    return bool(core) and not any(ch.isdigit() for ch in core) and core[1:] == core[1:].lower()
+
+
+@lru_cache(maxsize=8)
+def hyphenator(lang: str) -> Callable[[str], list[tuple[str, str]]]:
+    """ReportLab's hyphenation callable for ``lang`` (``nl_NL``, ``en_GB``): the (head, tail)
+    splits pyphen allows, for the words :func:`hyphenatable` accepts, else none."""
+    dictionary = _pyphen(lang)
+
+    def split(word: str) -> list[tuple[str, str]]:
+        return list(dictionary.iterate(word)) if hyphenatable(word) else []
+
+    return split
 
 
 @lru_cache(maxsize=8)
