@@ -74,3 +74,39 @@ def test_an_unknown_language_is_refused():
 def test_it_translates_fixed_labels_through_the_catalog():
     assert NL.gettext("Preconditions") == "Randvoorwaarden"
     assert EN.gettext("Preconditions") == "Preconditions"
+
+
+@pytest.mark.parametrize("value", [Decimal("-0"), Decimal("-0.0"), Decimal("-0.04"),
+                                   Decimal("-1e-999999")])
+def test_a_value_that_rounds_to_zero_prints_without_a_minus_sign(value):
+    assert (NL.percent(value), EN.percent(value)) == ("0%", "0%")
+    assert (NL.number(value), EN.multiplier(value), NL.count(value)) == ("0", "0x", "0")
+    assert NL.amount_eur_m(value) == f"€{NB}0{NB}miljoen"
+    assert EN.amount_eur_m(value, "billion") == f"€0{NB}billion"
+
+
+def test_a_small_negative_value_keeps_its_sign():
+    assert (NL.percent(Decimal("-0.05")), EN.number(Decimal("-2.25"))) == ("-0,1%", "-2.3")
+
+
+EXTREMES = [Decimal("1e-999999"), Decimal("0." + "0" * 3000 + "1"),
+            Decimal("9999999." + "9" * 60), Decimal("123456789012.34567890123456789012345")]
+
+
+@pytest.mark.parametrize("loc", [NL, EN])
+def test_it_formats_every_value_the_model_allows(loc):
+    # the model's bounds (docs/data-format.md): without them Babel raised InvalidOperation
+    from nexusreports import model as m
+
+    assert loc.amount_eur_m(m.MAX_EUR_M) in (f"€{NB}10.000.000{NB}miljoen",
+                                             f"€10,000,000{NB}million")
+    assert loc.amount_eur_m(m.MAX_EUR_M, "billion") in (f"€{NB}10.000{NB}miljard",
+                                                        f"€10,000{NB}billion")
+    assert loc.percent(-m.MAX_FIGURE_PCT) in ("-1.000%", "-1,000%")
+    assert loc.multiplier(m.MAX_MULTIPLIER) in ("1.000x", "1,000x")
+    assert loc.count(m.MAX_COUNT) in ("1.000.000.000.000", "1,000,000,000,000")
+    assert loc.number(-m.MAX_NUMBER) in ("-1.000.000.000.000", "-1,000,000,000,000")
+    for value in EXTREMES:
+        for fmt in (loc.number, loc.percent, loc.multiplier, loc.amount_eur_m, loc.count):
+            assert fmt(value)
+        assert loc.amount_eur_m(value, "billion")

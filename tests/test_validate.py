@@ -165,3 +165,59 @@ def test_yaml_1_1_words_stay_text(data_copy):
 def _line(data: Path, slug: str, needle: str) -> int:
     text = (data / "projects" / f"{slug}.yaml").read_text(encoding="utf-8")
     return text[: text.index(needle)].count("\n") + 1
+
+
+@pytest.mark.parametrize("value", ["1e27", "1e400", "10000000000000000000000000000000"])
+def test_a_huge_percent_figure_is_refused_not_a_crash(data_copy, value):
+    line = edit(data_copy / "projects" / "biotech-nexus.yaml", "{kind: percent, value: 1.2}",
+                f"{{kind: percent, value: {value}}}")
+    assert problems(data_copy) == [
+        f"{rel(data_copy, 'biotech-nexus')}:{line}: figures.gdp_share_2035.value: {value} is out "
+        "of range: it must be at most 1000"]
+
+
+def test_a_project_size_beyond_10_trillion_euros_is_refused(data_copy):
+    line = edit(data_copy / "projects" / "atmp.yaml", "size_eur_m: 2250", "size_eur_m: 1e30")
+    assert problems(data_copy) == [
+        f"{rel(data_copy, 'atmp')}:{line}: size_eur_m: 1e30 is out of range: it must be at most "
+        "10000000 (EUR millions: EUR 10 trillion)"]
+
+
+def test_every_figure_kind_has_an_upper_bound(data_copy):
+    line = edit(data_copy / "projects" / "biotech-nexus.yaml", "figures:\n", "figures:\n"
+                "  a: {kind: count, value: 1000000000001}\n"
+                "  b: {kind: number, value: -1e13}\n"
+                "  c: {kind: multiplier, value: 1000.5}\n"
+                "  d: {kind: amount, value_eur_m: 10000001}\n")
+    path = rel(data_copy, 'biotech-nexus')
+    assert problems(data_copy) == [
+        f"{path}:{line + 1}: figures.a.value: 1000000000001 is out of range: it must be at most "
+        "1000000000000",
+        f"{path}:{line + 2}: figures.b.value: -1e13 is out of range: it must be at least "
+        "-1000000000000",
+        f"{path}:{line + 3}: figures.c.value: 1000.5 is out of range: it must be at most 1000",
+        f"{path}:{line + 4}: figures.d.value_eur_m: 10000001 is out of range: it must be at "
+        "most 10000000 (EUR millions: EUR 10 trillion)"]
+
+
+def test_minus_zero_is_read_as_zero(data_copy):
+    edit(data_copy / "projects" / "biotech-nexus.yaml", "{kind: percent, value: 1.2}",
+         "{kind: percent, value: -0.0}")
+    edit(data_copy / "projects" / "atmp.yaml", "capital_pct: 35", "capital_pct: -0")
+    projects = load_projects(data_copy)
+    share = projects.by_slug("biotech-nexus").figures["gdp_share_2035"].value
+    capital = projects.by_slug("atmp").shares.capital_pct
+    assert (share, share.is_signed(), capital.is_signed()) == (0, False, False)
+
+
+def test_invisible_characters_pasted_from_word_are_dropped_and_hyphens_made_plain(data_copy):
+    # soft hyphen, zero-width space, word joiner and non-breaking hyphen: the sheet font has
+    # none of them but U+200B, so they were refused as unprintable
+    from nexusreports.theme import load_theme
+
+    edit(data_copy / "projects" / "atmp.yaml", "text: INSERM",
+         "text: IN\u00adSERM\u200b, COVID\u201119 en\u2060 T\u2010cel")
+    charset = load_theme(Path(__file__).resolve().parent.parent / "templates").charset
+    projects = load_projects(data_copy, charset)
+    assert projects.by_slug("atmp").collaborations.european[-1].text == \
+        "INSERM, COVID-19 en T-cel"

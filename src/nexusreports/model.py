@@ -6,8 +6,14 @@ language-neutral (a plain string: names of organisations and programmes) or give
 language (:class:`LocalText`, Dutch ``nl`` and English ``en``, both required).
 
 Text fields hold the text exactly as typed after :func:`clean_text`: line endings made
-``\\n``, a vertical tab (Word's manual line break) made ``\\n``, a tab made a space; every
-other control character and U+FFFD (the mark of text damaged in copying) is refused.
+``\\n``, a vertical tab (Word's manual line break) made ``\\n``, a tab made a space, the
+invisible formatting characters Word and e-mail paste (soft hyphen, zero-width space, word
+joiner) dropped, Unicode hyphens made ``-``; every other control character and U+FFFD (the
+mark of text damaged in copying) is refused.
+
+Numbers are finite and bounded (see the ``MAX_*`` constants and docs/data-format.md), so
+every value the model allows can be formatted; a negative zero (``-0``, ``-0.0``) is made 0,
+so nothing prints as "-0%".
 
 This module imports nothing of ours; the validate stage turns pydantic's errors into
 messages with file and line.
@@ -31,10 +37,47 @@ SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 """A project slug: lowercase letters and digits in words joined by single hyphens."""
 
 PLACEHOLDER_RE = re.compile(r"\{([a-z][a-z0-9_]*)\}")
-"""A figure placeholder in prose: ``{name}``.  Anything else in braces is literal text."""
+"""A figure placeholder in prose: ``{name}``."""
+
+NEAR_PLACEHOLDER_RE = re.compile(
+    r"(?<!\{)\{(?P<lead>\s*)(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?P<trail>\s*)"
+    r"(?P<rest>[:!\[.][^{}\n]*)?\}(?!\})")
+"""Braces that look like a placeholder: an identifier, perhaps in capitals, with spaces,
+a format (``:,``), conversion (``!r``), index (``[0]``) or attribute (``.x``).  When such a
+match is not exactly ``{name}`` it is a mistyped placeholder (a validation error), never
+literal text.  Braces around anything else (``{{ 7*7 }}``, ``{% if %}``, ``{0}``, ``{}``)
+are literal text."""
+
+MAX_EUR_M = Decimal(10_000_000)
+"""Largest amount, in EUR millions (EUR 10 trillion): sizes, totals, amount figures."""
+
+MAX_FIGURE_PCT = Decimal(1000)
+"""Percent figures lie within -1000..1000 (shares are 0-100)."""
+
+MAX_MULTIPLIER = Decimal(1000)
+"""Largest multiplier figure (1000x)."""
+
+MAX_COUNT = 10**12
+"""Largest count figure (a million million)."""
+
+MAX_NUMBER = Decimal(10**12)
+"""Number figures lie within -10**12..10**12."""
 
 _LINE_BREAKS = {"\r\n": "\n", "\r": "\n", "\v": "\n", "\u2028": "\n", "\u2029": "\n\n",
                 "\x85": "\n", "\f": "\n"}
+
+PASTED_CHARS: dict[str, str] = {
+    "\u00ad": "",   # soft hyphen: the sheets hyphenate by themselves
+    "\u200b": "",   # zero-width space
+    "\u2060": "",   # word joiner
+    "\ufeff": "",   # zero-width no-break space (a byte-order mark inside the text)
+    "\u2010": "-",  # hyphen: the sheet font has only the plain hyphen-minus
+    "\u2011": "-",  # non-breaking hyphen (Word's Ctrl+Shift+-)
+}
+"""Invisible or font-less characters that text pasted from Word or e-mail carries, and what
+:func:`clean_text` makes of them (the same in the PDF and the Word sheet)."""
+
+_PASTED = str.maketrans(PASTED_CHARS)
 
 
 class TextProblem(ValueError):
@@ -50,14 +93,18 @@ def clean_text(value: str) -> str:
 
     >>> clean_text("Regel een\vRegel twee\tklaar")
     'Regel een\nRegel twee klaar'
+    >>> clean_text("gezond\u00adheids\u200bzorg, COVID\u201119")
+    'gezondheidszorg, COVID-19'
 
+    Soft hyphens, zero-width spaces, word joiners and U+FEFF are dropped; U+2010 and the
+    non-breaking hyphen U+2011 become ``-`` (:data:`PASTED_CHARS`); the ends are stripped.
     Raises :class:`TextProblem` for U+FFFD and for control characters other than line
     breaks and tabs (NUL, escape, ...), naming the character.  Text is NFC-normalised, so a
     letter typed as base + combining accent prints as one glyph.
     """
     for old, new in _LINE_BREAKS.items():
         value = value.replace(old, new)
-    value = value.replace("\t", " ")
+    value = value.replace("\t", " ").translate(_PASTED).strip()
     for ch in value:
         if ch == "\ufffd":
             raise TextProblem(ch, "contains U+FFFD, the replacement character left by a broken "
@@ -71,6 +118,15 @@ def clean_text(value: str) -> str:
 
 CleanStr = Annotated[str, AfterValidator(clean_text)]
 NonEmptyStr = Annotated[CleanStr, Field(min_length=1)]
+
+
+def _no_minus_zero(value: Decimal) -> Decimal:
+    """``-0`` and ``-0.0`` as ``0``/``0.0`` (pydantic has already refused NaN and infinity)."""
+    return abs(value) if value.is_zero() else value
+
+
+Dec = Annotated[Decimal, AfterValidator(_no_minus_zero)]
+"""A finite decimal with no negative zero; bounds are added where it is used."""
 
 
 class _Model(BaseModel):
@@ -187,7 +243,7 @@ class Period(_Model):
     end: Annotated[int, Field(ge=1900, le=2200)]
 
 
-Pct = Annotated[Decimal, Field(ge=0, le=100)]
+Pct = Annotated[Dec, Field(ge=0, le=100)]
 
 
 class Shares(_Model):
@@ -240,35 +296,36 @@ class Collaborations(_Model):
     european: Annotated[list[Collaboration], Field(min_length=1)]
 
 
-Amount = Annotated[Decimal, Field(ge=0)]
+Amount = Annotated[Dec, Field(ge=0, le=MAX_EUR_M)]
+"""Money in EUR millions, 0 to :data:`MAX_EUR_M` (EUR 10 trillion)."""
 
 
 class CountFigure(_Model):
-    """A whole count such as jobs or fte: nl "21.000", en "21,000"."""
+    """A whole count such as jobs or fte, 0 to 10**12: nl "21.000", en "21,000"."""
 
     kind: Literal["count"]
-    value: Annotated[int, Field(ge=0)]
+    value: Annotated[int, Field(ge=0, le=MAX_COUNT)]
 
 
 class NumberFigure(_Model):
-    """A plain decimal number: nl "12,6", en "12.6"."""
+    """A plain decimal number, -10**12 to 10**12: nl "12,6", en "12.6"."""
 
     kind: Literal["number"]
-    value: Decimal
+    value: Annotated[Dec, Field(ge=-MAX_NUMBER, le=MAX_NUMBER)]
 
 
 class PercentFigure(_Model):
-    """A percentage, given in percent (``1.2`` means 1,2%)."""
+    """A percentage, given in percent (``1.2`` means 1,2%), -1000 to 1000."""
 
     kind: Literal["percent"]
-    value: Decimal
+    value: Annotated[Dec, Field(ge=-MAX_FIGURE_PCT, le=MAX_FIGURE_PCT)]
 
 
 class MultiplierFigure(_Model):
-    """A multiplier such as 2,5x."""
+    """A multiplier such as 2,5x: more than 0, at most 1000."""
 
     kind: Literal["multiplier"]
-    value: Annotated[Decimal, Field(gt=0)]
+    value: Annotated[Dec, Field(gt=0, le=MAX_MULTIPLIER)]
 
 
 class AmountFigure(_Model):
@@ -314,7 +371,7 @@ class Project(_Model):
     relevance: LocalText
     collaborations: Collaborations
     period: Period
-    size_eur_m: Annotated[Decimal, Field(gt=0)]
+    size_eur_m: Annotated[Dec, Field(gt=0, le=MAX_EUR_M)]
     flagship_total_eur_m: Amount | None = None
     shares: Shares
     trl: TrlRange

@@ -206,15 +206,20 @@ def _message(err: Mapping[str, Any], loc: Loc) -> str:
     if isinstance(given, str) and _TODO_RE.search(given) and kind not in ("union_tag_invalid",):
         return (f"not filled in yet ({given!r}): replace it with {_expected(err, loc)} (see "
                 "the comment on this line)")
+    if kind == "int_parsing_size":
+        return f"{_short(given)} is out of range: it has far too many digits"
     if kind in ("int_parsing", "int_type", "decimal_parsing", "decimal_type", "float_parsing",
                 "int_from_float", "decimal_max_places", "finite_number"):
         want = "a whole number" if kind.startswith("int") else "a number"
-        return f"expected {want}, got {given!r}{_number_hint(given, loc)}"
+        return f"expected {want}, got {_short(given)!r}{_number_hint(given, loc)}"
     if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
-        bound = ctx.get("ge", ctx.get("gt", ctx.get("le", ctx.get("lt"))))
+        bound = _bound(ctx.get("ge", ctx.get("gt", ctx.get("le", ctx.get("lt")))))
         words = {"greater_than_equal": "at least", "greater_than": "more than",
                  "less_than_equal": "at most", "less_than": "less than"}[kind]
-        return f"{given} is out of range: it must be {words} {bound}"
+        upper = kind.startswith("less")
+        hint = " (EUR millions: EUR 10 trillion)" if upper and _unit(loc) == \
+            " (in EUR millions)" else ""
+        return f"{_short(given)} is out of range: it must be {words} {bound}{hint}"
     if kind in ("enum", "literal_error"):
         expected = ctx.get("expected", "")
         return f"unknown value {given!r}: use one of {expected}"
@@ -243,6 +248,20 @@ def _message(err: Mapping[str, Any], loc: Loc) -> str:
     if kind.startswith("date"):
         return f"expected a date written as YYYY-MM-DD (e.g. 2025-09-30), got {given!r}"
     return str(err["msg"])
+
+
+def _bound(value: Any) -> str:
+    """A range bound from pydantic's context as typed: ``Decimal('1000')`` -> ``1000``."""
+    text = str(value)
+    found = re.fullmatch(r"Decimal\('(.*)'\)", text)
+    return found.group(1) if found else text
+
+
+def _short(value: Any) -> Any:
+    """``value``, or its first and last digits when it is too long to read in a message."""
+    if isinstance(value, str) and len(value) > 40:
+        return f"{value[:16]}...{value[-8:]} ({len(value)} characters)"
+    return value
 
 
 def _unit(loc: Loc) -> str:

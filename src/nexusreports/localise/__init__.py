@@ -9,7 +9,11 @@ language code used in the data (``nl``, ``en``).
 
 Rounding rule (documented in docs/data-format.md): derived values are rounded **half up**
 (0,05 -> 0,1), as finance readers expect, not Babel's default half-even.  Amounts print
-with at most one decimal, whole amounts with none.
+with at most one decimal, whole amounts with none.  A value that rounds to zero prints as
+``0``, never ``-0`` (-0,04% is "0%").
+
+Every value the model allows (:mod:`nexusreports.model`: finite, at most 10**12 in size,
+amounts at most EUR 10 trillion) formats without error.
 """
 
 from __future__ import annotations
@@ -73,11 +77,12 @@ class Localiser:
 
     def count(self, value: int | Decimal) -> str:
         """A whole number with the locale's grouping: nl ``21.000``, en ``21,000``."""
-        return self._decimal(Decimal(value), "#,##0")
+        return self._decimal(_settle(Decimal(value), 0), "#,##0")
 
     def number(self, value: Decimal, max_decimals: int = 1) -> str:
         """A decimal number with up to ``max_decimals`` decimals (half up): nl ``12,6``."""
-        return self._decimal(value, "#,##0." + "#" * max_decimals if max_decimals else "#,##0")
+        return self._decimal(_settle(Decimal(value), max_decimals),
+                             "#,##0." + "#" * max_decimals if max_decimals else "#,##0")
 
     def year(self, value: int) -> str:
         """A calendar year, never grouped: ``2025``."""
@@ -89,8 +94,8 @@ class Localiser:
         pattern = pattern.replace("#,##0", "#,##0." + "#" * max_decimals) if max_decimals else pattern
         with localcontext() as ctx:
             ctx.rounding = ROUND_HALF_UP
-            return format_percent(Decimal(value_pct) / 100, format=pattern, locale=self.locale,
-                                  decimal_quantization=True)
+            return format_percent(_settle(Decimal(value_pct), max_decimals) / 100,
+                                  format=pattern, locale=self.locale, decimal_quantization=True)
 
     def multiplier(self, value: Decimal) -> str:
         """A multiplier: nl ``2,5x``, en ``2.5x``."""
@@ -106,6 +111,7 @@ class Localiser:
             value, unit = value / 1000, self.gettext("billion")
         else:
             unit = self.gettext("million")
+        value = _settle(value, 1)
         pattern = self.locale.currency_formats["standard"].pattern.replace("#,##0.00", "#,##0.#")
         with localcontext() as ctx:
             ctx.rounding = ROUND_HALF_UP
@@ -121,7 +127,20 @@ class Localiser:
         """A date: short nl ``30-09-2025`` / en ``30/09/2025``; long nl ``30 september 2025``."""
         return format_date(value, format=style, locale=self.locale)
 
-    def _decimal(self, value: Decimal, pattern: str) -> str:
+    def _decimal(self, value: Decimal, pattern: str) -> str:  # value already _settle()d
         with localcontext() as ctx:
             ctx.rounding = ROUND_HALF_UP
             return format_decimal(value, format=pattern, locale=self.locale)
+
+
+def _settle(value: Decimal, decimals: int) -> Decimal:
+    """``value`` rounded half up to ``decimals`` decimals; one that rounds to zero is +0.
+
+    The precision grows with the value, so no finite value raises ``InvalidOperation``.
+    """
+    with localcontext() as ctx:
+        ctx.prec = max(ctx.prec, value.adjusted() + decimals + 2)
+        ctx.rounding = ROUND_HALF_UP
+        ctx.Emax = max(ctx.Emax, value.adjusted() + 1)
+        rounded = value.quantize(Decimal(1).scaleb(-decimals))
+    return abs(rounded) if rounded.is_zero() else rounded
