@@ -8,6 +8,7 @@ XML, and LibreOffice converts the DOCX when it is installed.
 from __future__ import annotations
 
 import io
+import re
 import shutil
 import subprocess
 import zipfile
@@ -18,8 +19,8 @@ from docx import Document
 from pypdf import PdfReader
 
 from nexusreports import model as m
-from nexusreports.bundle import (DOCX_NAME, PDF_NAME, heading_style, render_bundle_docx,
-                                 render_bundle_pdf)
+from nexusreports.bundle import (DOCX_NAME, PDF_NAME, bookmark_name, heading_style,
+                                 render_bundle_docx, render_bundle_pdf)
 from nexusreports.cli import main
 from nexusreports.errors import DataErrors
 from nexusreports.pipeline import BuildOptions, build
@@ -318,9 +319,31 @@ def test_the_order_names_every_project_once(data_copy, projects):
 
 # --- the DOCX ----------------------------------------------------------------------------
 
+W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+
+
 @pytest.fixture(scope="module")
 def docx_bytes(bundle_build) -> bytes:
     return (bundle_build / DOCX_NAME).read_bytes()
+
+
+def docx_part(data: bytes, name: str = "word/document.xml") -> str:
+    return zipfile.ZipFile(io.BytesIO(data)).read(name).decode("utf-8")
+
+
+def toc_entries(data: bytes) -> list[tuple[str, str, str]]:
+    """Every contents entry of a Word bundle: (bookmark it links to, text, page number)."""
+    from lxml import etree
+
+    root = etree.fromstring(docx_part(data).encode())
+    entries = []
+    for link in root.iter(f"{W}hyperlink"):
+        runs = [r for r in link.iter(f"{W}r")]
+        texts = ["\t" if r.find(f"{W}tab") is not None else
+                 "".join(t.text or "" for t in r.iter(f"{W}t")) for r in runs]
+        text, _, number = "".join(texts).partition("\t")
+        entries.append((link.get(f"{W}anchor"), text, number))
+    return entries
 
 
 def test_the_docx_has_a_section_per_sheet_besides_cover_parts_and_closing(docx_bytes):
@@ -332,20 +355,94 @@ def test_the_docx_has_a_section_per_sheet_besides_cover_parts_and_closing(docx_b
     assert all(s.start_type == WD_SECTION.NEW_PAGE for s in doc.sections[1:])
 
 
-def test_the_docx_headings_are_per_language_and_collected_by_its_own_toc(docx_bytes,
-                                                                        sheet_views):
+def test_docx_page_numbers_start_at_1_after_the_cover_and_never_restart(docx_bytes):
+    doc = Document(io.BytesIO(docx_bytes))
+    starts = [[n.get(f"{W}start") for n in s._sectPr.iter(f"{W}pgNumType")]
+              for s in doc.sections]
+    assert starts == [[], ["1"], *([[]] * (len(doc.sections) - 2))]
+    assert doc.sections[0].footer.is_linked_to_previous  # the cover has no footer
+    assert "PAGE" not in "".join(p.text for p in doc.sections[0].footer.paragraphs)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_docx_contents_print_the_pages_of_the_pdf_bundle_and_link_to_bookmarks(
+        docx_bytes, sheet_views, lang):
+    entries = [e for e in toc_entries(docx_bytes) if e[0].endswith(f"_{lang}")
+               or e[0].startswith(f"sheet_{lang}_")]
+    names = [sheet_views[(slug, lang)].project_name for slug in ORDER]
+    assert entries == [
+        (f"summary_{lang}", CONTENTS[lang][1], str(FRONT_PAGE[lang] + 1)),
+        *((bookmark_name(sheet_views[(slug, lang)]), name, str(SHEET_PAGE[(slug, lang)]))
+          for slug, name in zip(ORDER, names))]
+    xml = docx_part(docx_bytes)
+    for anchor, _, _ in entries:
+        assert xml.count(f'w:name="{anchor}"') == 1, anchor
+
+
+def test_the_docx_contents_are_a_toc_field_over_tc_entries_and_not_refreshed_on_open(
+        docx_bytes, sheet_views):
+    xml = docx_part(docx_bytes)
+    for letter, lang in zip("ab", LANGS):
+        assert xml.count(f" TOC \\f {letter} \\h \\z ") == 1
+        names = [CONTENTS[lang][1], *(sheet_views[(s, lang)].project_name for s in ORDER)]
+        for name in names:
+            quoted = name.replace("&", "&amp;")
+            assert f' TC "{quoted}" \\f {letter} \\l 1 ' in xml, name
+    assert "updateFields" not in docx_part(docx_bytes, "word/settings.xml")
+
+
+def test_the_docx_front_headings_are_in_the_language_heading_styles(docx_bytes):
     doc = Document(io.BytesIO(docx_bytes))
     for lang in LANGS:
-        style = heading_style(lang)
-        assert doc.styles[style].base_style.name == "Heading 1"
-        headings = [p.text for p in doc.paragraphs if p.style.name == style]
-        assert headings == [CONTENTS[lang][1],
-                            *(sheet_views[(s, lang)].project_name for s in ORDER)]
-    xml = zipfile.ZipFile(io.BytesIO(docx_bytes)).read("word/document.xml").decode("utf-8")
-    for lang in LANGS:
-        assert f'TOC \\h \\z \\t "{heading_style(lang)},1"' in xml
-    settings = zipfile.ZipFile(io.BytesIO(docx_bytes)).read("word/settings.xml").decode()
-    assert '<w:updateFields w:val="true"/>' in settings
+        headings = [p.text for p in doc.paragraphs if p.style.name == heading_style(lang)]
+        assert headings == list(CONTENTS[lang])
+
+
+def body_texts(element) -> list[str]:
+    """The text of every paragraph under ``element``, TC/field instructions left out."""
+    return ["".join(t.text or "" for t in p.iter(f"{W}t")) for p in element.iter(f"{W}p")]
+
+
+def test_each_docx_sheet_section_is_the_designed_word_sheet(docx_bytes, sheet_views, theme):
+    from nexusreports.render.word import render_docx
+
+    doc = Document(io.BytesIO(docx_bytes))
+    texts = body_texts(doc.element.body)
+    style_ids = {s.style_id for s in doc.styles}
+    sheets = doc.sections[2:6] + doc.sections[7:11]
+    keys = [(s, "nl") for s in ORDER] + [(s, "en") for s in ORDER]
+    cursor = 0
+    for section, key in zip(sheets, keys):
+        single = Document(io.BytesIO(render_docx(sheet_views[key], theme)))
+        expected = body_texts(single.element.body)
+        # the sheet's paragraphs, whole and in bundle order
+        starts = [i for i in range(cursor, len(texts))
+                  if texts[i:i + len(expected)] == expected]
+        assert starts, key
+        cursor = starts[0] + len(expected)
+        used = {e.get(f"{W}val") for e in single.element.body.iter(f"{W}pStyle", f"{W}tblStyle")}
+        assert used <= style_ids
+        # the sheet's own page setup (its header band bleeds to the top edge)
+        mine = single.sections[0]
+        assert (section.top_margin, section.left_margin, section.bottom_margin) == \
+            (mine.top_margin, mine.left_margin, mine.bottom_margin)
+    english = docx_part(docx_bytes).split(f'w:name="{bookmark_name(sheet_views[keys[4]])}"')[1]
+    assert '<w:lang w:val="en-GB"/>' in english
+
+
+def test_each_docx_sheet_footer_is_the_sheets_own_with_the_page_number(docx_bytes,
+                                                                       sheet_views):
+    doc = Document(io.BytesIO(docx_bytes))
+    sheets = doc.sections[2:6] + doc.sections[7:11]
+    keys = [(s, "nl") for s in ORDER] + [(s, "en") for s in ORDER]
+    for section, key in zip(sheets, keys):
+        footer = section.footer
+        assert not footer.is_linked_to_previous
+        view = sheet_views[key]
+        # the cached PAGE result is 1; Word and LibreOffice show the real number
+        assert footer.paragraphs[0].text == \
+            f"{view.footer_left} · {PAGE_WORD[key[1]]} 1\t{view.footer_right}"
+        assert " PAGE " in footer._element.xml
 
 
 @pytest.mark.parametrize("lang", LANGS)
@@ -358,19 +455,6 @@ def test_the_docx_summary_table_holds_the_exact_figures(docx_bytes, lang):
     assert rows == [COLUMNS[lang], *SUMMARY[lang]]
 
 
-def test_each_docx_sheet_section_has_a_footer_in_its_language(docx_bytes, sheet_views):
-    doc = Document(io.BytesIO(docx_bytes))
-    sheets = doc.sections[2:6] + doc.sections[7:11]
-    keys = [(s, "nl") for s in ORDER] + [(s, "en") for s in ORDER]
-    for section, key in zip(sheets, keys):
-        footer = section.footer
-        assert not footer.is_linked_to_previous
-        text = footer.paragraphs[0].text
-        view = sheet_views[key]
-        assert text.startswith(f"{view.footer_left} · {view.footer_right} · "
-                               f"{PAGE_WORD[key[1]]} ")
-
-
 def test_the_docx_core_properties_are_filled(docx_bytes):
     props = Document(io.BytesIO(docx_bytes)).core_properties
     assert props.title == "Biotech Nexus"
@@ -378,23 +462,71 @@ def test_the_docx_core_properties_are_filled(docx_bytes):
     assert "ATMP (Advanced Therapy Medicinal Products) I&II" in props.keywords
 
 
-def test_libreoffice_converts_the_docx_without_trouble(docx_bytes, tmp_path):
+def test_the_docx_by_project_contents_follow_the_pairs(bundle_view, projects, sheet_views,
+                                                       theme):
+    config = load_bundle(DATA, projects).model_copy(
+        update={"arrangement": m.Arrangement.by_project})
+    view = build_bundle_view(config, projects, sheet_views)
+    entries = toc_entries(render_bundle_docx(view, theme))
+    # cover, nl contents + summary, en contents + summary, then nl/en pairs
+    pages = {f"sheet_{lang}_{slug}".replace("-", "_"): str(5 + 2 * i + j)
+             for i, slug in enumerate(ORDER) for j, lang in enumerate(LANGS)}
+    assert [(a, n) for a, _, n in entries] == [
+        ("summary_nl", "2"), *((a, pages[a]) for a in pages if "_nl_" in a),
+        ("summary_en", "4"), *((a, pages[a]) for a in pages if "_en_" in a)]
+
+
+def convert_with_libreoffice(docx: bytes, tmp_path: Path) -> PdfReader:
     soffice = shutil.which("soffice") or shutil.which("libreoffice")
     if soffice is None:
         pytest.skip("LibreOffice (soffice) is not installed: the DOCX conversion is not checked")
     source = tmp_path / DOCX_NAME
-    source.write_bytes(docx_bytes)
+    source.write_bytes(docx)
     done = subprocess.run([soffice, "--headless", f"-env:UserInstallation=file://{tmp_path}/lo",
                            "--convert-to", "pdf", "--outdir", str(tmp_path), str(source)],
                           capture_output=True, text=True, timeout=240)
     converted = tmp_path / "briefing-nl-en.pdf"
     assert done.returncode == 0 and converted.is_file(), done.stderr
-    r = PdfReader(converted)
-    # cover + 2 x (contents, summary) + 8 sheets + closing, a sheet may take two pages
-    assert 14 <= len(r.pages) <= 22
-    text = flat("".join(p.extract_text() for p in r.pages))
+    return PdfReader(converted)
+
+
+@pytest.fixture(scope="module")
+def converted(docx_bytes, tmp_path_factory) -> PdfReader:
+    return convert_with_libreoffice(docx_bytes, tmp_path_factory.mktemp("docx-pdf"))
+
+
+def test_libreoffice_converts_the_docx_to_one_page_per_sheet(converted):
+    # cover + 2 x (contents, summary, 4 sheets) + closing: every sheet exactly one page
+    assert len(converted.pages) == PAGES
+    text = flat("".join(p.extract_text() for p in converted.pages))
     assert "€ 1.332,5 miljoen" in text and "€1,332.5 million" in text
     assert "Samen... voor de toekomst van gezondheid." in text
+
+
+def test_the_converted_docx_numbers_its_pages_on_from_the_cover(converted):
+    assert "Pagina" not in converted.pages[0].extract_text()
+    for index, page in enumerate(converted.pages[1:-1], start=1):
+        word = PAGE_WORD["nl" if index < FRONT_PAGE["en"] else "en"]
+        assert f"{word} {index}" in flat(page.extract_text()), index
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_each_converted_contents_entry_names_and_links_to_its_page(converted, docx_bytes,
+                                                                   sheet_views, lang):
+    contents = converted.pages[FRONT_PAGE[lang]]
+    lines = [flat(line) for line in contents.extract_text().splitlines()]
+    names = [sheet_views[(slug, lang)].project_name for slug in ORDER]
+    for slug, name in zip(ORDER, names):
+        # "name ........ 4": the printed number is the page that holds the name
+        found = [re.fullmatch(re.escape(name) + r"[ .]*(\d+)", line) for line in lines]
+        numbers = [int(f.group(1)) for f in found if f]
+        assert len(numbers) == 1, (name, lines)
+        number = numbers[0]
+        assert number == SHEET_PAGE[(slug, lang)]
+        assert name in flat(converted.pages[number].extract_text()), (slug, lang)
+    targets = sorted(converted.get_page_number(a.get_object()["/Dest"][0].get_object())
+                     for a in contents["/Annots"])
+    assert targets == [FRONT_PAGE[lang] + 1, *(SHEET_PAGE[(s, lang)] for s in ORDER)]
 
 
 def test_the_docx_bundle_is_byte_identical_for_the_same_source_date_epoch(
