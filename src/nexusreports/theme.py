@@ -8,6 +8,7 @@ are trusted input (they ship with the tool); a missing or broken one is a
 from __future__ import annotations
 
 import re
+import struct
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -54,7 +55,8 @@ class Theme:
     def charset(self) -> frozenset[int]:
         """Code points that every face of the font can print (for validation).
 
-        Raises :class:`TemplateError` when a font file is not a TrueType font.
+        Raises :class:`TemplateError` when a font file is not a TrueType font, or is cut off
+        (ReportLab's parser then fails with ``struct.error``).
         """
         from reportlab.pdfbase.ttfonts import TTFError, TTFontFile
 
@@ -64,6 +66,9 @@ class Theme:
                 face = set(TTFontFile(str(path)).charToGlyph)
             except (TTFError, OSError) as exc:
                 raise TemplateError(path, f"not a usable TrueType font ({exc})") from exc
+            except (struct.error, IndexError, KeyError, ValueError) as exc:  # cut off
+                raise TemplateError(path, "not a usable TrueType font: the file is damaged "
+                                    f"or cut off ({exc}); restore it from git") from exc
             points = face if points is None else points & face
         return frozenset(points or ())
 

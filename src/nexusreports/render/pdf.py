@@ -28,6 +28,7 @@ through ReportLab's ``hyphenationLang``, for the view's locale.
 from __future__ import annotations
 
 import io
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -47,10 +48,13 @@ from reportlab.platypus.frames import _FUZZ
 from ..errors import ContentOverflow, TemplateError
 from ..theme import Theme
 from ..view import Block, MatrixItem, SheetView, ShareBar, Step
+from .logos import ORGANISATIONS_PER_ROW, load_logo
 
 CREATOR = "nexusreports"
 MIN_FONT_PT = 7.0
 """Smallest type on a sheet, in points (the theme's ``small_pt`` may not go below it)."""
+LOGO_BOX_MM = 6.0
+"""Height of the box a logo is scaled into on the PDF sheet, in mm (width: its cell)."""
 
 _HYPHENATION = {"nl": "nl_NL", "en": "en_GB"}
 
@@ -60,7 +64,8 @@ _HYPHENATION = {"nl": "nl_NL", "en": "en_GB"}
 def register_fonts(theme: Theme) -> str:
     """Register the theme's four faces with ReportLab (once) and return the family name.
 
-    Raises :class:`TemplateError` when a font file cannot be read as TrueType.
+    Raises :class:`TemplateError` when a font file cannot be read as TrueType (also when
+    it is cut off: ReportLab's parser then fails with ``struct.error``).
     """
     family = theme.fonts.family
     names = {"regular": family, "bold": f"{family}-Bold", "italic": f"{family}-Italic",
@@ -75,6 +80,10 @@ def register_fonts(theme: Theme) -> str:
         except (TTFError, OSError) as exc:
             raise TemplateError(path, f"cannot use this font file ({exc}): restore it from git "
                                 "or point theme.yaml at another .ttf") from exc
+        except (struct.error, IndexError, KeyError, ValueError) as exc:  # a cut-off file
+            raise TemplateError(path, f"cannot use this font file: it is damaged or cut off "
+                                f"({exc}): restore it from git or point theme.yaml at another "
+                                ".ttf") from exc
     pdfmetrics.registerFontFamily(family, normal=names["regular"], bold=names["bold"],
                                   italic=names["italic"], boldItalic=names["bold_italic"])
     return family
@@ -223,6 +232,18 @@ class _ShareBar(Flowable):
         self.width, self.height = aw, self.BAR + self.kit.type["small_pt"] * 1.5 + 1.2 * mm
         return self.width, self.height
 
+    def too_wide(self) -> tuple[float, str]:
+        """How far (pt) the two labels overrun the bar's width (with a 2 mm gap), and the
+        longer label."""
+        k, b, size = self.kit, self.bar, self.kit.type["small_pt"]
+        left = (pdfmetrics.stringWidth(f"{b.left_label} ", k.font, size)
+                + pdfmetrics.stringWidth(b.left_pct, k.bold, size))
+        right = (pdfmetrics.stringWidth(b.right_pct, k.bold, size)
+                 + pdfmetrics.stringWidth(f" {b.right_label}", k.font, size))
+        text = (f"{b.left_label} {b.left_pct}" if left >= right
+                else f"{b.right_pct} {b.right_label}")
+        return left + right + 2 * mm - self.width, text
+
     def draw(self) -> None:
         c, k, b = self.canv, self.kit, self.bar
         y = self.height - self.BAR
@@ -260,6 +281,20 @@ class _Timeline(Flowable):
         self.width, self.height = aw, 9.5 * mm
         return self.width, self.height
 
+    def too_wide(self) -> tuple[float, str]:
+        """How far (pt) the labels or the years overrun the width: the two labels need a
+        2 mm gap, the two years room for the line between them (at least 8 mm)."""
+        k = self.kit
+        start_label, start, end_label, end = self.texts
+        size, big = k.type["small_pt"], k.type["heading_pt"] + 1.5
+        labels = (pdfmetrics.stringWidth(start_label, k.font, size)
+                  + pdfmetrics.stringWidth(end_label, k.font, size) + 2 * mm)
+        years = (pdfmetrics.stringWidth(start, k.bold, big)
+                 + pdfmetrics.stringWidth(end, k.bold, big) + 2 * 2.5 * mm + 8 * mm)
+        if labels - self.width >= years - self.width:
+            return labels - self.width, f"{start_label} {end_label}"
+        return years - self.width, f"{start} {end}"
+
     def draw(self) -> None:
         c, k = self.canv, self.kit
         start_label, start, end_label, end = self.texts
@@ -295,6 +330,16 @@ class _Scale(Flowable):
     def wrap(self, aw: float, ah: float) -> tuple[float, float]:
         self.width, self.height = aw, 5.2 * mm
         return self.width, self.height
+
+    def too_wide(self) -> tuple[float, str]:
+        """How far (pt) the widest step label (bold, as when active) overruns its box, less
+        0.5 mm on each side."""
+        k, gap = self.kit, 0.8 * mm
+        n = len(self.steps)
+        w = (self.width - gap * (n - 1)) / n - 1.0 * mm
+        size = k.type["small_pt"] + 0.8
+        widest = max(self.steps, key=lambda s: pdfmetrics.stringWidth(s.label, k.bold, size))
+        return pdfmetrics.stringWidth(widest.label, k.bold, size) - w, widest.label
 
     def draw(self) -> None:
         c, k = self.canv, self.kit
@@ -340,6 +385,10 @@ class _Stages(Flowable):
         heights = [p.wrap(self.cell - 2 * self.PAD, ah)[1] for p in self.paras]
         self.width, self.height = aw, max(heights) + 2 * self.PAD
         return self.width, self.height
+
+    def fitted_texts(self) -> list[tuple[Paragraph, float]]:
+        """Each stage label with the width it must fit (for :func:`_check_widths`)."""
+        return [(p, self.cell - 2 * self.PAD) for p in self.paras]
 
     def draw(self) -> None:
         c, k = self.canv, self.kit
@@ -388,41 +437,71 @@ class _Marker(Flowable):
 
 
 class _Logos(Flowable):
-    """Organisation logos in a row, each scaled to the row height; names under them."""
+    """The organisations as an orderly grid: :data:`ORGANISATIONS_PER_ROW` equal cells a row,
+    each a logo (scaled into a :data:`LOGO_BOX_MM` box, centred) with the name centred under
+    it; an organisation without a logo shows its name alone, on the names' line.
 
-    def __init__(self, view: SheetView, kit: _Kit, height: float):
+    Names wrap within their cell (at spaces only).  Rows stack downwards; the band's height is
+    checked by :func:`_measure` like any other region, so too many organisations are a
+    :class:`ContentOverflow` naming ``organisations``, never a dropped or clipped entry.
+    """
+
+    GAP = 2.0 * mm  # between cells, and between rows
+
+    def __init__(self, view: SheetView, kit: _Kit):
         super().__init__()
-        self.view, self.kit, self.row_h = view, kit, height
+        self.kit = kit
+        self.orgs = view.organisations
+        self.logos = [load_logo(o.logo) if o.logo else None for o in self.orgs]
+        self.paras = [Paragraph(markup(o.name), kit.styles["chip"]) for o in self.orgs]
+        self.logo_h = LOGO_BOX_MM * mm
 
     def wrap(self, aw: float, ah: float) -> tuple[float, float]:
-        self.width, self.height = aw, self.row_h
+        n = ORGANISATIONS_PER_ROW
+        self.cell = (aw - self.GAP * (n - 1)) / n
+        self.rows: list[tuple[float, float]] = []  # (row height, name height) per row
+        for first in range(0, len(self.orgs), n):
+            heights = [p.wrap(self.cell, ah)[1] for p in self.paras[first:first + n]]
+            name_h = max(heights)
+            self.rows.append((self.logo_h + 0.8 * mm + name_h, name_h))
+        self.width = aw
+        self.height = sum(h for h, _ in self.rows) + self.GAP * (len(self.rows) - 1)
         return self.width, self.height
 
-    def draw(self) -> None:
-        from PIL import Image, ImageOps
-        from reportlab.lib.utils import ImageReader
+    def lines_to_cut(self, over: float) -> int:
+        """How many rows of organisations (from the last) to drop to save ``over`` pt."""
+        cut, saved = 0, 0.0
+        for h, _ in reversed(self.rows):
+            if saved >= over - 0.01:
+                break
+            cut, saved = cut + 1, saved + h + self.GAP
+        return max(cut, 1)
 
-        c, k = self.canv, self.kit
-        x = 0.0
-        size = k.type["small_pt"]
-        logo_h = self.row_h - size * 1.6
-        for org in self.view.organisations:
-            w_text = pdfmetrics.stringWidth(org.name, k.font, size)
-            w = w_text
-            if org.logo:
-                with Image.open(org.logo) as img:
-                    img = ImageOps.exif_transpose(img)
-                    img.load()
-                    ratio = img.width / img.height
-                    w_img = min(logo_h * ratio, 40 * mm)
-                    h_img = w_img / ratio
-                    c.drawImage(ImageReader(img), x, size * 1.6 + (logo_h - h_img) / 2, w_img,
-                                h_img, mask="auto")
-                w = max(w, w_img)
-            c.setFillColor(k.colours["text"])
-            c.setFont(k.font, size)
-            c.drawString(x, size * 0.3, org.name)
-            x += w + 6 * mm
+    def draw(self) -> None:
+        c, n = self.canv, ORGANISATIONS_PER_ROW
+        top = self.height
+        for r, (row_h, name_h) in enumerate(self.rows):
+            for i in range(r * n, min((r + 1) * n, len(self.orgs))):
+                x = (i - r * n) * (self.cell + self.GAP)
+                logo, para = self.logos[i], self.paras[i]
+                if logo is not None:
+                    w = min(self.cell, self.logo_h * logo.ratio)
+                    h = w / logo.ratio
+                    c.drawImage(_image_reader(logo.png), x + (self.cell - w) / 2,
+                                top - self.logo_h + (self.logo_h - h) / 2, w, h, mask="auto")
+                _, ph = para.wrap(self.cell, name_h)
+                para.drawOn(c, x, top - row_h + (name_h - ph))
+            top -= row_h + self.GAP
+
+    def fitted_texts(self) -> list[tuple[Paragraph, float]]:
+        """Each name with the width it must fit (for :func:`_check_widths`)."""
+        return [(p, self.cell) for p in self.paras]
+
+
+def _image_reader(png: bytes):
+    from reportlab.lib.utils import ImageReader
+
+    return ImageReader(io.BytesIO(png))
 
 
 # --- the sheet ------------------------------------------------------------------------------
@@ -482,19 +561,20 @@ def _panel(view: SheetView, kit: _Kit, width: float) -> Table:
     rows += [
         Spacer(1, 3 * mm),
         Paragraph(markup(lab["timeline"].upper()), s["label"]),
-        _Timeline(lab["start"], view.period_start, lab["end"], view.period_end, kit),
+        _Field(_Timeline(lab["start"], view.period_start, lab["end"], view.period_end, kit),
+               "period"),
         Spacer(1, 3 * mm),
         Paragraph(markup(lab["shares"].upper()), s["label"]),
-        _ShareBar(view.shares[0], kit),
+        _Field(_ShareBar(view.shares[0], kit), "shares.capital_pct"),
         Spacer(1, 1.5 * mm),
-        _ShareBar(view.shares[1], kit),
+        _Field(_ShareBar(view.shares[1], kit), "shares.public_pct"),
         Spacer(1, 3 * mm),
         Paragraph(f"{markup(lab['trl'].upper())}&nbsp;&nbsp;<font color='{kit.hex['primary']}'>"
                   f"{markup(view.trl_range)}</font>", s["label"]),
-        _Scale(view.trl_steps, kit),
+        _Field(_Scale(view.trl_steps, kit), "trl"),
         Spacer(1, 3 * mm),
         Paragraph(markup(lab["mrl"].upper()), s["label"]),
-        _Stages(view.mrl_steps, kit),
+        _Field(_Stages(view.mrl_steps, kit), "mrl"),
     ]
     pad = 3.2 * mm
     table = Table([[rows]], colWidths=[width])
@@ -546,7 +626,7 @@ def _tight(font: str, valign: str = "TOP") -> TableStyle:
 
 
 def _measure(region: _Region, view: SheetView, kit: _Kit) -> None:
-    """Raise ContentOverflow if the region's flowables do not fit, or a word is too wide."""
+    """Raise ContentOverflow if the region's flowables do not fit, or a text is too wide."""
     used = 0.0
     fields: list[str] = []
     width = region.frame._getAvailableWidth()
@@ -558,11 +638,16 @@ def _measure(region: _Region, view: SheetView, kit: _Kit) -> None:
         field = getattr(f, "field", None)
         if field and field not in fields:
             fields.append(field)
-        _check_words(f, region, view)
+        _check_widths(f, region, view, field or region.name)
     if used > region.h + 0.01:
         over = used - region.h
         lines = int(-(-over // kit.type["body_leading_pt"]))
-        raise ContentOverflow(view.source, view.locale_id, region.name, fields or [region.name],
+        name = region.name
+        last = getattr(region.flowables[-1], "inner", None)
+        if isinstance(last, _Logos):  # rows of organisations, not lines of text
+            lines = last.lines_to_cut(over)
+            name = f"{name} ({ORGANISATIONS_PER_ROW} logos a row)"
+        raise ContentOverflow(view.source, view.locale_id, name, fields or [region.name],
                               round(over / mm, 1), max(1, lines))
 
 
@@ -607,20 +692,71 @@ def _draw(region: _Region, canvas: Canvas) -> None:
                     delattr(f, attr)
 
 
-def _check_words(f: Flowable, region: _Region, view: SheetView) -> None:
+_NO_BREAK = "\xa0\u202f\u2007\u2060"
+"""Spaces (and the word joiner) a line never breaks at: Babel puts them between an amount
+and its unit, so "€ 21.200 miljoen" is one word to the line breaker."""
+
+
+def _words(text: str) -> list[str]:
+    """``text`` split where a line may break: at whitespace other than :data:`_NO_BREAK`.
+
+    >>> _words("€\xa021.200\xa0miljoen en meer")
+    ['€\xa021.200\xa0miljoen', 'en', 'meer']
+    """
+    return "".join(" " if ch.isspace() and ch not in _NO_BREAK else ch
+                    for ch in text).split(" ")
+
+
+def _check_widths(f: Flowable, region: _Region, view: SheetView, field: str) -> None:
+    """Raise ContentOverflow when some text of ``f`` (wrapped already) is wider than its room.
+
+    Walks into fields, tables (each cell's width less its padding) and the panel's drawn
+    figures: a paragraph's words (see :func:`_check_paragraph`), and every string drawn at a
+    fixed place (timeline years, share labels, TRL steps) against the room it has.
+    """
+    field = getattr(f, "field", None) or field
+    if isinstance(f, _Field):
+        _check_widths(f.inner, region, view, field)
+    elif isinstance(f, Paragraph):
+        _check_paragraph(f, getattr(f, "width", region.w), region, view, field)
+    elif isinstance(f, Table):
+        for r, row in enumerate(f._cellvalues):
+            for c, value in enumerate(row):
+                cell = f._cellStyles[r][c]
+                room = f._colWidths[c] - cell.leftPadding - cell.rightPadding
+                for inner in value if isinstance(value, (list, tuple)) else [value]:
+                    if isinstance(inner, Flowable):
+                        if isinstance(inner, Paragraph) and not hasattr(inner, "width"):
+                            inner.width = room
+                        _check_widths(inner, region, view, field)
+    elif hasattr(f, "fitted_texts"):
+        for para, room in f.fitted_texts():
+            _check_paragraph(para, room, region, view, field)
+    if hasattr(f, "too_wide"):
+        excess, text = f.too_wide()
+        if excess > 0.01:
+            raise ContentOverflow(view.source, view.locale_id, region.name, [field],
+                                  round(excess / mm, 1) or 0.1, 0, word=_shown(text))
+
+
+def _shown(text: str) -> str:
+    """``text`` for a message: no-break spaces shown as spaces."""
+    return "".join(" " if ch in _NO_BREAK else ch for ch in text)
+
+
+def _check_paragraph(para: Paragraph, width: float, region: _Region, view: SheetView,
+                     field: str) -> None:
     """Raise ContentOverflow when a word cannot be broken to fit the paragraph's width.
 
     A word may break at a hyphen, a slash or where pyphen hyphenates it for the locale; the
-    widest piece between such points must fit.
+    widest piece between such points must fit.  Words are what the line breaker sees: an
+    amount with its unit ("€ 21.200 miljoen", joined by no-break spaces) is one word.
     """
-    para = getattr(f, "inner", f)
-    if not isinstance(para, Paragraph):
-        return
     style = para.style
-    avail = getattr(para, "width", region.w) - style.leftIndent - style.rightIndent
+    avail = width - style.leftIndent - style.rightIndent
     split = style.hyphenationLang if callable(style.hyphenationLang) else None
-    for word in para.getPlainText().split():
-        if pdfmetrics.stringWidth(word, style.fontName, style.fontSize) <= avail:
+    for word in _words(para.getPlainText()):
+        if not word or pdfmetrics.stringWidth(word, style.fontName, style.fontSize) <= avail:
             continue
         cuts = {i + 1 for i, ch in enumerate(word) if ch in "-/–"}
         if split is not None:
@@ -629,11 +765,10 @@ def _check_words(f: Flowable, region: _Region, view: SheetView) -> None:
         widest = max((word[a:b] for a, b in zip(bounds, bounds[1:])),
                      key=lambda piece: pdfmetrics.stringWidth(piece, style.fontName,
                                                               style.fontSize))
-        width = pdfmetrics.stringWidth(widest + "-", style.fontName, style.fontSize)
-        if width > avail:
-            raise ContentOverflow(view.source, view.locale_id, region.name,
-                                  [getattr(f, "field", region.name)],
-                                  round((width - avail) / mm, 1), 0, word=word)
+        width_ = pdfmetrics.stringWidth(widest + "-", style.fontName, style.fontSize)
+        if width_ > avail:
+            raise ContentOverflow(view.source, view.locale_id, region.name, [field],
+                                  round((width_ - avail) / mm, 1) or 0.1, 0, word=_shown(word))
 
 
 def hyphenatable(word: str) -> bool:
@@ -754,7 +889,7 @@ def _organisations(view: SheetView, kit: _Kit, height: float) -> list[Flowable]:
     if view.organisations_empty:
         out.append(Paragraph(markup(view.organisations_empty), kit.styles["small_muted"]))
     elif any(o.logo for o in view.organisations):
-        out.append(_Field(_Logos(view, kit, height - 7 * mm), "organisations"))
+        out.append(_Field(_Logos(view, kit), "organisations"))
     else:
         names = " · ".join(markup(o.name) for o in view.organisations)
         out.append(_Field(Paragraph(names, kit.styles["body"]), "organisations"))
