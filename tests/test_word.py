@@ -284,19 +284,100 @@ def test_the_same_input_gives_the_same_bytes_with_source_date_epoch(shipped, mon
     assert {i.date_time for i in infos} == {(1980, 1, 1, 0, 0, 0)}
 
 
-def test_logos_are_pictures_with_alt_text(shipped, tmp_path):
+def logo_files(tmp_path: Path) -> dict[str, str]:
+    """A wide RGB PNG, a square CMYK JPEG and a tall RGBA PNG."""
+    files = {"wide.png": ("RGB", (300, 100), "#0E9384"), "cmyk.jpg": ("CMYK", (80, 80), None),
+             "tall.png": ("RGBA", (40, 120), (200, 30, 30, 128))}
+    out = {}
+    for name, (mode, size, colour) in files.items():
+        Image.new(mode, size, colour or (0, 200, 200, 0)).save(tmp_path / name)
+        out[name] = str(tmp_path / name)
+    return out
+
+
+def with_organisations(view: SheetView, orgs) -> SheetView:
+    return dataclasses.replace(view, organisations=tuple(orgs), organisations_empty=None)
+
+
+def org_table(data: bytes) -> etree._Element:
+    tables = xml(data, "word/document.xml").xpath(
+        ".//w:tbl[w:tblPr/w:tblDescription[starts-with(@w:val, 'Organisations')]]",
+        namespaces=NS)
+    assert len(tables) == 1
+    return tables[0]
+
+
+def test_logos_are_pictures_with_alt_text_in_a_grid_of_equal_cells(shipped, tmp_path):
     _, theme = shipped
-    logo = tmp_path / "logo.png"
-    Image.new("RGB", (300, 100), "#0E9384").save(logo)
+    logos = logo_files(tmp_path)
     view = view_of(shipped, "atmp", "nl")
-    orgs = (OrganisationView("Galapagos & Co", str(logo), "Logo van Galapagos & Co"),
-            OrganisationView("NecstGen", None, "Logo van NecstGen"))
-    data = render_docx(dataclasses.replace(view, organisations=orgs, organisations_empty=None),
-                       theme, now=STAMP)
+    orgs = [OrganisationView("Galapagos & Co", logos["wide.png"], "Logo van Galapagos & Co"),
+            OrganisationView("NecstGen", None, "Logo van NecstGen")]
+    orgs += [OrganisationView(f"Partner {i}", logos["tall.png"], f"Logo van Partner {i}")
+             for i in range(1, 7)]
+    data = render_docx(with_organisations(view, orgs), theme, now=STAMP)
     doc_prs = xml(data, "word/document.xml").findall(".//wp:docPr", NS)
-    assert [d.get("descr") for d in doc_prs] == ["Logo van Galapagos & Co"]
-    assert "Galapagos & Co     ·     NecstGen" in "\n".join(texts(data))
+    assert [d.get("descr") for d in doc_prs] == [
+        "Logo van Galapagos & Co", *(f"Logo van Partner {i}" for i in range(1, 7))]
+    rows = org_table(data).findall("w:tr", NS)
+    cells = [["".join(tc.xpath(".//w:t/text()", namespaces=NS)) for tc in row.findall("w:tc", NS)]
+             for row in rows]
+    assert cells == [["Galapagos & Co", "NecstGen", "Partner 1", "Partner 2", "Partner 3",
+                      "Partner 4"], ["Partner 5", "Partner 6", "", "", "", ""]]
+    widths = {tc.find("w:tcPr/w:tcW", NS).get(f"{{{W}}}w")
+              for row in rows for tc in row.findall("w:tc", NS)}
+    grid = [c.get(f"{{{W}}}w") for c in org_table(data).findall("w:tblGrid/w:gridCol", NS)]
+    assert len(widths) == 1 and grid == [widths.pop()] * 6
+    table_w = org_table(data).find("w:tblPr/w:tblW", NS).get(f"{{{W}}}w")
+    assert int(table_w) == sum(map(int, grid))  # as wide as its cells, not its template
     assert "Niet opgegeven" not in texts(data)
+
+
+def test_without_logos_the_names_share_one_line(shipped):
+    _, theme = shipped
+    view = view_of(shipped, "atmp", "nl")
+    orgs = [OrganisationView("Galapagos & Co", None, "-"), OrganisationView("NecstGen", None, "-")]
+    data = render_docx(with_organisations(view, orgs), theme, now=STAMP)
+    assert "Galapagos & Co     ·     NecstGen" in "\n".join(texts(data))
+    assert not xml(data, "word/document.xml").xpath(
+        ".//w:tblDescription[starts-with(@w:val, 'Organisations')]", namespaces=NS)
+
+
+def test_a_cmyk_jpeg_logo_becomes_an_rgb_png_with_the_same_bytes_each_time(shipped, tmp_path):
+    _, theme = shipped
+    logos = logo_files(tmp_path)
+    view = with_organisations(view_of(shipped, "atmp", "en"), [
+        OrganisationView("Acme", logos["cmyk.jpg"], "Logo of Acme"),
+        OrganisationView("Beta", logos["tall.png"], "Logo of Beta")])
+    first, second = (render_docx(view, theme, now=STAMP) for _ in range(2))
+    assert first == second
+    media = {name: blob for name, blob in parts(first).items() if name.startswith("word/media/")}
+    assert len(media) == 2 and all(name.endswith(".png") for name in media)
+    modes = sorted(Image.open(io.BytesIO(blob)).mode for blob in media.values())
+    assert modes == ["RGB", "RGBA"]  # the tall logo keeps its transparency
+
+
+def test_a_name_longer_than_a_core_property_is_cut_there_but_printed_whole(shipped):
+    _, theme = shipped
+    view = view_of(shipped, "atmp", "nl")
+    long_name = "Biotech " * 35 + "Nexus"  # 285 characters
+    info = dataclasses.replace(view.info, title=long_name, subject=long_name)
+    data = render_docx(dataclasses.replace(view, title=long_name, info=info), theme, now=STAMP)
+    props = docx.Document(io.BytesIO(data)).core_properties
+    assert props.title == props.subject == long_name[:254] + "…"  # 255 characters
+    assert any(long_name in text for text in texts(data))
+
+
+def test_each_precondition_group_spans_the_rows_of_its_items(sheets):
+    """So a heading on two lines ("Wet- en regelgeving") leaves no gap under its first item."""
+    body = xml(sheets["atmp", "nl"], "word/document.xml")
+    table = body.xpath(".//w:tr[w:trPr/w:tblHeader]", namespaces=NS)[0].getparent()
+    merges = []
+    for row in table.findall("w:tr", NS)[1:]:
+        merge = row.find("w:tc/w:tcPr/w:vMerge", NS)
+        merges.append(None if merge is None else merge.get(f"{{{W}}}val", "continue"))
+    assert merges == ["restart", *["continue"] * 3, "restart", "continue", "restart",
+                      "continue", "restart", *["continue"] * 2, "restart", *["continue"] * 4]
 
 
 # --- a broken template ----------------------------------------------------------------------
@@ -380,6 +461,13 @@ def test_a_close_without_an_open_block_is_reported(shipped, scratch):
     assert render_error(shipped, scratch) == (
         "templates/sheet.docx: {%p endif %}: there is no open block for this tag to close; "
         "delete it or add the missing {% if ... %} before it")
+
+
+def test_an_unknown_filter_is_reported_before_rendering(shipped, scratch):
+    break_template(scratch, "<w:t>{{ size }}</w:t>", "<w:t>{{ size | nosuchfilter }}</w:t>")
+    assert render_error(shipped, scratch) == (
+        "templates/sheet.docx: {{ size | nosuchfilter }}: No filter named 'nosuchfilter'.; the "
+        "filters and names a template may use are listed in docs/template-reference.md")
 
 
 def test_the_cli_reports_a_broken_template_with_exit_1_and_writes_nothing(scratch, capsys):

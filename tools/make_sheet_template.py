@@ -116,6 +116,19 @@ def cell_borders(cell, colour: str | None, size_eighths: int = 4, sides=("top", 
     _replace(tc_pr, "w:tcBorders", borders)
 
 
+def vertical_merge(cell, restart: bool) -> None:
+    """Start (``restart``) or continue a vertical merge of ``cell`` with the cells above."""
+    tc_pr = cell._tc.get_or_add_tcPr()
+    merge = _el("w:vMerge", val="restart") if restart else _el("w:vMerge")
+    anchor = tc_pr.find(qn("w:gridSpan"))
+    if anchor is None:
+        anchor = tc_pr.find(qn("w:tcW"))
+    if anchor is not None:
+        anchor.addnext(merge)
+    else:
+        tc_pr.insert(0, merge)
+
+
 def cell_margins(cell, top=0.0, left=0.0, bottom=0.0, right=0.0) -> None:
     tc_pr = cell._tc.get_or_add_tcPr()
     mar = _el("w:tcMar")
@@ -490,6 +503,9 @@ def preconditions(cell, c: dict[str, str]) -> None:
             cell_margins(x, top=1.2 if heading else 0.3, bottom=0.3, right=1.2)
             if heading:
                 cell_borders(x, c["rule"], 2, sides=("top",))
+        # the group's cell spans its items' rows, so a heading on two lines ("Wet- en
+        # regelgeving") runs on beside the next item instead of leaving a gap under the first
+        vertical_merge(g, restart=heading)
         if heading:
             para(g, style="Small", first=True,
                  runs=[("{{ group.heading }}", {"bold": True, "colour": c["primary"]})])
@@ -500,13 +516,36 @@ def preconditions(cell, c: dict[str, str]) -> None:
              runs=glyph_runs("item", c))
 
 
+ORGANISATIONS_PER_ROW = 6  # nexusreports.render.logos.ORGANISATIONS_PER_ROW (PDF alike)
+
+
 def organisations(doc) -> None:
+    """Names in one line when no organisation has a logo; else a grid of equal cells,
+    ``ORGANISATIONS_PER_ROW`` a row, each a logo (centred) over its name."""
     para(doc, "{{ labels.organisations }}", "Heading 2")
     para(doc, "{%p if organisations_empty %}")
     para(doc, "{{ organisations_empty }}", "Small Muted")
+    para(doc, '{%p elif not (organisations | selectattr("image") | list) %}')
+    para(doc, "{% for org in organisations %}{{ org.name }}"
+              "{% if not loop.last %}     ·     {% endif %}{% endfor %}")
     para(doc, "{%p else %}")
-    para(doc, "{% for org in organisations %}{% if org.image %}{{ org.image }} {% endif %}"
-              "{{ org.name }}{% if not loop.last %}     ·     {% endif %}{% endfor %}")
+    cell_w = TEXT_W / ORGANISATIONS_PER_ROW
+    table = new_table(doc, [12.0, cell_w, 12.0], rows=3,
+                      description="Organisations: logos with their names, "
+                      f"{ORGANISATIONS_PER_ROW} a row")
+    rows = table.rows
+    para(rows[0].cells[0], f"{{%tr for row in organisations | batch({ORGANISATIONS_PER_ROW}, "
+         "'') %}", "Small Muted", first=True)
+    para(rows[2].cells[0], "{%tr endfor %}", "Small Muted", first=True)
+    tag, cell, end = rows[1].cells
+    para(tag, "{%tc for org in row %}", "Small Muted", first=True)
+    para(end, "{%tc endfor %}", "Small Muted", first=True)
+    cell_margins(cell, top=0.8, left=1.5, bottom=0.8, right=1.5)
+    cell.vertical_alignment = WD_CELL_VERTICAL_ALIGNMENT.BOTTOM  # after tcMar (schema order)
+    para(cell, "{% if org and org.image %}{{ org.image }}{% endif %}", "Small",
+         first=True, align=WD_ALIGN_PARAGRAPH.CENTER)
+    para(cell, "{% if org %}{{ org.name }}{% endif %}", "Small",
+         align=WD_ALIGN_PARAGRAPH.CENTER)
     para(doc, "{%p endif %}")
 
 

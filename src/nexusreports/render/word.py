@@ -49,12 +49,19 @@ from lxml import etree
 from ..errors import ErrorGroup, TemplateError
 from ..theme import Theme
 from ..view import SheetView
+from .logos import load_logo
 
 log = logging.getLogger("nexusreports")
 
 CREATOR = "nexusreports"
-LOGO_HEIGHT_MM = 10.0
-"""Height of an organisation logo in the Word sheet, in mm."""
+LOGO_HEIGHT_MM = 8.0
+"""Height of an organisation logo in the Word sheet, in mm (at most; a wide logo is scaled
+down to :data:`LOGO_MAX_WIDTH_MM`)."""
+LOGO_MAX_WIDTH_MM = 26.0
+"""Widest logo in the Word sheet, in mm: one cell of the organisations table (186 mm /
+``ORGANISATIONS_PER_ROW``) less its padding."""
+CORE_PROPERTY_MAX = 255
+"""Longest string a core property may hold (python-docx and Word's limit), in characters."""
 
 REFERENCE = "docs/template-reference.md"
 _GUARD = "\ue000"
@@ -129,7 +136,12 @@ class _Logo(InlineImage):
     """An inline picture whose drawing carries alt text (``wp:docPr/@descr``)."""
 
     def __init__(self, tpl: DocxTemplate, path: str, alt: str):
-        super().__init__(tpl, path, height=Mm(LOGO_HEIGHT_MM))
+        logo = load_logo(path)  # upright RGB(A) PNG: python-docx cannot read CMYK JPEGs
+        if LOGO_HEIGHT_MM * logo.ratio > LOGO_MAX_WIDTH_MM:
+            size = {"width": Mm(LOGO_MAX_WIDTH_MM)}
+        else:
+            size = {"height": Mm(LOGO_HEIGHT_MM)}
+        super().__init__(tpl, io.BytesIO(logo.png), **size)
         self.alt = alt
 
     def _insert_image(self) -> str:
@@ -324,9 +336,11 @@ def _names(tags: list[_Tag], context: Mapping[str, Any],
     text = "\n".join(src for _, src in sources)
     try:
         tree = env.parse(text)
-    except jinja2.TemplateSyntaxError as exc:
+        env.compile(tree)  # an unknown filter or test is found here, not by parse
+    except jinja2.TemplateSyntaxError as exc:  # also TemplateAssertionError
         line = min(max((exc.lineno or 1) - 1, 0), len(sources) - 1)
-        return [f"{sources[line][0].text}: {exc.message}"]
+        return [f"{sources[line][0].text}: {exc.message}; the filters and names a template "
+                f"may use are listed in {REFERENCE}"]
     problems: list[str] = []
 
     def tag_using(pattern: str) -> str:
@@ -438,11 +452,11 @@ def render_docx(view: SheetView, theme: Theme, *, now: datetime | None = None) -
     stamp = (now or build_time()).astimezone(timezone.utc).replace(microsecond=0, tzinfo=None)
     props = doc.core_properties
     info = view.info
-    props.title = info.title
-    props.subject = info.subject
-    props.author = info.author
+    props.title = core_property(info.title)
+    props.subject = core_property(info.subject)
+    props.author = core_property(info.author)
     props.last_modified_by = CREATOR
-    props.keywords = info.keywords
+    props.keywords = core_property(info.keywords)
     props.language = info.language
     props.comments = ""
     props.category = ""
@@ -453,6 +467,19 @@ def render_docx(view: SheetView, theme: Theme, *, now: datetime | None = None) -
     props.created = stamp
     props.modified = stamp
     return _repack_parts(_package_parts(doc), where)
+
+
+def core_property(text: str) -> str:
+    """``text`` cut to :data:`CORE_PROPERTY_MAX` characters (ending in "…" when cut): a
+    core property may hold no more.  Only the document properties are cut; the sheet itself
+    prints the whole text.
+
+    >>> core_property("x" * 300)[-3:], len(core_property("x" * 300))
+    ('xx…', 255)
+    """
+    if len(text) <= CORE_PROPERTY_MAX:
+        return text
+    return text[:CORE_PROPERTY_MAX - 1].rstrip() + "…"
 
 
 class _PartCollector:
@@ -516,6 +543,9 @@ def _fit_grids(doc: Any) -> None:
                 grid.remove(col)
             for width in widths:
                 etree.SubElement(grid, qn("w:gridCol")).set(qn("w:w"), width)
+            tbl_w = tbl.find(f"{qn('w:tblPr')}/{qn('w:tblW')}")
+            if tbl_w is not None and tbl_w.get(qn("w:type")) == "dxa":
+                tbl_w.set(qn("w:w"), str(sum(int(w) for w in widths)))
 
 
 def _size_share_bars(doc: Any, view: SheetView) -> None:
