@@ -536,3 +536,38 @@ def test_the_docx_bundle_is_byte_identical_for_the_same_source_date_epoch(
     b = render_bundle_docx(bundle_view, theme, invariant=True)
     assert a == b
     assert Document(io.BytesIO(a)).core_properties.created.year == 2023
+
+
+def test_logos_on_the_sheets_come_along_once_with_unique_drawing_ids(projects, sheet_views,
+                                                                     theme, tmp_path):
+    import dataclasses
+
+    from PIL import Image
+
+    from nexusreports.view import OrganisationView
+
+    Image.new("RGB", (300, 100), "#0E9384").save(tmp_path / "wide.png")
+    Image.new("RGBA", (40, 120), (200, 30, 30, 128)).save(tmp_path / "tall.png")
+    orgs = (OrganisationView("Galapagos & Co", str(tmp_path / "wide.png"), "Logo Galapagos"),
+            OrganisationView("Partner", str(tmp_path / "tall.png"), "Logo Partner"))
+    views = dict(sheet_views)
+    with_logos = [("atmp", "nl"), ("atmp", "en"), ("infectieziekten", "en")]
+    for key in with_logos:
+        views[key] = dataclasses.replace(views[key], organisations=orgs,
+                                         organisations_empty=None)
+    view = build_bundle_view(load_bundle(DATA, projects), projects, views)
+    data = render_bundle_docx(view, theme)
+    package = zipfile.ZipFile(io.BytesIO(data))
+    assert sorted(n for n in package.namelist() if n.startswith("word/media/")) == [
+        "word/media/image1.png", "word/media/image2.png"]  # each picture once
+    xml = docx_part(data)
+    ids = re.findall(r'<wp:docPr id="(\d+)"[^>]*descr="([^"]*)"', xml)
+    assert [d for _, d in ids] == ["Logo Galapagos", "Logo Partner"] * len(with_logos)
+    assert len({i for i, _ in ids}) == len(ids)
+    rels = docx_part(data, "word/_rels/document.xml.rels")
+    for rid in set(re.findall(r'r:embed="([^"]+)"', xml)):
+        assert re.search(f'Id="{rid}" Type="[^"]*/image" Target="media/image[12].png"', rels)
+    converted = convert_with_libreoffice(data, tmp_path)
+    assert len(converted.pages) == PAGES
+    for slug, lang in with_logos:
+        assert len(converted.pages[SHEET_PAGE[(slug, lang)]].images) == 2, (slug, lang)
