@@ -132,6 +132,13 @@ def _build(data: Path, out: Path, **kw) -> None:
                        **kw))
 
 
+def _line_of(path: Path, parent: str, key: str) -> int:
+    """1-based line of the first line starting with ``key`` after the line ``parent``."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    start = lines.index(parent)
+    return next(i for i, ln in enumerate(lines[start:], start + 1) if ln.startswith(key))
+
+
 def _replace(path: Path, old: str, new: str) -> None:
     text = path.read_text(encoding="utf-8")
     assert old in text
@@ -156,7 +163,8 @@ def test_content_that_does_not_fit_is_an_error_naming_fields_and_mm(data_copy, t
     (error,) = info.value.errors
     assert isinstance(error, ContentOverflow)
     assert re.fullmatch(
-        r".*atmp\.yaml: summary\.nl, relevance\.nl, collaborations\.national, "
+        rf".*atmp\.yaml:{_line_of(path, 'summary:', '  nl:')}: summary\.nl, relevance\.nl, "
+        r"collaborations\.national, "
         r"collaborations\.european: the nl-NL sheet does not fit on one page: the text column "
         r"is \d+\.\d mm too tall; shorten these texts by about \d+ lines", str(error))
     assert not out.exists()
@@ -167,6 +175,8 @@ def test_a_word_too_wide_for_its_column_is_an_error_naming_the_word(data_copy, t
              "Dit " + "x" * 120 + " flagship is een voorbeeld")
     with pytest.raises(ErrorGroup) as info:
         _build(data_copy, tmp_path / "out", only=("atmp",), langs=("nl",))
-    assert re.fullmatch(r".*atmp\.yaml: summary\.nl: in the nl-NL sheet the word 'x{120}' is "
+    line = _line_of(data_copy / "projects" / "atmp.yaml", "summary:", "  nl:")
+    assert re.fullmatch(rf".*atmp\.yaml:{line}: summary\.nl: in the nl-NL sheet the word "
+                        r"'x{120}' is "
                         r"\d+\.\d mm wider than the text column: break it with a space or a "
                         r"hyphen, or shorten it", str(info.value.errors[0]))

@@ -340,7 +340,8 @@ def test_an_overflowing_sheet_is_named_and_nothing_is_written_with_jobs_2(work):
                                    1), encoding="utf-8")
     done = nexus(work, "build", "--out", "out", "--jobs", "2")
     assert done.returncode == 1
-    assert "data/projects/atmp.yaml: summary" in done.stderr
+    line = text.splitlines().index("summary:") + 2  # the line of summary.nl, '  nl: >-'
+    assert f"data/projects/atmp.yaml:{line}: summary.nl" in done.stderr
     assert "nl-NL sheet does not fit on one page" in done.stderr
     assert "1 failed" in done.stderr
     assert not (work / "out").exists()

@@ -93,26 +93,36 @@ class ContentOverflow(NexusError):
 
     ``fields`` are the data fields in the region that overflows, ``overflow_mm`` how much too
     tall the region is, in millimetres.  With ``word``, a single word is wider than its
-    column by ``overflow_mm``.
+    column by ``overflow_mm``.  ``line`` is the 1-based line of the first field in the data
+    file (0: unknown; the renderer does not know it, the pipeline adds it with
+    :meth:`at_line`), printed as ``path:line: fields: message``.
     """
 
     def __init__(self, path: Path | str | None, locale_id: str, region: str,
-                 fields: list[str], overflow_mm: float, lines_to_cut: int, word: str = ""):
+                 fields: list[str], overflow_mm: float, lines_to_cut: int, word: str = "",
+                 line: int = 0):
         self.path = path
         self.fields = fields
         self.overflow_mm = overflow_mm
+        self.line = line
+        self._args = (path, locale_id, region, list(fields), overflow_mm, lines_to_cut, word)
+        where = _display_path(path) + (f":{line}" if line else "")
         named = ", ".join(fields)
         if word:
             super().__init__(
-                f"{_display_path(path)}: {named}: in the {locale_id} sheet the word {word!r} is "
+                f"{where}: {named}: in the {locale_id} sheet the word {word!r} is "
                 f"{overflow_mm:.1f} mm wider than the {region}: break it with a space or a "
                 "hyphen, or shorten it")
             return
         super().__init__(
-            f"{_display_path(path)}: {named}: the {locale_id} sheet does not fit on one page: "
+            f"{where}: {named}: the {locale_id} sheet does not fit on one page: "
             f"the {region} is {overflow_mm:.1f} mm too tall; shorten these texts by about "
             f"{lines_to_cut} line{'s' if lines_to_cut != 1 else ''}"
         )
+
+    def at_line(self, line: int) -> "ContentOverflow":
+        """The same error, located at ``line`` (1-based) of its data file."""
+        return ContentOverflow(*self._args, line=line)
 
 
 class OutputError(NexusError):

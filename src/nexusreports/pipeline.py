@@ -33,6 +33,7 @@ from pathlib import Path
 
 from . import model as m
 from .errors import ContentOverflow, DataErrors, ErrorGroup, NexusError, Problem
+from .load import load_yaml
 from .theme import Theme, load_theme
 from .validate import PROJECTS_DIR, bundle_path, load_bundle, load_projects
 from .view import SheetView, build_bundle_view, build_view
@@ -465,6 +466,33 @@ def _warm_pdf(theme: Theme, locale_ids: set[str]) -> None:
 
 def _render(view: SheetView, fmt: str, theme: Theme, invariant: bool,
             inputs: dict[str, str]) -> Output:
+    """Render one sheet.  Raises :class:`ContentOverflow` located at the line of its first
+    field in the data file (see :func:`_located`)."""
+    try:
+        return _render_unlocated(view, fmt, theme, invariant, inputs)
+    except ContentOverflow as exc:
+        raise _located(exc) from None
+
+
+def _located(exc: ContentOverflow) -> ContentOverflow:
+    """``exc`` with the line of its first field (``summary.en`` -> ``summary: en:``) in its
+    data file, so the message reads ``path:line: field: ...``; ``exc`` itself when the file
+    or field cannot be found (the renderer knows fields, not lines: it never loads YAML)."""
+    if exc.line or not exc.path or not exc.fields:
+        return exc
+    loc = tuple(int(k) if k.isdigit() else k for k in exc.fields[0].split("."))
+    try:
+        doc = load_yaml(Path(exc.path))
+    except NexusError:
+        return exc
+    if not isinstance(doc.data, dict) or loc[0] not in doc.data:
+        return exc
+    line = doc.line_of(loc)
+    return exc.at_line(line) if line else exc
+
+
+def _render_unlocated(view: SheetView, fmt: str, theme: Theme, invariant: bool,
+                      inputs: dict[str, str]) -> Output:
     if fmt == "pdf":
         from .render.pdf import render_pdf
 
