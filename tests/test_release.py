@@ -282,13 +282,21 @@ def test_a_change_to_one_project_rebuilds_only_its_sheets(work):
 
 
 def test_a_comment_only_edit_refreshes_the_manifest_without_rendering(work):
-    build(work, "--out", "out")
+    # The first build is dated by SOURCE_DATE_EPOCH (2023), the second by the clock: whatever
+    # is made again differs in its date, so a remade file is always rewritten (two builds by
+    # the clock within one second would make the same bytes, and no rewrite would show).
+    # Without SOURCE_DATE_EPOCH a different date alone does not make a sheet stale.
+    build(work, "--out", "out", SOURCE_DATE_EPOCH=EPOCH)
     age(work / "out")
     source = work / "data/projects/atmp.yaml"
     source.write_text(source.read_text(encoding="utf-8") + "# checked\n", encoding="utf-8")
     build(work, "--out", "out")
     # no sheet is rendered again; the bundle is remade (it lists every data file as input)
     assert rewritten(work / "out") == {"manifest.json"} | BUNDLE
+    manifest = json.loads((work / "out/manifest.json").read_text(encoding="utf-8"))
+    for entry in manifest["outputs"]:  # every output records the edited file as it is now
+        if entry["slug"] in ("atmp", None):
+            assert entry["inputs"]["data/projects/atmp.yaml"] == sha(source), entry["path"]
     assert nexus(work, "build", "--out", "out", "--check").returncode == 0
 
 
@@ -316,8 +324,11 @@ def test_a_new_source_date_epoch_rebuilds_every_sheet(work):
 
 
 def test_force_renders_every_sheet_again(work):
-    build(work, "--out", "out")
+    # dated 2023 first, then by the clock: every file rendered again differs, so it shows
+    # (the date alone does not make a sheet stale when SOURCE_DATE_EPOCH is unset)
+    build(work, "--out", "out", SOURCE_DATE_EPOCH=EPOCH)
     age(work / "out")
+    assert build(work, "--out", "out").stderr.count("unchanged out/") == len(ALL)
     done = build(work, "--out", "out", "--force")
     assert rewritten(work / "out") == ALL | {"manifest.json"}
     assert f"{len(ALL)} built, 0 unchanged" in done.stderr
