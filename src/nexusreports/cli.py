@@ -282,13 +282,63 @@ def _print_warnings(warnings: list) -> None:
         click.echo(f"warning: {w}", err=True)
 
 
-def _terminate(signum: int, frame: object) -> None:
-    raise SystemExit(128 + signum)
+class Interrupted(BaseException):
+    """A stop signal (SIGINT: Ctrl-C, or SIGTERM) arrived.  Raised in the main thread, so the
+    build unwinds (stopping its rendering processes, removing temporary files); :func:`main`
+    then prints one line and returns ``128 + signum`` (130, 143).  A BaseException, so no
+    ``except Exception`` swallows it and click does not turn it into "Aborted!"."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    # the first stop signal unwinds the build; later ones (Ctrl-C pressed twice, a SIGTERM
+    # after the SIGINT) are ignored, so the clean-up cannot itself be cut short
+    for stop in _STOP_SIGNALS:
+        signal.signal(stop, signal.SIG_IGN)
+    raise Interrupted(signum)
+
+
+def _catch_stop_signals() -> dict:
+    """Handle SIGINT and SIGTERM with :func:`_interrupt`; return the previous handlers
+    (empty when not in the main thread, where handlers cannot be set)."""
+    try:
+        return {stop: signal.signal(stop, _interrupt) for stop in _STOP_SIGNALS}
+    except ValueError:
+        return {}
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: run the CLI and return its exit code (never a traceback)."""
-    signal.signal(signal.SIGTERM, _terminate)  # so temporary files are cleaned up
+    """Entry point: run the CLI and return its exit code (never a traceback).
+
+    Ctrl-C (SIGINT) and SIGTERM stop a build promptly: its rendering processes are ended,
+    no temporary file is left, each output is the previous build's or this one's, whole;
+    one line is printed and the exit code is 130 (SIGINT) or 143 (SIGTERM).  Called with
+    ``argv`` (in-process use), the previous signal handlers are put back on return; called
+    without (the ``nexusreports`` program), the process exits next, so they are not: a
+    Ctrl-C after the build has finished changes nothing."""
+    previous = _catch_stop_signals()
+    if argv is None:
+        previous = {}
+    try:
+        return _run(argv)
+    except Interrupted as exc:
+        previous = {}  # exiting: further signals stay ignored
+        click.echo(f"Interrupted ({signal.Signals(exc.signum).name}): the build stopped; no "
+                   "file is half-written and no temporary file is left. Run it again to "
+                   "finish.", err=True)
+        return 128 + exc.signum
+    finally:
+        for stop, handler in previous.items():
+            signal.signal(stop, handler)
+
+
+def _run(argv: list[str] | None) -> int:
     try:
         code = cli.main(args=argv, prog_name="nexusreports", standalone_mode=False)
         if isinstance(code, int) and code:  # a command's click.exceptions.Exit(code)
@@ -307,8 +357,8 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         return 130
-    except KeyboardInterrupt:
-        click.echo("Interrupted; outputs of the last build are unchanged.", err=True)
+    except KeyboardInterrupt:  # only when the handler could not be set (not the main thread)
+        click.echo("Interrupted (SIGINT): the build stopped.", err=True)
         return 130
     except SystemExit as exc:
         return int(exc.code or 0) if not isinstance(exc.code, str) else 1

@@ -377,8 +377,65 @@ def _digest(value: object) -> str:
 _WORKER: dict[str, object] = {}
 
 
+_STOP_SIGNALS = ("SIGINT", "SIGTERM")
+
+
+def _stop_signals() -> set:
+    import signal
+
+    return {getattr(signal, name) for name in _STOP_SIGNALS if hasattr(signal, name)}
+
+
 def _init_worker(theme: Theme, invariant: bool) -> None:
+    """Set up a rendering process.  Ctrl-C reaches the whole process group, but only the
+    parent handles it (it stops the pool, see :func:`_stop_pool`), so a worker ignores
+    SIGINT; SIGTERM (what the parent stops it with) ends it at once.  The parent started it
+    with both signals blocked (see :func:`_signals_blocked`); they are unblocked here."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _stop_signals())
     _WORKER.update(theme=theme, invariant=invariant)
+
+
+class _signals_blocked:
+    """Block SIGINT and SIGTERM in this thread while the pool starts its processes and
+    threads (they inherit the mask, so none of them can be interrupted half set up); a
+    signal that arrives meanwhile is delivered when the block ends."""
+
+    def __enter__(self) -> None:
+        import signal
+
+        self._old = None
+        if hasattr(signal, "pthread_sigmask"):
+            self._old = signal.pthread_sigmask(signal.SIG_BLOCK, _stop_signals())
+
+    def __exit__(self, *exc: object) -> None:
+        import signal
+
+        if self._old is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, self._old)
+
+
+def _stop_pool(pool: object) -> None:
+    """Stop a process pool now (on an interrupt or an error): cancel what has not started,
+    end the workers (SIGTERM, then SIGKILL after 5 s) and wait for them and the pool's
+    thread, so no process is left behind and nothing waits at exit."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    thread = getattr(pool, "_executor_manager_thread", None)
+    pool.shutdown(wait=False, cancel_futures=True)  # type: ignore[attr-defined]
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    for process in processes:
+        process.join(timeout=5)
+        if process.is_alive():
+            process.kill()
+            process.join(timeout=5)
+    if thread is not None:
+        thread.join(timeout=5)
 
 
 def _render_in_worker(view: SheetView, fmt: str, inputs: dict[str, str]
@@ -432,22 +489,27 @@ def _render_jobs(jobs: list[SheetJob], theme: Theme, invariant: bool, n_jobs: in
     if method == "fork" and any(job.fmt == "pdf" for job in jobs):
         _warm_pdf(theme, {job.view.locale_id for job in jobs})
     failures: dict[int, NexusError] = {}
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method),
-                             initializer=_init_worker, initargs=(theme, invariant)) as pool:
-        futures = {pool.submit(_render_in_worker, job.view, job.fmt, job.inputs): i
-                   for i, job in enumerate(jobs)}
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method),
+                               initializer=_init_worker, initargs=(theme, invariant))
+    try:
+        with _signals_blocked():
+            futures = {pool.submit(_render_in_worker, job.view, job.fmt, job.inputs): i
+                       for i, job in enumerate(jobs)}
         for done, future in enumerate(as_completed(futures), 1):
             i = futures[future]
             result = future.result()
             if isinstance(result, _RemoteError):
                 if not result.overflow:
-                    pool.shutdown(cancel_futures=True)
                     raise result
                 failures[i] = result
             else:
                 results[i] = result
             if progress:
                 progress(done, total, jobs[i].path)
+    except BaseException:  # an error, Ctrl-C or SIGTERM: stop the workers, then go on
+        _stop_pool(pool)
+        raise
+    pool.shutdown()
     errors = [failures[i] for i in sorted(failures)]
     return [r for r in results if r is not None], errors
 
