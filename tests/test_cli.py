@@ -55,11 +55,83 @@ def test_a_usage_error_exits_2(capsys):
     assert "Invalid value for '--lang': 'de': use one or more of nl, en" in capsys.readouterr().err
 
 
-def test_an_unknown_project_in_only_is_named(data_copy, tmp_path, capsys):
+def test_an_unknown_project_in_only_is_a_usage_error_naming_it(data_copy, tmp_path, capsys):
+    # like every other wrong option value (--lang de, new --parent nope): exit 2
     code = main(["build", "--data", str(data_copy), "--templates", str(TEMPLATES),
                  "--out", str(tmp_path / "out"), "--only", "atmpp"])
-    assert code == 1
-    assert "atmpp.yaml: no such project" in capsys.readouterr().err
+    assert code == 2
+    assert (f"Error: Invalid value for '--only': 'atmpp': no project file "
+            f"{data_copy / 'projects' / 'atmpp.yaml'}: did you mean 'atmp'? (a SLUG is the "
+            "file name without .yaml)") in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_empty_slug_in_only_is_a_usage_error(data_copy, tmp_path, capsys):
+    code = main(["build", "--data", str(data_copy), "--templates", str(TEMPLATES),
+                 "--out", str(tmp_path / "out"), "--only", ""])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert ("Error: Invalid value for '--only': an empty SLUG: give a project's file name "
+            "without .yaml (e.g. --only atmp)") in err
+    assert ".yaml: no such project" not in err
+
+
+def test_the_help_of_build_says_what_an_unknown_slug_and_check_with_force_give(capsys):
+    assert main(["build", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "An unknown or empty SLUG is a usage error (exit 2)." in text
+    assert "Not with --force (exit 2)." in text
+    assert "2 a usage error (an unknown option or value, an unknown --only SLUG, --check with --force)" in text
+
+
+def test_check_with_force_is_refused_as_a_usage_error(data_copy, tmp_path, capsys):
+    code = main(["build", "--data", str(data_copy), "--templates", str(TEMPLATES),
+                 "--out", str(tmp_path / "out"), "--check", "--force"])
+    assert code == 2
+    assert ("--check builds nothing and --force renders everything: use one or the other"
+            in capsys.readouterr().err)
+
+
+def test_check_with_only_checks_only_the_sheets_of_that_project(data_copy, tmp_path, capsys):
+    out = tmp_path / "out"
+    common = ["--data", str(data_copy), "--templates", str(TEMPLATES), "--out", str(out),
+              "--format", "pdf", "--no-bundle"]
+    assert main(["build", *common]) == 0
+    (out / "nl" / "infectieziekten.pdf").write_bytes(b"edited")
+    capsys.readouterr()
+    assert main(["build", *common, "--check", "--only", "atmp"]) == 0
+    assert "2 outputs in" in capsys.readouterr().err  # nl/atmp.pdf and en/atmp.pdf
+    (out / "en" / "atmp.pdf").unlink()
+    assert main(["build", *common, "--check", "--only", "atmp"]) == 1
+    err = capsys.readouterr().err
+    assert "en/atmp.pdf: missing" in err
+    assert "infectieziekten" not in err
+    assert main(["build", *common, "--check"]) == 1
+    assert "nl/infectieziekten.pdf: modified after the build" in capsys.readouterr().err
+
+
+def test_a_project_file_linked_to_a_file_outside_the_data_folder_is_refused(
+        data_copy, tmp_path, capsys):
+    outside = tmp_path / "elsewhere" / "secret.yaml"
+    outside.parent.mkdir()
+    outside.write_text((data_copy / "projects" / "atmp.yaml").read_text(encoding="utf-8"),
+                       encoding="utf-8")
+    link = data_copy / "projects" / "extra.yaml"
+    link.symlink_to(outside)
+    assert main(["validate", "--data", str(data_copy), "--templates", str(TEMPLATES)]) == 1
+    err = capsys.readouterr().err
+    assert (f"extra.yaml: this file is a link to {outside.resolve()}, outside the data folder: "
+            "copy that file here instead of linking it") in err
+    assert "Traceback" not in err
+
+
+def test_a_project_file_linked_within_the_data_folder_is_read(data_copy, capsys):
+    archive = data_copy / "archive"
+    archive.mkdir()
+    (data_copy / "projects" / "atmp.yaml").rename(archive / "atmp.yaml")
+    (data_copy / "projects" / "atmp.yaml").symlink_to(archive / "atmp.yaml")
+    assert main(["validate", "--data", str(data_copy), "--templates", str(TEMPLATES)]) == 0
+    assert "4 projects are valid." in capsys.readouterr().err
 
 
 def test_a_missing_data_folder_is_explained(tmp_path, capsys):

@@ -76,14 +76,17 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
 @click.option("--lang", "langs", default=",".join(m.LANGS), show_default=True, callback=_langs,
               help="Languages to build, comma-separated.")
 @click.option("--only", "only", multiple=True, metavar="SLUG",
-              help="Build only this project (repeatable).")
+              help="Build only this project: its file name in <data>/projects without .yaml "
+                   "(repeatable). An unknown or empty SLUG is a usage error (exit 2).")
 @click.option("--format", "formats", default="pdf,docx", show_default=True, callback=_formats,
               help="Formats to build, comma-separated.")
 @strict_option
 @click.option("--check", "check_only", is_flag=True,
               help="Build nothing; exit 1 naming every output that is missing, stale or "
-                   "modified after the build.")
-@click.option("--force", is_flag=True, help="Render every output, even those up to date.")
+                   "modified after the build. With --only, only the sheets of those projects "
+                   "are checked (not the bundle). Not with --force (exit 2).")
+@click.option("--force", is_flag=True,
+              help="Render every output, even those up to date (not with --check).")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
               help="Rendering processes [default: the number of CPUs].")
 @click.option("--no-bundle", "no_bundle", is_flag=True,
@@ -97,11 +100,19 @@ def build(ctx: click.Context, data_dir: Path, templates_dir: Path, out_dir: Path
 
     Only outputs whose inputs changed are rendered again (see out/manifest.json).  Set
     SOURCE_DATE_EPOCH for byte-identical (reproducible) builds.
+
+    Exit 0 done; 1 a problem in the data, a template or an output (nothing is written);
+    2 a usage error (an unknown option or value, an unknown --only SLUG, --check with
+    --force); 130/143 interrupted by Ctrl-C/SIGTERM.
     """
     import os
 
     from .pipeline import BuildOptions
 
+    if check_only and force:
+        raise click.UsageError("--check builds nothing and --force renders everything: use "
+                               "one or the other")
+    _check_slugs(data_dir, only)
     started = time.monotonic()
     options = BuildOptions(data_dir=data_dir, templates_dir=templates_dir, out_dir=out_dir,
                            langs=langs, only=only, formats=formats, strict=strict, force=force,
@@ -111,6 +122,32 @@ def build(ctx: click.Context, data_dir: Path, templates_dir: Path, out_dir: Path
         _check_outputs(options, quiet)
     else:
         _build_outputs(options, quiet, verbose, started)
+
+
+def _check_slugs(data_dir: Path, only: tuple[str, ...]) -> None:
+    """Raise :class:`click.BadParameter` (exit 2) for an empty ``--only`` SLUG, or one that
+    names no file in ``data_dir/projects`` (with a "did you mean").  A missing projects
+    folder is left to the build, which names it (exit 1)."""
+    import difflib
+
+    from .validate import PROJECTS_DIR
+
+    if any(not slug.strip() for slug in only):
+        raise click.BadParameter("an empty SLUG: give a project's file name without .yaml "
+                                 "(e.g. --only atmp)", param_hint="'--only'")
+    folder = data_dir / PROJECTS_DIR
+    if not folder.is_dir():
+        return
+    known = sorted(p.stem for p in folder.iterdir() if p.suffix in (".yaml", ".yml"))
+    unknown = [slug for slug in only if slug not in known]
+    if unknown:
+        slug = unknown[0]
+        close = difflib.get_close_matches(slug, known, n=1)
+        hint = (f"did you mean '{close[0]}'?" if close
+                else f"use one of {', '.join(known) or '(none yet)'}")
+        raise click.BadParameter(f"'{slug}': no project file {folder / (slug + '.yaml')}: "
+                                 f"{hint} (a SLUG is the file name without .yaml)",
+                                 param_hint="'--only'")
 
 
 def _check_outputs(options: object, quiet: bool) -> None:

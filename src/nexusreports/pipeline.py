@@ -578,7 +578,8 @@ def verify(options: BuildOptions) -> tuple[list[Problem], int]:
     Returns the problems (one per output that is missing, stale -- an input file's sha256,
     the sheet's content or the tool versions changed -- or modified after the build, each
     naming the output file and why) and the number of outputs checked.  Every requested
-    sheet (``options``' languages, projects, formats) and every manifest entry is checked.
+    sheet (``options``' languages, projects, formats) and every manifest entry is checked;
+    with ``options.only``, only the manifest entries of those projects (not the bundle).
     Raises :class:`DataErrors` / :class:`TemplateError` like :func:`check`.
     """
     projects, theme, _ = check(options.data_dir, options.templates_dir, options.strict)
@@ -586,6 +587,8 @@ def verify(options: BuildOptions) -> tuple[list[Problem], int]:
     tool = tool_versions()
     old_tool = read_manifest_tool(out_dir)
     entries = read_manifest(out_dir)
+    if options.only:
+        entries = {path: e for path, e in entries.items() if e.get("slug") in options.only}
     jobs = {job.path: job for job in plan(projects, theme, options, tool)}
     problems: dict[str, str] = {}
 

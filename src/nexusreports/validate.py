@@ -108,7 +108,14 @@ def load_projects(data_dir: Path, charset: frozenset[int] | None = None,
 
 
 def validate_file(path: Path, problems: list[Problem]) -> tuple[RawDocument | None, m.Project | None]:
-    """Load and type-check one project file, appending its problems to ``problems``."""
+    """Load and type-check one project file, appending its problems to ``problems``.
+
+    A file that is a link to a file outside its data folder (``path``'s grandparent) is not
+    read: no path in the data may lead out of the data folder."""
+    if path.is_symlink() and not path.resolve().is_relative_to(path.parent.parent.resolve()):
+        problems.append(Problem(path, 0, "", f"this file is a link to {path.resolve()}, outside "
+                                "the data folder: copy that file here instead of linking it"))
+        return None, None
     try:
         doc = load_yaml(path)
     except DataError as exc:
