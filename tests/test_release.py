@@ -316,6 +316,18 @@ def test_a_theme_change_rebuilds_every_sheet(work):
     assert not {p for p in SHEETS if p.endswith(".docx")} & rewritten(work / "out")
 
 
+def test_a_word_template_change_makes_the_word_sheets_and_the_word_bundle_stale(work):
+    build(work, "--out", "out", SOURCE_DATE_EPOCH=EPOCH)
+    template = work / "templates/sheet.docx"
+    template.write_bytes(template.read_bytes() + b"\0")  # any change to its bytes
+    done = nexus(work, "build", "--out", "out", "--check")
+    assert done.returncode == 1
+    stale = {p for p in ALL if p.endswith(".docx")}
+    for path in stale:
+        assert path in done.stderr
+    assert not any(p in done.stderr for p in ALL if p.endswith(".pdf"))
+
+
 def test_a_new_source_date_epoch_rebuilds_every_sheet(work):
     build(work, "--out", "out", SOURCE_DATE_EPOCH=EPOCH)
     age(work / "out")

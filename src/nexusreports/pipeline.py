@@ -246,7 +246,13 @@ def _bundle_outputs(projects: m.ProjectSet, theme: Theme, options: BuildOptions,
         out.append(derived_output(options, PDF_NAME, pdf_inputs, make_pdf))
     else:
         log.info("%s not made: it is made of the PDF sheets; add pdf to --format", PDF_NAME)
-    out.append(derived_output(options, DOCX_NAME, inputs, lambda: Output(
+    # the Word bundle is made of the filled sheet template: its inputs are the Word sheets'
+    docx_inputs = dict(inputs)
+    for job in jobs:
+        docx_inputs.update(job.inputs)
+    if theme.sheet_docx.is_file():
+        docx_inputs[_rel(theme.sheet_docx)] = sha256_file(theme.sheet_docx)
+    out.append(derived_output(options, DOCX_NAME, docx_inputs, lambda: Output(
         path=DOCX_NAME, format="docx", lang=langs,
         data=render_bundle_docx(bundle, theme, invariant=invariant))))
     return out
