@@ -36,6 +36,7 @@ PRINTABLE = st.text(
                                   "0123456789 .,;:!?'\"()-–/&<>{}[]%€éëïöüçñÉ’“”\n")),
     min_size=1, max_size=120,
 ).filter(lambda s: s.strip() and not re.search(r"\{[a-z][a-z0-9_]*\}", s)
+         and not m.NEAR_PLACEHOLDER_RE.search(s)  # '{A}', '{ a }': a mistyped placeholder
          and "TODO" not in s)
 # Anything at all, except what cannot be in a UTF-8 file (lone surrogates).
 ANY_TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=60)

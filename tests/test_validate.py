@@ -221,3 +221,72 @@ def test_invisible_characters_pasted_from_word_are_dropped_and_hyphens_made_plai
     projects = load_projects(data_copy, charset)
     assert projects.by_slug("atmp").collaborations.european[-1].text == \
         "INSERM, COVID-19 en T-cel"
+
+
+@pytest.mark.parametrize("typed, why", [
+    ("{EXTRA_JOBS}", "a figure name is in lowercase"),
+    ("{ extra_jobs }", "no spaces inside the braces"),
+    ("{extra_jobs:,}", "nothing after the name: each language formats the figure itself"),
+    ("{extra_jobs!r}", "nothing after the name: each language formats the figure itself"),
+    ("{extra_jobs[0]}", "nothing after the name: each language formats the figure itself"),
+])
+def test_a_mistyped_placeholder_is_an_error_saying_how_to_write_it(data_copy, typed, why):
+    # these used to pass validation and print literally
+    edit(data_copy / "projects" / "biotech-nexus.yaml", "{extra_jobs} extra hoogwaardige",
+         f"{typed} extra hoogwaardige")
+    line = _line(data_copy, "biotech-nexus", "relevance:") + 1
+    assert problems(data_copy) == [
+        f"{rel(data_copy, 'biotech-nexus')}:{line}: relevance.nl: the placeholder {typed} is "
+        f"mistyped ({why}): write it as {{extra_jobs}}"]
+
+
+def test_a_mistyped_placeholder_of_no_figure_also_says_which_figures_there_are(data_copy):
+    edit(data_copy / "projects" / "atmp.yaml", "(CfA {biotech_act_call})", "(CfA {Jobs})")
+    line = _line(data_copy, "atmp", "relevance:") + 1
+    assert problems(data_copy) == [
+        f"{rel(data_copy, 'atmp')}:{line}: relevance.nl: the placeholder {{Jobs}} is mistyped "
+        "(a figure name is in lowercase): write it as {jobs} (no figure of this project is "
+        "called 'jobs': known figures: biotech_act_call)"]
+
+
+def test_braces_around_anything_but_a_name_are_literal_text(data_copy):
+    literal = "{{ 7*7 }} {% if x %}ja{% endif %} {0} {} ${ x } {{ extra_jobs }} {a b} {1,2}"
+    edit(data_copy / "projects" / "biotech-nexus.yaml", "(Doorrekening KPMG)",
+         f"(Doorrekening KPMG) {literal}")
+    text = load_projects(data_copy).by_slug("biotech-nexus").relevance.nl
+    assert text.endswith(f"(Doorrekening KPMG) {literal}")
+
+
+def test_a_file_with_type_errors_still_gets_every_cross_check_that_can_run(data_copy):
+    # before: only the type error; the rest appeared one run later
+    atmp = data_copy / "projects" / "atmp.yaml"
+    shares = edit(atmp, "public_pct: 33", "public_pct: 133")
+    period = edit(atmp, "period: {start: 2025, end: 2035}", "period: {start: 2025, end: 2020}")
+    trl = edit(atmp, "trl: {min: 5, max: 9}", "trl: {min: 9, max: 5}")
+    edit(atmp, "(CfA {biotech_act_call})", "(CfA {biotech_act_cal})")
+    edit(atmp, "size_eur_m: 2250", "size_eur_m: 2251")
+    text = _line(data_copy, "atmp", "relevance:") + 1
+    path = rel(data_copy, "atmp")
+    assert problems(data_copy) == [
+        f"{path}:{text}: relevance.nl: the placeholder {{biotech_act_cal}} names no figure of "
+        "this project: did you mean {biotech_act_call}?",
+        f"{path}:{period}: period.end: the end year (2020) is before the start year (2025)",
+        f"{path}:{shares}: shares.public_pct: 133 is out of range: it must be at most 100",
+        f"{path}:{trl}: trl.min: TRL min (9) is above TRL max (5): min must be <= max",
+        f"{rel(data_copy, 'biotech-nexus')}:{_line(data_copy, 'biotech-nexus', 'flagship_total')}"
+        ": flagship_total_eur_m: the stated flagship total 3910 does not match the flagships' "
+        "sizes: 2251 (atmp) + 1200 (infectieziekten) + 460 (precision-diagnostics) = 3911; "
+        "correct the total or the flagships' sizes"]
+
+
+def test_a_value_that_does_not_parse_is_not_cross_checked_again(data_copy):
+    atmp = data_copy / "projects" / "atmp.yaml"
+    size = edit(atmp, "size_eur_m: 2250", "size_eur_m: veel")  # the total cannot be summed
+    trl = edit(atmp, "trl: {min: 5, max: 9}", "trl: {min: 12, max: 5}")  # no min > max
+    parent = edit(atmp, "parent: biotech-nexus", "parnet: biotech-nexus")  # no 'needs parent'
+    path = rel(data_copy, "atmp")
+    assert problems(data_copy) == [
+        f"{path}:{parent}: parnet: unknown field: did you mean 'parent'?",
+        f"{path}:{size}: size_eur_m: expected a number, got 'veel'; write it in digits, in EUR "
+        "millions (e.g. 1200 for 1.2 billion euros)",
+        f"{path}:{trl}: trl.min: 12 is out of range: it must be at most 9"]

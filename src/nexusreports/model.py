@@ -40,13 +40,14 @@ PLACEHOLDER_RE = re.compile(r"\{([a-z][a-z0-9_]*)\}")
 """A figure placeholder in prose: ``{name}``."""
 
 NEAR_PLACEHOLDER_RE = re.compile(
-    r"(?<!\{)\{(?P<lead>\s*)(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?P<trail>\s*)"
+    r"(?<![{$])\{(?P<lead>\s*)(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?P<trail>\s*)"
     r"(?P<rest>[:!\[.][^{}\n]*)?\}(?!\})")
 """Braces that look like a placeholder: an identifier, perhaps in capitals, with spaces,
 a format (``:,``), conversion (``!r``), index (``[0]``) or attribute (``.x``).  When such a
 match is not exactly ``{name}`` it is a mistyped placeholder (a validation error), never
-literal text.  Braces around anything else (``{{ 7*7 }}``, ``{% if %}``, ``{0}``, ``{}``)
-are literal text."""
+literal text.  Double braces and ``${...}`` belong to other template languages and braces
+around anything else (``{{ 7*7 }}``, ``${ x }``, ``{% if %}``, ``{0}``, ``{}``) are literal
+text."""
 
 MAX_EUR_M = Decimal(10_000_000)
 """Largest amount, in EUR millions (EUR 10 trillion): sizes, totals, amount figures."""

@@ -14,14 +14,15 @@ folder; every character can be printed with the sheet's font.
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 import warnings as _warnings
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from . import model as m
 from .errors import DataError, DataErrors, Problem
@@ -88,21 +89,26 @@ def load_projects(data_dir: Path, charset: frozenset[int] | None = None,
     problems: list[Problem] = []
     warnings = warnings if warnings is not None else []
     projects: list[tuple[m.Project, RawDocument]] = []
+    facts: list[_Facts] = []
+    unreadable: set[str] = set()  # files of which nothing can be read (YAML errors, a list)
     for path in project_files(data_dir):
         doc, project = validate_file(path, problems)
-        if project is not None and doc is not None:
+        if doc is None or not isinstance(doc.data, dict):
+            unreadable.add(path.stem)
+            continue
+        facts.append(_Facts(path.stem, doc, project))
+        if project is not None:
             projects.append((project, doc))
     _check_slugs([doc.path for _, doc in projects] or project_files(data_dir), problems)
+    for fact in facts:  # also files with type errors: every check whose values can be read
+        _check_project(fact, problems, warnings)
     for project, doc in projects:
-        _check_project(project, doc, problems, warnings)
         _check_logos(project, doc, Path(data_dir), problems)
         if charset is not None:
             _check_charset(project, doc, charset, problems)
-    valid = {p.slug for p, _ in projects}
-    unchecked = {path.stem for path in project_files(data_dir)} - valid
-    _check_relations(projects, problems, unchecked)
+    _check_relations(facts, problems, unreadable)
     if problems:
-        raise DataErrors(problems)
+        raise DataErrors(list(dict.fromkeys(problems)))
     ordered = sorted((p for p, _ in projects), key=lambda p: (p.kind != m.Kind.programme, p.slug))
     return m.ProjectSet(projects=tuple(ordered))
 
@@ -346,36 +352,159 @@ def iter_texts(project: m.Project) -> Iterator[tuple[Loc, str]]:
     yield from walk(project, ())
 
 
-def _check_project(project: m.Project, doc: RawDocument, problems: list[Problem],
-                   warnings: list[Problem]) -> None:
-    if project.trl.min > project.trl.max:
-        problems.append(_problem(doc, ("trl", "min"), f"TRL min ({project.trl.min}) is above "
-                                 f"TRL max ({project.trl.max}): min must be <= max"))
-    if project.period.start > project.period.end:
-        problems.append(_problem(doc, ("period", "end"), f"the end year ({project.period.end}) "
-                                 f"is before the start year ({project.period.start})"))
-    if project.kind == m.Kind.programme and project.parent:
+_UNKNOWN: Any = type("_Unknown", (), {"__repr__": lambda self: "<unknown>"})()
+"""A field of a file with problems whose value cannot be read (wrong type, missing, or maybe
+misspelt): the cross-checks that need it are skipped, so nothing is reported twice."""
+
+_TEXT_FIELDS = ("name", "short_name", "domain", "subdomain", "summary", "relevance",
+                "collaborations", "organisations")
+"""The top-level fields that hold prose (where placeholders are looked for)."""
+
+
+@functools.cache
+def _field_adapter(name: str) -> TypeAdapter[Any]:
+    field = m.Project.model_fields[name]
+    if not field.metadata:
+        return TypeAdapter(field.annotation)
+    return TypeAdapter(Annotated[(field.annotation, *field.metadata)])  # type: ignore[misc]
+
+
+class _Facts:
+    """What one project file says, field by field, for the cross-checks.
+
+    From the validated ``project`` when the file is valid; otherwise each field of the raw
+    mapping is validated alone, and :data:`_UNKNOWN` where that fails (or where a missing
+    optional field may be one of the file's unknown, perhaps misspelt, fields).
+    """
+
+    def __init__(self, slug: str, doc: RawDocument, project: m.Project | None):
+        self.slug, self.doc, self.project = slug, doc, project
+        self._values: dict[str, Any] = {}
+
+    def get(self, name: str) -> Any:
+        """The value of the top-level field ``name``, or :data:`_UNKNOWN`."""
+        if self.project is not None:
+            return getattr(self.project, name)
+        if name not in self._values:
+            self._values[name] = self._read(name)
+        return self._values[name]
+
+    def _read(self, name: str) -> Any:
+        data = self.doc.data
+        if name not in data:
+            field = m.Project.model_fields[name]
+            misspelt = any(key not in m.Project.model_fields for key in data)
+            return _UNKNOWN if field.is_required() or misspelt else field.get_default()
+        try:
+            return _field_adapter(name).validate_python(data[name])
+        except ValidationError:
+            return _UNKNOWN
+
+    def texts(self) -> Iterator[tuple[Loc, str]]:
+        """Every prose text with its location (raw text when the file has problems)."""
+        if self.project is not None:
+            yield from iter_texts(self.project)
+            return
+
+        def walk(value: Any, loc: Loc) -> Iterator[tuple[Loc, str]]:
+            if isinstance(value, str):
+                yield loc, value
+            elif isinstance(value, dict):
+                for key, item in value.items():
+                    if key != "logo":
+                        yield from walk(item, (*loc, key))
+            elif isinstance(value, list):
+                for i, item in enumerate(value):
+                    yield from walk(item, (*loc, i))
+
+        for name in _TEXT_FIELDS:
+            if name in self.doc.data:
+                yield from walk(self.doc.data[name], (name,))
+
+    def figure_names(self) -> set[str] | None:
+        """The names under ``figures:`` (None when they cannot be read)."""
+        if self.project is not None:
+            return set(self.project.figures)
+        figures = self.doc.data.get("figures", _UNKNOWN if "figures" in self.doc.data else {})
+        if "figures" not in self.doc.data and any(
+                key not in m.Project.model_fields for key in self.doc.data):
+            return None  # perhaps a misspelt 'figures:'
+        if not isinstance(figures, dict) or not all(
+                isinstance(k, str) and _FIGURE_NAME_RE.match(k) for k in figures):
+            return None
+        return set(figures)
+
+
+_FIGURE_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def _known(value: Any) -> bool:
+    return value is not _UNKNOWN
+
+
+def _figure_hint(name: str, known: set[str]) -> str:
+    names = sorted(known)
+    close = difflib.get_close_matches(name, names, n=1)
+    return (f"did you mean {{{close[0]}}}?" if close else
+            f"known figures: {', '.join(names)}" if names else
+            "this project defines no figures: add it under 'figures:'")
+
+
+def _check_project(facts: _Facts, problems: list[Problem], warnings: list[Problem]) -> None:
+    """The checks within one file; for a file with problems, those whose values can be read."""
+    doc = facts.doc
+    trl, period = facts.get("trl"), facts.get("period")
+    if _known(trl) and trl.min > trl.max:
+        problems.append(_problem(doc, ("trl", "min"), f"TRL min ({trl.min}) is above "
+                                 f"TRL max ({trl.max}): min must be <= max"))
+    if _known(period) and period.start > period.end:
+        problems.append(_problem(doc, ("period", "end"), f"the end year ({period.end}) "
+                                 f"is before the start year ({period.start})"))
+    kind, parent = facts.get("kind"), facts.get("parent")
+    if kind == m.Kind.programme and _known(parent) and parent:
         problems.append(_problem(doc, ("parent",), "a programme has no parent: remove 'parent:' "
                                  "or make this project 'kind: flagship'"))
-    if project.kind == m.Kind.flagship and project.flagship_total_eur_m is not None:
+    total = facts.get("flagship_total_eur_m")
+    if kind == m.Kind.flagship and _known(total) and total is not None:
         problems.append(_problem(doc, ("flagship_total_eur_m",), "only a programme states a "
                                  "flagship total: remove this field"))
+    names = facts.figure_names()
     used: set[str] = set()
-    for loc, text in iter_texts(project):
+    for loc, text in facts.texts():
         for match in m.PLACEHOLDER_RE.finditer(text):
             name = match.group(1)
             used.add(name)
-            if name not in project.figures:
-                known = sorted(project.figures)
-                close = difflib.get_close_matches(name, known, n=1)
-                hint = (f"did you mean {{{close[0]}}}?" if close else
-                        f"known figures: {', '.join(known)}" if known else
-                        "this project defines no figures: add it under 'figures:'")
+            if names is not None and name not in names:
                 problems.append(_problem(doc, loc, f"the placeholder {{{name}}} names no figure "
-                                         f"of this project: {hint}"))
-    for name in sorted(set(project.figures) - used):
-        warnings.append(_problem(doc, ("figures", name), "this figure is not used by any text: "
-                                 f"refer to it as {{{name}}} or remove it"))
+                                         f"of this project: {_figure_hint(name, names)}"))
+        for match in m.NEAR_PLACEHOLDER_RE.finditer(text):
+            if not m.PLACEHOLDER_RE.fullmatch(match.group(0)):
+                problems.append(_problem(doc, loc, _mistyped_placeholder(match, names)))
+    if facts.project is not None:
+        for name in sorted(set(facts.project.figures) - used):
+            warnings.append(_problem(doc, ("figures", name), "this figure is not used by any "
+                                     f"text: refer to it as {{{name}}} or remove it"))
+
+
+def _mistyped_placeholder(match: re.Match[str], names: set[str] | None) -> str:
+    """The message for braces that look like a placeholder but are not ``{name}``."""
+    name = match["name"]
+    reasons = []
+    if name != name.lower():
+        reasons.append("a figure name is in lowercase")
+    if match["lead"] or match["trail"]:
+        reasons.append("no spaces inside the braces")
+    if match["rest"]:
+        reasons.append("nothing after the name: each language formats the figure itself")
+    fixed = name.lower().strip("_")
+    if fixed != name.lower():
+        reasons.append("a figure name starts with a letter")
+    message = (f"the placeholder {_shown(match.group(0))} is mistyped "
+               f"({'; '.join(reasons)}): write it as {{{fixed or 'name'}}}")
+    if names is not None and fixed not in names:
+        message += f" (no figure of this project is called '{fixed}': " \
+                   f"{_figure_hint(fixed, names)})"
+    return message
 
 
 def _check_slugs(paths: list[Path], problems: list[Problem]) -> None:
@@ -395,52 +524,64 @@ def _check_slugs(paths: list[Path], problems: list[Problem]) -> None:
             seen[key] = path
 
 
-def _check_relations(projects: list[tuple[m.Project, RawDocument]],
-                     problems: list[Problem], unchecked: set[str]) -> None:
-    """Parent and flagship-total checks.  ``unchecked`` are slugs whose files have problems
-    of their own: they are not reported again as missing parents or wrong totals."""
-    by_slug = {p.slug: (p, d) for p, d in projects}
-    for project, doc in projects:
-        if project.kind != m.Kind.flagship:
+def _check_relations(facts: list[_Facts], problems: list[Problem],
+                     unreadable: set[str]) -> None:
+    """Parent and flagship-total checks, also for files with problems of their own as long
+    as the values needed can be read.  ``unreadable`` are slugs of files of which nothing
+    can be read: they are not reported as missing parents, and while there are any (or a
+    file's kind or parent cannot be read) no flagship total is checked."""
+    by_slug = {f.slug: f for f in facts}
+    for fact in facts:
+        if fact.get("kind") != m.Kind.flagship or not _known(fact.get("parent")):
             continue
-        if not project.parent:
+        parent_slug, doc = fact.get("parent"), fact.doc
+        if not parent_slug:
             problems.append(_problem(doc, ("kind",), "a flagship needs 'parent:' naming its "
                                      "programme (e.g. parent: biotech-nexus)"))
             continue
-        if project.parent == project.slug:
+        if parent_slug == fact.slug:
             problems.append(_problem(doc, ("parent",), "a project cannot be its own parent: "
                                      f"name its programme{_programmes_hint(by_slug)}"))
             continue
-        parent = by_slug.get(project.parent)
-        if parent is None and project.parent in unchecked:
+        parent = by_slug.get(parent_slug)
+        if parent is None and parent_slug in unreadable:
             continue
         if parent is None:
-            close = difflib.get_close_matches(project.parent, list(by_slug), n=1)
+            close = difflib.get_close_matches(parent_slug, list(by_slug), n=1)
             hint = f"did you mean '{close[0]}'?" if close else \
                 f"known projects: {', '.join(sorted(by_slug))}"
             problems.append(_problem(doc, ("parent",), f"no project "
-                                     f"'{_shown(project.parent)}' in the data: {hint}"))
-        elif parent[0].kind != m.Kind.programme:
-            cycle = _cycle(project.slug, by_slug)
+                                     f"'{_shown(parent_slug)}' in the data: {hint}"))
+        elif _known(parent.get("kind")) and parent.get("kind") != m.Kind.programme:
+            cycle = _cycle(fact.slug, by_slug)
             extra = f" (the parents form a cycle: {' -> '.join(cycle)})" if cycle else ""
-            problems.append(_problem(doc, ("parent",), f"the parent '{project.parent}' is a "
+            problems.append(_problem(doc, ("parent",), f"the parent '{parent_slug}' is a "
                                      f"flagship, not a programme{extra}"))
-    for project, doc in projects:
-        if project.kind != m.Kind.programme or unchecked:
+    if unreadable or any(not _known(f.get("kind")) or (f.get("kind") == m.Kind.flagship
+                                                        and not _known(f.get("parent")))
+                         for f in facts):
+        return  # which projects are whose flagships is not known
+    for fact in facts:
+        if fact.get("kind") != m.Kind.programme:
             continue
-        flagships = [p for p, _ in projects if p.parent == project.slug
-                     and p.kind == m.Kind.flagship]
-        total = sum((p.size_eur_m for p in flagships), Decimal(0))
-        stated = project.flagship_total_eur_m
+        flagships = [f for f in facts if f.get("kind") == m.Kind.flagship
+                     and f.get("parent") == fact.slug]
+        sizes = [f.get("size_eur_m") for f in flagships]
+        stated = fact.get("flagship_total_eur_m")
+        if not all(map(_known, sizes)) or not _known(stated):
+            continue
+        total = sum(sizes, Decimal(0))
         if flagships and stated is None:
-            problems.append(_problem(doc, ("size_eur_m",), "this programme has flagships "
-                                     f"({', '.join(p.slug for p in flagships)}): add "
+            problems.append(_problem(fact.doc, ("size_eur_m",), "this programme has flagships "
+                                     f"({', '.join(f.slug for f in flagships)}): add "
                                      f"'flagship_total_eur_m: {total}'"))
         elif stated is not None and stated != total:
-            parts = " + ".join(f"{p.size_eur_m} ({p.slug})" for p in flagships) or "no flagships"
-            problems.append(_problem(doc, ("flagship_total_eur_m",), f"the stated flagship total "
-                                     f"{stated} does not match the flagships' sizes: {parts} = "
-                                     f"{total}; correct the total or the flagships' sizes"))
+            parts = " + ".join(f"{size} ({f.slug})" for f, size in zip(flagships, sizes)) \
+                or "no flagships"
+            problems.append(_problem(fact.doc, ("flagship_total_eur_m",), "the stated flagship "
+                                     f"total {stated} does not match the flagships' sizes: "
+                                     f"{parts} = {total}; correct the total or the flagships' "
+                                     "sizes"))
 
 
 def _shown(text: str) -> str:
@@ -448,18 +589,18 @@ def _shown(text: str) -> str:
     return text if text.isprintable() else repr(text)
 
 
-def _programmes_hint(by_slug: dict[str, tuple[m.Project, RawDocument]]) -> str:
-    names = sorted(s for s, (p, _) in by_slug.items() if p.kind == m.Kind.programme)
+def _programmes_hint(by_slug: dict[str, _Facts]) -> str:
+    names = sorted(s for s, f in by_slug.items() if f.get("kind") == m.Kind.programme)
     return f" ({', '.join(names)})" if names else ""
 
 
-def _cycle(start: str, by_slug: dict[str, tuple[m.Project, RawDocument]]) -> list[str]:
-    path, slug = [start], by_slug[start][0].parent
-    while slug and slug in by_slug:
+def _cycle(start: str, by_slug: dict[str, _Facts]) -> list[str]:
+    path, slug = [start], by_slug[start].get("parent")
+    while _known(slug) and slug and slug in by_slug:
         if slug in path:
             return [*path[path.index(slug):], slug]
         path.append(slug)
-        slug = by_slug[slug][0].parent
+        slug = by_slug[slug].get("parent")
     return []
 
 
