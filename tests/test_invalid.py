@@ -283,8 +283,9 @@ def test_a_missing_catalog_is_named(workdir, fake_catalog, capsys):
 def test_a_broken_catalog_is_named(workdir, fake_catalog, capsys):
     fake_catalog.write_text('msgid "Domain"\nmsgstr "Domein"\nnot a keyword\n',
                             encoding="utf-8")
-    check_template_error(workdir, capsys, "templates/nl.po: the label catalog is broken (Unknown "
-                         "or misformatted keyword on 2): restore it from git or fix the line named")
+    check_template_error(workdir, capsys, "templates/nl.po:3: the label catalog is broken "
+                         "(Unknown or misformatted keyword 'not a keyword' on line 3): restore "
+                         "it from git or fix that line")
 
 
 # --- the guards themselves ------------------------------------------------------------------------

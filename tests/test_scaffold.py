@@ -212,6 +212,9 @@ def test_new_refuses_a_slug_that_differs_only_in_case_from_a_file(work, capsys):
     ("a--b", " (e.g. 'a-b')"),
     ("../evil", " (e.g. 'evil')"),
     ("-", ""),
+    ("new café", " (e.g. 'new-cafe')"),  # accents dropped, not the letter ('caf')
+    ("Crème Brûlée", " (e.g. 'creme-brulee')"),
+    ("Ærø", " (e.g. 'aero')"),
 ])
 def test_new_rejects_an_invalid_slug_as_a_usage_error(slug, hint, work, capsys):
     before = sorted((work / "data").rglob("*"))

@@ -290,3 +290,31 @@ def test_a_value_that_does_not_parse_is_not_cross_checked_again(data_copy):
         f"{path}:{size}: size_eur_m: expected a number, got 'veel'; write it in digits, in EUR "
         "millions (e.g. 1200 for 1.2 billion euros)",
         f"{path}:{trl}: trl.min: 12 is out of range: it must be at most 9"]
+
+
+def test_a_list_as_the_whole_file_is_explained_as_such(data_copy):
+    path = data_copy / "projects" / "extra.yaml"
+    path.write_text("# a list by mistake\n- kind: programme\n- name: Test\n", encoding="utf-8")
+    assert problems(data_copy) == [
+        f"{path}:2: a project file must be a mapping of fields such as 'name: ...', not a "
+        "list: write one 'field: value' per line, without '- ' in front; see "
+        "docs/data-format.md"]
+
+
+def test_a_yml_file_is_named_not_silently_read_or_skipped(data_copy):
+    folder = data_copy / "projects"
+    (folder / "atmp.yaml").rename(folder / "atmp.yml")
+    (folder / "biotech-nexus.yaml").rename(folder / "biotech-nexus.yml")
+    (folder / "biotech-nexus.yaml").write_text("kind: programme\n", encoding="utf-8")
+    found = problems(data_copy)
+    assert f"{folder / 'atmp.yml'}: project files end in .yaml and this one is not read: " \
+        "rename it to atmp.yaml" in found
+    assert f"{folder / 'biotech-nexus.yml'}: project files end in .yaml and this one is not " \
+        "read: biotech-nexus.yaml exists too: keep one of them, as biotech-nexus.yaml" in found
+
+
+def test_a_folder_of_only_yml_files_names_each_of_them(data_copy):
+    folder = data_copy / "projects"
+    for path in folder.glob("*.yaml"):
+        path.rename(path.with_suffix(".yml"))
+    assert len(problems(data_copy)) == 4

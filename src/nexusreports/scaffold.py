@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import unicodedata
 from pathlib import Path
 
 from . import model as m
@@ -24,15 +25,23 @@ from .validate import PROJECTS_DIR, TODO
 __all__ = ["scaffold_text", "slug_problem", "write_scaffold"]
 
 
+_LETTERS = str.maketrans({"æ": "ae", "ø": "o", "œ": "oe", "ß": "ss", "đ": "d", "ł": "l",
+                          "þ": "th", "ð": "d", "ı": "i"})
+"""Letters that Unicode does not decompose into a plain letter and an accent."""
+
+
 def slug_problem(slug: str) -> str | None:
     """Why ``slug`` cannot name a project file, or None when it can.
 
     A slug is lowercase letters and digits in words joined by single hyphens
-    (:data:`nexusreports.model.SLUG_RE`), at most 60 characters.
+    (:data:`nexusreports.model.SLUG_RE`), at most 60 characters.  The hint drops accents
+    (``new café`` suggests ``'new-cafe'``).
     """
     if not m.SLUG_RE.match(slug):
-        suggestion = "-".join("".join(ch if ch.isascii() and ch.isalnum() else " "
-                                      for ch in slug.lower()).split())
+        plain = unicodedata.normalize("NFKD", slug.lower().translate(_LETTERS))  # 'café' -> 'cafe' + accent
+        suggestion = "-".join("".join(ch if ch.isascii() and ch.isalnum() else
+                                      "" if unicodedata.combining(ch) else " "
+                                      for ch in plain).split())
         hint = f" (e.g. '{suggestion}')" if suggestion and m.SLUG_RE.match(suggestion) else ""
         return (f"'{slug}' is not a valid slug: use lowercase letters, digits and single "
                 f"hyphens{hint}")

@@ -61,19 +61,37 @@ FIELD_NAMES = frozenset(_all_field_names())
 
 
 def project_files(data_dir: Path) -> list[Path]:
-    """The project files of ``data_dir``, sorted by name.
+    """The project files of ``data_dir`` (``*.yaml``; never ``*.yml``), sorted by name.
 
-    Raises :class:`DataError` when ``data_dir/projects`` is missing or holds no ``.yaml``.
+    Raises :class:`DataError` when ``data_dir/projects`` is missing or holds no ``.yaml``
+    and no ``.yml`` file, :class:`DataErrors` naming each ``.yml`` file when it holds only
+    those.
     """
     folder = Path(data_dir) / PROJECTS_DIR
     if not folder.is_dir():
         raise DataError(folder, 0, "", "no such folder: give the data folder with --data "
                         "(it must contain projects/<slug>.yaml)")
-    files = sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+    files = sorted(p for p in folder.iterdir() if p.suffix == ".yaml" and p.is_file())
     if not files:
+        wrong = _yml_problems(folder)
+        if wrong:
+            raise DataErrors(wrong)
         raise DataError(folder, 0, "", "no project files (*.yaml) here: create one with "
                         "'nexusreports new SLUG'")
     return files
+
+
+def _yml_problems(folder: Path) -> list[Problem]:
+    """A problem for each ``*.yml`` file in ``folder``: project files end in ``.yaml`` (one
+    name per project: the build, ``--only`` and the manifest use ``<slug>.yaml``)."""
+    out = []
+    for path in sorted(p for p in folder.iterdir() if p.suffix == ".yml" and p.is_file()):
+        twin = path.with_suffix(".yaml")
+        fix = (f"{twin.name} exists too: keep one of them, as {twin.name}" if twin.exists()
+               else f"rename it to {twin.name}")
+        out.append(Problem(path, 0, "", f"project files end in .yaml and this one is not "
+                           f"read: {fix}"))
+    return out
 
 
 def load_projects(data_dir: Path, charset: frozenset[int] | None = None,
@@ -86,12 +104,13 @@ def load_projects(data_dir: Path, charset: frozenset[int] | None = None,
 
     Raises :class:`DataErrors` listing every problem, sorted by file and line.
     """
-    problems: list[Problem] = []
+    files = project_files(data_dir)
+    problems: list[Problem] = _yml_problems(Path(data_dir) / PROJECTS_DIR)
     warnings = warnings if warnings is not None else []
     projects: list[tuple[m.Project, RawDocument]] = []
     facts: list[_Facts] = []
     unreadable: set[str] = set()  # files of which nothing can be read (YAML errors, a list)
-    for path in project_files(data_dir):
+    for path in files:
         doc, project = validate_file(path, problems)
         if doc is None or not isinstance(doc.data, dict):
             unreadable.add(path.stem)
@@ -99,7 +118,7 @@ def load_projects(data_dir: Path, charset: frozenset[int] | None = None,
         facts.append(_Facts(path.stem, doc, project))
         if project is not None:
             projects.append((project, doc))
-    _check_slugs([doc.path for _, doc in projects] or project_files(data_dir), problems)
+    _check_slugs([doc.path for _, doc in projects] or files, problems)
     for fact in facts:  # also files with type errors: every check whose values can be read
         _check_project(fact, problems, warnings)
     for project, doc in projects:
@@ -128,8 +147,10 @@ def validate_file(path: Path, problems: list[Problem]) -> tuple[RawDocument | No
         problems.append(exc.problem)
         return None, None
     if not isinstance(doc.data, dict):
-        problems.append(Problem(path, 1, "", "a project file must be a list of fields "
-                                "('name: ...', 'kind: ...'); see docs/data-format.md"))
+        problems.append(Problem(path, doc.line_of(()) or 1, "", "a project file must be a "
+                                f"mapping of fields such as 'name: ...', not {_shape(doc.data)}: "
+                                "write one 'field: value' per line, without '- ' in front; see "
+                                "docs/data-format.md"))
         return doc, None
     data = dict(doc.data)
     if "slug" in data:
@@ -684,8 +705,9 @@ def load_bundle(data_dir: Path, projects: m.ProjectSet) -> m.BundleConfig:
     """
     doc = load_yaml(bundle_path(data_dir))
     if not isinstance(doc.data, dict):
-        raise DataErrors([Problem(doc.path, 1, "", "the bundle file must be a list of fields "
-                                  "('title: ...', 'order: ...'); see docs/data-format.md")])
+        raise DataErrors([Problem(doc.path, doc.line_of(()) or 1, "", "the bundle file must be "
+                                  "a mapping of fields such as 'title: ...', not "
+                                  f"{_shape(doc.data)}; see docs/data-format.md")])
     try:
         config = m.BundleConfig.model_validate(doc.data)
     except ValidationError as exc:

@@ -13,6 +13,7 @@ Regenerate the template after changing a label (see docs/data-format.md)::
 from __future__ import annotations
 
 import io
+import re
 from functools import lru_cache
 from importlib import resources
 
@@ -49,9 +50,23 @@ def load_translations(lang: str) -> NullTranslations:
     try:
         catalog = read_po(io.BytesIO(data), locale=lang, domain=DOMAIN, abort_invalid=True)
     except (PoFileError, ValueError) as exc:
-        raise TemplateError(str(path), f"the label catalog is broken ({exc}): restore it from "
-                            "git or fix the line named") from exc
+        raise _broken(path, exc) from exc
     buf = io.BytesIO()
     write_mo(buf, catalog, use_fuzzy=False)
     buf.seek(0)
     return Translations(fp=buf, domain=DOMAIN)
+
+
+def _broken(path: resources.abc.Traversable, exc: Exception) -> TemplateError:
+    """``path:LINE: the label catalog is broken (... on line LINE): ...``; Babel's own message
+    says only "on 225" (and counts from 0)."""
+    found = getattr(exc, "lineno", None)  # Babel counts lines from 0
+    what = str(exc)
+    if not isinstance(found, int):
+        return TemplateError(str(path), f"the label catalog is broken ({what}): restore it "
+                             "from git or fix the line named")
+    what, lineno = re.sub(rf"\s+on {found}$", "", what), found + 1
+    line = getattr(exc, "line", "")
+    shown = f" {str(line).strip()!r}" if str(line).strip() else ""
+    return TemplateError(f"{path}:{lineno}", f"the label catalog is broken ({what}{shown} on "
+                         f"line {lineno}): restore it from git or fix that line")
