@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from nexusreports.pipeline import BuildOptions, build
+from nexusreports.pipeline import BuildOptions, build, check, source_path
 from nexusreports.theme import load_theme
 from nexusreports.validate import load_projects
+from nexusreports.view import SheetView, build_view
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data"
@@ -26,6 +27,20 @@ def theme():
 @pytest.fixture(scope="session")
 def projects(theme):
     return load_projects(DATA, theme.charset)
+
+
+@pytest.fixture(scope="session")
+def shipped():
+    """The shipped projects and the theme, validated: ``(ProjectSet, Theme)``."""
+    projects, theme, _ = check(DATA, TEMPLATES)
+    return projects, theme
+
+
+def view_of(shipped, slug: str, lang: str) -> SheetView:
+    """The sheet view of a shipped project, as the build makes it."""
+    projects, _ = shipped
+    return build_view(projects.by_slug(slug), projects, lang, DATA,
+                      str(source_path(DATA, slug)))
 
 
 @pytest.fixture(scope="session")

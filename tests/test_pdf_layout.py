@@ -16,27 +16,15 @@ import pytest
 from PIL import Image
 from pypdf import PdfReader
 
+from conftest import view_of
 from nexusreports.cli import main
 from nexusreports.errors import ContentOverflow, TemplateError
-from nexusreports.pipeline import check, source_path
 from nexusreports.render.pdf import register_fonts, render_pdf
 from nexusreports.theme import load_theme
-from nexusreports.view import OrganisationView, SheetView, build_view
+from nexusreports.view import OrganisationView, SheetView
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA, TEMPLATES = ROOT / "data", ROOT / "templates"
-
-
-@pytest.fixture(scope="module")
-def shipped():
-    projects, theme, _ = check(DATA, TEMPLATES)
-    return projects, theme
-
-
-def view_of(shipped, slug: str, lang: str) -> SheetView:
-    projects, _ = shipped
-    return build_view(projects.by_slug(slug), projects, lang, DATA,
-                      str(source_path(DATA, slug)))
 
 
 def text_of(pdf: bytes) -> str:

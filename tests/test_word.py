@@ -22,11 +22,12 @@ from lxml import etree
 from PIL import Image
 from pypdf import PdfReader
 
+from conftest import view_of
 from nexusreports.cli import main
 from nexusreports.errors import ErrorGroup, TemplateError
-from nexusreports.pipeline import check, source_path
+from nexusreports.pipeline import check
 from nexusreports.render.word import render_docx
-from nexusreports.view import OrganisationView, SheetView, build_view
+from nexusreports.view import OrganisationView, SheetView
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA, TEMPLATES = ROOT / "data", ROOT / "templates"
@@ -36,18 +37,6 @@ W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 NS = {"w": W, "wp": "http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing"}
 EPOCH = 1700000000  # 2023-11-14 22:13:20 UTC
 STAMP = datetime(2023, 11, 14, 22, 13, 20, tzinfo=timezone.utc)
-
-
-@pytest.fixture(scope="module")
-def shipped():
-    projects, theme, _ = check(DATA, TEMPLATES)
-    return projects, theme
-
-
-def view_of(shipped, slug: str, lang: str) -> SheetView:
-    projects, _ = shipped
-    return build_view(projects.by_slug(slug), projects, lang, DATA,
-                      str(source_path(DATA, slug)))
 
 
 @pytest.fixture(scope="module")

@@ -32,6 +32,7 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape
 
 from reportlab.lib.colors import HexColor
@@ -47,8 +48,11 @@ from reportlab.platypus.frames import _FUZZ
 
 from ..errors import ContentOverflow, TemplateError
 from ..theme import Theme
-from ..view import Block, MatrixItem, SheetView, ShareBar, Step
+from ..view import Block, SheetView, ShareBar, Step
 from .logos import ORGANISATIONS_PER_ROW, load_logo
+
+if TYPE_CHECKING:
+    import pyphen
 
 CREATOR = "nexusreports"
 MIN_FONT_PT = 7.0
@@ -797,7 +801,7 @@ def hyphenator(lang: str) -> Callable[[str], list[tuple[str, str]]]:
 
 
 @lru_cache(maxsize=8)
-def _pyphen(lang: str) -> "pyphen.Pyphen":
+def _pyphen(lang: str) -> pyphen.Pyphen:
     """The hyphenation dictionary of ``lang`` (e.g. ``nl_NL``), made once per process."""
     import pyphen
 
