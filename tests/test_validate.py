@@ -249,6 +249,32 @@ def test_a_mistyped_placeholder_of_no_figure_also_says_which_figures_there_are(d
         "called 'jobs': known figures: biotech_act_call)"]
 
 
+@pytest.mark.parametrize("typed, why", [
+    ("{extra-jobs}", "a figure name joins words with '_', not '-'"),
+    ("{extra jobs}", "a figure name is one word in lowercase, joined by '_'"),
+    ("{Extra Jobs}", "a figure name is one word in lowercase, joined by '_'"),
+    ("{ Extra - Jobs }", "a figure name is one word in lowercase, joined by '_'"),
+])
+def test_a_figure_name_written_as_words_is_a_mistyped_placeholder(data_copy, typed, why):
+    # these used to pass validate and build --strict and print literally
+    edit(data_copy / "projects" / "biotech-nexus.yaml", "{extra_jobs} extra hoogwaardige",
+         f"{typed} extra hoogwaardige")
+    line = _line(data_copy, "biotech-nexus", "relevance:") + 1
+    assert problems(data_copy) == [
+        f"{rel(data_copy, 'biotech-nexus')}:{line}: relevance.nl: the placeholder {typed} is "
+        f"mistyped ({why}): write it as {{extra_jobs}}"]
+
+
+def test_a_hyphenated_name_in_braces_is_a_mistyped_placeholder_even_of_no_figure(data_copy):
+    edit(data_copy / "projects" / "atmp.yaml", "(CfA {biotech_act_call})",
+         "(CfA {biotech_act_call}, {new-jobs})")
+    line = _line(data_copy, "atmp", "relevance:") + 1
+    assert problems(data_copy) == [
+        f"{rel(data_copy, 'atmp')}:{line}: relevance.nl: the placeholder {{new-jobs}} is "
+        "mistyped (a figure name joins words with '_', not '-'): write it as {new_jobs} (no "
+        "figure of this project is called 'new_jobs': known figures: biotech_act_call)"]
+
+
 def test_braces_around_anything_but_a_name_are_literal_text(data_copy):
     literal = "{{ 7*7 }} {% if x %}ja{% endif %} {0} {} ${ x } {{ extra_jobs }} {a b} {1,2}"
     edit(data_copy / "projects" / "biotech-nexus.yaml", "(Doorrekening KPMG)",

@@ -40,14 +40,29 @@ PLACEHOLDER_RE = re.compile(r"\{([a-z][a-z0-9_]*)\}")
 """A figure placeholder in prose: ``{name}``."""
 
 NEAR_PLACEHOLDER_RE = re.compile(
-    r"(?<![{$])\{(?P<lead>\s*)(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?P<trail>\s*)"
-    r"(?P<rest>[:!\[.][^{}\n]*)?\}(?!\})")
-"""Braces that look like a placeholder: an identifier, perhaps in capitals, with spaces,
-a format (``:,``), conversion (``!r``), index (``[0]``) or attribute (``.x``).  When such a
-match is not exactly ``{name}`` it is a mistyped placeholder (a validation error), never
-literal text.  Double braces and ``${...}`` belong to other template languages and braces
-around anything else (``{{ 7*7 }}``, ``${ x }``, ``{% if %}``, ``{0}``, ``{}``) are literal
-text."""
+    r"(?<![{$])\{(?P<lead>\s*)(?P<name>[A-Za-z_][A-Za-z0-9_]*(?:-+[A-Za-z0-9_]+)*)"
+    r"(?P<trail>\s*)(?P<rest>[:!\[.][^{}\n]*)?\}(?!\})")
+"""Braces that look like a placeholder: one identifier-like name (perhaps in capitals or
+with hyphens, ``{extra-jobs}``), with spaces, a format (``:,``), conversion (``!r``), index
+(``[0]``) or attribute (``.x``).  When such a match is not exactly ``{name}`` it is a
+mistyped placeholder (a validation error), never literal text.  Double braces and ``${...}``
+belong to other template languages and braces around anything else (``{{ 7*7 }}``,
+``${ x }``, ``{% if %}``, ``{0}``, ``{}``) are literal text, unless they hold a figure's name
+written as words (:data:`BRACES_RE`, :func:`placeholder_key`)."""
+
+BRACES_RE = re.compile(r"(?<![{$])\{(?P<inner>[^{}\n]*)\}(?!\})")
+"""Single braces around anything on one line (not ``{{...}}``, not ``${...}``): literal
+text, unless :func:`placeholder_key` of the inside names a figure (``{Extra Jobs}``)."""
+
+
+def placeholder_key(inner: str) -> str:
+    """What the inside of braces would be as a figure name: lowercase, trimmed, every run
+    of spaces and hyphens one ``_``.
+
+    >>> placeholder_key(" Extra Jobs "), placeholder_key("extra-jobs"), placeholder_key("7*7")
+    ('extra_jobs', 'extra_jobs', '7*7')
+    """
+    return re.sub(r"[\s-]+", "_", inner.strip().lower())
 
 MAX_EUR_M = Decimal(10_000_000)
 """Largest amount, in EUR millions (EUR 10 trillion): sizes, totals, amount figures."""

@@ -498,9 +498,17 @@ def _check_project(facts: _Facts, problems: list[Problem], warnings: list[Proble
             if names is not None and name not in names:
                 problems.append(_problem(doc, loc, f"the placeholder {{{name}}} names no figure "
                                          f"of this project: {_figure_hint(name, names)}"))
+        near = set()
         for match in m.NEAR_PLACEHOLDER_RE.finditer(text):
+            near.add(match.start())
             if not m.PLACEHOLDER_RE.fullmatch(match.group(0)):
                 problems.append(_problem(doc, loc, _mistyped_placeholder(match, names)))
+        for match in m.BRACES_RE.finditer(text):  # a figure's name written as words
+            key = m.placeholder_key(match["inner"])
+            if match.start() not in near and names is not None and key in names:
+                problems.append(_problem(doc, loc, f"the placeholder {_shown(match.group(0))} "
+                                         "is mistyped (a figure name is one word in lowercase, "
+                                         f"joined by '_'): write it as {{{key}}}"))
     if facts.project is not None:
         for name in sorted(set(facts.project.figures) - used):
             warnings.append(_problem(doc, ("figures", name), "this figure is not used by any "
@@ -515,10 +523,12 @@ def _mistyped_placeholder(match: re.Match[str], names: set[str] | None) -> str:
         reasons.append("a figure name is in lowercase")
     if match["lead"] or match["trail"]:
         reasons.append("no spaces inside the braces")
+    if "-" in name:
+        reasons.append("a figure name joins words with '_', not '-'")
     if match["rest"]:
         reasons.append("nothing after the name: each language formats the figure itself")
-    fixed = name.lower().strip("_")
-    if fixed != name.lower():
+    fixed = m.placeholder_key(name).strip("_")
+    if fixed != m.placeholder_key(name):
         reasons.append("a figure name starts with a letter")
     message = (f"the placeholder {_shown(match.group(0))} is mistyped "
                f"({'; '.join(reasons)}): write it as {{{fixed or 'name'}}}")
