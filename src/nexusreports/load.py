@@ -16,6 +16,13 @@ with it.  Every message stays the one the pure-Python ``yaml.SafeLoader`` gives:
 libyaml refuses, or that holds a character the pure reader refuses, is composed again with
 ``SafeLoader``, which then raises the error that is reported.
 
+Pasted characters: a vertical tab, form feed, NEL, U+2028 or U+2029 typed raw into a value
+(YAML refuses the first two in the stream and reads the others as a line break of the file)
+stays in the value, as do other control characters, so that the model makes the first ones
+line breaks and refuses the others naming the field (:func:`_stand_ins`); a tab after a
+line's indentation is read as a space.  A refused character outside every value (in a
+comment) is an error naming its line.
+
 Guards: files over :data:`MAX_FILE_BYTES` are refused before parsing; anchors/aliases are
 refused (they allow exponential expansion, and project files never need them); nesting
 deeper than :data:`MAX_DEPTH` is refused.
@@ -23,6 +30,7 @@ deeper than :data:`MAX_DEPTH` is refused.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -103,25 +111,85 @@ def parse_yaml(text: str, path: Path) -> RawDocument:
     ):
         raise DataError(path, 1, "", "the file is empty: fill it in, or create it with "
                         "'nexusreports new SLUG'")
+    prepared, back = _stand_ins(text)
     try:
-        node = _compose(text)
+        node = _compose(prepared)
     except yaml.MarkedYAMLError as exc:
-        raise _syntax_error(path, text, exc) from exc
-    except yaml.reader.ReaderError as exc:  # a character YAML refuses (a raw control character)
-        line = text[: max(exc.position, 0)].count("\n") + 1
-        char = exc.character
-        code = char if isinstance(char, int) else ord(str(char)[:1] or " ")
-        raise DataError(path, line, "", f"contains the control character U+{code:04X}, which "
-                        "cannot be printed: delete it (it often comes from copying out of Word "
-                        "or e-mail)") from exc
+        refused = [i for i, ch in enumerate(text) if ch in back.values()
+                   and ch not in _KEPT_BREAKS]
+        if refused:  # a control character where no value is (it may be the syntax error)
+            raise _control_error(path, text, refused[0]) from exc
+        raise _syntax_error(path, prepared, exc) from exc
+    except yaml.reader.ReaderError as exc:  # pragma: no cover - every such character is stood in for
+        raise _control_error(path, text, max(exc.position, 0)) from exc
     except yaml.YAMLError as exc:  # pragma: no cover - every parser error carries a mark
         raise DataError(path, 0, "", f"YAML error: {exc}") from exc
     doc = RawDocument(path=path, data=None)
     if node is None:
         raise DataError(path, 1, "", "the file is empty: fill it in, or create it with "
                         "'nexusreports new SLUG'")
-    doc.data = _convert(node, (), doc, set(), 0)
+    spans: list[tuple[int, int]] = []
+    doc.data = _convert(node, (), doc, set(), 0, back, spans)
+    if back:  # a stood-in character outside every value (in a comment, say): by its line
+        _check_outside_values(path, text, back, spans)
     return doc
+
+
+_KEPT_BREAKS = "\v\f\x85\u2028\u2029"
+"""Characters that YAML refuses in the stream (vertical tab, form feed) or reads as a line
+break of the file (NEL, U+2028, U+2029) but that pasted text carries inside a value, where
+:func:`~nexusreports.model.clean_text` makes them line (or paragraph) breaks."""
+
+_INDENT_RE = re.compile(r"^[ \t]*(?:-[ \t]+)*")
+"""The indentation of a line, with the ``- `` of list entries: a tab in it stays a tab
+(and an error: YAML indents with spaces)."""
+
+
+def _stand_ins(text: str) -> tuple[str, dict[str, str]]:
+    """``text`` with each character YAML would refuse or take as a line break, and each tab
+    after a line's indentation, replaced one for one (lines and columns unchanged).
+
+    A tab after the indentation becomes a space (what :func:`clean_text` makes of it in a
+    value; elsewhere YAML reads a space as it reads a tab).  Every other such character
+    becomes a private-use character not in ``text``; the returned mapping takes each
+    stand-in back to its character, which :func:`_convert` does in every scalar, so the
+    model's text rules apply to it and a refused one is reported with its field.
+    """
+    if "\t" in text:
+        text = "\n".join(_detab(line) for line in text.split("\n"))
+    odd = {ch for ch in text if ch in _KEPT_BREAKS} | set(
+        yaml.reader.Reader.NON_PRINTABLE.findall(text))
+    if not odd:
+        return text, {}
+    free = (chr(c) for c in range(0xE000, 0xF900) if chr(c) not in text)
+    there = {ch: next(free) for ch in sorted(odd)}
+    return text.translate(str.maketrans(there)), {new: old for old, new in there.items()}
+
+
+def _detab(line: str) -> str:
+    if "\t" not in line:
+        return line
+    indent = _INDENT_RE.match(line).end()  # type: ignore[union-attr] - always matches
+    return line[:indent] + line[indent:].replace("\t", " ")
+
+
+def _control_error(path: Path, text: str, position: int) -> DataError:
+    line = text[:position].count("\n") + 1
+    return DataError(path, line, "", f"contains the control character U+{ord(text[position]):04X}"
+                     ", which cannot be printed: delete it (it often comes from copying out of "
+                     "Word or e-mail)")
+
+
+def _check_outside_values(path: Path, text: str, back: dict[str, str],
+                          spans: list[tuple[int, int]]) -> None:
+    """Raise the error for the first refused control character of ``text`` that is in no
+    value (``spans``: start and end index of every scalar); a line or paragraph break there
+    (in a comment) is harmless."""
+    refused = {ch for ch in back.values() if ch not in _KEPT_BREAKS}
+    spans.sort()
+    for i, ch in enumerate(text):
+        if ch in refused and not any(start <= i < end for start, end in spans):
+            raise _control_error(path, text, i)
 
 
 def _compose(text: str) -> yaml.Node | None:
@@ -171,7 +239,8 @@ def _line(text: str, line: int) -> str:
     return lines[line - 1] if 0 < line <= len(lines) else ""
 
 
-def _convert(node: yaml.Node, loc: Loc, doc: RawDocument, seen: set[int], depth: int) -> Any:
+def _convert(node: yaml.Node, loc: Loc, doc: RawDocument, seen: set[int], depth: int,
+             back: dict[str, str], spans: list[tuple[int, int]]) -> Any:
     line = node.start_mark.line + 1
     doc.lines.setdefault(loc, line)
     if id(node) in seen:  # report the alias's field line, not the anchor's
@@ -184,9 +253,10 @@ def _convert(node: yaml.Node, loc: Loc, doc: RawDocument, seen: set[int], depth:
     if isinstance(node, yaml.ScalarNode):
         if node.style in _PLAIN_STYLES and node.value in _NULLS:
             return None
-        return node.value
+        return _scalar(node, back, spans)
     if isinstance(node, yaml.SequenceNode):
-        return [_convert(item, (*loc, i), doc, seen, depth + 1) for i, item in enumerate(node.value)]
+        return [_convert(item, (*loc, i), doc, seen, depth + 1, back, spans)
+                for i, item in enumerate(node.value)]
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
         first_line: dict[str, int] = {}
@@ -195,7 +265,7 @@ def _convert(node: yaml.Node, loc: Loc, doc: RawDocument, seen: set[int], depth:
             if not isinstance(key_node, yaml.ScalarNode):
                 raise DataError(doc.path, key_line, _dotted(loc), "a field name must be plain "
                                 "text, not a list or mapping")
-            key = key_node.value
+            key = _scalar(key_node, back, spans)
             if key == "<<":
                 raise DataError(doc.path, key_line, _dotted((*loc, key)), "merge keys ('<<') "
                                 "are not allowed in data files: write the fields out")
@@ -205,11 +275,19 @@ def _convert(node: yaml.Node, loc: Loc, doc: RawDocument, seen: set[int], depth:
                                 "keep one of them")
             first_line[key] = key_line
             doc.lines[(*loc, key)] = key_line
-            out[key] = _convert(value_node, (*loc, key), doc, seen, depth + 1)
+            out[key] = _convert(value_node, (*loc, key), doc, seen, depth + 1, back, spans)
             # the value's own line is the key's line for inline values, which is what people read
             doc.lines[(*loc, key)] = key_line
         return out
     raise DataError(doc.path, line, _dotted(loc), "unsupported YAML node")  # pragma: no cover
+
+
+def _scalar(node: yaml.ScalarNode, back: dict[str, str], spans: list[tuple[int, int]]) -> str:
+    """The text of ``node`` with the characters of :func:`_stand_ins` put back."""
+    if not back:
+        return node.value
+    spans.append((node.start_mark.index, node.end_mark.index))
+    return node.value.translate(str.maketrans(back))
 
 
 def dotted(loc: Loc) -> str:

@@ -6,7 +6,8 @@ language-neutral (a plain string: names of organisations and programmes) or give
 language (:class:`LocalText`, Dutch ``nl`` and English ``en``, both required).
 
 Text fields hold the text exactly as typed after :func:`clean_text`: line endings made
-``\\n``, a vertical tab (Word's manual line break) made ``\\n``, a tab made a space, the
+``\\n``, a vertical tab (Word's manual line break), form feed and U+2028 made ``\\n``,
+U+2029 made a paragraph break ``\\n\\n``, a tab made a space, the
 invisible formatting characters Word and e-mail paste (soft hyphen, zero-width space, word
 joiner) dropped, Unicode hyphens made ``-``; every other control character and U+FFFD (the
 mark of text damaged in copying) is refused.
