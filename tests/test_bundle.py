@@ -25,7 +25,7 @@ from nexusreports.cli import main
 from nexusreports.errors import DataErrors
 from nexusreports.pipeline import BuildOptions, build
 from nexusreports.render.pdf import render_pdf
-from nexusreports.validate import load_bundle
+from nexusreports.validate import load_bundle, load_projects
 from nexusreports.view import build_bundle_view, build_view
 
 from conftest import DATA, LANGS, TEMPLATES
@@ -35,30 +35,31 @@ ORDER = ("biotech-nexus", "atmp", "infectieziekten", "precision-diagnostics")
 # Every summary row as it must print: project, period, size, public, private, TRL, MRL.
 # Public/private = size x share: ATMP 2250 x 33% = 742.5 and 1507.5; the flagships total
 # 3910 = the programme's stated flagship_total_eur_m, public 742.5 + 360 + 230 = 1332.5.
+# The space before the unit is an ordinary one: a narrow column may break the line there.
 SUMMARY = {
     "nl": [
-        ("Biotech Nexus", "2025–2035", "€\xa021.200\xa0miljoen", "€\xa07.420\xa0miljoen",
-         "€\xa013.780\xa0miljoen", "3–8", "Verkenning"),
-        ("ATMP I&II", "2025–2035", "€\xa02.250\xa0miljoen", "€\xa0742,5\xa0miljoen",
-         "€\xa01.507,5\xa0miljoen", "5–9", "Deels operationeel"),
-        ("Infectieziekten", "2026–2030", "€\xa01.200\xa0miljoen", "€\xa0360\xa0miljoen",
-         "€\xa0840\xa0miljoen", "6–7", "Operationeel"),
-        ("Precision Diagnostics", "2025–2035", "€\xa0460\xa0miljoen", "€\xa0230\xa0miljoen",
-         "€\xa0230\xa0miljoen", "4–8", "Verkenning"),
-        ("Totaal flagships", "2025–2035", "€\xa03.910\xa0miljoen", "€\xa01.332,5\xa0miljoen",
-         "€\xa02.577,5\xa0miljoen", "", ""),
+        ("Biotech Nexus", "2025–2035", "€\xa021.200 miljoen", "€\xa07.420 miljoen",
+         "€\xa013.780 miljoen", "3–8", "Verkenning"),
+        ("ATMP I&II", "2025–2035", "€\xa02.250 miljoen", "€\xa0742,5 miljoen",
+         "€\xa01.507,5 miljoen", "5–9", "Deels operationeel"),
+        ("Infectieziekten", "2026–2030", "€\xa01.200 miljoen", "€\xa0360 miljoen",
+         "€\xa0840 miljoen", "6–7", "Operationeel"),
+        ("Precision Diagnostics", "2025–2035", "€\xa0460 miljoen", "€\xa0230 miljoen",
+         "€\xa0230 miljoen", "4–8", "Verkenning"),
+        ("Totaal flagships", "2025–2035", "€\xa03.910 miljoen", "€\xa01.332,5 miljoen",
+         "€\xa02.577,5 miljoen", "", ""),
     ],
     "en": [
-        ("Biotech Nexus", "2025–2035", "€21,200\xa0million", "€7,420\xa0million",
-         "€13,780\xa0million", "3–8", "Exploration"),
-        ("ATMP I&II", "2025–2035", "€2,250\xa0million", "€742.5\xa0million",
-         "€1,507.5\xa0million", "5–9", "Partly operational"),
-        ("Infectious diseases", "2026–2030", "€1,200\xa0million", "€360\xa0million",
-         "€840\xa0million", "6–7", "Operational"),
-        ("Precision Diagnostics", "2025–2035", "€460\xa0million", "€230\xa0million",
-         "€230\xa0million", "4–8", "Exploration"),
-        ("Total flagships", "2025–2035", "€3,910\xa0million", "€1,332.5\xa0million",
-         "€2,577.5\xa0million", "", ""),
+        ("Biotech Nexus", "2025–2035", "€21,200 million", "€7,420 million",
+         "€13,780 million", "3–8", "Exploration"),
+        ("ATMP I&II", "2025–2035", "€2,250 million", "€742.5 million",
+         "€1,507.5 million", "5–9", "Partly operational"),
+        ("Infectious diseases", "2026–2030", "€1,200 million", "€360 million",
+         "€840 million", "6–7", "Operational"),
+        ("Precision Diagnostics", "2025–2035", "€460 million", "€230 million",
+         "€230 million", "4–8", "Exploration"),
+        ("Total flagships", "2025–2035", "€3,910 million", "€1,332.5 million",
+         "€2,577.5 million", "", ""),
     ],
 }
 COLUMNS = {"nl": ("Project", "Periode", "Projectomvang", "Publiek", "Privaat", "TRL", "MRL"),
@@ -83,7 +84,8 @@ def flat(text: str) -> str:
 def bundle_build(tmp_path_factory) -> Path:
     """The shipped data built once, sheets and bundle; returns the output folder."""
     out = tmp_path_factory.mktemp("bundle-out")
-    build(BuildOptions(data_dir=DATA, templates_dir=TEMPLATES, out_dir=out, formats=("pdf",)))
+    build(BuildOptions(data_dir=DATA, templates_dir=TEMPLATES, out_dir=out,
+                       formats=("pdf", "docx")))  # each bundle needs its own format
     return out
 
 
@@ -168,6 +170,34 @@ def test_the_summary_page_prints_every_figure_and_the_flagship_totals(reader, la
         cells = [flat(c) for c in row if c]
         start = lines.index(cells[0])
         assert lines[start:start + len(cells)] == cells, row
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_largest_amounts_break_between_number_and_unit_never_inside_a_word(
+        data_copy, theme, lang):
+    # 9,999,999.9 EUR million is about the largest amount validation lets through.
+    atmp, programme = data_copy / "projects" / "atmp.yaml", \
+        data_copy / "projects" / "biotech-nexus.yaml"
+    atmp.write_text(atmp.read_text(encoding="utf-8").replace(
+        "size_eur_m: 2250", "size_eur_m: 9998339.9"), encoding="utf-8")
+    programme.write_text(programme.read_text(encoding="utf-8").replace(
+        "flagship_total_eur_m: 3910", "flagship_total_eur_m: 9999999.9"), encoding="utf-8")
+    projects = load_projects(data_copy, theme.charset)
+    views = {(p.slug, lg): build_view(p, projects, lg, data_copy)
+             for p in projects.projects for lg in LANGS}
+    view = build_bundle_view(load_bundle(data_copy, projects), projects, views)
+    part = view.part(lang)
+    total = {"nl": "€\xa09.999.999,9 miljoen", "en": "€9,999,999.9 million"}[lang]
+    assert part.totals[0].size == total
+    pdfs = {key: render_pdf(v, theme) for key, v in views.items()}
+    reader = PdfReader(io.BytesIO(render_bundle_pdf(view, pdfs, theme)))
+    page = FRONT_PAGE[lang] + 1
+    printed = flat(reader.pages[page].extract_text()).split()
+    cells = [*part.columns, *(c for r in part.rows + part.totals for c in r.cells)]
+    words = set(flat(" ".join([*cells, part.summary, part.language, view.covers[0].title,
+                               part.page_footer(page)])).split())
+    assert [w for w in printed if w not in words] == []
+    assert printed.count(total.split()[-1]) == 3 * len(part.rows + part.totals)
 
 
 def test_the_outline_is_nested_by_language_then_project(reader, sheet_views):
@@ -460,6 +490,22 @@ def test_the_docx_core_properties_are_filled(docx_bytes):
     assert props.title == "Biotech Nexus"
     assert props.language == "nl-NL"
     assert "ATMP (Advanced Therapy Medicinal Products) I&II" in props.keywords
+
+
+def test_docx_core_properties_longer_than_255_characters_are_cut_as_the_sheets_are(
+        bundle_view, theme):
+    import dataclasses
+
+    names = ", ".join(f"Uitgebreide naam extra flagship nummer {i} met woorden"
+                      for i in range(1, 7))  # the keywords of a bundle with many flagships
+    assert len(names) > 255
+    info = dataclasses.replace(bundle_view.info, title=names, subject=names, author=names,
+                               keywords=names)
+    data = render_bundle_docx(dataclasses.replace(bundle_view, info=info), theme)
+    props = Document(io.BytesIO(data)).core_properties
+    cut = names[:254].rstrip() + "…"
+    assert (props.title, props.subject, props.author, props.keywords) == (cut,) * 4
+    assert len(cut) <= 255
 
 
 def test_the_docx_by_project_contents_follow_the_pairs(bundle_view, projects, sheet_views,

@@ -550,7 +550,7 @@ def render_bundle_docx(bundle: BundleView, theme: Theme, *, invariant: bool = Fa
     from docx import Document
     from docx.enum.section import WD_SECTION
 
-    from .render.word import render_docx, set_language
+    from .render.word import core_property, render_docx, set_language
 
     moment = _build_time(invariant)
     now = moment.astimezone(dt.timezone.utc)
@@ -619,8 +619,10 @@ def render_bundle_docx(bundle: BundleView, theme: Theme, *, invariant: bool = Fa
 
     props = doc.core_properties
     info = bundle.info
-    props.title, props.author, props.subject = info.title, info.author, info.subject
-    props.keywords, props.language = info.keywords, info.language
+    # A core property holds at most 255 characters: cut as the Word sheets' are.
+    props.title, props.author = core_property(info.title), core_property(info.author)
+    props.subject, props.keywords = core_property(info.subject), core_property(info.keywords)
+    props.language = info.language
     props.comments = ""
     props.created = props.modified = moment.replace(tzinfo=None)
     props.last_modified_by = CREATOR

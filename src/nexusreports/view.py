@@ -389,7 +389,10 @@ class SummaryRow:
     """One row of a bundle's summary table; ``slug`` is None for a totals row.
 
     Amounts are EUR millions formatted with at most one decimal (half up); ``public`` and
-    ``private`` are size x share.  A totals row leaves ``trl`` and ``mrl`` empty.
+    ``private`` are size x share.  A totals row leaves ``trl`` and ``mrl`` empty.  In the
+    amounts the space before the unit is an ordinary space (the one after "€" stays a
+    no-break space): nl ``€\xa09.999.999,9 miljoen``.  A table column too narrow for the
+    whole amount then puts the unit on the next line instead of cutting a word.
     """
 
     slug: str | None
@@ -540,8 +543,17 @@ def _summary_row(project: m.Project, slug: str | None, name: str, members: list[
     return SummaryRow(
         slug=slug, name=name,
         period=loc.range(loc.year(start), loc.year(end)),
-        size=loc.amount_eur_m(size), public=loc.amount_eur_m(public),
-        private=loc.amount_eur_m(private),
+        size=_table_amount(size, loc), public=_table_amount(public, loc),
+        private=_table_amount(private, loc),
         trl=loc.range(loc.count(project.trl.min), loc.count(project.trl.max)) if single else "",
         mrl=loc.gettext(MRL_MSGIDS[project.mrl]) if single else "",
     )
+
+
+def _table_amount(value_eur_m: Decimal, loc: Localiser) -> str:
+    """An amount in EUR millions for the summary table: the Localiser's amount with the
+    no-break space before the unit made an ordinary space, so that a line may break
+    between number and unit (never inside either): en ``€9,999,999.9 million``."""
+    amount = loc.amount_eur_m(value_eur_m)
+    number, _, unit = amount.rpartition("\xa0")
+    return f"{number} {unit}" if number and unit == loc.gettext("million") else amount
