@@ -416,6 +416,16 @@ def test_a_tag_split_across_runs_is_reported(shipped, scratch):
         "the whole tag, delete it and type it again in one go")
 
 
+def test_a_tag_split_across_alike_runs_is_reported_without_blaming_formatting(shipped,
+                                                                            scratch):
+    break_template(scratch, "<w:t>{{ size }}</w:t>",
+                   "<w:t>{{ si</w:t></w:r><w:r><w:t>ze }}</w:t>")
+    assert render_error(shipped, scratch) == (
+        "templates/sheet.docx: {{ size }}: the tag is split over 2 pieces of text that Word "
+        "keeps apart although they are formatted alike (Word does this when part of a tag is "
+        "edited or corrected); select the whole tag, delete it and type it again in one go")
+
+
 def test_an_unclosed_block_is_reported(shipped, scratch):
     break_template(scratch, "<w:t>{%p endif %}</w:t>", "<w:t>-</w:t>", after="size_note")
     assert render_error(shipped, scratch) == (
@@ -455,8 +465,47 @@ def test_a_close_without_an_open_block_is_reported(shipped, scratch):
 def test_an_unknown_filter_is_reported_before_rendering(shipped, scratch):
     break_template(scratch, "<w:t>{{ size }}</w:t>", "<w:t>{{ size | nosuchfilter }}</w:t>")
     assert render_error(shipped, scratch) == (
-        "templates/sheet.docx: {{ size | nosuchfilter }}: No filter named 'nosuchfilter'.; the "
+        "templates/sheet.docx: {{ size | nosuchfilter }}: No filter named 'nosuchfilter'; the "
         "filters and names a template may use are listed in docs/template-reference.md")
+
+
+def missing_bar(index: int) -> str:
+    name = f"shares[{index}]"
+    return (f"templates/sheet.docx: {name}: no table has the alt-text title '{name}', so the "
+            "build cannot find this share bar to size it (LibreOffice drops table titles when "
+            "it saves a document, and so does clearing the title in Word); in Word, "
+            "right-click the bar's table, Table Properties → Alt Text → Title, and type "
+            f"'{name}', or restore templates/sheet.docx from git; see "
+            "docs/template-reference.md")
+
+
+def test_a_share_bar_whose_table_lost_its_title_is_reported(shipped, scratch):
+    break_template(scratch, '<w:tblCaption w:val="shares[1]"/>', "")
+    assert render_error(shipped, scratch) == missing_bar(1)
+
+
+def test_a_share_bar_table_that_is_not_two_cells_is_reported(shipped, scratch):
+    break_template(scratch, "</w:tc></w:tr>", "</w:tc><w:tc><w:p/></w:tc></w:tr>",
+                   after='<w:tblCaption w:val="shares[0]"/>')
+    assert render_error(shipped, scratch) == (
+        "templates/sheet.docx: shares[0]: the table titled 'shares[0]' is a share bar and must "
+        "be one row of two cells (no merged or split cells), whose widths the build sets; "
+        "restore its two cells or restore templates/sheet.docx from git; see "
+        "docs/template-reference.md")
+
+
+def test_a_template_saved_by_libreoffice_is_told_its_share_bars_are_lost(shipped, scratch):
+    soffice = shutil.which("soffice") or shutil.which("libreoffice")
+    if soffice is None:
+        pytest.skip("LibreOffice (soffice) is not on PATH: this test saves the template with "
+                    "it (.ci/run installs it)")
+    subprocess.run(
+        [soffice, f"-env:UserInstallation={(scratch / 'profile').as_uri()}", "--headless",
+         "--convert-to", "docx:MS Word 2007 XML", "--outdir", str(scratch / "saved"),
+         str(scratch / "templates" / "sheet.docx")],
+        capture_output=True, text=True, timeout=300, check=True)
+    shutil.copy(scratch / "saved" / "sheet.docx", scratch / "templates" / "sheet.docx")
+    assert render_error(shipped, scratch) == "\n".join([missing_bar(0), missing_bar(1)])
 
 
 def test_the_cli_reports_a_broken_template_with_exit_1_and_writes_nothing(scratch, capsys):

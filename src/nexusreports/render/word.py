@@ -9,7 +9,7 @@ in the tags from the view, which already holds every final string, and sizes the
 Steps of :func:`render_docx`:
 
 1. :func:`check_template`: before anything is rendered, every tag of the body, headers and
-   footers is checked: a tag split over differently formatted runs, a tag opened but not
+   footers is checked: a tag split over several runs (pieces of text), a tag opened but not
    closed in its paragraph, a block (``for``, ``if``) never closed or closed wrongly, a Jinja
    syntax error, an unknown name.  Each is a :class:`TemplateError`
    ``templates/sheet.docx: <tag or text around it>: message`` (several: an ErrorGroup).
@@ -211,13 +211,16 @@ class _Tag:
     text: str
 
 
-def _paragraph_texts(p: etree._Element) -> list[str]:
-    """The texts of ``p``'s own ``w:t`` runs (not those of nested text boxes)."""
+def _paragraph_texts(p: etree._Element) -> list[tuple[str, bytes]]:
+    """The texts of ``p``'s own ``w:t`` runs (not those of nested text boxes), each with
+    its run's formatting (the serialised ``w:rPr``, empty without one)."""
     out = []
     for t in p.iter(qn("w:t")):
         owner = next(t.iterancestors(qn("w:p")), None)
         if owner is p:
-            out.append(t.text or "")
+            run = t.getparent()
+            rpr = run.find(qn("w:rPr")) if run is not None else None
+            out.append((t.text or "", b"" if rpr is None else etree.tostring(rpr, method="c14n")))
     return out
 
 
@@ -246,7 +249,8 @@ def _scan(data: bytes, where: Path) -> tuple[list[_Tag], list[str]]:
             raise TemplateError(where, f"{part}: is not well-formed XML ({exc}): restore the "
                                 "template from git") from exc
         for p in root.iter(qn("w:p")):
-            pieces = _paragraph_texts(p)
+            runs = _paragraph_texts(p)
+            pieces = [piece for piece, _ in runs]
             text = "".join(pieces)
             if not any(ch in text for ch in "{}%#"):
                 continue
@@ -259,11 +263,13 @@ def _scan(data: bytes, where: Path) -> tuple[list[_Tag], list[str]]:
                 spans = [i for i, (a, b) in enumerate(bounds)
                          if a < match.end() and b > match.start()]
                 if len(spans) > 1:
+                    alike = len({runs[i][1] for i in spans}) == 1
+                    how = ("pieces of text that Word keeps apart although they are formatted "
+                           "alike" if alike else "differently formatted pieces of text")
                     problems.append(
-                        f"{match.group(0)}: the tag is split over {len(spans)} differently "
-                        "formatted pieces of text (Word does this when part of a tag is "
-                        "edited or corrected); select the whole tag, delete it and type it "
-                        "again in one go")
+                        f"{match.group(0)}: the tag is split over {len(spans)} {how} (Word "
+                        "does this when part of a tag is edited or corrected); select the "
+                        "whole tag, delete it and type it again in one go")
             rest = _TAG.sub(lambda mt: " " * len(mt.group(0)), text)
             for match in _OPENERS.finditer(rest):
                 closer = {"{{": "}}", "{%": "%}", "{#": "#}"}[match.group(0)]
@@ -339,7 +345,7 @@ def _names(tags: list[_Tag], context: Mapping[str, Any],
         env.compile(tree)  # an unknown filter or test is found here, not by parse
     except jinja2.TemplateSyntaxError as exc:  # also TemplateAssertionError
         line = min(max((exc.lineno or 1) - 1, 0), len(sources) - 1)
-        return [f"{sources[line][0].text}: {exc.message}; the filters and names a template "
+        return [f"{sources[line][0].text}: {(exc.message or '').rstrip('.')}; the filters and names a template "
                 f"may use are listed in {REFERENCE}"]
     problems: list[str] = []
 
@@ -364,6 +370,46 @@ def _names(tags: list[_Tag], context: Mapping[str, Any],
             problems.append(f"{tag_using(pattern)}: unknown name "
                             f"'{target.name}.{node.attr}'; the names a template may use are "
                             f"listed in {REFERENCE}")
+    return problems
+
+
+_SHARES_TAG = re.compile(r"\bshares\s*\[\s*(\d+)\s*\]")
+_SHARES_CAPTION = re.compile(r"shares\[(\d+)\]")
+
+
+def _share_bars(data: bytes, tags: list[_Tag]) -> list[str]:
+    """Share bars the build cannot size: for each ``shares[i]`` a tag of the body uses, one
+    table of the body must have the alt-text title (``w:tblCaption``) ``shares[i]`` and be
+    one row of two cells.  LibreOffice drops table titles when it saves a .docx."""
+    used = sorted({int(m.group(1)) for tag in tags if tag.part == "word/document.xml"
+                   for m in _SHARES_TAG.finditer(tag.text)})
+    root = etree.fromstring(zipfile.ZipFile(io.BytesIO(data)).read("word/document.xml"))
+    bars: dict[int, etree._Element] = {}
+    for caption in root.iter(qn("w:tblCaption")):
+        match = _SHARES_CAPTION.fullmatch(caption.get(qn("w:val"), "").strip())
+        tbl = caption.getparent().getparent() if caption.getparent() is not None else None
+        if match and tbl is not None and tbl.tag == qn("w:tbl"):
+            bars.setdefault(int(match.group(1)), tbl)
+    problems = []
+    for index in used:
+        name = f"shares[{index}]"
+        tbl = bars.get(index)
+        if tbl is None:
+            problems.append(
+                f"{name}: no table has the alt-text title '{name}', so the build cannot find "
+                "this share bar to size it (LibreOffice drops table titles when it saves a "
+                "document, and so does clearing the title in Word); in Word, right-click the "
+                "bar's table, Table Properties → Alt Text → Title, and type "
+                f"'{name}', or restore templates/sheet.docx from git; see {REFERENCE}")
+            continue
+        rows = tbl.findall(qn("w:tr"))
+        grid = tbl.find(qn("w:tblGrid"))
+        cols = grid.findall(qn("w:gridCol")) if grid is not None else []
+        if len(rows) != 1 or len(rows[0].findall(qn("w:tc"))) != 2 or len(cols) != 2:
+            problems.append(
+                f"{name}: the table titled '{name}' is a share bar and must be one row of "
+                "two cells (no merged or split cells), whose widths the build sets; restore "
+                f"its two cells or restore templates/sheet.docx from git; see {REFERENCE}")
     return problems
 
 
@@ -398,6 +444,8 @@ def check_template(data: bytes, where: Path, context: Mapping[str, Any]) -> None
             problems = _blocks(tags)
         if not problems:
             problems = _names(tags, context, _environment())
+        if not problems:
+            problems = _share_bars(data, tags)
         errors = list(dict.fromkeys(problems))
         if len(_CHECKED) >= 32:
             _CHECKED.clear()
@@ -443,7 +491,7 @@ def render_docx(view: SheetView, theme: Theme, *, now: datetime | None = None) -
         near = " ".join(getattr(exc, "docx_context", []) or [])
         found = _TAG.search(near)
         tag = found.group(0) if found else near.strip()[:60] or "?"
-        raise TemplateError(where, f"{tag}: {exc.message or exc}; the names a template may "
+        raise TemplateError(where, f"{tag}: {str(exc.message or exc).rstrip('.')}; the names a template may "
                             f"use are listed in {REFERENCE}") from exc
     doc = tpl.docx
     _fit_grids(doc)
