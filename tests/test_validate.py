@@ -344,3 +344,76 @@ def test_a_folder_of_only_yml_files_names_each_of_them(data_copy):
     for path in folder.glob("*.yaml"):
         path.rename(path.with_suffix(".yml"))
     assert len(problems(data_copy)) == 4
+
+
+@pytest.mark.parametrize("old, new, field, message", [
+    ("gdp_share_2035: {kind: percent, value: 1.2}", "gdp_share_2035: {kind: percent, value: 1e-30}",
+     "gdp_share_2035.value", "1e-30 would print as 0%: write 0, or a value of at least 0.05 "
+     "(or at most -0.05)"),
+    ("gdp_share_2035: {kind: percent, value: 1.2}", "gdp_share_2035: {kind: number, value: -0.04}",
+     "gdp_share_2035.value", "-0.04 would print as 0: write 0, or a value of at least 0.05 "
+     "(or at most -0.05)"),
+    ("private_multiplier: {kind: multiplier, value: 2.5}",
+     "private_multiplier: {kind: multiplier, value: 1e-300}",
+     "private_multiplier.value", "1e-300 would print as 0x: a multiplier must be at least 0.05"),
+    ("value_eur_m: 12600, scale: billion", "value_eur_m: 0.00001, scale: billion",
+     "gdp_impact_2035.value_eur_m", "0.00001 (EUR millions) is less than 0.05 billion, so it "
+     "would print as EUR 0 billion: write 0 if it is nothing"),
+    ("value_eur_m: 12600, scale: billion", "value_eur_m: 49, scale: billion",
+     "gdp_impact_2035.value_eur_m", "49 (EUR millions) is less than 0.05 billion, so it would "
+     "print as EUR 0 billion: write 0 if it is nothing, or scale: million"),
+])
+def test_a_figure_that_is_not_zero_but_prints_as_zero_is_refused(data_copy, old, new, field,
+                                                                  message):
+    # before: "0%", "€ 0 miljard", "0x" on the sheet with no warning
+    line = edit(data_copy / "projects" / "biotech-nexus.yaml", old, new)
+    assert problems(data_copy) == [
+        f"{rel(data_copy, 'biotech-nexus')}:{line}: figures.{field}: too small to print with "
+        f"one decimal: {message}"]
+
+
+@pytest.mark.parametrize("new", ["{kind: percent, value: 0}", "{kind: percent, value: 0.05}",
+                                 "{kind: number, value: -0.05}", "{kind: amount, value_eur_m: 0}",
+                                 "{kind: amount, value_eur_m: 50, scale: billion}"])
+def test_a_figure_of_zero_or_that_prints_as_at_least_0_1_is_accepted(data_copy, new):
+    edit(data_copy / "projects" / "biotech-nexus.yaml", "{kind: percent, value: 1.2}", new)
+    assert load_projects(data_copy).by_slug("biotech-nexus")
+
+
+@pytest.mark.parametrize("typed, message", [
+    ("2025-02-30", "'2025-02-30' is not a real date: February 2025 has 28 days; correct the "
+                   "day or the month"),
+    ("2025-13-01", "'2025-13-01' is not a real date: there is no month 13 (months run from 01 "
+                   "to 12); correct the day or the month"),
+    ("30-09-2025", "expected a date written as YYYY-MM-DD (e.g. 2025-09-30), got '30-09-2025'"),
+])
+def test_a_bundle_date_that_does_not_exist_is_called_not_a_real_date(data_copy, projects,
+                                                                      typed, message):
+    # before: "expected a date written as YYYY-MM-DD", though 2025-02-30 is written so
+    from nexusreports.validate import load_bundle
+
+    line = edit(data_copy / "bundle.yaml", "date: 2025-09-30", f"date: {typed}")
+    with pytest.raises(DataErrors) as info:
+        load_bundle(data_copy, projects)
+    assert [str(p) for p in info.value.problems] == [
+        f"{data_copy / 'bundle.yaml'}:{line}: date: {message}"]
+
+
+def test_a_huge_jpeg_logo_is_refused_with_its_size_read_from_the_header(data_copy):
+    # before: "has more than 178,956,970 pixels" (Pillow's limit, not the logo's size)
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), "red").save(buffer, "JPEG")
+    jpeg = bytearray(buffer.getvalue())
+    sof = jpeg.index(b"\xff\xc0")  # baseline frame header: ..., height, width (big-endian)
+    jpeg[sof + 5:sof + 9] = (30000).to_bytes(2, "big") + (20000).to_bytes(2, "big")
+    (data_copy / "logos").mkdir()
+    (data_copy / "logos" / "huge.jpg").write_bytes(bytes(jpeg))
+    line = edit(data_copy / "projects" / "atmp.yaml", "organisations: []",
+                "organisations:\n  - name: Acme\n    logo: logos/huge.jpg") + 2
+    assert problems(data_copy) == [
+        f"{rel(data_copy, 'atmp')}:{line}: organisations.0.logo: logos/huge.jpg is 20000 x "
+        "30000 pixels; a logo may have at most 25,000,000 pixels: scale it down"]

@@ -13,6 +13,7 @@ folder; every character can be printed with the sheet's font.
 
 from __future__ import annotations
 
+import calendar
 import difflib
 import functools
 import re
@@ -280,8 +281,35 @@ def _message(err: Mapping[str, Any], loc: Loc) -> str:
     if kind in ("list_type",):
         return f"expected a list (lines starting with '- '), got {_shape(given)}"
     if kind.startswith("date"):
+        unreal = _unreal_date(given)
+        if unreal:
+            return unreal
         return f"expected a date written as YYYY-MM-DD (e.g. 2025-09-30), got {given!r}"
     return str(err["msg"])
+
+
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
+           "September", "October", "November", "December")
+
+
+def _unreal_date(given: Any) -> str:
+    """The message for a date written as YYYY-MM-DD that does not exist (``2025-02-30``);
+    ``""`` for anything else."""
+    found = re.fullmatch(r"\s*(\d{4})-(\d{2})-(\d{2})\s*", given) if isinstance(given, str) \
+        else None
+    if not found:
+        return ""
+    year, month, day = map(int, found.groups())
+    if year == 0:
+        why = "there is no year 0000"
+    elif not 1 <= month <= 12:
+        why = f"there is no month {month:02d} (months run from 01 to 12)"
+    else:
+        days = calendar.monthrange(year, month)[1]
+        if 1 <= day <= days:
+            return ""
+        why = f"{_MONTHS[month - 1]} {year} has {days} days"
+    return f"{given.strip()!r} is not a real date: {why}; correct the day or the month"
 
 
 def _bound(value: Any) -> str:
@@ -489,6 +517,16 @@ def _check_project(facts: _Facts, problems: list[Problem], warnings: list[Proble
     if kind == m.Kind.flagship and _known(total) and total is not None:
         problems.append(_problem(doc, ("flagship_total_eur_m",), "only a programme states a "
                                  "flagship total: remove this field"))
+    figures = facts.get("figures")
+    if _known(figures):
+        for name, figure in figures.items():
+            tiny = _prints_as_zero(figure)
+            if tiny:
+                field, message = tiny
+                raw = doc.data.get("figures", {}).get(name, {}).get(field)
+                shown = raw if isinstance(raw, str) else str(getattr(figure, field))
+                problems.append(_problem(doc, ("figures", name, field), "too small to print "
+                                         f"with one decimal: {shown} {message}"))
     names = facts.figure_names()
     used: set[str] = set()
     for loc, text in facts.texts():
@@ -513,6 +551,33 @@ def _check_project(facts: _Facts, problems: list[Problem], warnings: list[Proble
         for name in sorted(set(facts.project.figures) - used):
             warnings.append(_problem(doc, ("figures", name), "this figure is not used by any "
                                      f"text: refer to it as {{{name}}} or remove it"))
+
+
+_SMALLEST = Decimal("0.05")
+"""The smallest size a number printed with one decimal (half up) does not print as 0."""
+
+
+def _prints_as_zero(figure: m.Figure) -> tuple[str, str] | None:
+    """``(field, rest of the message)`` for a figure that is not zero but would print as 0
+    with the one decimal figures print with; ``None`` for every other figure."""
+    if isinstance(figure, m.AmountFigure):
+        billion = figure.scale == "billion"
+        value, unit = figure.value_eur_m / (1000 if billion else 1), figure.scale
+        if value.is_zero() or abs(value) >= _SMALLEST:
+            return None
+        fix = ("write 0 if it is nothing, or scale: million" if billion and
+               figure.value_eur_m >= _SMALLEST else "write 0 if it is nothing")
+        return "value_eur_m", (f"(EUR millions) is less than 0.05 {unit}, so it would print "
+                               f"as EUR 0 {unit}: {fix}")
+    if isinstance(figure, (m.NumberFigure, m.PercentFigure, m.MultiplierFigure)):
+        value = figure.value
+        if value.is_zero() or abs(value) >= _SMALLEST:
+            return None
+        shown = {m.PercentFigure: "0%", m.MultiplierFigure: "0x"}.get(type(figure), "0")
+        fix = ("a multiplier must be at least 0.05" if isinstance(figure, m.MultiplierFigure)
+               else "write 0, or a value of at least 0.05 (or at most -0.05)")
+        return "value", f"would print as {shown}: {fix}"
+    return None
 
 
 def _mistyped_placeholder(match: re.Match[str], names: set[str] | None) -> str:
@@ -665,8 +730,10 @@ def _check_logos(project: m.Project, doc: RawDocument, data_dir: Path,
                     width, height = img.size
                     fmt = img.format
         except Image.DecompressionBombError:
-            problems.append(_problem(doc, loc, f"{_shown(org.logo)} has more than "
-                                     f"{2 * (Image.MAX_IMAGE_PIXELS or 0):,} pixels; a logo may "
+            size = _header_size(target)
+            shown = f"is {size[0]} x {size[1]} pixels" if size else \
+                f"has more than {2 * (Image.MAX_IMAGE_PIXELS or 0):,} pixels"
+            problems.append(_problem(doc, loc, f"{_shown(org.logo)} {shown}; a logo may "
                                      f"have at most {MAX_LOGO_PIXELS:,} pixels: scale it down"))
             continue
         except OSError:
@@ -681,6 +748,21 @@ def _check_logos(project: m.Project, doc: RawDocument, data_dir: Path,
             problems.append(_problem(doc, loc, f"{_shown(org.logo)} is "
                                      f"{width} x {height} pixels; a logo may have at most "
                                      f"{MAX_LOGO_PIXELS:,} pixels: scale it down"))
+
+
+def _header_size(path: Path) -> tuple[int, int] | None:
+    """Width and height of a PNG or JPEG from its header, never decoded and without Pillow's
+    decompression-bomb check (``Image.open`` refuses to report the size of a huge image);
+    ``None`` for another format or a damaged file."""
+    from PIL import JpegImagePlugin, PngImagePlugin
+
+    for kind in (PngImagePlugin.PngImageFile, JpegImagePlugin.JpegImageFile):
+        try:
+            with kind(path) as img:
+                return img.size
+        except (OSError, SyntaxError, ValueError):
+            continue
+    return None
 
 
 def _check_charset(project: m.Project, doc: RawDocument, charset: frozenset[int],
