@@ -245,9 +245,9 @@ def check_template_error(workdir: Path, capsys, expected: str) -> None:
 
 def test_a_missing_font_file_is_named(workdir, templates, capsys):
     (templates / "fonts" / "Carlito-Bold.ttf").unlink()
-    check_template_error(workdir, capsys, "templates/fonts/Carlito-Bold.ttf: the font file is "
-                         "missing: restore it from git, or point fonts: in theme.yaml at an "
-                         "existing .ttf")
+    check_template_error(workdir, capsys, "templates/theme.yaml:10: fonts.bold: the font file "
+                         "templates/fonts/Carlito-Bold.ttf is missing: restore it from git, or "
+                         "point this at an existing .ttf (relative to the templates folder)")
 
 
 def test_a_font_file_that_is_not_a_font_is_named(workdir, templates, capsys):
@@ -258,9 +258,10 @@ def test_a_font_file_that_is_not_a_font_is_named(workdir, templates, capsys):
 
 def test_a_broken_theme_is_named_with_its_line(workdir, templates, capsys):
     (templates / "theme.yaml").write_text("fonts: [\n", encoding="utf-8")
-    check_template_error(workdir, capsys, "templates/theme.yaml:2: the theme is not valid YAML "
-                         "(expected the node content, but found '<stream end>'): fix this line "
-                         "or restore templates/theme.yaml from git")
+    check_template_error(workdir, capsys, "templates/theme.yaml:2: YAML syntax error (expected "
+                         "the node content, but found '<stream end>'): check the indentation and "
+                         "the quotes on this line and the one above, or restore "
+                         "templates/theme.yaml from git")
 
 
 @pytest.fixture

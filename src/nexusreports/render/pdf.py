@@ -47,7 +47,7 @@ from reportlab.platypus import Flowable, Frame, Paragraph, Spacer, Table, TableS
 from reportlab.platypus.frames import _FUZZ
 
 from ..errors import ContentOverflow, TemplateError
-from ..theme import Theme
+from ..theme import MIN_FONT_PT, Theme
 from ..view import Block, SheetView, ShareBar, Step
 from .logos import ORGANISATIONS_PER_ROW, load_logo
 
@@ -55,8 +55,6 @@ if TYPE_CHECKING:
     import pyphen
 
 CREATOR = "nexusreports"
-MIN_FONT_PT = 7.0
-"""Smallest type on a sheet, in points (the theme's ``small_pt`` may not go below it)."""
 LOGO_BOX_MM = 6.0
 """Height of the box a logo is scaled into on the PDF sheet, in mm (width: its cell)."""
 
@@ -882,9 +880,11 @@ def _header_regions(view: SheetView, kit: _Kit, page_w: float, page_h: float, ml
         _Field(Paragraph(f"{markup(lab['subdomain'])}: {markup(view.subdomain)}",
                          s["header_small"]), "subdomain"),
     ]
+    # the header's height is the theme's: an overflow names it next to the data fields
+    name = f"header ({header_h / mm:g} mm high: page.header_height_mm in theme.yaml)"
     return [
-        _Region("header", ml, y, page_w - ml - mr - box_w - 6 * mm, h, title),
-        _Region("header", page_w - mr - box_w, y, box_w, h, box),
+        _Region(name, ml, y, page_w - ml - mr - box_w - 6 * mm, h, title),
+        _Region(name, page_w - mr - box_w, y, box_w, h, box),
     ]
 
 
