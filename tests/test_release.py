@@ -85,8 +85,7 @@ ALL = SHEETS | BUNDLE  # what a default build makes
 
 def cold_builds(work: Path, *runs: dict[str, str]) -> list[dict[str, bytes]]:
     """Build into a fresh ``out`` once per run (options ``args``, the rest environment); the
-    files of each.  (Same folder each time: the manifest names the sheets a bundle holds by
-    their path, ``out/nl/atmp.pdf``.)"""
+    files of each."""
     results = []
     for run in runs:
         env = dict(run)
@@ -151,7 +150,7 @@ def test_the_manifest_lists_every_output_with_its_inputs_and_versions(work):
     assert set(entries) == ALL
     fonts = {f"templates/fonts/Carlito-{face}.ttf"
              for face in ("Regular", "Bold", "Italic", "BoldItalic")}
-    catalog = "src/nexusreports/localise/locale/nl/LC_MESSAGES/nexusreports.po"
+    catalog = "nexusreports/localise/locale/nl/LC_MESSAGES/nexusreports.po"
     for path, e in entries.items():
         assert e["sha256"] == sha(out / path)
         assert e["size"] == (out / path).stat().st_size
@@ -159,7 +158,7 @@ def test_the_manifest_lists_every_output_with_its_inputs_and_versions(work):
         if e["format"] == "pdf":
             assert e["pages"] == len(PdfReader(out / path).pages)
         for name, digest in e["inputs"].items():
-            assert digest == sha(work / name), name  # relative to the working folder
+            assert digest == sha(input_file(work, name)), name
         assert {"templates/theme.yaml", *fonts} <= set(e["inputs"])
         if path in BUNDLE:
             continue
@@ -167,13 +166,13 @@ def test_the_manifest_lists_every_output_with_its_inputs_and_versions(work):
         assert e["language"] == {"nl": "nl-NL", "en": "en-GB"}[lang]
         assert e["slug"] == slug
         assert f"data/projects/{slug}.yaml" in e["inputs"]
-        assert any(name.endswith(catalog) for name in e["inputs"]) == (lang == "nl")
+        assert (catalog in e["inputs"]) == (lang == "nl")
         assert ("templates/sheet.docx" in e["inputs"]) == (e["format"] == "docx")
     assert entries["nl/atmp.pdf"]["pages"] == 1
     # a flagship's sheet prints its programme's name, so the programme file is an input
     assert "data/projects/biotech-nexus.yaml" in entries["nl/atmp.pdf"]["inputs"]
-    # the PDF bundle is made of the PDF sheets
-    assert {f"out/{p}" for p in SHEETS if p.endswith(".pdf")} <= set(
+    # the PDF bundle is made of the PDF sheets (named relative to the output folder)
+    assert {p for p in SHEETS if p.endswith(".pdf")} <= set(
         entries["briefing-nl-en.pdf"]["inputs"])
     assert entries["briefing-nl-en.pdf"]["pages"] > len(SLUGS) * len(LANGS)
     tool = manifest["tool"]
@@ -181,6 +180,46 @@ def test_the_manifest_lists_every_output_with_its_inputs_and_versions(work):
     assert tool["nexusreports"] == version("nexusreports")
     assert tool["babel"] == version("babel")
     assert tool["python"] == ".".join(map(str, sys.version_info[:3]))
+
+
+def input_file(work: Path, name: str) -> Path:
+    """The file a manifest input name stands for: ``data/...`` and ``templates/...`` in the
+    working folder, ``nexusreports/...`` in the installed package, anything else an output
+    relative to ``work/out``."""
+    import nexusreports
+
+    head = name.split("/", 1)[0]
+    if head == "nexusreports":
+        return Path(nexusreports.__file__).resolve().parent.parent / name
+    return work / name if head in ("data", "templates") else work / "out" / name
+
+
+def test_the_manifest_does_not_depend_on_the_working_folder_or_the_output_folder(work):
+    project = work / "proj"
+    project.mkdir()
+    for name in ("data", "templates"):
+        (work / name).rename(project / name)
+    build(project, "--out", "out", SOURCE_DATE_EPOCH=EPOCH)
+    here = ("--data", "proj/data", "--templates", "proj/templates", "--out", "proj/out")
+    done = nexus(work, "build", "--check", *here, SOURCE_DATE_EPOCH=EPOCH)
+    assert done.returncode == 0, done.stderr
+    assert f"{len(ALL)} outputs in proj/out match their inputs" in done.stderr
+    age(project / "out")
+    build(work, *here, SOURCE_DATE_EPOCH=EPOCH)
+    assert rewritten(project / "out") == set()
+    # built into another output folder, from yet another working folder: the same manifest
+    build(project / "data", "--data", ".", "--templates", "../templates", "--out",
+          str(work / "elsewhere"), SOURCE_DATE_EPOCH=EPOCH)
+    assert (work / "elsewhere" / "manifest.json").read_bytes() == \
+        (project / "out" / "manifest.json").read_bytes()
+
+
+def test_a_pdf_only_build_makes_no_word_bundle_and_a_word_only_build_no_pdf_bundle(work):
+    build(work, "--out", "pdf", "--format", "pdf")
+    assert set(files(work / "pdf")) == {p for p in ALL if p.endswith(".pdf")} | {"manifest.json"}
+    build(work, "--out", "docx", "--format", "docx")
+    assert set(files(work / "docx")) == {p for p in ALL if p.endswith(".docx")} | {
+        "manifest.json"}
 
 
 def test_check_is_green_right_after_a_build(work):

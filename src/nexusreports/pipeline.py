@@ -221,16 +221,17 @@ def _bundle_outputs(projects: m.ProjectSet, theme: Theme, options: BuildOptions,
     bundle = build_bundle_view(config, projects, sheet_views)
     invariant = bool(os.environ.get("SOURCE_DATE_EPOCH"))
     langs = ",".join(c.locale_id for c in bundle.covers)
-    inputs = {_rel(bundle_path(options.data_dir)): sha256_file(bundle_path(options.data_dir)),
-              **{_rel(source_path(options.data_dir, p.slug)):
+    inputs = {_rel(bundle_path(options.data_dir), options):
+              sha256_file(bundle_path(options.data_dir)),
+              **{_rel(source_path(options.data_dir, p.slug), options):
                  sha256_file(source_path(options.data_dir, p.slug)) for p in projects.projects},
-              **_theme_inputs(theme)}
+              **_theme_inputs(theme, options)}
     from .localise.catalog import catalog_path
 
     for lang in m.LANGS:  # the bundle's own labels (Contents, Summary, ...)
         po = Path(str(catalog_path(lang)))
         if po.is_file():
-            inputs[_rel(po)] = sha256_file(po)
+            inputs[_rel(po, options)] = sha256_file(po)
     by_path = {o.path: o for o in sheets}
     pdfs = {key: by_path.get(output_path(view, "pdf")) for key, view in sheet_views.items()}
     out = []
@@ -246,12 +247,15 @@ def _bundle_outputs(projects: m.ProjectSet, theme: Theme, options: BuildOptions,
         out.append(derived_output(options, PDF_NAME, pdf_inputs, make_pdf))
     else:
         log.info("%s not made: it is made of the PDF sheets; add pdf to --format", PDF_NAME)
+    if "docx" not in options.formats:  # like the PDF bundle: only with its own format
+        log.debug("%s not made: add docx to --format", DOCX_NAME)
+        return out
     # the Word bundle is made of the filled sheet template: its inputs are the Word sheets'
     docx_inputs = dict(inputs)
     for job in jobs:
         docx_inputs.update(job.inputs)
     if theme.sheet_docx.is_file():
-        docx_inputs[_rel(theme.sheet_docx)] = sha256_file(theme.sheet_docx)
+        docx_inputs[_rel(theme.sheet_docx, options)] = sha256_file(theme.sheet_docx)
     out.append(derived_output(options, DOCX_NAME, docx_inputs, lambda: Output(
         path=DOCX_NAME, format="docx", lang=langs,
         data=render_bundle_docx(bundle, theme, invariant=invariant))))
@@ -280,29 +284,30 @@ def plan(projects: m.ProjectSet, theme: Theme, options: BuildOptions,
          tool: dict[str, str]) -> list[SheetJob]:
     """Every requested sheet, by project (data order), language, then format, with the
     input files it is built from and its build key (see the module docstring)."""
-    theme_inputs = _theme_inputs(theme)
+    theme_inputs = _theme_inputs(theme, options)
     jobs = []
     for view in views(projects, options):
         project = projects.by_slug(view.slug)
         data_files = [Path(view.source)]
         if project.kind == m.Kind.flagship and project.parent:
             data_files.append(source_path(options.data_dir, project.parent))
-        data = {_rel(f): sha256_file(f) for f in data_files if f.is_file()}
+        data = {_rel(f, options): sha256_file(f) for f in data_files if f.is_file()}
         assets = dict(theme_inputs)
         if view.lang != "en":
             from .localise.catalog import catalog_path
 
             po = Path(str(catalog_path(view.lang)))
             if po.is_file():
-                assets[_rel(po)] = sha256_file(po)
+                assets[_rel(po, options)] = sha256_file(po)
         for org in view.organisations:
             if org.logo and Path(org.logo).is_file():
-                assets[_rel(org.logo)] = sha256_file(Path(org.logo))
+                assets[_rel(org.logo, options)] = sha256_file(Path(org.logo))
         for fmt in options.formats:
             fmt_assets = dict(assets)
             if fmt == "docx" and theme.sheet_docx.is_file():
-                fmt_assets[_rel(theme.sheet_docx)] = sha256_file(theme.sheet_docx)
-            key = _digest({"format": fmt, "view": _view_record(view), "assets": fmt_assets,
+                fmt_assets[_rel(theme.sheet_docx, options)] = sha256_file(theme.sheet_docx)
+            key = _digest({"format": fmt, "view": _view_record(view, options),
+                           "assets": fmt_assets,
                            "tool": tool})
             jobs.append(SheetJob(view=view, fmt=fmt, path=output_path(view, fmt),
                                  inputs={**data, **fmt_assets}, key=key))
@@ -315,8 +320,8 @@ def derived_output(options: BuildOptions, path: str, inputs: dict[str, str],
     folder when up to date.
 
     ``path`` is the output's path relative to the output folder; ``inputs`` maps every file
-    it is made from (sheets as ``out_dir/<path>`` relative to the working folder, plus e.g.
-    the bundle's data file) to its sha256 -- for sheets made this run, their in-memory
+    it is made from (sheets by their path relative to the output folder, other files named
+    as :func:`_rel` names them, e.g. the bundle's data file) to its sha256 -- for sheets made this run, their in-memory
     ``Output.sha256``.  When the key (path, inputs, tool versions) and the file match the
     manifest, the file's bytes are returned as a reused output; otherwise ``make()`` is
     called and its output returned with these inputs and the key recorded.
@@ -337,7 +342,7 @@ def derived_output(options: BuildOptions, path: str, inputs: dict[str, str],
 
 def sheet_input(options: BuildOptions, sheet: Output) -> tuple[str, str]:
     """``(path, sha256)`` of an in-memory sheet as an input of a derived output."""
-    return _rel(Path(options.out_dir) / sheet.path), sheet.sha256
+    return sheet.path, sheet.sha256  # relative to the output folder, wherever that is
 
 
 def _freshness(path: str, key: str, previous: dict[str, dict], options: BuildOptions,
@@ -362,13 +367,13 @@ def _freshness(path: str, key: str, previous: dict[str, dict], options: BuildOpt
     return None, data
 
 
-def _view_record(view: SheetView) -> dict:
+def _view_record(view: SheetView, options: BuildOptions) -> dict:
     """The view as plain data for the build key: no source path, logos relative."""
     record = asdict(view)
     record.pop("source", None)
     for org in record.get("organisations", ()):
         if org.get("logo"):
-            org["logo"] = _rel(org["logo"])
+            org["logo"] = _rel(org["logo"], options)
     return record
 
 
@@ -614,10 +619,12 @@ def verify(options: BuildOptions) -> tuple[list[Problem], int]:
             continue
         recorded = entry.get("inputs") or {}
         changed = [name for name, digest in sorted(recorded.items())
-                   if not Path(name).is_file() or sha256_file(Path(name)) != digest]
+                   if not _input_file(name, options).is_file()
+                   or sha256_file(_input_file(name, options)) != digest]
         if job is not None:
             changed += [name for name in sorted(job.inputs) if name not in recorded]
-        if changed:
+        if changed:  # named as the files are now, e.g. out/en/atmp.pdf, proj/data/...
+            changed = [_input_file(name, options).as_posix() for name in changed]
             note(path, f"stale: {', '.join(changed)} changed since the build: "
                  "run nexusreports build")
         elif job is not None and entry.get("key") != job.key:
@@ -629,7 +636,7 @@ def verify(options: BuildOptions) -> tuple[list[Problem], int]:
         if path in problems:
             continue
         held = [p for p in problems
-                if _rel(out_dir / p) in (entry.get("inputs") or {})]
+                if p in (entry.get("inputs") or {})]
         if held:
             note(path, f"stale: made from {', '.join(held)}, which "
                  f"{'is' if len(held) == 1 else 'are'} out of date: run nexusreports build")
@@ -637,17 +644,42 @@ def verify(options: BuildOptions) -> tuple[list[Problem], int]:
             len({*entries, *jobs}))
 
 
-def _theme_inputs(theme: Theme) -> dict[str, str]:
+def _theme_inputs(theme: Theme, options: BuildOptions) -> dict[str, str]:
     files = [theme.folder / "theme.yaml", *theme.fonts.files()]
-    return {_rel(f): sha256_file(f) for f in files}
+    return {_rel(f, options): sha256_file(f) for f in files}
 
 
-def _rel(path: Path | str) -> str:
-    p = Path(path)
-    try:
-        return p.resolve().relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
-        return p.as_posix()
+def _roots(options: BuildOptions) -> list[tuple[str, Path]]:
+    """The folders an input file is named relative to, each with the fixed name it is
+    recorded under: the data folder as ``data``, the templates folder as ``templates``,
+    this package (its catalogs) as ``nexusreports``."""
+    return [("data", Path(options.data_dir)), ("templates", Path(options.templates_dir)),
+            ("nexusreports", Path(__file__).resolve().parent)]
+
+
+def _rel(path: Path | str, options: BuildOptions) -> str:
+    """The name an input file is recorded under in the manifest, the same whatever the
+    working folder and however --data/--templates were typed: ``data/projects/atmp.yaml``,
+    ``templates/theme.yaml``, ``nexusreports/localise/...``; a file outside those folders
+    by its absolute path.  (Sheets that are inputs of the bundle are named by their path
+    relative to the output folder, see :func:`sheet_input`.)  :func:`_input_file` is the
+    inverse."""
+    p = Path(path).resolve()
+    for name, root in _roots(options):
+        if p.is_relative_to(root.resolve()):
+            return f"{name}/{p.relative_to(root.resolve()).as_posix()}"
+    return p.as_posix()
+
+
+def _input_file(name: str, options: BuildOptions) -> Path:
+    """The file a recorded input name (see :func:`_rel`) stands for now: under the data,
+    templates or package folder, an absolute path, or else an output (a sheet of the
+    bundle) relative to the output folder."""
+    head, _, rest = name.partition("/")
+    for root_name, root in _roots(options):
+        if head == root_name and rest:
+            return root / rest
+    return Path(name) if Path(name).is_absolute() else Path(options.out_dir) / name
 
 
 @lru_cache(maxsize=1)
