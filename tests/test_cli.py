@@ -150,3 +150,84 @@ def test_validate_on_the_shipped_data_passes_strict(capsys):
     assert main(["validate", "--strict", "--templates", str(TEMPLATES),
                  "--data", str(Path(TEMPLATES).parent / "data")]) == 0
     assert "4 projects are valid." in capsys.readouterr().err
+
+
+def test_quiet_and_verbose_work_after_the_command_name_too(data_copy, tmp_path):
+    args = ["--data", str(data_copy), "--templates", str(TEMPLATES), "--format", "pdf",
+            "--only", "atmp"]
+    quiet = run("build", "-q", *args, "--out", str(tmp_path / "q"))
+    assert quiet.returncode == 0, quiet.stderr
+    assert quiet.stderr == ""
+    before = run("-q", "build", *args, "--out", str(tmp_path / "q2"))
+    assert before.returncode == 0 and before.stderr == ""
+    loud = run("build", *args, "--out", str(tmp_path / "v"), "--verbose", "-v")
+    assert loud.returncode == 0, loud.stderr
+    assert "render nl/atmp.pdf: not built before" in loud.stderr  # a debug line (-vv)
+    assert run("validate", "--quiet", "--data", str(data_copy), "--templates",
+               str(TEMPLATES)).returncode == 0
+
+
+def test_validate_never_says_nothing_was_written(data_copy):
+    path = data_copy / "projects" / "atmp.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("size_eur_m: 2250", "size_eur_m: veel")
+                    .replace("mrl: partly-operational", "mrl: half", 1), "utf-8")
+    result = run("validate", "--data", str(data_copy), "--templates", str(TEMPLATES))
+    assert result.returncode == 1
+    assert "written" not in result.stderr
+    assert result.stderr.splitlines()[-1] == "2 problems in the data."
+
+
+HOOK = '''\
+import os
+import click
+
+_echo = click.echo
+
+
+def echo(message=None, *args, **kwargs):
+    _echo(message, *args, **kwargs)
+    if message and " built, " in str(message):  # the build's summary: every output written
+        os.write(int(os.environ["NEXUS_TEST_READY_FD"]), b"done\\n")
+        os.read(int(os.environ["NEXUS_TEST_GO_FD"]), 8)  # until the test has sent its signal
+
+
+click.echo = echo
+'''
+
+
+def test_a_ctrl_c_after_the_outputs_are_written_changes_nothing_and_exits_0(data_copy,
+                                                                              tmp_path):
+    import os
+    import select
+    import signal
+
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(HOOK, encoding="utf-8")
+    ready_r, ready_w = os.pipe()
+    go_r, go_w = os.pipe()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(hook), os.environ.get(
+        "PYTHONPATH", "")]), "NEXUS_TEST_READY_FD": str(ready_w), "NEXUS_TEST_GO_FD": str(go_r)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nexusreports", "build", "--data", str(data_copy), "--templates",
+         str(TEMPLATES), "--out", str(tmp_path / "out"), "--format", "pdf", "--jobs", "1"],
+        env=env, pass_fds=(ready_w, go_r), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)
+    os.close(ready_w)
+    os.close(go_r)
+    try:
+        ready, _, _ = select.select([ready_r], [], [], 300)  # a safety net, not a timing
+        assert ready and os.read(ready_r, 16) == b"done\n", "the build never finished"
+        proc.send_signal(signal.SIGINT)
+        os.write(go_w, b"go\n")
+        _, err = proc.communicate(timeout=300)
+    finally:
+        os.close(ready_r)
+        os.close(go_w)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert "Interrupted" not in err and "Traceback" not in err
+    assert "9 outputs in" in err and "9 built, 0 unchanged, 0 failed" in err

@@ -12,6 +12,7 @@ import logging
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -51,13 +52,7 @@ templates_option = click.option("--templates", "templates_dir", type=click.Path(
 strict_option = click.option("--strict", is_flag=True, help="Treat warnings as errors (CI).")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-v", "--verbose", count=True, help="More output (-vv: debug).")
-@click.option("-q", "--quiet", is_flag=True, help="Only errors.")
-@click.version_option(package_name="nexusreports")
-@click.pass_context
-def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
-    """Build project sheets and the briefing bundle from YAML project data."""
+def _configure_logging(verbose: int, quiet: bool) -> None:
     level = logging.WARNING if quiet else logging.DEBUG if verbose > 1 else logging.INFO
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
@@ -65,6 +60,40 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     root.propagate = False
+
+
+def _more_verbose(ctx: click.Context, param: click.Parameter, value: int | bool) -> None:
+    """-v/-q given after the command (``nexusreports build -q``): add them to those given
+    before it (``nexusreports -q build``)."""
+    if not value:
+        return
+    obj = ctx.ensure_object(dict)
+    if param.name == "verbose":
+        obj["verbose"] = obj.get("verbose", 0) + int(value)
+    else:
+        obj["quiet"] = True
+    _configure_logging(obj.get("verbose", 0), obj.get("quiet", False))
+
+
+def verbosity_options(command: Callable) -> Callable:
+    """``-v/--verbose`` and ``-q/--quiet`` on a command too, so they work on either side of
+    its name."""
+    command = click.option("-q", "--quiet", is_flag=True, expose_value=False,
+                           callback=_more_verbose, help="Only errors.")(command)
+    return click.option("-v", "--verbose", count=True, expose_value=False,
+                        callback=_more_verbose, help="More output (-vv: debug).")(command)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", count=True, help="More output (-vv: debug).")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors.")
+@click.version_option(package_name="nexusreports")
+@click.pass_context
+def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
+    """Build project sheets and the briefing bundle from YAML project data.
+
+    -v/--verbose and -q/--quiet may come before or after the command's name."""
+    _configure_logging(verbose, quiet)
     ctx.obj = {"verbose": verbose, "quiet": quiet}
 
 
@@ -92,6 +121,7 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
 @click.option("--no-bundle", "no_bundle", is_flag=True,
               help="Do not make the briefing bundle (briefing-nl-en.pdf/.docx); it is not "
                    "made anyway when --only or --lang builds part of the sheets.")
+@verbosity_options
 @click.pass_context
 def build(ctx: click.Context, data_dir: Path, templates_dir: Path, out_dir: Path,
           langs: tuple[str, ...], only: tuple[str, ...], formats: tuple[str, ...], strict: bool,
@@ -103,7 +133,9 @@ def build(ctx: click.Context, data_dir: Path, templates_dir: Path, out_dir: Path
 
     Exit 0 done; 1 a problem in the data, a template or an output (nothing is written);
     2 a usage error (an unknown option or value, an unknown --only SLUG, --check with
-    --force); 130/143 interrupted by Ctrl-C/SIGTERM.
+    --force); 130/143 interrupted by Ctrl-C/SIGTERM before every output was written (one
+    line says so). Once they are all written, Ctrl-C and SIGTERM are ignored: the build
+    finishes, prints its summary and exits 0.
     """
     import os
 
@@ -176,6 +208,7 @@ def _build_outputs(options: object, quiet: bool, verbose: int, started: float) -
         progress = bar.update
     try:
         result = run_build(options, progress)  # type: ignore[arg-type]
+        _ignore_stop_signals()  # every output is written: a Ctrl-C now changes nothing
     except ErrorGroup as exc:
         if bar:
             bar.close()
@@ -231,6 +264,7 @@ class _ProgressBar:
 @data_option
 @templates_option
 @strict_option
+@verbosity_options
 def validate(data_dir: Path, templates_dir: Path, strict: bool) -> None:
     """Check every project file and report every problem at once.
 
@@ -238,8 +272,17 @@ def validate(data_dir: Path, templates_dir: Path, strict: bool) -> None:
     its page is reported here too."""
     from .pipeline import BuildOptions, check, check_layout
 
-    projects, theme, warnings = check(data_dir, templates_dir, strict)
-    check_layout(projects, theme, BuildOptions(data_dir=data_dir, templates_dir=templates_dir))
+    try:
+        projects, theme, warnings = check(data_dir, templates_dir, strict)
+        check_layout(projects, theme, BuildOptions(data_dir=data_dir,
+                                                   templates_dir=templates_dir))
+    except NexusError as exc:  # validate never writes: no "nothing was written" here
+        lines = exc.lines()
+        for line in lines:
+            click.echo(line, err=True)
+        if len(lines) > 1:
+            click.echo(f"{exc}.", err=True)
+        raise click.exceptions.Exit(exc.exit_code) from None
     _print_warnings(warnings)
     click.echo(f"{len(projects.projects)} projects are valid.", err=True)
 
@@ -252,6 +295,7 @@ def validate(data_dir: Path, templates_dir: Path, strict: bool) -> None:
 @click.option("--programme", "is_programme", is_flag=True,
               help="Make a programme (no parent) instead of a flagship.")
 @data_option
+@verbosity_options
 def new(slug: str, parent: str | None, is_programme: bool, data_dir: Path) -> None:
     """Write data/projects/SLUG.yaml to fill in: every field, commented, with TODO values.
 
@@ -341,6 +385,17 @@ def _interrupt(signum: int, frame: object) -> None:
     raise Interrupted(signum)
 
 
+def _ignore_stop_signals() -> None:
+    """Ignore SIGINT and SIGTERM from now on (the work is done; outside the main thread,
+    where handlers cannot be set, nothing changes).  :func:`main` puts the previous handlers
+    back when it was called with ``argv``."""
+    try:
+        for stop in _STOP_SIGNALS:
+            signal.signal(stop, signal.SIG_IGN)
+    except ValueError:
+        pass
+
+
 def _catch_stop_signals() -> dict:
     """Handle SIGINT and SIGTERM with :func:`_interrupt`; return the previous handlers
     (empty when not in the main thread, where handlers cannot be set)."""
@@ -355,15 +410,19 @@ def main(argv: list[str] | None = None) -> int:
 
     Ctrl-C (SIGINT) and SIGTERM stop a build promptly: its rendering processes are ended,
     no temporary file is left, each output is the previous build's or this one's, whole;
-    one line is printed and the exit code is 130 (SIGINT) or 143 (SIGTERM).  Called with
+    one line is printed and the exit code is 130 (SIGINT) or 143 (SIGTERM).  Once a build
+    has written its outputs, and once any command has finished, the stop signals are
+    ignored: the command ends as it would have (exit 0 for a finished build).  Called with
     ``argv`` (in-process use), the previous signal handlers are put back on return; called
-    without (the ``nexusreports`` program), the process exits next, so they are not: a
-    Ctrl-C after the build has finished changes nothing."""
+    without (the ``nexusreports`` program), the process exits next, so they are not."""
     previous = _catch_stop_signals()
     if argv is None:
         previous = {}
     try:
-        return _run(argv)
+        code = _run(argv)
+        if argv is None:
+            _ignore_stop_signals()  # exiting: a late Ctrl-C must not turn into a traceback
+        return code
     except Interrupted as exc:
         previous = {}  # exiting: further signals stay ignored
         click.echo(f"Interrupted ({signal.Signals(exc.signum).name}): the build stopped; no "
