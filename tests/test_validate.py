@@ -417,3 +417,10 @@ def test_a_huge_jpeg_logo_is_refused_with_its_size_read_from_the_header(data_cop
     assert problems(data_copy) == [
         f"{rel(data_copy, 'atmp')}:{line}: organisations.0.logo: logos/huge.jpg is 20000 x "
         "30000 pixels; a logo may have at most 25,000,000 pixels: scale it down"]
+
+
+def test_a_project_size_that_would_print_as_zero_is_refused(data_copy):
+    line = edit(data_copy / "projects" / "atmp.yaml", "size_eur_m: 2250", "size_eur_m: 0.01")
+    assert problems(data_copy) == [
+        f"{rel(data_copy, 'atmp')}:{line}: size_eur_m: 0.01 is out of range: it must be at least "
+        "0.05 (EUR millions: EUR 50,000; a smaller size would print as 0)"]

@@ -68,6 +68,9 @@ def placeholder_key(inner: str) -> str:
 MAX_EUR_M = Decimal(10_000_000)
 """Largest amount, in EUR millions (EUR 10 trillion): sizes, totals, amount figures."""
 
+MIN_SIZE_EUR_M = Decimal("0.05")
+"""Smallest project size, in EUR millions (EUR 50,000): smaller prints as "€ 0 miljoen"."""
+
 MAX_FIGURE_PCT = Decimal(1000)
 """Percent figures lie within -1000..1000 (shares are 0-100)."""
 
@@ -388,7 +391,7 @@ class Project(_Model):
     relevance: LocalText
     collaborations: Collaborations
     period: Period
-    size_eur_m: Annotated[Dec, Field(gt=0, le=MAX_EUR_M)]
+    size_eur_m: Annotated[Dec, Field(ge=MIN_SIZE_EUR_M, le=MAX_EUR_M)]
     flagship_total_eur_m: Amount | None = None
     shares: Shares
     trl: TrlRange

@@ -252,8 +252,10 @@ def _message(err: Mapping[str, Any], loc: Loc) -> str:
         words = {"greater_than_equal": "at least", "greater_than": "more than",
                  "less_than_equal": "at most", "less_than": "less than"}[kind]
         upper = kind.startswith("less")
-        hint = " (EUR millions: EUR 10 trillion)" if upper and _unit(loc) == \
-            " (in EUR millions)" else ""
+        in_eur_m = _unit(loc) == " (in EUR millions)"
+        hint = (" (EUR millions: EUR 10 trillion)" if upper and in_eur_m else
+                " (EUR millions: EUR 50,000; a smaller size would print as 0)"
+                if in_eur_m and bound == _bound(m.MIN_SIZE_EUR_M) else "")
         return f"{_short(given)} is out of range: it must be {words} {bound}{hint}"
     if kind in ("enum", "literal_error"):
         expected = ctx.get("expected", "")
