@@ -24,6 +24,8 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from nexusreports.model import SLUG_RE
+
 INVALID = Path(__file__).resolve().parent / "data" / "invalid"
 _DIRECTIVE = re.compile(r"^# (expect|as|copy|pad|bundle-order): (.*)$")
 
@@ -87,8 +89,17 @@ def install(case: Case, data_dir: Path) -> Path:
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(INVALID / src, dest)
     bundle = data_dir / "bundle.yaml"
-    if case.bundle_order and bundle.is_file():
-        text = bundle.read_text(encoding="utf-8").rstrip("\n") + "\n"
-        bundle.write_text(text + "".join(f"  - {slug}\n" for slug in case.bundle_order),
+    # the case is in the bundle's order as a user would have put it, so the bundle's own
+    # check (which runs in the same validation) reports nothing about it
+    installed = [target, *(data_dir / dst for _, dst in case.copies)]
+    projects = [p.stem for p in installed
+                if p.parent == data_dir / "projects" and p.suffix == ".yaml"]
+    order = list(dict.fromkeys([*case.bundle_order, *projects]))
+    order = [slug for slug in order if SLUG_RE.match(slug)]
+    if order and bundle.is_file():
+        text = bundle.read_text(encoding="utf-8")
+        listed = set(re.findall(r"(?m)^\s*-\s*(\S+)\s*$", text))
+        new = [slug for slug in order if slug not in listed]
+        bundle.write_text(text.rstrip("\n") + "\n" + "".join(f"  - {slug}\n" for slug in new),
                           encoding="utf-8")
     return target

@@ -412,3 +412,17 @@ def test_a_project_size_that_would_print_as_zero_is_refused(data_copy):
     assert problems(data_copy) == [
         f"{rel(data_copy, 'atmp')}:{line}: size_eur_m: 0.01 is out of range: it must be at least "
         "0.05 (EUR millions: EUR 50,000; a smaller size would print as 0)"]
+
+
+def test_a_new_flagship_gets_the_total_and_the_bundle_order_problems_in_one_run(data_copy):
+    from nexusreports.pipeline import check
+
+    from conftest import TEMPLATES
+
+    (data_copy / "projects" / "atmp-two.yaml").write_text(
+        (data_copy / "projects" / "atmp.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    with pytest.raises(DataErrors) as info:
+        check(data_copy, TEMPLATES)
+    found = [str(p) for p in info.value.problems]
+    assert any("biotech-nexus.yaml" in p and "flagship_total_eur_m" in p for p in found)
+    assert any("bundle.yaml" in p and "add '- atmp-two' to the order" in p for p in found)

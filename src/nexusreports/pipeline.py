@@ -32,10 +32,10 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from . import model as m
-from .errors import ContentOverflow, DataErrors, ErrorGroup, NexusError, Problem
+from .errors import ContentOverflow, DataError, DataErrors, ErrorGroup, NexusError, Problem
 from .load import load_yaml
 from .theme import Theme, load_theme
-from .validate import PROJECTS_DIR, bundle_path, load_bundle, load_projects
+from .validate import PROJECTS_DIR, bundle_path, load_bundle, load_projects, project_files
 from .view import SheetView, build_bundle_view, build_view
 from .write import (Output, read_manifest, read_manifest_tool, sha256_file,
                     write_outputs)
@@ -91,11 +91,27 @@ def check(data_dir: Path, templates_dir: Path, strict: bool = False
     """
     theme = load_theme(templates_dir)
     warnings: list[Problem] = []
-    projects = load_projects(data_dir, theme.charset, warnings)
-    if strict and warnings:
-        raise DataErrors(warnings)
+    problems: list[Problem] = []
+    projects: m.ProjectSet | None = None
+    try:
+        projects = load_projects(data_dir, theme.charset, warnings)
+    except DataErrors as exc:
+        problems += exc.problems
+    if strict:
+        problems += warnings
     if bundle_path(data_dir).is_file():
-        load_bundle(data_dir, projects)  # its problems too, before anything is rendered
+        # the bundle's problems in the same run, even when a project file has its own (a
+        # new flagship needs both the programme's total and the bundle's order changed)
+        slugs = ([p.slug for p in projects.projects] if projects is not None
+                 else [f.stem for f in project_files(data_dir) if m.SLUG_RE.match(f.stem)])
+        try:
+            load_bundle(data_dir, projects if projects is not None else slugs)
+        except DataErrors as exc:
+            problems += exc.problems
+        except DataError as exc:
+            problems.append(exc.problem)
+    if problems or projects is None:
+        raise DataErrors(problems)
     return projects, theme, warnings
 
 

@@ -81,7 +81,9 @@ kind: {kind.value}               # allowed: programme, flagship
 # Name of the project: one text for both languages (as here), or a Dutch 'nl:' and an
 # English 'en:' line like the fields below.
 name: "{TODO}: project name"
-# Optional shorter name for the header and footer (delete the line if there is none).
+# Optional shorter name for the header and footer, e.g. ATMP I&II (delete the line if there
+# is none). For a flagship the sheet adds its programme itself: "Flagship Biotech Nexus: ATMP
+# I&II" in Dutch, "Biotech Nexus flagship: ATMP I&II" in English; do not type that part.
 short_name: "{TODO}: short name"
 
 domain:                            # the domain, e.g. Life sciences en Biotech

@@ -788,8 +788,9 @@ def bundle_path(data_dir: Path) -> Path:
     return Path(data_dir) / BUNDLE_FILE
 
 
-def load_bundle(data_dir: Path, projects: m.ProjectSet) -> m.BundleConfig:
-    """Load and check ``data_dir/bundle.yaml`` against the validated ``projects``.
+def load_bundle(data_dir: Path, projects: m.ProjectSet | list[str]) -> m.BundleConfig:
+    """Load and check ``data_dir/bundle.yaml`` against ``projects`` (validated, or just their
+    slugs when some project files have problems of their own).
 
     Besides types (title/subtitle per language, a YYYY-MM-DD date, ``arrangement``
     by-language or by-project) ``order`` must name every project exactly once.
@@ -807,7 +808,8 @@ def load_bundle(data_dir: Path, projects: m.ProjectSet) -> m.BundleConfig:
     except ValidationError as exc:
         raise DataErrors(pydantic_problems(exc, doc)) from exc
     problems: list[Problem] = []
-    known = [p.slug for p in projects.projects]
+    known = (list(projects) if isinstance(projects, list)
+             else [p.slug for p in projects.projects])
     seen: set[str] = set()
     for i, slug in enumerate(config.order):
         if slug in seen:
