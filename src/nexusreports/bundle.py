@@ -39,7 +39,6 @@ import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from xml.sax.saxutils import escape
 
 from pypdf import PdfReader, PdfWriter
 from pypdf.annotations import Link
@@ -53,7 +52,7 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (BaseDocTemplate, Flowable, Frame, PageBreak, PageTemplate,
                                 Paragraph, Spacer, Table, TableStyle)
 
-from .render.pdf import CREATOR, register_fonts
+from .render.pdf import CREATOR, markup, new_canvas, register_fonts
 from .theme import Theme
 from .view import BundlePart, BundleView, SheetView
 
@@ -104,12 +103,7 @@ def _kit(theme: Theme) -> _Kit:
 
 
 def _canvas(buf: io.BytesIO, kit: _Kit, invariant: bool, lang: str) -> Canvas:
-    return Canvas(buf, pagesize=A4, invariant=1 if invariant else 0, pageCompression=1,
-                  initialFontName=kit.font, initialFontSize=kit.type["body_pt"], lang=lang)
-
-
-def _p(text: str) -> str:
-    return escape(text).replace("\n", "<br/>")
+    return new_canvas(buf, kit.font, kit.type["body_pt"], invariant=invariant, lang=lang)
 
 
 def _cover_pdf(bundle: BundleView, kit: _Kit, invariant: bool) -> bytes:
@@ -128,11 +122,11 @@ def _cover_pdf(bundle: BundleView, kit: _Kit, invariant: bool) -> bytes:
                (kit.colours["primary"], kit.colours["accent"])]
     tops = [h - band_h + 18 * mm, h - band_h - 30 * mm]
     for cover, (main, second), top in zip(bundle.covers, colours, tops):
-        title = Paragraph(_p(cover.title), kit.style("ct", fontName=kit.bold, fontSize=30,
+        title = Paragraph(markup(cover.title), kit.style("ct", fontName=kit.bold, fontSize=30,
                                                       leading=34, textColor=main))
-        sub = Paragraph(_p(cover.subtitle), kit.style("cs", fontSize=15, leading=19,
+        sub = Paragraph(markup(cover.subtitle), kit.style("cs", fontSize=15, leading=19,
                                                        textColor=second))
-        date = Paragraph(_p(cover.date), kit.style("cd", fontSize=12, leading=15,
+        date = Paragraph(markup(cover.date), kit.style("cd", fontSize=12, leading=15,
                                                     textColor=main))
         # The first language sits on the band's lower edge; the second hangs below it.
         blocks = [title, Spacer(1, 3 * mm), sub, Spacer(1, 5 * mm), date]
@@ -156,7 +150,7 @@ def _closing_pdf(bundle: BundleView, kit: _Kit, invariant: bool) -> bytes:
     colours = [kit.colours["primary"], kit.colours["accent"]]
     y = h * 0.58
     for i, line in enumerate(bundle.closing):
-        para = Paragraph(_p(line), kit.style("cl", fontName=kit.bold if i == 0 else kit.font,
+        para = Paragraph(markup(line), kit.style("cl", fontName=kit.bold if i == 0 else kit.font,
                                               fontSize=22 if i == 0 else 16,
                                               leading=27 if i == 0 else 20,
                                               alignment=TA_CENTER,
@@ -187,7 +181,7 @@ class _TocEntry(Flowable):
         super().__init__()
         self.key, self.number, self.kit, self.record = key, number, kit, record
         self.size = kit.type["body_pt"] + 2
-        self.para = Paragraph(_p(text), kit.style("toc", fontSize=self.size,
+        self.para = Paragraph(markup(text), kit.style("toc", fontSize=self.size,
                                                   leading=self.size * 1.25))
 
     def wrap(self, aw: float, ah: float) -> tuple[float, float]:
@@ -269,12 +263,12 @@ def _front_pdf(bundle: BundleView, part: BundlePart, kit: _Kit, numbers: Mapping
     heading = kit.style("h", fontName=kit.bold, fontSize=kit.type["title_pt"] - 4,
                         leading=(kit.type["title_pt"] - 4) * 1.2,
                         textColor=kit.colours["primary"], spaceAfter=6 * mm)
-    story: list[Flowable] = [Paragraph(_p(part.contents), heading)]
+    story: list[Flowable] = [Paragraph(markup(part.contents), heading)]
     story.append(_TocEntry("summary", part.summary, numbers.get("summary", ""), kit, record))
     for sheet in part.sheets:
         story.append(_TocEntry(sheet.slug, sheet.project_name, numbers.get(sheet.slug, ""),
                                kit, record))
-    story += [PageBreak(), _Mark("summary", record), Paragraph(_p(part.summary), heading),
+    story += [PageBreak(), _Mark("summary", record), Paragraph(markup(part.summary), heading),
               _summary_table(part, kit, w - ml - mr)]
     doc.build(story)
     data = buf.getvalue()
@@ -292,7 +286,7 @@ def _summary_table(part: BundlePart, kit: _Kit, width: float) -> Table:
     numeric = (False, False, True, True, True, False, False)
 
     def row(cells: tuple[str, ...], styles: tuple[ParagraphStyle, ParagraphStyle]) -> list:
-        return [Paragraph(_p(text), styles[1] if is_num else styles[0])
+        return [Paragraph(markup(text), styles[1] if is_num else styles[0])
                 for text, is_num in zip(cells, numeric)]
 
     data = [row(part.columns, (head, head_num))]

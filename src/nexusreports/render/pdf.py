@@ -163,6 +163,18 @@ def _kit(theme: Theme, lang: str) -> _Kit:
     return _Kit(font=font, bold=bold, hex=dict(theme.colours), colours=c, styles=styles, type=ty)
 
 
+def new_canvas(buf: io.BytesIO, font: str, size_pt: float, *, invariant: bool,
+               lang: str) -> Canvas:
+    """An A4 canvas for our pages (sheets and the bundle's own pages) writing to ``buf``.
+
+    Its initial font is ``font`` (a registered theme font), so ReportLab never references a
+    standard-14 font in the page preamble; ``invariant`` fixes dates and document ID
+    (from ``SOURCE_DATE_EPOCH`` when set); ``lang`` is the document language (``nl-NL``).
+    """
+    return Canvas(buf, pagesize=A4, invariant=1 if invariant else 0, pageCompression=1,
+                  initialFontName=font, initialFontSize=size_pt, lang=lang)
+
+
 def markup(text: str) -> str:
     """Data text as ReportLab paragraph markup: escaped, line breaks kept.
 
@@ -842,9 +854,8 @@ def render_pdf(view: SheetView, theme: Theme, *, invariant: bool = False) -> byt
         _measure(region, view, kit)
 
     buf = io.BytesIO()
-    canvas = Canvas(buf, pagesize=A4, invariant=1 if invariant else 0, pageCompression=1,
-                    initialFontName=kit.font, initialFontSize=kit.type["body_pt"],
-                    lang=view.locale_id)
+    canvas = new_canvas(buf, kit.font, kit.type["body_pt"], invariant=invariant,
+                        lang=view.locale_id)
     info = view.info
     canvas.setTitle(info.title)
     canvas.setAuthor(info.author)
