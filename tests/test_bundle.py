@@ -19,8 +19,9 @@ from docx import Document
 from pypdf import PdfReader
 
 from nexusreports import model as m
-from nexusreports.bundle import (DOCX_NAME, PDF_NAME, bookmark_name, heading_style,
-                                 render_bundle_docx, render_bundle_pdf)
+from nexusreports.bundle import DOCX_NAME, PDF_NAME
+from nexusreports.render.pdf.bundle import render_bundle_pdf
+from nexusreports.render.word.bundle import bookmark_name, heading_style, render_bundle_docx
 from nexusreports.cli import main
 from nexusreports.errors import DataErrors
 from nexusreports.pipeline import BuildOptions, build

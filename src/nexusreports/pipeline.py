@@ -230,7 +230,7 @@ def _bundle_outputs(projects: m.ProjectSet, theme: Theme, options: BuildOptions,
     """``briefing-nl-en.pdf`` (from the in-memory PDF sheets; only when ``pdf`` is among the
     formats) and ``briefing-nl-en.docx`` (from the views).  Raises :class:`DataErrors` for
     an invalid ``data/bundle.yaml``."""
-    from .bundle import DOCX_NAME, PDF_NAME, page_count, render_bundle_docx, render_bundle_pdf
+    from . import bundle as files
 
     config = load_bundle(options.data_dir, projects)
     sheet_views = {(job.view.slug, job.view.lang): job.view for job in jobs}
@@ -255,16 +255,16 @@ def _bundle_outputs(projects: m.ProjectSet, theme: Theme, options: BuildOptions,
         pdf_inputs = {**inputs, **dict(sheet_input(options, o) for o in pdfs.values() if o)}
 
         def make_pdf() -> Output:
-            data = render_bundle_pdf(bundle, {k: o.data for k, o in pdfs.items() if o}, theme,
+            data = files.render_pdf(bundle, {k: o.data for k, o in pdfs.items() if o}, theme,
                                      invariant=invariant)
-            return Output(path=PDF_NAME, format="pdf", lang=langs, data=data,
-                          pages=page_count(data))
+            return Output(path=files.PDF_NAME, format="pdf", lang=langs, data=data,
+                          pages=files.page_count(data))
 
-        out.append(derived_output(options, PDF_NAME, pdf_inputs, make_pdf))
+        out.append(derived_output(options, files.PDF_NAME, pdf_inputs, make_pdf))
     else:
-        log.info("%s not made: it is made of the PDF sheets; add pdf to --format", PDF_NAME)
+        log.info("%s not made: it is made of the PDF sheets; add pdf to --format", files.PDF_NAME)
     if "docx" not in options.formats:  # like the PDF bundle: only with its own format
-        log.debug("%s not made: add docx to --format", DOCX_NAME)
+        log.debug("%s not made: add docx to --format", files.DOCX_NAME)
         return out
     # the Word bundle is made of the filled sheet template: its inputs are the Word sheets'
     docx_inputs = dict(inputs)
@@ -272,9 +272,9 @@ def _bundle_outputs(projects: m.ProjectSet, theme: Theme, options: BuildOptions,
         docx_inputs.update(job.inputs)
     if theme.sheet_docx.is_file():
         docx_inputs[_rel(theme.sheet_docx, options)] = sha256_file(theme.sheet_docx)
-    out.append(derived_output(options, DOCX_NAME, docx_inputs, lambda: Output(
-        path=DOCX_NAME, format="docx", lang=langs,
-        data=render_bundle_docx(bundle, theme, invariant=invariant))))
+    out.append(derived_output(options, files.DOCX_NAME, docx_inputs, lambda: Output(
+        path=files.DOCX_NAME, format="docx", lang=langs,
+        data=files.render_docx(bundle, theme, invariant=invariant))))
     return out
 
 

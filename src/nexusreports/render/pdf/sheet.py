@@ -46,10 +46,10 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Flowable, Frame, Paragraph, Spacer, Table, TableStyle
 from reportlab.platypus.frames import _FUZZ
 
-from ..errors import ContentOverflow, TemplateError
-from ..theme import MIN_FONT_PT, Theme
-from ..view import Block, SheetView, ShareBar, Step
-from .logos import ORGANISATIONS_PER_ROW, load_logo
+from ...errors import ContentOverflow, TemplateError
+from ...theme import MIN_FONT_PT, Theme
+from ...view import Block, SheetView, ShareBar, Step
+from ..logos import ORGANISATIONS_PER_ROW, load_logo
 
 if TYPE_CHECKING:
     import pyphen

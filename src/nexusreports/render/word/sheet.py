@@ -46,10 +46,10 @@ from docxtpl import DocxTemplate, InlineImage
 from jinja2 import meta, nodes
 from lxml import etree
 
-from ..errors import ErrorGroup, TemplateError
-from ..theme import Theme
-from ..view import SheetView
-from .logos import load_logo
+from ...errors import ErrorGroup, TemplateError
+from ...theme import Theme
+from ...view import SheetView
+from ..logos import load_logo
 
 log = logging.getLogger("nexusreports")
 

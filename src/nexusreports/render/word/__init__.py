@@ -1,0 +1,6 @@
+"""Every Word byte: the Word sheet from the template (:mod:`.sheet`) and the Word bundle
+(:mod:`.bundle`)."""
+
+from .sheet import core_property, render_docx, set_language, sheet_context
+
+__all__ = ["core_property", "render_docx", "set_language", "sheet_context"]
