@@ -459,6 +459,16 @@ def test_a_size_with_a_thousands_separator_is_ambiguous_and_says_both_ways(data_
         "for decimals)"]
 
 
+def test_a_count_with_a_thousands_separator_is_ambiguous_too(data_copy):
+    # before: "21.000" extra jobs printed as "21"
+    line = edit(data_copy / "projects" / "biotech-nexus.yaml", "{kind: count, value: 21000}",
+                "{kind: count, value: 21.000}")
+    assert problems(data_copy) == [
+        f"{rel(data_copy, 'biotech-nexus')}:{line}: figures.extra_jobs.value: 21.000 is "
+        "ambiguous: a count is a whole number, so write 21000 for 21,000 (no thousands "
+        "separator), or 21"]
+
+
 @pytest.mark.parametrize("typed", ["21.2", "21.20", "0.500", "3.9101"])
 def test_a_point_not_before_exactly_three_digits_is_a_decimal_point(data_copy, typed):
     from decimal import Decimal

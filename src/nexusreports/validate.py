@@ -170,7 +170,8 @@ def validate_file(path: Path, problems: list[Problem]) -> tuple[RawDocument | No
     reported = {p.field for p in found}
     todos = [p for p in _todo_problems(doc.data, (), doc) if p.field not in reported]
     reported |= {p.field for p in todos}
-    ambiguous = [p for p in _ambiguous_money(doc.data, (), doc) if p.field not in reported]
+    ambiguous = [p for p in _ambiguous_money(doc.data, (), doc) + _ambiguous_counts(doc.data, doc)
+                 if p.field not in reported]
     problems.extend(found + todos + ambiguous)
     return doc, (None if todos or ambiguous else project)
 
@@ -204,6 +205,24 @@ def _ambiguous_money(value: Any, loc: Loc, doc: RawDocument) -> list[Problem]:
                      f"decimals; write {whole} for EUR {int(whole):,} million, or {point} for "
                      f"EUR {point} million (EUR millions are written with no thousands "
                      "separator and a point for decimals)")]
+
+
+def _ambiguous_counts(data: Any, doc: RawDocument) -> list[Problem]:
+    """A problem for every count figure written as ``21.000``: a count has no decimals, so
+    the point is a thousands separator, which YAML reads as a decimal point (21)."""
+    figures = data.get("figures") if isinstance(data, dict) else None
+    if not isinstance(figures, dict):
+        return []
+    out = []
+    for name, figure in figures.items():
+        if isinstance(figure, dict) and figure.get("kind") == "count" \
+                and is_ambiguous_money(figure.get("value")):
+            typed = figure["value"].strip()
+            whole = typed.replace(".", "")
+            out.append(_problem(doc, ("figures", name, "value"), f"{typed} is ambiguous: a "
+                                f"count is a whole number, so write {whole} for {int(whole):,} "
+                                f"(no thousands separator), or {int(Decimal(typed))}"))
+    return out
 
 
 def _todo_problems(value: Any, loc: Loc, doc: RawDocument) -> list[Problem]:
