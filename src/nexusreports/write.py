@@ -210,7 +210,7 @@ def _remove_dirs(created: list[Path]) -> None:
         try:
             d.rmdir()
         except OSError:
-            return
+            pass
 
 
 # --- the lock -----------------------------------------------------------------------------
@@ -422,7 +422,11 @@ class Staging:
         except BaseException:
             _remove_dirs(made)
             raise
-        _apply(self.out_dir, self.root, journal)
+        try:
+            _apply(self.out_dir, self.root, journal)
+        except BaseException:  # rolled back: the new folders are empty again
+            _remove_dirs(made)
+            raise
 
 
 def _keep(target: Path, old: Path) -> None:
