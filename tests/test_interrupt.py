@@ -324,6 +324,37 @@ def test_a_second_build_waits_for_the_first_naming_it(work, second):
     assert_consistent(work)
 
 
+def test_ctrl_c_stops_a_build_that_waits_for_another(work):
+    first, go = paused_build(work, "render", resume=True)
+    try:
+        other = subprocess.Popen(build_command(work), cwd=work,
+                                 env={**os.environ, "SOURCE_DATE_EPOCH": NEW_EPOCH},
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            ready, _, _ = select.select([other.stderr], [], [], 300)  # a safety net
+            assert ready and "waiting for it to finish" in other.stderr.readline()
+            other.send_signal(signal.SIGINT)
+            _, err = other.communicate(timeout=300)
+        finally:
+            if other.poll() is None:
+                other.kill()
+                other.wait()
+        assert other.returncode == 130
+        assert err.splitlines() == [
+            "Interrupted (SIGINT): the build stopped; no file is half-written and no "
+            "temporary file is left. Run it again to finish."]
+        assert first.poll() is None  # the first build still holds the folder
+        os.write(go, b"x")
+        assert first.wait(timeout=300) == 0
+    finally:
+        os.close(go)
+        if first.poll() is None:
+            first.kill()
+        first.communicate()
+    assert leftovers(work) == []
+    assert_consistent(work)
+
+
 # --- a parallel build (--jobs 2) and Ctrl-C to the whole process group ----------------------
 
 @pytest.fixture(scope="module")

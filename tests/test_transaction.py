@@ -236,6 +236,20 @@ def test_without_hard_links_the_old_files_are_copied_for_the_rollback(work, monk
     assert_consistent(out)
 
 
+def test_an_output_folder_that_cannot_be_locked_is_refused_saying_why(work, monkeypatch):
+    import fcntl
+
+    def no_locks(fd, operation):  # what flock says on a network file system without locks
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    with pytest.raises(OutputError) as caught:
+        build(options(work / "out", work / "data"))
+    assert str(caught.value) == (f"{work}/out/.nexusreports.lock: cannot lock the output "
+                                 "folder (No locks available): use a local folder for --out")
+    assert not (work / "out").exists()
+
+
 # --- two builds at once ------------------------------------------------------------------------
 
 def test_two_builds_into_one_folder_at_once_take_turns_and_check_passes_after(work):

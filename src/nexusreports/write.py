@@ -270,6 +270,11 @@ class OutputLock:
                 same = False
             except OSError as exc:  # e.g. a network file system without locks
                 os.close(fd)
+                if self._made:  # this folder is ours: leave nothing in it
+                    try:
+                        os.unlink(self.path)
+                    except OSError:
+                        pass
                 self._release_dirs()
                 raise OutputError(f"{_shown(self.path)}: cannot lock the output folder "
                                   f"({exc.strerror or exc}): use a local folder for --out"
