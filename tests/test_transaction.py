@@ -271,3 +271,14 @@ def test_two_builds_into_one_folder_at_once_take_turns_and_check_passes_after(wo
         done = nexus(work, out, "--check")
         assert done.returncode == 0, done.stderr
         assert len(PdfReader(out / "briefing-nl-en.pdf").pages) > 8
+
+
+@pytest.mark.parametrize("args", [(), ("--check",)])
+def test_an_out_that_is_a_file_is_refused_naming_it(work, args):
+    (work / "notes.txt").write_text("mine\n", encoding="utf-8")
+    done = nexus(work, work / "notes.txt", *args)
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        f"{work}/notes.txt: is a file, not a folder: give --out a folder (it is created if "
+        "need be)"]
+    assert (work / "notes.txt").read_text(encoding="utf-8") == "mine\n"

@@ -237,6 +237,9 @@ class OutputLock:
     def __enter__(self) -> "OutputLock":
         import fcntl
 
+        if self.out_dir.exists() and not self.out_dir.is_dir():
+            raise OutputError(f"{_shown(self.out_dir)}: is a file, not a folder: give --out "
+                              "a folder (it is created if need be)")
         if self.create:
             try:
                 self._made = _makedirs(self.out_dir)
