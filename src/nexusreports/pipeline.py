@@ -349,10 +349,11 @@ def derived_output(options: BuildOptions, path: str, inputs: dict[str, str],
 
     ``path`` is the output's path relative to the output folder; ``inputs`` maps every file
     it is made from (sheets by their path relative to the output folder, other files named
-    as :func:`_rel` names them, e.g. the bundle's data file) to its sha256 -- for sheets made this run, their in-memory
-    ``Output.sha256``.  When the key (path, inputs, tool versions) and the file match the
-    manifest, the file's bytes are returned as a reused output; otherwise ``make()`` is
-    called and its output returned with these inputs and the key recorded.
+    as :func:`_rel` names them, e.g. the bundle's data file) to its sha256 -- for sheets
+    made this run, their ``Output.sha256``.  When the key (path, inputs, tool versions),
+    ``SOURCE_DATE_EPOCH`` and the file match the manifest, the file in the output folder is
+    returned as a reused output; otherwise ``make()`` is called and its output returned
+    with these inputs and the key recorded.
     """
     sde = os.environ.get("SOURCE_DATE_EPOCH") or None
     key = _digest({"path": path, "inputs": inputs, "tool": tool_versions()})
