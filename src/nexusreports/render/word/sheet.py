@@ -47,6 +47,7 @@ from jinja2 import meta, nodes
 from lxml import etree
 
 from . import ooxml
+from .fit import check_fit
 from ...errors import ErrorGroup, TemplateError
 from ...theme import Theme
 from ...view import SheetView
@@ -696,6 +697,7 @@ def render_docx(view: SheetView, theme: Theme, *, now: datetime | None = None) -
     _fit_grids(doc)
     _size_share_bars(doc, view)
     _drop_markers(doc)
+    check_fit(doc, view, theme, where)
     ooxml.drop_styles_with_effects(doc)
     set_language(doc, view.locale_id)
     stamp = (now or build_time()).astimezone(timezone.utc).replace(microsecond=0, tzinfo=None)
