@@ -379,8 +379,8 @@ def toc_entries(data: bytes) -> list[tuple[str, str, str]]:
 
 def test_the_docx_has_a_section_per_sheet_besides_cover_parts_and_closing(docx_bytes):
     doc = Document(io.BytesIO(docx_bytes))
-    # cover, per language a contents/summary section and four sheets, closing
-    assert len(doc.sections) == 1 + 2 * (1 + 4) + 1
+    # cover, per language a contents section, a summary section and four sheets, closing
+    assert len(doc.sections) == 1 + 2 * (2 + 4) + 1
     from docx.enum.section import WD_SECTION
 
     assert all(s.start_type == WD_SECTION.NEW_PAGE for s in doc.sections[1:])
@@ -440,7 +440,7 @@ def test_each_docx_sheet_section_is_the_designed_word_sheet(docx_bytes, sheet_vi
     doc = Document(io.BytesIO(docx_bytes))
     texts = body_texts(doc.element.body)
     style_ids = {s.style_id for s in doc.styles}
-    sheets = doc.sections[2:6] + doc.sections[7:11]
+    sheets = doc.sections[3:7] + doc.sections[9:13]
     keys = [(s, "nl") for s in ORDER] + [(s, "en") for s in ORDER]
     cursor = 0
     for section, key in zip(sheets, keys):
@@ -464,7 +464,7 @@ def test_each_docx_sheet_section_is_the_designed_word_sheet(docx_bytes, sheet_vi
 def test_each_docx_sheet_footer_is_the_sheets_own_with_the_page_number(docx_bytes,
                                                                        sheet_views):
     doc = Document(io.BytesIO(docx_bytes))
-    sheets = doc.sections[2:6] + doc.sections[7:11]
+    sheets = doc.sections[3:7] + doc.sections[9:13]
     keys = [(s, "nl") for s in ORDER] + [(s, "en") for s in ORDER]
     for section, key in zip(sheets, keys):
         footer = section.footer

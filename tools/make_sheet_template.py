@@ -565,9 +565,38 @@ def build(theme_path: Path) -> bytes:
     props.created = props.modified = stamp.replace(tzinfo=None)
     set_language(doc, "nl-NL")  # the renderer sets each sheet's own language
     ooxml.drop_styles_with_effects(doc)
+    prune_styles(doc)
     buf = io.BytesIO()
     doc.save(buf)
     return clean_package(buf.getvalue())
+
+
+def prune_styles(doc) -> None:
+    """Keep only the styles the template uses (and what they are based on, link to or are
+    followed by) and the defaults: python-docx's starting document brings some 170, which
+    make styles.xml ten times larger than the template needs and the style list long."""
+    styles = doc.styles.element
+    by_id = {s.get(qn("w:styleId")): s for s in styles.iter(qn("w:style"))}
+    parts = [doc.element] + [section.footer._element for section in doc.sections]
+    wanted = {s.get(qn("w:styleId")) for s in by_id.values() if s.get(qn("w:default")) == "1"}
+    for part in parts:
+        for tag in ("w:pStyle", "w:rStyle", "w:tblStyle"):
+            wanted |= {e.get(qn("w:val")) for e in part.iter(qn(tag))}
+    wanted |= {name for name in ("Normal", "Heading1", "Heading2", "Heading3", "ListBullet",
+                                 "Subtitle", "Footer") if name in by_id}
+    todo = list(wanted)
+    while todo:
+        style = by_id.get(todo.pop())
+        if style is None:
+            continue
+        for tag in ("w:basedOn", "w:link", "w:next"):
+            ref = style.find(qn(tag))
+            if ref is not None and ref.get(qn("w:val")) not in wanted:
+                wanted.add(ref.get(qn("w:val")))
+                todo.append(ref.get(qn("w:val")))
+    for style_id, style in by_id.items():
+        if style_id not in wanted:
+            styles.remove(style)
 
 
 _APP_XML = (

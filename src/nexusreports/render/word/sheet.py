@@ -534,8 +534,8 @@ def _names(tags: list[_Tag], context: Mapping[str, Any],
         line = min(max((exc.lineno or 1) - 1, 0), len(sources) - 1)
         # Jinja counts characters into the text it was given: meaningless to an author
         message = re.sub(r"\s+at \d+$", "", (exc.message or "").rstrip("."))
-        return [f"{sources[line][0].where}: {sources[line][0].text}: {message}; the filters "
-                f"and names a template may use are listed in {REFERENCE}"]
+        return [f"{sources[line][0].where}: {message}; the filters and names a template may "
+                f"use are listed in {REFERENCE}"]
     problems: list[str] = []
 
     def tag_using(pattern: str) -> str:
@@ -678,8 +678,9 @@ def render_docx(view: SheetView, theme: Theme, *, now: datetime | None = None) -
     try:
         data = where.read_bytes()
     except OSError as exc:
-        raise TemplateError(where, f"the Word template is missing ({exc.strerror}): restore it "
-                            "from git or run tools/make_sheet_template.py") from exc
+        raise TemplateError(where, f"the Word template is missing ({exc.strerror}): put the "
+                            "Word template (sheet.docx) in this folder, for example a copy of "
+                            "the shipped one") from exc
     data = prepare_template(data)
     check_template(data, where, sheet_context(view))
     tpl = _Template(io.BytesIO(data))
