@@ -135,7 +135,7 @@ def test_headings_use_the_built_in_heading_styles(sheets, shipped, lang):
         lab["relevance"], lab["national"], lab["european"], lab["preconditions"],
         lab["organisations"]]
     assert [t for s, t in styled if s == "Heading 3"][:4] == [
-        lab["project_size"], lab["timeline"], lab["shares"], f"{lab['trl']}  {view.trl_range}"]
+        lab["project_size"], lab["timeline"], lab["shares"], f"{lab['trl']}\u2003{view.trl_range}"]
 
 
 @pytest.mark.parametrize("lang, locale_id", [("nl", "nl-NL"), ("en", "en-GB")])
@@ -218,6 +218,47 @@ def test_a_share_of_zero_leaves_one_cell(shipped):
     bar = dataclasses.replace(view.shares[0], left_fraction=0.0)
     data = render_docx(dataclasses.replace(view, shares=(bar, view.shares[1])), theme, now=STAMP)
     assert len(share_bars(data)[0]) == 1
+
+
+# --- accessibility (the rules of Word's accessibility checker we meet; docs list them) ------
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_every_table_is_described_in_the_sheets_language(sheets, shipped, lang):
+    view = view_of(shipped, "atmp", lang)
+    lab = view.labels
+    tables = list(xml(sheets["atmp", lang], "word/document.xml").iterfind(".//w:tbl", NS))
+    described = [description(t) for t in tables]
+    assert all(described) and not any("{" in d for d in described), described
+    assert f"{lab['preconditions']}" in described
+    assert f"{lab['shares']}: {lab['capital']} 35%, {lab['rnd']} 65%" in described
+    assert f"{lab['trl']} {view.trl_range}" in described
+
+
+def test_the_data_table_has_a_header_row_and_the_layout_tables_none(sheets, shipped):
+    lab = view_of(shipped, "atmp", "nl").labels
+    for table in xml(sheets["atmp", "nl"], "word/document.xml").iterfind(".//w:tbl", NS):
+        look = table.find("w:tblPr/w:tblLook", NS).get(f"{{{W}}}firstRow")
+        header = table.findall("w:tr/w:trPr/w:tblHeader", NS)
+        if description(table) == lab["preconditions"]:
+            assert (look, len(header)) == ("1", 1)
+        else:  # a layout table: no header row, no heading cells
+            assert (look, len(header)) == ("0", 0), description(table)
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_headings_never_skip_a_level_and_nothing_repeats_blanks(sheets, slug):
+    levels = [int(style[-1]) for style, _ in paragraphs(sheets[slug, "en"])
+              if style.startswith("Heading ")]
+    assert levels[0] == 1 and levels.count(1) == 1
+    assert all(b <= a + 1 for a, b in zip(levels, levels[1:])), levels
+    for text in texts(sheets[slug, "en"]):
+        assert "  " not in text, text
+
+
+def test_the_text_and_key_figure_columns_have_no_empty_cell_between_them(sheets):
+    body = xml(sheets["atmp", "nl"], "word/document.xml").find("w:body", NS)
+    top_tables = body.findall("w:tbl", NS)
+    assert [len(t.find("w:tr", NS).findall("w:tc", NS)) for t in top_tables][:2] == [2, 2]
 
 
 # --- Word text from any data text -----------------------------------------------------------
@@ -335,7 +376,7 @@ def test_without_logos_the_names_share_one_line(shipped):
     view = view_of(shipped, "atmp", "nl")
     orgs = [OrganisationView("Galapagos & Co", None, "-"), OrganisationView("NecstGen", None, "-")]
     data = render_docx(with_organisations(view, orgs), theme, now=STAMP)
-    assert "Galapagos & Co     ·     NecstGen" in "\n".join(texts(data))
+    assert "Galapagos & Co\u2003·\u2003NecstGen" in "\n".join(texts(data))
     assert not xml(data, "word/document.xml").xpath(
         ".//w:tblDescription[@w:val = 'Betrokken bedrijven en instellingen']", namespaces=NS)
 

@@ -428,7 +428,7 @@ def key_figures(cell, c: dict[str, str]) -> None:
     share_bar(panel, 1, c)
     spacer(panel)
 
-    para(panel, style="Heading 3", runs=[("{{ labels.trl }}", {}), ("  ", {}),
+    para(panel, style="Heading 3", runs=[("{{ labels.trl }}", {}), ("\u2003", {}),
                                          ("{{ trl_range }}", {"colour": c["primary"]})])
     scale_row(panel, PANEL_IN, "trl_steps", c["accent"], c["rule"], 5.2,
               "trl")
@@ -442,7 +442,9 @@ def key_figures(cell, c: dict[str, str]) -> None:
 def preconditions(cell, c: dict[str, str]) -> None:
     para(cell, "{{ labels.preconditions }}", "Heading 2")
     legend = [("{% for item in legend %}", {}), *glyph_runs("item", c),
-              (" {{ item.label }}{% if not loop.last %}     {% endif %}{% endfor %}", {})]
+              # an em space between entries: Word's accessibility checker flags repeated
+              # blank characters used for spacing
+              (" {{ item.label }}{% if not loop.last %}\u2003{% endif %}{% endfor %}", {})]
     para(cell, style="Small Muted", runs=legend)
     widths = [18.0, RIGHT_W - 18.0 - 16.0, 16.0]
     table = new_table(cell, widths, rows=10, role="preconditions")
@@ -492,7 +494,7 @@ def organisations(doc) -> None:
     para(doc, "{{ organisations_empty }}", "Small Muted")
     para(doc, '{%p elif not (organisations | selectattr("image") | list) %}')
     para(doc, "{% for org in organisations %}{{ org.name }}"
-              "{% if not loop.last %}     ·     {% endif %}{% endfor %}")
+              "{% if not loop.last %}\u2003·\u2003{% endif %}{% endfor %}")
     para(doc, "{%p else %}")
     cell_w = TEXT_W / ORGANISATIONS_PER_ROW
     table = new_table(doc, [12.0, cell_w, 12.0], rows=3, role="organisations")
@@ -544,8 +546,11 @@ def build(theme_path: Path) -> bytes:
     if body is not None:
         body._p.getparent().remove(body._p)
 
-    columns = new_table(doc, [LEFT_W, GAP_W, RIGHT_W], role="body")
-    left, _, right = columns.rows[0].cells
+    # two columns; the gap between them is the text column's right padding, not an empty
+    # cell (Word's accessibility checker flags blank cells used for layout)
+    columns = new_table(doc, [LEFT_W + GAP_W, RIGHT_W], role="body")
+    left, right = columns.rows[0].cells
+    cell_margins(left, right=GAP_W)
     text_column(left)
     key_figures(right, c)
     preconditions(right, c)
