@@ -723,9 +723,9 @@ def test_a_restyle_that_no_longer_fits_is_refused_naming_the_word_sheet(scratch,
     assert lines[2].startswith(
         "data/projects/atmp.yaml:16: summary.nl, relevance.nl, collaborations.national, "
         "collaborations.european: the nl-NL Word sheet does not fit on one page: the left "
-        "column (as templates/sheet.docx sets it) is ")
-    assert lines[2].endswith("; or, if templates/sheet.docx was restyled, make its text "
-                             "smaller or its spacing tighter")
+        "column is ")
+    assert lines[2].endswith("; or, if the Word template (sheet.docx) was restyled, make its "
+                             "text smaller or its spacing tighter")
     assert not (scratch / "out").exists() or not any((scratch / "out").rglob("*.docx"))
     assert main(["validate"]) == 1
     assert "nl-NL Word sheet does not fit" in capsys.readouterr().err

@@ -429,14 +429,10 @@ def check_fit(doc: Any, view: SheetView, theme: Theme, template: Path) -> None:
                                                   else 1.0),
                   normal.line / _TWIPS_PER_PT if normal.rule != "auto" else 0.0)
     lines = max(1, int(-(-over_pt // max(line_pt, 1.0))))
-    from ...errors import _display_path
-
-    shown_as = _display_path(template)
-    raise ContentOverflow(view.source, f"{view.locale_id} Word", f"{region} (as "
-                          f"{shown_as} sets it)", fields or [region],
+    raise ContentOverflow(view.source, f"{view.locale_id} Word", region, fields or [region],
                           round(over_pt / 72 * 25.4, 1), lines,
-                          note=f"or, if {shown_as} was restyled, make its text smaller or its "
-                          "spacing tighter")
+                          note=f"or, if the Word template ({template.name}) was restyled, make "
+                          "its text smaller or its spacing tighter")
 
 
 __all__ = ["Layout", "check_fit", "measure"]
