@@ -360,9 +360,26 @@ def _section_geometry(doc: Any) -> tuple[float, float, float, float]:
             section.footer_distance.pt)
 
 
-def _view_fields(view: SheetView) -> list[tuple[str, list[str]]]:
-    """The data fields a Word sheet shows, each with the view texts that show it."""
+def _growth(layout: Layout, tbl: etree._Element) -> list[tuple[float, list]]:
+    """For each row of ``tbl`` with an at-least height: how far its content goes past it
+    (pt), with the row's cells."""
+    _, rows = layout.table(tbl)
+    out = []
+    for tr, cells in zip(tbl.findall(qn("w:tr")), rows):
+        h_el = tr.find(f"{qn('w:trPr')}/{qn('w:trHeight')}")
+        if h_el is None or h_el.get(qn("w:hRule")) == "exact" or not cells:
+            continue
+        minimum = _twips_attr(h_el, "val") or 0.0
+        out.append((max(h for h, _ in cells) - minimum, cells))
+    return out
+
+
+def _view_fields(view: SheetView, header: bool = False) -> list[tuple[str, list[str]]]:
+    """The data fields a Word sheet shows, each with the view texts that show it (the
+    name and domain only in the header band, whose text they are)."""
     lang = view.lang
+    if header:
+        return [("name", [view.title]), (f"domain.{lang}", [view.domain])]
     return [
         (f"summary.{lang}", list(view.summary)),
         (f"relevance.{lang}", list(view.relevance)),
@@ -413,16 +430,29 @@ def check_fit(doc: Any, view: SheetView, theme: Theme, template: Path) -> None:
     over_pt = used - room
     layout = Layout(doc, theme)
     region, where = "page", doc.element.body
-    tallest = max(blocks, key=lambda b: b[0])[1] if blocks else None
-    if tallest is not None and tallest.tag == qn("w:tbl"):
-        _, rows = layout.table(tallest)
-        row = max(rows, key=lambda cells: max((h for h, _ in cells), default=0.0), default=[])
-        if len(row) > 1:
-            index = max(range(len(row)), key=lambda i: row[i][0])
-            region = _POSITIONS.get(index if index == 0 else index - len(row), "middle column")
-            where = row[index][1]
+    tables = [b for _, b in blocks if b.tag == qn("w:tbl")]
+    # a band with a minimum height (the header) that grew past it is what overflows; else
+    # the tallest column of the tallest table
+    grown = [(growth, tbl, row) for tbl in tables for growth, row in _growth(layout, tbl)
+             if growth > TOLERANCE_PT]
+    if grown:
+        _, tallest, row = max(grown, key=lambda g: g[0])
+    else:
+        tallest = max(blocks, key=lambda b: b[0])[1] if blocks else None
+        row = []
+        if tallest is not None and tallest.tag == qn("w:tbl"):
+            _, rows = layout.table(tallest)
+            row = max(rows, key=lambda cells: max((h for h, _ in cells), default=0.0),
+                      default=[])
+    if row:
+        index = max(range(len(row)), key=lambda i: row[i][0])
+        where = row[index][1]
+        region = (_POSITIONS.get(index if index == 0 else index - len(row), "middle column")
+                  if len(row) > 1 else "table")
+        if tables and tallest is tables[0] and doc.element.body.index(tallest) == 0:
+            region = f"header band ({region})"
     shown = _text_of(where)
-    fields = [name for name, texts in _view_fields(view)
+    fields = [name for name, texts in _view_fields(view, header=region.startswith("header"))
               if any(t and t.split("\n")[0][:40] in shown for t in texts)]
     normal = _para_props(layout.styles, etree.Element(qn("w:p")))[0]
     line_pt = max(normal.size_pt * LINE_FACTOR * (normal.line / 240 if normal.rule == "auto"
