@@ -355,10 +355,13 @@ class _DocxKit:
             if i == 0:
                 # the band's first paragraph becomes the title
                 cell._tc.remove(cell.paragraphs[0]._p)
-            self.para(cover.subtitle, size=15, colour=second, lang=lang, after=10,
-                      container=where)
-            self.para(cover.date, size=12, colour=main, lang=lang,
-                      after=0 if i else 24, container=where)
+            subtitle = self.para(cover.subtitle, size=15, colour=second, lang=lang, after=10,
+                                 container=where)
+            date = self.para(cover.date, size=12, colour=main, lang=lang,
+                             after=0 if i else 24, container=where)
+            if i:  # below the band: in line with the band's text, as on the PDF's cover
+                for para in (title, subtitle, date):
+                    para.paragraph_format.left_indent = Mm(WORD_MARGIN_MM)
             if i == 0:
                 bar = self.para(after=0)
                 bar.paragraph_format.line_spacing = Mm(2.4)
@@ -369,7 +372,6 @@ class _DocxKit:
                 ooxml.set_child(bar_ppr, ooxml.el("w:ind", left=ooxml.twips(WORD_MARGIN_MM),
                                                   right=ooxml.twips(210 - 3 * WORD_MARGIN_MM
                                                                     - 40)))
-            del title
 
     def language_band(self, part: BundlePart) -> None:
         """The band at the top of each page of a language's front matter (its divider, as in
