@@ -562,6 +562,14 @@ def test_an_unknown_name_in_the_footer_names_the_footer(shipped, scratch):
         "docs/template-reference.md")
 
 
+def test_an_unknown_field_of_a_loop_item_is_reported_where_it_stands(shipped, scratch):
+    break_template(scratch, "<w:t>{{ item.label }}</w:t>", "<w:t>{{ item.lable }}</w:t>",
+                   after="{%tr else %}")
+    assert render_error(shipped, scratch) == (
+        "templates/sheet.docx: body, paragraph “{{ item.lable }}”: this item has no attribute "
+        "'lable'; the names a template may use are listed in docs/template-reference.md")
+
+
 def test_an_unknown_label_is_reported(shipped, scratch):
     break_template(scratch, "<w:t>{{ labels.timeline }}</w:t>",
                    "<w:t>{{ labels.tijdlijn }}</w:t>")

@@ -690,10 +690,19 @@ def render_docx(view: SheetView, theme: Theme, *, now: datetime | None = None) -
         tpl.render(context, _environment(), autoescape=True)
     except jinja2.TemplateError as exc:
         near = " ".join(getattr(exc, "docx_context", []) or [])
-        found = _TAG.search(near)
+        found = _TAG.search(near.translate(_SMART_QUOTES))
         tag = found.group(0) if found else near.strip()[:60] or "?"
-        raise TemplateError(where, f"{tag}: {str(exc.message or exc).rstrip('.')}; the names a template may "
-                            f"use are listed in {REFERENCE}") from exc
+        # where the author finds it: the part and paragraph of the first tag that reads so,
+        # or that uses the attribute Jinja names (its runtime errors carry no line)
+        scanned = _scan(data, where)[0]
+        attr = re.search(r"has no attribute '([^']+)'", str(exc.message or exc))
+        at = next((t.where for t in scanned if t.text == tag), None) or next(
+            (t.where for t in scanned if attr and re.search(
+                rf"\.\s*{re.escape(attr.group(1))}\b", t.text)), tag)
+        message = re.sub(r"'types\.SimpleNamespace object'", "this item",
+                         str(exc.message or exc).rstrip("."))
+        raise TemplateError(where, f"{at}: {message}; the names a template may use are listed "
+                            f"in {REFERENCE}") from exc
     doc = tpl.docx
     _fit_grids(doc)
     _size_share_bars(doc, view)
