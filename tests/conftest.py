@@ -57,3 +57,49 @@ def data_copy(tmp_path) -> Path:
     target = tmp_path / "data"
     shutil.copytree(DATA, target)
     return target
+
+
+# --- every .docx the tests build is judged by openxml-audit ------------------------------
+
+_AUDITED: dict[str, list[str]] = {}
+
+
+def docx_errors(data: bytes) -> list[str]:
+    """What openxml-audit (the Open XML SDK's validator, ported) finds wrong in a .docx:
+    one ``part: description`` per error; the same bytes are judged once."""
+    import hashlib
+    import tempfile
+
+    from openxml_audit import OpenXmlValidator
+
+    key = hashlib.sha256(data).hexdigest()
+    if key not in _AUDITED:
+        with tempfile.NamedTemporaryFile(suffix=".docx") as handle:
+            handle.write(data)
+            handle.flush()
+            result = OpenXmlValidator().validate(handle.name)
+        _AUDITED[key] = [f"{getattr(e, 'part_uri', '')}: {e.description}"
+                         for e in result.errors]
+    return _AUDITED[key]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def every_docx_is_schema_valid():
+    """Wrap the two places that zip a .docx (a Word sheet, the Word bundle) so that every
+    document any test makes is checked by openxml-audit as it is made: an error fails the
+    test that made it, with the validator's messages."""
+    import nexusreports.render.word.bundle as word_bundle
+    import nexusreports.render.word.sheet as word_sheet
+
+    def audited(make):
+        def wrapper(*args, **kwargs):
+            data = make(*args, **kwargs)
+            errors = docx_errors(data)
+            assert not errors, "openxml-audit: " + "; ".join(errors[:10])
+            return data
+        return wrapper
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(word_sheet, "_repack_parts", audited(word_sheet._repack_parts))
+        patch.setattr(word_bundle, "_zip_with_time", audited(word_bundle._zip_with_time))
+        yield

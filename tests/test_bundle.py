@@ -29,7 +29,7 @@ from nexusreports.render.pdf import render_pdf
 from nexusreports.validate import load_bundle, load_projects
 from nexusreports.view import build_bundle_view, build_view
 
-from conftest import DATA, LANGS, TEMPLATES
+from conftest import DATA, LANGS, TEMPLATES, docx_errors
 
 ORDER = ("biotech-nexus", "atmp", "infectieziekten", "precision-diagnostics")
 
@@ -381,8 +381,8 @@ def toc_entries(data: bytes) -> list[tuple[str, str, str]]:
 
 def test_the_docx_has_a_section_per_sheet_besides_cover_parts_and_closing(docx_bytes):
     doc = Document(io.BytesIO(docx_bytes))
-    # cover, per language a contents/summary section and four sheets, closing
-    assert len(doc.sections) == 1 + 2 * (1 + 4) + 1
+    # cover, per language a contents section, a summary section and four sheets, closing
+    assert len(doc.sections) == 1 + 2 * (2 + 4) + 1
     from docx.enum.section import WD_SECTION
 
     assert all(s.start_type == WD_SECTION.NEW_PAGE for s in doc.sections[1:])
@@ -442,7 +442,7 @@ def test_each_docx_sheet_section_is_the_designed_word_sheet(docx_bytes, sheet_vi
     doc = Document(io.BytesIO(docx_bytes))
     texts = body_texts(doc.element.body)
     style_ids = {s.style_id for s in doc.styles}
-    sheets = doc.sections[2:6] + doc.sections[7:11]
+    sheets = doc.sections[3:7] + doc.sections[9:13]
     keys = [(s, "nl") for s in ORDER] + [(s, "en") for s in ORDER]
     cursor = 0
     for section, key in zip(sheets, keys):
@@ -466,7 +466,7 @@ def test_each_docx_sheet_section_is_the_designed_word_sheet(docx_bytes, sheet_vi
 def test_each_docx_sheet_footer_is_the_sheets_own_with_the_page_number(docx_bytes,
                                                                        sheet_views):
     doc = Document(io.BytesIO(docx_bytes))
-    sheets = doc.sections[2:6] + doc.sections[7:11]
+    sheets = doc.sections[3:7] + doc.sections[9:13]
     keys = [(s, "nl") for s in ORDER] + [(s, "en") for s in ORDER]
     for section, key in zip(sheets, keys):
         footer = section.footer
@@ -576,6 +576,91 @@ def test_each_converted_contents_entry_names_and_links_to_its_page(converted, do
     targets = sorted(converted.get_page_number(a.get_object()["/Dest"][0].get_object())
                      for a in contents["/Annots"])
     assert targets == [FRONT_PAGE[lang] + 1, *(SHEET_PAGE[(s, lang)] for s in ORDER)]
+
+
+def test_the_docx_bundle_has_no_schema_errors(docx_bytes):
+    assert docx_errors(docx_bytes) == []
+
+
+def docx_body(docx_bytes: bytes):
+    from lxml import etree
+
+    return etree.fromstring(docx_part(docx_bytes).encode()).find(f"{W}body")
+
+
+def band_tables(body) -> list:
+    """The bundle's full-bleed bands: tables as wide as the page, out over its margin."""
+    return [t for t in body.findall(f"{W}tbl")
+            if t.find(f"{W}tblPr/{W}tblW").get(f"{W}w") == "11906"
+            and t.find(f"{W}tblPr/{W}tblInd").get(f"{W}w") == "-850"]
+
+
+def test_the_docx_cover_is_a_primary_band_with_the_first_language_as_the_pdf(
+        docx_bytes, bundle_view, theme):
+    body = docx_body(docx_bytes)
+    first = body[0]
+    assert first in band_tables(body)
+    fill = first.find(f".//{W}shd").get(f"{W}fill")
+    assert fill == theme.colours["primary"].lstrip("#").upper()
+    nl, en = bundle_view.covers
+    band_text = ["".join(t.text for t in p.iter(f"{W}t")) for p in first.iter(f"{W}p")]
+    assert band_text == [nl.title, nl.subtitle, nl.date]
+    after = ["".join(t.text or "" for t in p.iter(f"{W}t")) for p in body[1:6]]
+    assert [en.title, en.subtitle, en.date] == [t for t in after if t][:3]
+
+
+def test_each_language_front_page_opens_with_its_band_as_the_pdf(docx_bytes, bundle_view):
+    bands = band_tables(docx_body(docx_bytes))[1:]  # contents and summary, per language
+    texts = [["".join(t.text for t in p.iter(f"{W}t")) for p in band.iter(f"{W}p")]
+             for band in bands]
+    expected = []
+    for part, cover in zip(bundle_view.parts, bundle_view.covers):
+        expected += [[cover.title, part.language]] * 2
+    assert texts == expected
+
+
+def test_the_front_pages_use_styles_of_their_own_not_the_templates_normal(docx_bytes):
+    doc = Document(io.BytesIO(docx_bytes))
+    text_style = doc.styles["Bundle Text"]
+    assert text_style.base_style is None  # a restyled Normal cannot move the contents
+    assert text_style.font.size.pt == 11
+    for lang in LANGS:
+        assert doc.styles[heading_style(lang)].base_style.name == "Bundle Text"
+
+
+@pytest.fixture(scope="module")
+def restyled_bundle(tmp_path_factory, projects, bundle_view) -> bytes:
+    """The Word bundle on a template whose Normal text is 12 pt (from 9.5 pt) with 8 pt
+    after each paragraph: still one page per sheet, and front pages that would have grown
+    had they followed the template's Normal."""
+    from docx.shared import Pt
+
+    from nexusreports.theme import load_theme
+
+    folder = tmp_path_factory.mktemp("restyled") / "templates"
+    shutil.copytree(TEMPLATES, folder)
+    document = Document(str(folder / "sheet.docx"))
+    document.styles["Normal"].font.size = Pt(12)
+    document.styles["Normal"].paragraph_format.space_after = Pt(8)
+    document.save(str(folder / "sheet.docx"))
+    return render_bundle_docx(bundle_view, load_theme(folder))
+
+
+@pytest.fixture(scope="module")
+def converted_restyled(restyled_bundle, tmp_path_factory) -> PdfReader:
+    return convert_with_libreoffice(restyled_bundle, tmp_path_factory.mktemp("restyled-pdf"))
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_contents_are_right_whatever_the_template(converted_restyled, sheet_views, lang):
+    assert len(converted_restyled.pages) == PAGES
+    lines = [flat(line) for line in
+             converted_restyled.pages[FRONT_PAGE[lang]].extract_text().splitlines()]
+    for slug in ORDER:
+        name = sheet_views[(slug, lang)].project_name
+        found = [re.fullmatch(re.escape(name) + r"[ .]*(\d+)", line) for line in lines]
+        (number,) = [int(f.group(1)) for f in found if f]
+        assert name in flat(converted_restyled.pages[number].extract_text()), (slug, lang)
 
 
 def test_the_docx_bundle_is_byte_identical_for_the_same_source_date_epoch(

@@ -432,7 +432,8 @@ def test_an_overflowing_sheet_is_named_and_nothing_is_written_with_jobs_2(work):
     line = text.splitlines().index("summary:") + 2  # the line of summary.nl, '  nl: >-'
     assert f"data/projects/atmp.yaml:{line}: summary.nl" in done.stderr
     assert "nl-NL sheet does not fit on one page" in done.stderr
-    assert "1 failed" in done.stderr
+    assert "nl-NL Word sheet does not fit on one page" in done.stderr
+    assert "2 failed" in done.stderr  # the PDF sheet and the Word sheet
     assert not (work / "out").exists()
 
 

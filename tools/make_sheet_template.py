@@ -39,7 +39,8 @@ from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Mm, Pt, RGBColor
 
-from nexusreports.render.word import set_language
+from nexusreports.render.word import ooxml, set_language
+from nexusreports.render.word.sheet import DATA_TABLES, TABLE_DESCRIPTIONS, marker_name
 
 ROOT = Path(__file__).resolve().parent.parent
 FONT = "Calibri"  # LibreOffice substitutes the metric-compatible Carlito
@@ -52,123 +53,97 @@ PANEL_PAD = 3.2
 PANEL_IN = RIGHT_W - 2 * PANEL_PAD  # inner width of the key-figures panel
 
 
-# --- low-level OOXML helpers ------------------------------------------------------------------
+# --- low-level OOXML helpers (schema order: nexusreports.render.word.ooxml) --------------------
 
 def _el(tag: str, **attrs: str) -> OxmlElement:
-    el = OxmlElement(tag)
-    for key, value in attrs.items():
-        el.set(qn(f"w:{key}"), str(value))
-    return el
+    return ooxml.el(tag, **attrs)
 
 
-def _twips(mm: float) -> int:
-    return round(mm / 25.4 * 1440)
+_twips = ooxml.twips
 
 
 def _hex(colour: str) -> str:
     return colour.lstrip("#").upper()
 
 
-_PPR_AFTER_BORDERS = {qn(f"w:{t}") for t in (
-    "shd tabs suppressAutoHyphens kinsoku wordWrap overflowPunct topLinePunct autoSpaceDE "
-    "autoSpaceDN bidi adjustRightInd snapToGrid spacing ind contextualSpacing mirrorIndents "
-    "suppressOverlap jc textDirection textAlignment textboxTightWrap outlineLvl divId "
-    "cnfStyle rPr sectPr pPrChange").split()}
-
-
 def paragraph_border(ppr, side: str, colour: str, size_eighths: int, space_pt: int) -> None:
     """A paragraph border on one side, inserted where the schema wants ``w:pBdr``."""
-    for old in ppr.findall(qn("w:pBdr")):
-        ppr.remove(old)
-    bdr = _el("w:pBdr")
-    bdr.append(_el(f"w:{side}", val="single", sz=size_eighths, space=space_pt,
-                   color=_hex(colour)))
-    for i, child in enumerate(ppr):
-        if child.tag in _PPR_AFTER_BORDERS:
-            ppr.insert(i, bdr)
-            return
-    ppr.append(bdr)
-
-
-def _replace(parent, tag: str, new) -> None:
-    for old in parent.findall(qn(tag)):
-        parent.remove(old)
-    parent.append(new)
+    bdr = ooxml.side_elements("w:pBdr", {side: {"val": "single", "sz": size_eighths,
+                                                "space": space_pt, "color": _hex(colour)}})
+    ooxml.set_child(ppr, bdr)
 
 
 def shade(cell, colour: str) -> None:
     """Give a table cell a solid background colour (#RRGGBB)."""
-    tc_pr = cell._tc.get_or_add_tcPr()
-    _replace(tc_pr, "w:shd", _el("w:shd", val="clear", color="auto", fill=_hex(colour)))
+    ooxml.shade(cell._tc, colour)
 
 
 def cell_borders(cell, colour: str | None, size_eighths: int = 4, sides=("top", "left",
                                                                          "bottom", "right")):
     """Single-line borders on the given sides of a cell (``None`` colour: none)."""
-    tc_pr = cell._tc.get_or_add_tcPr()
-    borders = _el("w:tcBorders")
-    for side in ("top", "left", "bottom", "right"):
-        if colour and side in sides:
-            borders.append(_el(f"w:{side}", val="single", sz=size_eighths, space=0,
-                               color=_hex(colour)))
-        else:
-            borders.append(_el(f"w:{side}", val="nil"))
-    _replace(tc_pr, "w:tcBorders", borders)
+    line = {"val": "single", "sz": size_eighths, "space": 0, "color": _hex(colour or "#000000")}
+    ooxml.cell_borders(cell._tc, {side: (line if colour and side in sides else None)
+                                  for side in ("top", "left", "bottom", "right")})
 
 
 def vertical_merge(cell, restart: bool) -> None:
     """Start (``restart``) or continue a vertical merge of ``cell`` with the cells above."""
-    tc_pr = cell._tc.get_or_add_tcPr()
     merge = _el("w:vMerge", val="restart") if restart else _el("w:vMerge")
-    anchor = tc_pr.find(qn("w:gridSpan"))
-    if anchor is None:
-        anchor = tc_pr.find(qn("w:tcW"))
-    if anchor is not None:
-        anchor.addnext(merge)
-    else:
-        tc_pr.insert(0, merge)
+    ooxml.set_child(cell._tc.get_or_add_tcPr(), merge)
 
 
 def cell_margins(cell, top=0.0, left=0.0, bottom=0.0, right=0.0) -> None:
-    tc_pr = cell._tc.get_or_add_tcPr()
-    mar = _el("w:tcMar")
-    for side, mm in (("top", top), ("left", left), ("bottom", bottom), ("right", right)):
-        mar.append(_el(f"w:{side}", w=_twips(mm), type="dxa"))
-    _replace(tc_pr, "w:tcMar", mar)
+    ooxml.cell_margins(cell._tc, top=top, left=left, bottom=bottom, right=right)
+
+
+_MARKERS = iter(range(1, 1000))
+
+
+def mark(table, role: str) -> None:
+    """The bookmark ``nr_<role>`` at the start of the table's first cell: the marker the
+    renderer finds the table by (LibreOffice keeps bookmarks, not table titles) and restores
+    the table's description by (see ``TABLE_DESCRIPTIONS`` in render/word/sheet.py)."""
+    p = table._tbl.find(qn("w:tr")).find(qn("w:tc")).find(qn("w:p"))
+    ppr = p.find(qn("w:pPr"))
+    at = 1 if ppr is not None else 0
+    mark_id = str(next(_MARKERS))
+    p.insert(at, _el("w:bookmarkStart", id=mark_id, name=marker_name(role)))
+    p.insert(at + 1, _el("w:bookmarkEnd", id=mark_id))
 
 
 def new_table(container, widths_mm: list[float], rows: int = 1, indent_mm: float = 0.0,
-              caption: str | None = None, description: str | None = None):
-    """A fixed-layout borderless table with exact column widths (mm), no cell padding."""
+              role: str | None = None):
+    """A fixed-layout borderless table with exact column widths (mm), no cell padding; with
+    ``role`` it gets its marker bookmark and its description (``TABLE_DESCRIPTIONS``)."""
     table = container.add_table(rows=rows, cols=len(widths_mm))
     tbl_pr = table._tbl.tblPr
     for child in list(tbl_pr):
         if child.tag in (qn("w:tblStyle"), qn("w:tblW"), qn("w:tblLook")):
             tbl_pr.remove(child)
-    tbl_pr.append(_el("w:tblW", w=_twips(sum(widths_mm)), type="dxa"))
+    ooxml.set_child(tbl_pr, _el("w:tblW", w=_twips(sum(widths_mm)), type="dxa"))
     if indent_mm:
-        tbl_pr.append(_el("w:tblInd", w=_twips(indent_mm), type="dxa"))
-    borders = _el("w:tblBorders")
-    for side in ("top", "left", "bottom", "right", "insideH", "insideV"):
-        borders.append(_el(f"w:{side}", val="nil"))
-    tbl_pr.append(borders)
-    tbl_pr.append(_el("w:tblLayout", type="fixed"))
-    mar = _el("w:tblCellMar")
-    for side in ("top", "left", "bottom", "right"):
-        mar.append(_el(f"w:{side}", w=0, type="dxa"))
-    tbl_pr.append(mar)
-    tbl_pr.append(_el("w:tblLook", val="0000", firstRow=0, lastRow=0, firstColumn=0,
-                      lastColumn=0, noHBand=1, noVBand=1))
-    if caption:
-        tbl_pr.append(_el("w:tblCaption", val=caption))
-    if description:
-        tbl_pr.append(_el("w:tblDescription", val=description))
+        ooxml.set_child(tbl_pr, _el("w:tblInd", w=_twips(indent_mm), type="dxa"))
+    ooxml.set_child(tbl_pr, ooxml.side_elements("w:tblBorders", {
+        side: {"val": "nil"} for side in ("top", "left", "bottom", "right", "insideH",
+                                          "insideV")}))
+    ooxml.set_child(tbl_pr, _el("w:tblLayout", type="fixed"))
+    ooxml.table_cell_margins(tbl_pr, top=0, left=0, bottom=0, right=0)
+    data_table = role in DATA_TABLES
+    # a layout table has no header row or column (Word's "Header Row" box off); a data
+    # table's first row is its header row
+    ooxml.set_child(tbl_pr, _el("w:tblLook", val="0020" if data_table else "0000",
+                                firstRow=int(data_table), lastRow=0, firstColumn=0,
+                                lastColumn=0, noHBand=1, noVBand=1))
+    if role:
+        ooxml.set_child(tbl_pr, _el("w:tblDescription", val=TABLE_DESCRIPTIONS[role]))
     grid = table._tbl.tblGrid
     for col, mm in zip(grid.findall(qn("w:gridCol")), widths_mm):
         col.set(qn("w:w"), str(_twips(mm)))
     for row in table.rows:
         for cell, mm in zip(row.cells, widths_mm):
             cell.width = Mm(mm)
+    if role:
+        mark(table, role)
     if hasattr(container, "_tc"):
         # python-docx adds an empty paragraph after a table in a cell (a cell must end with
         # one); make it a hairline so it adds no visible space
@@ -180,8 +155,7 @@ def new_table(container, widths_mm: list[float], rows: int = 1, indent_mm: float
 
 def header_row(row) -> None:
     """Mark a table row as a header row (repeats on a new page; read as column headings)."""
-    tr_pr = row._tr.get_or_add_trPr()
-    tr_pr.append(_el("w:tblHeader"))
+    ooxml.set_child(row._tr.get_or_add_trPr(), _el("w:tblHeader"))
 
 
 def row_height(row, mm: float, exact: bool = False) -> None:
@@ -224,11 +198,7 @@ def glyph_runs(var: str, colours: dict[str, str]) -> list[tuple[str, dict]]:
 # --- styles -------------------------------------------------------------------------------------
 
 def _fonts(rpr) -> None:
-    _replace(rpr, "w:rFonts", _el("w:rFonts", ascii=FONT, hAnsi=FONT, cs=FONT, eastAsia=FONT))
-    # rFonts must come first in rPr
-    rf = rpr.find(qn("w:rFonts"))
-    rpr.remove(rf)
-    rpr.insert(0, rf)
+    ooxml.set_child(rpr, _el("w:rFonts", ascii=FONT, hAnsi=FONT, cs=FONT, eastAsia=FONT))
 
 
 def define_styles(doc, c: dict[str, str], ty: dict[str, float]) -> None:
@@ -241,9 +211,9 @@ def define_styles(doc, c: dict[str, str], ty: dict[str, float]) -> None:
     for child in list(rpr):
         if child.tag in (qn("w:sz"), qn("w:szCs"), qn("w:lang")):
             rpr.remove(child)
-    rpr.append(_el("w:sz", val=round(ty["body_pt"] * 2)))
-    rpr.append(_el("w:szCs", val=round(ty["body_pt"] * 2)))
-    rpr.append(_el("w:lang", val="nl-NL", eastAsia="en-US", bidi="ar-SA"))
+    ooxml.set_child(rpr, _el("w:sz", val=round(ty["body_pt"] * 2)))
+    ooxml.set_child(rpr, _el("w:szCs", val=round(ty["body_pt"] * 2)))
+    ooxml.set_child(rpr, _el("w:lang", val="nl-NL", eastAsia="en-US", bidi="ar-SA"))
     ppr_default = doc.styles.element.find(qn("w:docDefaults")).find(qn("w:pPrDefault"))
     if ppr_default is not None:
         doc.styles.element.find(qn("w:docDefaults")).remove(ppr_default)
@@ -337,8 +307,7 @@ def define_styles(doc, c: dict[str, str], ty: dict[str, float]) -> None:
 def header_band(doc, c: dict[str, str], page: dict) -> None:
     box_w = 66.0
     left_w = PAGE_W - box_w - MARGIN_X
-    table = new_table(doc, [left_w, box_w + MARGIN_X], indent_mm=-MARGIN_X,
-                      description="Header: project title and domain")
+    table = new_table(doc, [left_w, box_w + MARGIN_X], indent_mm=-MARGIN_X, role="header")
     row = table.rows[0]
     row_height(row, page["header_height_mm"])
     left, right = row.cells
@@ -378,13 +347,12 @@ def text_column(cell) -> None:
 
 
 def scale_row(container, width: float, items: str, active_colour: str, rule: str,
-              height: float, description: str) -> None:
+              height: float, role: str) -> None:
     """A row of cells, one per step; ``{%tc %}`` tags pick the shaded or the open variant."""
     n = 9 if items == "trl_steps" else 3
     step = width / n
     tag_w = (width - 2 * step) / 5
-    table = new_table(container, [tag_w, tag_w, step, tag_w, step, tag_w, tag_w],
-                      description=description)
+    table = new_table(container, [tag_w, tag_w, step, tag_w, step, tag_w, tag_w], role=role)
     row = table.rows[0]
     row_height(row, height)
     cells = row.cells
@@ -408,14 +376,13 @@ def scale_row(container, width: float, items: str, active_colour: str, rule: str
 def share_bar(panel, index: int, c: dict[str, str]) -> None:
     """The bar of ``shares[index]``: two shaded cells; the renderer sets their widths."""
     name = f"shares[{index}]"
-    bar = new_table(panel, [PANEL_IN / 2, PANEL_IN / 2], caption=name,
-                    description="Share bar: the renderer sizes the two cells by the shares")
+    bar = new_table(panel, [PANEL_IN / 2, PANEL_IN / 2], role=f"shares_{index}")
     row = bar.rows[0]
     row_height(row, 3.6, exact=True)
     for cell, colour in zip(row.cells, (c["accent"], c["accent_light"])):
         shade(cell, colour)
         para(cell, "", "Bar", first=True)
-    labels = new_table(panel, [PANEL_IN / 2, PANEL_IN / 2])
+    labels = new_table(panel, [PANEL_IN / 2, PANEL_IN / 2], role=f"shares_{index}_labels")
     left, right = labels.rows[0].cells
     cell_margins(left, top=0.6)
     cell_margins(right, top=0.6)
@@ -431,7 +398,7 @@ def spacer(container, pt: float = 5) -> None:
 
 
 def key_figures(cell, c: dict[str, str]) -> None:
-    panel_table = new_table(cell, [RIGHT_W], description="Key figures")
+    panel_table = new_table(cell, [RIGHT_W], role="key_figures")
     panel = panel_table.rows[0].cells[0]
     shade(panel, c["panel"])
     cell_margins(panel, PANEL_PAD, PANEL_PAD, PANEL_PAD, PANEL_PAD)
@@ -443,8 +410,7 @@ def key_figures(cell, c: dict[str, str]) -> None:
     spacer(panel)
 
     para(panel, "{{ labels.timeline }}", "Heading 3")
-    years = new_table(panel, [14, PANEL_IN - 28, 14], rows=2,
-                      description="Timeline: start and end year")
+    years = new_table(panel, [14, PANEL_IN - 28, 14], rows=2, role="timeline")
     (s_lab, _, e_lab), (s_year, line, e_year) = years.rows[0].cells, years.rows[1].cells
     para(s_lab, "{{ labels.start }}", "Small Muted", first=True)
     para(e_lab, "{{ labels.end }}", "Small Muted", first=True, align=WD_ALIGN_PARAGRAPH.RIGHT)
@@ -462,25 +428,26 @@ def key_figures(cell, c: dict[str, str]) -> None:
     share_bar(panel, 1, c)
     spacer(panel)
 
-    para(panel, style="Heading 3", runs=[("{{ labels.trl }}", {}), ("  ", {}),
+    para(panel, style="Heading 3", runs=[("{{ labels.trl }}", {}), ("\u2003", {}),
                                          ("{{ trl_range }}", {"colour": c["primary"]})])
     scale_row(panel, PANEL_IN, "trl_steps", c["accent"], c["rule"], 5.2,
-              "Technology Readiness Level 1 to 9; the project's range is shaded")
+              "trl")
     spacer(panel)
     para(panel, "{{ labels.mrl }}", "Heading 3")
     scale_row(panel, PANEL_IN, "mrl_steps", c["primary"], c["rule"], 7.0,
-              "Market Readiness Level stages; the project's stage is shaded")
+              "mrl")
     # the panel cell ends with the paragraph python-docx adds after a nested table
 
 
 def preconditions(cell, c: dict[str, str]) -> None:
     para(cell, "{{ labels.preconditions }}", "Heading 2")
     legend = [("{% for item in legend %}", {}), *glyph_runs("item", c),
-              (" {{ item.label }}{% if not loop.last %}     {% endif %}{% endfor %}", {})]
+              # an em space between entries: Word's accessibility checker flags repeated
+              # blank characters used for spacing
+              (" {{ item.label }}{% if not loop.last %}\u2003{% endif %}{% endfor %}", {})]
     para(cell, style="Small Muted", runs=legend)
     widths = [18.0, RIGHT_W - 18.0 - 16.0, 16.0]
-    table = new_table(cell, widths, rows=10,
-                      description="Preconditions: relevance of each precondition")
+    table = new_table(cell, widths, rows=10, role="preconditions")
     rows = table.rows
     head, first, other = rows[0], rows[4], rows[6]
     header_row(head)
@@ -527,12 +494,10 @@ def organisations(doc) -> None:
     para(doc, "{{ organisations_empty }}", "Small Muted")
     para(doc, '{%p elif not (organisations | selectattr("image") | list) %}')
     para(doc, "{% for org in organisations %}{{ org.name }}"
-              "{% if not loop.last %}     ·     {% endif %}{% endfor %}")
+              "{% if not loop.last %}\u2003·\u2003{% endif %}{% endfor %}")
     para(doc, "{%p else %}")
     cell_w = TEXT_W / ORGANISATIONS_PER_ROW
-    table = new_table(doc, [12.0, cell_w, 12.0], rows=3,
-                      description="Organisations: logos with their names, "
-                      f"{ORGANISATIONS_PER_ROW} a row")
+    table = new_table(doc, [12.0, cell_w, 12.0], rows=3, role="organisations")
     rows = table.rows
     para(rows[0].cells[0], f"{{%tr for row in organisations | batch({ORGANISATIONS_PER_ROW}, "
          "'') %}", "Small Muted", first=True)
@@ -581,8 +546,11 @@ def build(theme_path: Path) -> bytes:
     if body is not None:
         body._p.getparent().remove(body._p)
 
-    columns = new_table(doc, [LEFT_W, GAP_W, RIGHT_W], description="Sheet body")
-    left, _, right = columns.rows[0].cells
+    # two columns; the gap between them is the text column's right padding, not an empty
+    # cell (Word's accessibility checker flags blank cells used for layout)
+    columns = new_table(doc, [LEFT_W + GAP_W, RIGHT_W], role="body")
+    left, right = columns.rows[0].cells
+    cell_margins(left, right=GAP_W)
     text_column(left)
     key_figures(right, c)
     preconditions(right, c)
@@ -601,9 +569,39 @@ def build(theme_path: Path) -> bytes:
     props.revision = 1
     props.created = props.modified = stamp.replace(tzinfo=None)
     set_language(doc, "nl-NL")  # the renderer sets each sheet's own language
+    ooxml.drop_styles_with_effects(doc)
+    prune_styles(doc)
     buf = io.BytesIO()
     doc.save(buf)
     return clean_package(buf.getvalue())
+
+
+def prune_styles(doc) -> None:
+    """Keep only the styles the template uses (and what they are based on, link to or are
+    followed by) and the defaults: python-docx's starting document brings some 170, which
+    make styles.xml ten times larger than the template needs and the style list long."""
+    styles = doc.styles.element
+    by_id = {s.get(qn("w:styleId")): s for s in styles.iter(qn("w:style"))}
+    parts = [doc.element] + [section.footer._element for section in doc.sections]
+    wanted = {s.get(qn("w:styleId")) for s in by_id.values() if s.get(qn("w:default")) == "1"}
+    for part in parts:
+        for tag in ("w:pStyle", "w:rStyle", "w:tblStyle"):
+            wanted |= {e.get(qn("w:val")) for e in part.iter(qn(tag))}
+    wanted |= {name for name in ("Normal", "Heading1", "Heading2", "Heading3", "ListBullet",
+                                 "Subtitle", "Footer") if name in by_id}
+    todo = list(wanted)
+    while todo:
+        style = by_id.get(todo.pop())
+        if style is None:
+            continue
+        for tag in ("w:basedOn", "w:link", "w:next"):
+            ref = style.find(qn(tag))
+            if ref is not None and ref.get(qn("w:val")) not in wanted:
+                wanted.add(ref.get(qn("w:val")))
+                todo.append(ref.get(qn("w:val")))
+    for style_id, style in by_id.items():
+        if style_id not in wanted:
+            styles.remove(style)
 
 
 _APP_XML = (

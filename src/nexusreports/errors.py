@@ -95,16 +95,18 @@ class ContentOverflow(NexusError):
     tall the region is, in millimetres.  With ``word``, a single word is wider than its
     column by ``overflow_mm``.  ``line`` is the 1-based line of the first field in the data
     file (0: unknown; the renderer does not know it, the pipeline adds it with
-    :meth:`at_line`), printed as ``path:line: fields: message``.
+    :meth:`at_line`), printed as ``path:line: fields: message``; ``note`` is a further way
+    out, appended to the message (the Word sheet's: restyle the template smaller).
     """
 
     def __init__(self, path: Path | str | None, locale_id: str, region: str,
                  fields: list[str], overflow_mm: float, lines_to_cut: int, word: str = "",
-                 line: int = 0):
+                 line: int = 0, note: str = ""):
         self.path = path
         self.fields = fields
         self.overflow_mm = overflow_mm
         self.line = line
+        self.note = note
         self._args = (path, locale_id, region, list(fields), overflow_mm, lines_to_cut, word)
         where = _display_path(path) + (f":{line}" if line else "")
         named = ", ".join(fields)
@@ -118,11 +120,12 @@ class ContentOverflow(NexusError):
             f"{where}: {named}: the {locale_id} sheet does not fit on one page: "
             f"the {region} is {overflow_mm:.1f} mm too tall; shorten these texts by about "
             f"{lines_to_cut} line{'s' if lines_to_cut != 1 else ''}"
+            + (f"; {note}" if note else "")
         )
 
     def at_line(self, line: int) -> "ContentOverflow":
         """The same error, located at ``line`` (1-based) of its data file."""
-        return ContentOverflow(*self._args, line=line)
+        return ContentOverflow(*self._args, line=line, note=self.note)
 
 
 class OutputError(NexusError):

@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from ...theme import Theme
 from ...view import BundlePart, BundleView, SheetView
 from .. import SUMMARY_COLUMNS_MM, stamp_time
+from . import ooxml
 
 log = logging.getLogger("nexusreports")
 
@@ -135,6 +136,7 @@ def render_bundle_docx(bundle: BundleView, theme: Theme, *, invariant: bool = Fa
             getattr(cover, _HDRFTR_ATTR[(kind, t)]).is_linked_to_previous = True
     _front_page_setup(cover)
     front_pr = _copy(cover._sectPr)
+    ooxml.drop_styles_with_effects(doc)
 
     kit = _DocxKit(doc, theme, bundle)
     plan = docx_page_plan(bundle)
@@ -150,7 +152,10 @@ def render_bundle_docx(bundle: BundleView, theme: Theme, *, invariant: bool = Fa
 
     def front(index: int, part: BundlePart) -> None:
         new_section(front_pr, part)
+        kit.language_band(part)
         kit.contents(part, index, plan)
+        new_section(front_pr, part)
+        kit.language_band(part)
         kit.summary(part, index)
 
     def sheet(view: SheetView) -> None:
@@ -215,38 +220,66 @@ class _Ids:
         return str(self.bookmark)
 
 
+TEXT_STYLE = "Bundle Text"
+"""The Word bundle's own paragraph style for its own pages (cover, contents, summary,
+closing): based on no template style, with its font, size and spacing set, so a restyled
+template (Normal at 30 pt) changes the sheets only, never how many pages the front matter
+takes (the contents' page numbers count on that)."""
+FOOTER_STYLE = "Bundle Footer"
+TABLE_STYLE = "Bundle Table Text"
+
+
 class _DocxKit:
     """Writes the bundle's own pages (cover, contents, summary, closing) into ``doc`` with
-    direct formatting and styles of its own, so the template's styles (and with them the
-    designed sheets) stay as they are."""
+    styles of its own (:data:`TEXT_STYLE` ...), so the template's styles (and with them the
+    designed sheets) stay as they are and do not change these pages."""
 
     def __init__(self, doc, theme: Theme, bundle: BundleView):
         from docx.enum.style import WD_STYLE_TYPE
         from docx.shared import Pt, RGBColor
 
-        self.doc, self.bundle = doc, bundle
+        self.doc, self.bundle, self.theme = doc, bundle, theme
         self.colours = {k: RGBColor.from_string(v.lstrip("#").upper())
                         for k, v in theme.colours.items()}
         styles = doc.styles
+
+        def style(name: str, base, size: float, *, bold: bool = False, colour: str = "text",
+                  after: float = 0.0, keep: bool = False):
+            new = styles.add_style(name, WD_STYLE_TYPE.PARAGRAPH)
+            new.base_style = base
+            new.font.name = WORD_FONT
+            new.font.size = Pt(size)
+            new.font.bold = bold
+            new.font.italic = False
+            new.font.all_caps = False
+            new.font.color.rgb = self.colours[colour]
+            fmt = new.paragraph_format
+            fmt.space_before, fmt.space_after = Pt(0), Pt(after)
+            fmt.line_spacing = 1.0
+            fmt.left_indent = fmt.right_indent = fmt.first_line_indent = Pt(0)
+            fmt.keep_with_next = keep
+            fmt.widow_control = True
+            new.quick_style = False
+            return new
+
+        text = style(TEXT_STYLE, None, 11)
+        style(FOOTER_STYLE, text, 8, colour="muted")
+        style(TABLE_STYLE, text, 8)
         for part in bundle.parts:
-            style = styles.add_style(heading_style(part.lang), WD_STYLE_TYPE.PARAGRAPH)
-            style.base_style = styles["Normal"]
-            style.next_paragraph_style = styles["Normal"]
-            style.font.name = WORD_FONT
-            style.font.size = Pt(20)
-            style.font.bold = True
-            style.font.color.rgb = self.colours["primary"]
-            fmt = style.paragraph_format
-            fmt.space_before, fmt.space_after = Pt(0), Pt(14)
-            fmt.keep_with_next = True
-            _style_language(style, part.locale_id)
+            heading = style(heading_style(part.lang), text, 20, bold=True, colour="primary",
+                            after=14, keep=True)
+            heading.next_paragraph_style = text
+            ooxml.set_lang(heading.element.get_or_add_rPr(), part.locale_id)
+            # a real heading: the navigation pane and screen readers list it
+            ooxml.set_child(heading.element.get_or_add_pPr(), ooxml.el("w:outlineLvl", val=0))
 
     def para(self, text: str = "", *, size: float | None = None, bold: bool = False,
              colour: str | None = None, style: str | None = None, align=None,
-             before: float | None = None, after: float | None = None, lang: str = ""):
+             before: float | None = None, after: float | None = None, lang: str = "",
+             container=None):
         from docx.shared import Pt
 
-        para = self.doc.add_paragraph(style=style)
+        para = (container or self.doc).add_paragraph(style=style or TEXT_STYLE)
         if align is not None:
             para.alignment = align
         if before is not None:
@@ -255,48 +288,133 @@ class _DocxKit:
             para.paragraph_format.space_after = Pt(after)
         if text:
             run = para.add_run(text)
-            run.font.name = WORD_FONT
             if size:
                 run.font.size = Pt(size)
             run.bold = bold or None
             if colour:
                 run.font.color.rgb = self.colours[colour]
             if lang:
-                _set_lang(run._r, lang)
+                ooxml.run_lang(run._r, lang)
         return para
 
+    def _band(self, height_mm: float, fill: str, description: str, lang: str,
+              valign: str = "bottom", inset_mm: float = WORD_MARGIN_MM):
+        """A full-bleed shaded band (a one-cell layout table from edge to edge, exactly
+        ``height_mm`` tall) at the top of the page; returns its cell."""
+        from docx.enum.table import WD_CELL_VERTICAL_ALIGNMENT, WD_ROW_HEIGHT_RULE
+        from docx.shared import Mm
+
+        table = self.doc.add_table(rows=1, cols=1)
+        tbl_pr = table._tbl.tblPr
+        for child in list(tbl_pr):
+            if child.tag in (_qn("w:tblStyle"), _qn("w:tblW"), _qn("w:tblLook")):
+                tbl_pr.remove(child)
+        ooxml.set_child(tbl_pr, ooxml.el("w:tblW", w=ooxml.twips(210), type="dxa"))
+        ooxml.set_child(tbl_pr, ooxml.el("w:tblInd", w=-ooxml.twips(WORD_MARGIN_MM),
+                                         type="dxa"))
+        ooxml.set_child(tbl_pr, ooxml.side_elements("w:tblBorders", {
+            side: {"val": "nil"} for side in ("top", "left", "bottom", "right", "insideH",
+                                              "insideV")}))
+        ooxml.set_child(tbl_pr, ooxml.el("w:tblLayout", type="fixed"))
+        # no default cell padding: Word and LibreOffice place a table's edge by its indent
+        # less that padding; the cell's own padding holds the text in from the edge
+        ooxml.table_cell_margins(tbl_pr, top=0, left=0, bottom=0, right=0)
+        ooxml.set_child(tbl_pr, ooxml.el("w:tblLook", val="0000", firstRow=0, lastRow=0,
+                                         firstColumn=0, lastColumn=0, noHBand=1, noVBand=1))
+        ooxml.set_child(tbl_pr, ooxml.el("w:tblDescription", val=description))
+        table._tbl.tblGrid.findall(_qn("w:gridCol"))[0].set(_qn("w:w"), str(ooxml.twips(210)))
+        row = table.rows[0]
+        row.height = Mm(height_mm)
+        row.height_rule = WD_ROW_HEIGHT_RULE.EXACTLY
+        cell = row.cells[0]
+        cell.width = Mm(210)
+        ooxml.shade(cell._tc, str(self.colours[fill]))
+        ooxml.cell_margins(cell._tc, top=0, left=inset_mm, bottom=10, right=inset_mm)
+        cell.vertical_alignment = (WD_CELL_VERTICAL_ALIGNMENT.BOTTOM if valign == "bottom"
+                                   else WD_CELL_VERTICAL_ALIGNMENT.TOP)
+        first = cell.paragraphs[0]
+        first.style = self.doc.styles[TEXT_STYLE]
+        return cell
+
     def cover(self) -> None:
-        for i, cover in enumerate(self.bundle.covers):
+        """The bilingual cover, as the PDF's: the first language on a primary band over the
+        upper half of the page, an accent bar on its edge, the second language below."""
+        from docx.shared import Mm
+
+        covers = self.bundle.covers
+        first_lang = self.bundle.part(covers[0].lang).locale_id
+        cell = self._band(297 * 0.52, "primary", covers[0].title, first_lang,
+                          inset_mm=2 * WORD_MARGIN_MM)
+        colours = [("on_primary", "accent_light"), ("primary", "accent")]
+        for i, cover in enumerate(covers):
             lang = self.bundle.part(cover.lang).locale_id
-            self.para(cover.title, size=30, bold=True, colour="primary", lang=lang,
-                      before=150 if i == 0 else 40, after=6)
-            self.para(cover.subtitle, size=15, colour="accent", lang=lang, after=10)
-            self.para(cover.date, size=12, colour="text", lang=lang, after=0)
+            main, second = colours[min(i, 1)]
+            where = cell if i == 0 else None
+            title = self.para(cover.title, size=30, bold=True, colour=main, lang=lang,
+                              after=6, container=where, before=30 if i else None)
+            if i == 0:
+                # the band's first paragraph becomes the title
+                cell._tc.remove(cell.paragraphs[0]._p)
+            subtitle = self.para(cover.subtitle, size=15, colour=second, lang=lang, after=10,
+                                 container=where)
+            date = self.para(cover.date, size=12, colour=main, lang=lang,
+                             after=0 if i else 24, container=where)
+            if i:  # below the band: in line with the band's text, as on the PDF's cover
+                for para in (title, subtitle, date):
+                    para.paragraph_format.left_indent = Mm(WORD_MARGIN_MM)
+            if i == 0:
+                bar = self.para(after=0)
+                bar.paragraph_format.line_spacing = Mm(2.4)
+                bar_ppr = bar._p.get_or_add_pPr()  # an accent bar on the band's edge
+                ooxml.set_child(bar_ppr, ooxml.side_elements("w:pBdr", {"top": {
+                    "val": "single", "sz": 48, "space": 0,
+                    "color": str(self.colours["accent"])}}))
+                ooxml.set_child(bar_ppr, ooxml.el("w:ind", left=ooxml.twips(WORD_MARGIN_MM),
+                                                  right=ooxml.twips(210 - 3 * WORD_MARGIN_MM
+                                                                    - 40)))
+
+    def language_band(self, part: BundlePart) -> None:
+        """The band at the top of each page of a language's front matter (its divider, as in
+        the PDF): the bundle's title in that language over the language's name."""
+        from docx.shared import Pt
+
+        title = next(c.title for c in self.bundle.covers if c.lang == part.lang)
+        page = self.theme.page
+        cell = self._band(page["header_height_mm"], "primary", f"{title}: {part.language}",
+                          part.locale_id, valign="top")
+        first = cell.paragraphs[0]
+        run = first.add_run(title)
+        run.font.size = Pt(self.theme.type["subtitle_pt"])
+        run.font.color.rgb = self.colours["accent_light"]
+        ooxml.run_lang(run._r, part.locale_id)
+        first.paragraph_format.space_before = Pt(28)
+        self.para(part.language, size=self.theme.type["title_pt"], bold=True,
+                  colour="on_primary", lang=part.locale_id, container=cell, before=2)
+        gap = self.para(after=0)
+        gap.paragraph_format.line_spacing = Pt(page["gap_below_header_mm"] / 25.4 * 72)
 
     def page_footer(self, section, part: BundlePart, prefix: str = "") -> None:
         """A centred footer "Pagina N" in ``part``'s language (N a PAGE field)."""
         from docx.enum.text import WD_ALIGN_PARAGRAPH
-        from docx.shared import Pt
 
         section.footer.is_linked_to_previous = False
         para = section.footer.paragraphs[0]
+        para.style = self.doc.styles[FOOTER_STYLE]
         para.alignment = WD_ALIGN_PARAGRAPH.CENTER
         before, _, after = part.page_word.partition("{number}")
         for text, is_field in ((prefix + before, False), ("1", True), (after, False)):
             if is_field:
                 _add_field(para, "PAGE", text)
             elif text:
-                run = para.add_run(text)
-                run.font.size = Pt(8)
-                run.font.color.rgb = self.colours["muted"]
+                para.add_run(text)
         for r in para._p.iter(_qn("w:r")):
-            _set_lang(r, part.locale_id)
+            ooxml.run_lang(r, part.locale_id)
 
     def contents(self, part: BundlePart, index: int, plan: Mapping[str, int]) -> None:
         """The contents of ``part``: static entries (text, dotted leader, page number), each a
         hyperlink to its target's bookmark, inside a TOC field over this part's TC entries."""
         from docx.enum.text import WD_TAB_ALIGNMENT, WD_TAB_LEADER
-        from docx.shared import Mm, Pt
+        from docx.shared import Mm
 
         lang = part.locale_id
         self.para(part.contents, style=heading_style(part.lang))
@@ -305,20 +423,15 @@ class _DocxKit:
                     for v in part.sheets]
         paras = []
         for n, (text, page, anchor) in enumerate(entries):
-            if n and n % TOC_ENTRIES_PER_PAGE == 0:
-                self.doc.add_page_break()
             para = self.para(after=5)
+            if n and n % TOC_ENTRIES_PER_PAGE == 0:
+                para.paragraph_format.page_break_before = True
             para.paragraph_format.tab_stops.add_tab_stop(
                 Mm(210 - 2 * WORD_MARGIN_MM), WD_TAB_ALIGNMENT.RIGHT, WD_TAB_LEADER.DOTS)
             link = _el("w:hyperlink", **{"w:anchor": anchor, "w:history": "1"})
             for piece in (text, "\t", part.page_number(page)):
                 run = _text_run(piece) if piece != "\t" else _tab_run()
-                rpr = _el("w:rPr")
-                rpr.append(_el("w:rFonts", **{"w:ascii": WORD_FONT, "w:hAnsi": WORD_FONT}))
-                rpr.append(_el("w:color", **{"w:val": str(self.colours["text"])}))
-                rpr.append(_el("w:sz", **{"w:val": str(int(Pt(11).pt * 2))}))
-                run.insert(0, rpr)
-                _set_lang(run, lang)
+                ooxml.run_lang(run, lang)
                 link.append(run)
             para._p.append(link)
             paras.append(para)
@@ -330,7 +443,6 @@ class _DocxKit:
                                       _field_run("separate")]):
             first.insert(at + offset, run)
         last.append(_field_run("end"))
-        self.doc.add_page_break()
 
     def summary(self, part: BundlePart, index: int) -> None:
         heading = self.para(part.summary, style=heading_style(part.lang))
@@ -340,7 +452,7 @@ class _DocxKit:
         n_plain = len(part.rows)
         for start in range(0, len(rows), SUMMARY_ROWS_PER_PAGE):
             if start:
-                self.doc.add_page_break()
+                self.para(after=0).paragraph_format.page_break_before = True
             chunk = rows[start:start + SUMMARY_ROWS_PER_PAGE]
             totals = [start + i >= n_plain for i in range(len(chunk))]
             _summary_table_docx(self.doc, part, chunk, totals, self.colours)
@@ -393,7 +505,7 @@ def _bookmark_and_tc(p, name: str, text: str, index: int, bookmark_id: str) -> N
             _field_run("end")]
     for run in runs:
         rpr = _el("w:rPr")
-        rpr.append(_el("w:vanish"))
+        ooxml.set_child(rpr, _el("w:vanish"))
         run.insert(0, rpr)
     items = [_el("w:bookmarkStart", **{"w:id": bookmark_id, "w:name": name}),
              _el("w:bookmarkEnd", **{"w:id": bookmark_id}), *runs]
@@ -408,7 +520,8 @@ def _copy(element):
 
 
 def _front_page_setup(section) -> None:
-    """A4 portrait, :data:`WORD_MARGIN_MM` margins, footer 8 mm from the edge."""
+    """A4 portrait, :data:`WORD_MARGIN_MM` margins but none at the top (the bands run from
+    the top edge), footer 8 mm from the edge."""
     from docx.shared import Mm
 
     sect = section._sectPr
@@ -418,8 +531,8 @@ def _front_page_setup(section) -> None:
             sect.remove(child)
     section.page_width, section.page_height = Mm(210), Mm(297)
     section.left_margin = section.right_margin = Mm(WORD_MARGIN_MM)
-    section.top_margin = section.bottom_margin = Mm(WORD_MARGIN_MM)
-    section.header_distance, section.footer_distance = Mm(8), Mm(8)
+    section.top_margin, section.bottom_margin = Mm(0), Mm(WORD_MARGIN_MM)
+    section.header_distance, section.footer_distance = Mm(0), Mm(8)
     section.gutter = Mm(0)
 
 
@@ -436,7 +549,7 @@ def _apply_page_setup(section, template) -> None:
             sect.remove(child)
     for child in template:
         if child.tag not in refs and child.tag != _qn("w:pgNumType"):
-            sect.append(_copy(child))
+            ooxml.set_child(sect, _copy(child), replace=False)
     for key, value in template.attrib.items():
         if not key.startswith("{" + _W_NS):
             continue
@@ -542,43 +655,15 @@ def _renumber(elements: list, ids: _Ids) -> None:
             node.set(_qn("w:id"), marks[old])
 
 
-_RPR_AFTER_LANG = ("eastAsianLayout", "specVanish", "oMath", "rPrChange")
-
-
 def _set_lang(run, locale_id: str) -> None:
     """``w:lang`` = ``locale_id`` in the run's properties (schema order kept)."""
-    rpr = run.find(_qn("w:rPr"))
-    if rpr is None:
-        rpr = _el("w:rPr")
-        run.insert(0, rpr)
-    lang = rpr.find(_qn("w:lang"))
-    if lang is None:
-        lang = _el("w:lang")
-        after = [c for c in rpr if c.tag.rsplit("}", 1)[-1] in _RPR_AFTER_LANG]
-        if after:
-            after[0].addprevious(lang)
-        else:
-            rpr.append(lang)
-    lang.set(_qn("w:val"), locale_id)
+    ooxml.run_lang(run, locale_id)
 
 
 def _mark_language(elements: list, locale_id: str) -> None:
     for element in elements:
         for run in element.iter(_qn("w:r")):
             _set_lang(run, locale_id)
-
-
-def _style_language(style, locale_id: str) -> None:
-    rpr = style.element.get_or_add_rPr()
-    _set_lang_in_rpr(rpr, locale_id)
-
-
-def _set_lang_in_rpr(rpr, locale_id: str) -> None:
-    lang = rpr.find(_qn("w:lang"))
-    if lang is None:
-        lang = _el("w:lang")
-        rpr.append(lang)
-    lang.set(_qn("w:val"), locale_id)
 
 
 def _continuous_numbering(doc) -> None:
@@ -589,15 +674,7 @@ def _continuous_numbering(doc) -> None:
         for old in sect.findall(_qn("w:pgNumType")):
             sect.remove(old)
         if i == 1:
-            num = _el("w:pgNumType", **{"w:start": "1"})
-            follow = [sect.find(_qn(t)) for t in (
-                "w:cols", "w:formProt", "w:vAlign", "w:noEndnote", "w:titlePg",
-                "w:textDirection", "w:bidi", "w:rtlGutter", "w:docGrid")]
-            follow = [f for f in follow if f is not None]
-            if follow:
-                follow[0].addprevious(num)
-            else:
-                sect.append(num)
+            ooxml.set_child(sect, _el("w:pgNumType", **{"w:start": "1"}))
 
 
 def _drop_update_fields(doc) -> None:
@@ -678,9 +755,7 @@ def _tab_run():
 
 
 def _shade(cell, hex_colour: str) -> None:
-    tc_pr = cell._tc.get_or_add_tcPr()
-    tc_pr.append(_el("w:shd", **{"w:val": "clear", "w:color": "auto",
-                                "w:fill": hex_colour.lstrip("#").upper()}))
+    ooxml.shade(cell._tc, hex_colour)
 
 
 def _summary_table_docx(doc, part: BundlePart, rows: list[tuple[str, ...]],
@@ -688,17 +763,22 @@ def _summary_table_docx(doc, part: BundlePart, rows: list[tuple[str, ...]],
     """One summary table: the column headings (repeated on a new page), then ``rows``,
     those flagged in ``totals`` bold on the panel colour."""
     from docx.enum.text import WD_ALIGN_PARAGRAPH
-    from docx.shared import Mm, Pt
+    from docx.shared import Mm
 
     all_rows = [part.columns, *rows]
     table = doc.add_table(rows=len(all_rows), cols=len(part.columns))
-    table.style = doc.styles["Table Grid"]
     table.autofit = False
-    margins = _el("w:tblCellMar")
-    for side in ("top", "left", "bottom", "right"):
-        margins.append(_el(f"w:{side}", **{"w:w": "57" if side in ("left", "right") else "28",
-                                          "w:type": "dxa"}))  # 1 mm, 0.5 mm
-    table._tbl.tblPr.append(margins)
+    tbl_pr = table._tbl.tblPr
+    for old in tbl_pr.findall(_qn("w:tblStyle")):
+        tbl_pr.remove(old)  # the template need not have "Table Grid": borders of its own
+    line = {"val": "single", "sz": 4, "space": 0, "color": str(colours["rule"])}
+    ooxml.set_child(tbl_pr, ooxml.side_elements("w:tblBorders", {
+        side: line for side in ("top", "left", "bottom", "right", "insideH", "insideV")}))
+    ooxml.table_cell_margins(tbl_pr, top=28, left=57, bottom=28, right=57)  # 0.5 mm, 1 mm
+    # a data table: its first row holds the column headings (Word's "Header Row")
+    ooxml.set_child(tbl_pr, ooxml.el("w:tblLook", val="0020", firstRow=1, lastRow=0,
+                                     firstColumn=0, lastColumn=0, noHBand=1, noVBand=1))
+    ooxml.set_child(tbl_pr, ooxml.el("w:tblDescription", val=part.summary))
     numeric = (False, False, True, True, True, False, False)
     scale = (210 - 2 * WORD_MARGIN_MM) / sum(SUMMARY_COLUMNS_MM)
     widths = [Mm(w * scale) for w in SUMMARY_COLUMNS_MM]
@@ -706,20 +786,18 @@ def _summary_table_docx(doc, part: BundlePart, rows: list[tuple[str, ...]],
         column.width = width
     for r, cells in enumerate(all_rows):
         row_pr = table.rows[r]._tr.get_or_add_trPr()
-        row_pr.append(_el("w:cantSplit"))
+        ooxml.set_child(row_pr, _el("w:cantSplit"))
         if r == 0:
-            row_pr.append(_el("w:tblHeader"))
+            ooxml.set_child(row_pr, _el("w:tblHeader"))
         for c, text in enumerate(cells):
             cell = table.cell(r, c)
             cell.width = widths[c]
             para = cell.paragraphs[0]
-            para.paragraph_format.space_after = Pt(0)
+            para.style = doc.styles[TABLE_STYLE]
             if numeric[c]:
                 para.alignment = WD_ALIGN_PARAGRAPH.RIGHT
             run = para.add_run(text)
-            run.font.name = WORD_FONT
-            run.font.size = Pt(8)
-            _set_lang(run._r, part.locale_id)
+            ooxml.run_lang(run._r, part.locale_id)
             if r == 0:
                 run.bold = True
                 run.font.color.rgb = colours["on_primary"]

@@ -46,6 +46,8 @@ from docxtpl import DocxTemplate, InlineImage
 from jinja2 import meta, nodes
 from lxml import etree
 
+from . import ooxml
+from .fit import check_fit
 from ...errors import ErrorGroup, TemplateError
 from ...theme import Theme
 from ...view import SheetView
@@ -203,29 +205,215 @@ def _environment() -> jinja2.Environment:
     return _ENV
 
 
+# --- markers and table descriptions --------------------------------------------------------------
+
+MARKER_PREFIX = "nr_"
+"""Prefix of the bookmarks that mark the template's tables (Insert → Bookmark in Word)."""
+
+
+def marker_name(role: str) -> str:
+    """The bookmark that marks the table of ``role``: ``nr_shares_0``."""
+    return MARKER_PREFIX + role
+
+
+TABLE_DESCRIPTIONS: dict[str, str] = {
+    "header": "{{ labels.project_name }}: {{ project_name }}",
+    "body": "{{ labels.project_sheet }}: {{ project_name }}",
+    "key_figures": "{{ labels.project_size }} {{ size }}",
+    "timeline": "{{ labels.timeline }}: {{ period_start }}"
+                "{% if period_end %}–{{ period_end }}{% endif %}",
+    "shares_0": "{{ labels.shares }}: {{ shares[0].left_label }} {{ shares[0].left_pct }}, "
+                "{{ shares[0].right_label }} {{ shares[0].right_pct }}",
+    "shares_0_labels": "{{ labels.shares }}: {{ shares[0].left_label }}, "
+                       "{{ shares[0].right_label }}",
+    "shares_1": "{{ labels.shares }}: {{ shares[1].left_label }} {{ shares[1].left_pct }}, "
+                "{{ shares[1].right_label }} {{ shares[1].right_pct }}",
+    "shares_1_labels": "{{ labels.shares }}: {{ shares[1].left_label }}, "
+                       "{{ shares[1].right_label }}",
+    "trl": "{{ labels.trl }} {{ trl_range }}",
+    "mrl": "{{ labels.mrl }}: {{ mrl }}",
+    "preconditions": "{{ labels.preconditions }}",
+    "organisations": "{{ labels.organisations }}",
+}
+"""The description (Table Properties → Alt Text) of each marked table, as template text: the
+template tool writes them, and the build puts one back where it is missing (LibreOffice drops
+every table description when it saves a .docx), so every sheet's tables are described in the
+sheet's own language."""
+
+DATA_TABLES = frozenset({"preconditions"})
+"""Marked tables that hold data (a header row, read as column headings); the others lay out
+the page."""
+
+_SHARE_MARKER = re.compile(r"nr_shares_(\d+)$")
+_LO_ONOFF_ONLY = ("w:tblHeader", "w:cantSplit", "w:hidden")
+"""Row properties whose ``w:val`` may only be ``on``/``off`` (LibreOffice writes ``true``)."""
+
+
+def _marked_tables(root: etree._Element) -> dict[str, etree._Element]:
+    """The marked tables of a part, by role (the first table that holds each marker)."""
+    found: dict[str, etree._Element] = {}
+    for mark in root.iter(qn("w:bookmarkStart")):
+        name = mark.get(qn("w:name"), "")
+        if not name.startswith(MARKER_PREFIX):
+            continue
+        tbl = next(mark.iterancestors(qn("w:tbl")), None)
+        if tbl is not None:
+            found.setdefault(name[len(MARKER_PREFIX):], tbl)
+    return found
+
+
+_PREPARED: dict[str, bytes] = {}
+
+
+def prepare_template(data: bytes) -> bytes:
+    """The template as the build uses it: every marked table without a description gets
+    its description back (:data:`TABLE_DESCRIPTIONS`), and row flags LibreOffice writes as
+    ``w:val="true"`` are written as the schema wants.  The template file is not changed."""
+    key = hashlib.sha256(data).hexdigest()
+    prepared = _PREPARED.get(key)
+    if prepared is not None:
+        return prepared
+    try:
+        src = zipfile.ZipFile(io.BytesIO(data))
+        root = etree.fromstring(src.read("word/document.xml"))
+    except (zipfile.BadZipFile, KeyError, etree.XMLSyntaxError):
+        return data  # check_template reports it
+    changed = False
+    for role, tbl in _marked_tables(root).items():
+        description = TABLE_DESCRIPTIONS.get(role)
+        tbl_pr = tbl.find(qn("w:tblPr"))
+        if description is None or tbl_pr is None or tbl_pr.find(qn("w:tblDescription")) is not None:
+            continue
+        ooxml.set_child(tbl_pr, ooxml.el("w:tblDescription", val=description))
+        changed = True
+    for tag in _LO_ONOFF_ONLY:
+        for flag in root.iter(qn(tag)):
+            value = flag.get(qn("w:val"))
+            if value in ("true", "1", "on"):
+                del flag.attrib[qn("w:val")]
+                changed = True
+            elif value in ("false", "0"):
+                flag.set(qn("w:val"), "off")
+                changed = True
+    if changed:
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+            for info in src.infolist():
+                blob = src.read(info.filename)
+                if info.filename == "word/document.xml":
+                    blob = etree.tostring(root, xml_declaration=True, encoding="UTF-8",
+                                          standalone=True)
+                dst.writestr(info, blob)
+        prepared = out.getvalue()
+    else:
+        prepared = data
+    if len(_PREPARED) >= 16:
+        _PREPARED.clear()
+    _PREPARED[key] = prepared
+    return prepared
+
+
 # --- checking the template ----------------------------------------------------------------------
 
 @dataclasses.dataclass(frozen=True)
 class _Tag:
     part: str
     text: str
+    where: str = ""
+    """Where a template author finds the tag: the part and the paragraph's visible text."""
 
 
-def _paragraph_texts(p: etree._Element) -> list[tuple[str, bytes]]:
-    """The texts of ``p``'s own ``w:t`` runs (not those of nested text boxes), each with
-    its run's formatting (the serialised ``w:rPr``, empty without one)."""
-    out = []
-    for t in p.iter(qn("w:t")):
-        owner = next(t.iterancestors(qn("w:p")), None)
-        if owner is p:
-            run = t.getparent()
-            rpr = run.find(qn("w:rPr")) if run is not None else None
-            out.append((t.text or "", b"" if rpr is None else etree.tostring(rpr, method="c14n")))
-    return out
+_SMART_QUOTES = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'"})
+"""The curly quotes Word's AutoFormat types, read inside a tag as straight quotes (the same
+four docxtpl's ``patch_xml`` straightens before Jinja reads a tag)."""
+
+_PART_NAMES = (("word/document.xml", "body"), ("word/header", "header"),
+               ("word/footer", "footer"), ("word/footnotes", "footnotes"),
+               ("word/endnotes", "endnotes"))
+
+_IGNORABLE = {qn(f"w:{t}") for t in (
+    "proofErr bookmarkStart bookmarkEnd lastRenderedPageBreak softHyphen rPr permStart "
+    "permEnd").split()}
+"""Markup Word puts between the pieces of a typed tag without meaning anything for it
+(proofing marks, bookmarks, the run formatting); revision ids (``w:rsidR`` ...) are
+attributes and never split a tag themselves."""
+
+_SEPARATORS = {qn(f"w:{t}"): what for t, what in (
+    ("tab", "a tab"), ("ptab", "a tab"), ("br", "a line break"), ("cr", "a line break"),
+    ("drawing", "a picture"), ("pict", "a picture"), ("object", "an object"),
+    ("fldChar", "a field"), ("instrText", "a field"), ("delText", "a tracked change"),
+    ("sym", "a symbol"), ("footnoteReference", "a footnote"),
+    ("endnoteReference", "an endnote"), ("commentReference", "a comment"),
+    ("commentRangeStart", "a comment"), ("commentRangeEnd", "a comment"),
+    ("noBreakHyphen", "a non-breaking hyphen"))}
+"""Content that means something: a tag interrupted by one of these cannot be read."""
+
+_CONTAINERS = {qn(f"w:{t}"): what for t, what in (
+    ("ins", "a tracked change"), ("del", "a tracked change"), ("moveFrom", "a tracked change"),
+    ("moveTo", "a tracked change"), ("hyperlink", "a hyperlink"),
+    ("sdt", "a content control"), ("sdtContent", "a content control"),
+    ("smartTag", "a smart tag"), ("fldSimple", "a field"), ("customXml", "custom XML"))}
+"""Elements that wrap runs: a tag whose pieces lie in different ones cannot be joined."""
+
+_SKIP_INSIDE = {qn("w:drawing"), qn("w:pict"), qn("w:object"), qn("w:rPr"), qn("w:pPr")}
 
 
-def _around(text: str, start: int, end: int) -> str:
-    return text[max(0, start - 20):end + 20].strip()
+def part_label(part: str) -> str:
+    """A part as a template author knows it: ``body``, ``header``, ``footer`` ..."""
+    return next((label for prefix, label in _PART_NAMES if part.startswith(prefix)), part)
+
+
+def _visible(text: str, start: int, end: int, room: int = 30) -> str:
+    """The paragraph text around ``text[start:end]`` as a template author sees it, quoted."""
+    a, b = max(0, start - room), min(len(text), end + room)
+    shown = text[a:b].strip()
+    return f"“{'…' if a > 0 else ''}{shown}{'…' if b < len(text) else ''}”"
+
+
+def _paragraph_items(p: etree._Element) -> tuple[str, list[tuple[int, int, tuple]], list]:
+    """The visible text of ``p`` (its own runs, not those of nested text boxes), its
+    ``w:t`` pieces as (start, end, containers) and its separators as (offset, what)."""
+    text: list[str] = []
+    pieces: list[tuple[int, int, tuple]] = []
+    seps: list[tuple[int, str]] = []
+    pos = 0
+
+    def walk(node: etree._Element, containers: tuple) -> None:
+        nonlocal pos
+        for child in node:
+            tag = child.tag
+            if not isinstance(tag, str) or tag == qn("w:p"):
+                continue
+            if tag == qn("w:t"):
+                piece = child.text or ""
+                pieces.append((pos, pos + len(piece), containers))
+                text.append(piece)
+                pos += len(piece)
+            elif tag in _SEPARATORS:
+                seps.append((pos, _SEPARATORS[tag]))
+            elif tag in _CONTAINERS:
+                walk(child, containers + (id(child), _CONTAINERS[tag]))
+            elif tag not in _SKIP_INSIDE:
+                walk(child, containers)
+
+    walk(p, ())
+    return "".join(text), pieces, seps
+
+
+def _spoilers(start: int, end: int, pieces: list, seps: list) -> list[str]:
+    """What in a tag at ``[start, end)`` of its paragraph keeps it from being read: the
+    separators inside it, and the wrappers its pieces do not share."""
+    found = [what for at, what in seps if start < at < end]
+    chains = {c for a, b, c in pieces if a < end and b > start and b > a}
+    if len(chains) > 1:
+        shared = set.intersection(*(set(zip(c[::2], c[1::2])) for c in chains))
+        every = set().union(*(set(zip(c[::2], c[1::2])) for c in chains))
+        found += [what for _, what in sorted(every - shared, key=lambda x: x[1])]
+    return list(dict.fromkeys(found))
+
+
+_ATTRIBUTE_TAGS = ((qn("w:tblDescription"), qn("w:val"), "table description"),
+                   (qn("w:tblCaption"), qn("w:val"), "table title"))
 
 
 def _scan(data: bytes, where: Path) -> tuple[list[_Tag], list[str]]:
@@ -235,7 +423,7 @@ def _scan(data: bytes, where: Path) -> tuple[list[_Tag], list[str]]:
         names = package.namelist()
     except zipfile.BadZipFile as exc:
         raise TemplateError(where, "not a Word document (.docx): save it from Word as "
-                            "'Word Document (*.docx)' or restore it from git") from exc
+                            "'Word Document (*.docx)'") from exc
     if "word/document.xml" not in names:
         raise TemplateError(where, "not a Word document (.docx): word/document.xml is missing")
     parts = sorted((n for n in names if _TEXT_PARTS.match(n)),
@@ -243,45 +431,44 @@ def _scan(data: bytes, where: Path) -> tuple[list[_Tag], list[str]]:
     tags: list[_Tag] = []
     problems: list[str] = []
     for part in parts:
+        label = part_label(part)
         try:
             root = etree.fromstring(package.read(part))
         except etree.XMLSyntaxError as exc:
-            raise TemplateError(where, f"{part}: is not well-formed XML ({exc}): restore the "
-                                "template from git") from exc
+            raise TemplateError(where, f"{label} ({part}): is not well-formed XML ({exc}); "
+                                "open and save the template in Word again") from exc
+        for element in root.iter(*(tag for tag, _, _ in _ATTRIBUTE_TAGS)):
+            attr, what = next((a, w) for t, a, w in _ATTRIBUTE_TAGS if t == element.tag)
+            value = (element.get(attr) or "").translate(_SMART_QUOTES)
+            for match in _TAG.finditer(value):
+                tags.append(_Tag(part, match.group(0), f"{label}, {what} “{value}”"))
         for p in root.iter(qn("w:p")):
-            runs = _paragraph_texts(p)
-            pieces = [piece for piece, _ in runs]
-            text = "".join(pieces)
+            text, pieces, seps = _paragraph_items(p)
             if not any(ch in text for ch in "{}%#"):
                 continue
-            bounds, pos = [], 0
-            for piece in pieces:
-                bounds.append((pos, pos + len(piece)))
-                pos += len(piece)
-            for match in _TAG.finditer(text):
-                tags.append(_Tag(part, match.group(0)))
-                spans = [i for i, (a, b) in enumerate(bounds)
-                         if a < match.end() and b > match.start()]
-                if len(spans) > 1:
-                    alike = len({runs[i][1] for i in spans}) == 1
-                    how = ("pieces of text that Word keeps apart although they are formatted "
-                           "alike" if alike else "differently formatted pieces of text")
+            read = text.translate(_SMART_QUOTES)
+            for match in _TAG.finditer(read):
+                at = f"{label}, paragraph {_visible(text, match.start(), match.end())}"
+                tags.append(_Tag(part, match.group(0), at))
+                spoilers = _spoilers(match.start(), match.end(), pieces, seps)
+                if spoilers:
                     problems.append(
-                        f"{match.group(0)}: the tag is split over {len(spans)} {how} (Word "
-                        "does this when part of a tag is edited or corrected); select the "
-                        "whole tag, delete it and type it again in one go")
-            rest = _TAG.sub(lambda mt: " " * len(mt.group(0)), text)
+                        f"{at}: the tag {match.group(0)} is interrupted by "
+                        f"{' and '.join(spoilers)}, so it cannot be read; take "
+                        f"{'them' if len(spoilers) > 1 else 'it'} out of the tag (or select "
+                        "the whole tag, delete it and type it again)")
+            rest = _TAG.sub(lambda mt: " " * len(mt.group(0)), read)
             for match in _OPENERS.finditer(rest):
                 closer = {"{{": "}}", "{%": "%}", "{#": "#}"}[match.group(0)]
                 problems.append(
-                    f"{_around(text, match.start(), match.end())}: a tag is opened with "
-                    f"'{match.group(0)}' but not closed with '{closer}' in the same paragraph; "
-                    "a tag must stand within one paragraph")
+                    f"{label}, paragraph {_visible(text, match.start(), match.end())}: a tag "
+                    f"is opened with '{match.group(0)}' but not closed with '{closer}' in the "
+                    "same paragraph; a tag must stand within one paragraph")
             for match in _CLOSERS.finditer(rest):
                 if not _OPENERS.search(rest[:match.start()]):
                     problems.append(
-                        f"{_around(text, match.start(), match.end())}: '{match.group(0)}' "
-                        "closes no tag; delete it or complete the tag")
+                        f"{label}, paragraph {_visible(text, match.start(), match.end())}: "
+                        f"'{match.group(0)}' closes no tag; delete it or complete the tag")
     return tags, problems
 
 
@@ -313,23 +500,24 @@ def _blocks(tags: list[_Tag]) -> list[str]:
         body = source[2:-2].strip()
         word = body.split(maxsplit=1)[0] if body else ""
         if word in _BLOCKS or (word == "set" and "=" not in body):
-            stack.append((word, tag.text))
+            stack.append((word, tag))
         elif word.startswith("end"):
             wanted = word[3:]
             if not stack:
-                problems.append(f"{tag.text}: there is no open block for this tag to close; "
+                problems.append(f"{tag.where}: {tag.text} has no open block to close; "
                                 "delete it or add the missing "
                                 f"{{% {wanted} ... %}} before it")
             elif stack[-1][0] != wanted:
                 kw, opener = stack.pop()
-                problems.append(f"{tag.text}: the open block is {opener}, which must be closed "
-                                f"with {{% end{kw} %}} first")
+                problems.append(f"{tag.where}: the open block is {opener.text} ({opener.where}), "
+                                f"which must be closed with {{% end{kw} %}} first")
             else:
                 stack.pop()
         elif word in ("else", "elif") and (not stack or stack[-1][0] not in ("if", "for")):
-            problems.append(f"{tag.text}: there is no open if or for block for this tag")
+            problems.append(f"{tag.where}: {tag.text} is in no open if or for block")
     for word, opener in stack:
-        problems.append(f"{opener}: this block is never closed: add {{% end{word} %}} (with "
+        problems.append(f"{opener.where}: the block {opener.text} is never closed: add "
+                        f"{{% end{word} %}} (with "
                         "the same p/tr/tc letter) after the part it repeats or shows")
     return problems
 
@@ -345,13 +533,15 @@ def _names(tags: list[_Tag], context: Mapping[str, Any],
         env.compile(tree)  # an unknown filter or test is found here, not by parse
     except jinja2.TemplateSyntaxError as exc:  # also TemplateAssertionError
         line = min(max((exc.lineno or 1) - 1, 0), len(sources) - 1)
-        return [f"{sources[line][0].text}: {(exc.message or '').rstrip('.')}; the filters and names a template "
-                f"may use are listed in {REFERENCE}"]
+        # Jinja counts characters into the text it was given: meaningless to an author
+        message = re.sub(r"\s+at \d+$", "", (exc.message or "").rstrip("."))
+        return [f"{sources[line][0].where}: {message}; the filters and names a template may "
+                f"use are listed in {REFERENCE}"]
     problems: list[str] = []
 
     def tag_using(pattern: str) -> str:
         regex = re.compile(pattern)
-        return next((t.text for t, src in sources if regex.search(src)), "?")
+        return next((t.where for t, src in sources if regex.search(src)), "?")
 
     known = set(context) | set(env.globals)
     for name in sorted(meta.find_undeclared_variables(tree) - known):
@@ -377,39 +567,49 @@ _SHARES_TAG = re.compile(r"\bshares\s*\[\s*(\d+)\s*\]")
 _SHARES_CAPTION = re.compile(r"shares\[(\d+)\]")
 
 
-def _share_bars(data: bytes, tags: list[_Tag]) -> list[str]:
-    """Share bars the build cannot size: for each ``shares[i]`` a tag of the body uses, one
-    table of the body must have the alt-text title (``w:tblCaption``) ``shares[i]`` and be
-    one row of two cells.  LibreOffice drops table titles when it saves a .docx."""
-    used = sorted({int(m.group(1)) for tag in tags if tag.part == "word/document.xml"
-                   for m in _SHARES_TAG.finditer(tag.text)})
-    root = etree.fromstring(zipfile.ZipFile(io.BytesIO(data)).read("word/document.xml"))
+def share_bar_tables(root: etree._Element) -> dict[int, etree._Element]:
+    """The share bars of a document body by index: the table holding the bookmark
+    ``nr_shares_<i>`` (what the template marks them with, kept by Word and LibreOffice), or
+    one with the alt-text title ``shares[i]`` (older templates)."""
     bars: dict[int, etree._Element] = {}
+    for role, tbl in _marked_tables(root).items():
+        match = _SHARE_MARKER.fullmatch(MARKER_PREFIX + role)
+        if match:
+            bars.setdefault(int(match.group(1)), tbl)
     for caption in root.iter(qn("w:tblCaption")):
         match = _SHARES_CAPTION.fullmatch(caption.get(qn("w:val"), "").strip())
         tbl = caption.getparent().getparent() if caption.getparent() is not None else None
         if match and tbl is not None and tbl.tag == qn("w:tbl"):
             bars.setdefault(int(match.group(1)), tbl)
+    return bars
+
+
+def _share_bars(data: bytes, tags: list[_Tag]) -> list[str]:
+    """Share bars the build cannot size: for each ``shares[i]`` a tag of the body uses, one
+    table of the body must hold the bookmark ``nr_shares_<i>`` and be one row of two cells."""
+    used = sorted({int(m.group(1)) for tag in tags if tag.part == "word/document.xml"
+                   for m in _SHARES_TAG.finditer(tag.text)})
+    root = etree.fromstring(zipfile.ZipFile(io.BytesIO(data)).read("word/document.xml"))
+    bars = share_bar_tables(root)
     problems = []
     for index in used:
-        name = f"shares[{index}]"
+        name, mark = f"shares[{index}]", marker_name(f"shares_{index}")
         tbl = bars.get(index)
         if tbl is None:
             problems.append(
-                f"{name}: no table has the alt-text title '{name}', so the build cannot find "
-                "this share bar to size it (LibreOffice drops table titles when it saves a "
-                "document, and so does clearing the title in Word); in Word, right-click the "
-                "bar's table, Table Properties → Alt Text → Title, and type "
-                f"'{name}', or restore templates/sheet.docx from git; see {REFERENCE}")
+                f"body, share bar {name}: no table holds the bookmark '{mark}', so the build "
+                "cannot find this share bar to size it (deleting the bar's first cell or its "
+                "text deletes the bookmark); in Word, click in the bar's first cell, Insert → "
+                f"Bookmark, and add '{mark}'; see {REFERENCE}")
             continue
         rows = tbl.findall(qn("w:tr"))
         grid = tbl.find(qn("w:tblGrid"))
         cols = grid.findall(qn("w:gridCol")) if grid is not None else []
         if len(rows) != 1 or len(rows[0].findall(qn("w:tc"))) != 2 or len(cols) != 2:
             problems.append(
-                f"{name}: the table titled '{name}' is a share bar and must be one row of "
-                "two cells (no merged or split cells), whose widths the build sets; restore "
-                f"its two cells or restore templates/sheet.docx from git; see {REFERENCE}")
+                f"body, share bar {name}: the table with the bookmark '{mark}' is a share bar "
+                "and must be one row of two cells (no merged or split cells), whose widths "
+                f"the build sets; give it back its two cells; see {REFERENCE}")
     return problems
 
 
@@ -479,8 +679,10 @@ def render_docx(view: SheetView, theme: Theme, *, now: datetime | None = None) -
     try:
         data = where.read_bytes()
     except OSError as exc:
-        raise TemplateError(where, f"the Word template is missing ({exc.strerror}): restore it "
-                            "from git or run tools/make_sheet_template.py") from exc
+        raise TemplateError(where, f"the Word template is missing ({exc.strerror}): put the "
+                            "Word template (sheet.docx) in this folder, for example a copy of "
+                            "the shipped one") from exc
+    data = prepare_template(data)
     check_template(data, where, sheet_context(view))
     tpl = _Template(io.BytesIO(data))
     tpl.init_docx()
@@ -489,14 +691,26 @@ def render_docx(view: SheetView, theme: Theme, *, now: datetime | None = None) -
         tpl.render(context, _environment(), autoescape=True)
     except jinja2.TemplateError as exc:
         near = " ".join(getattr(exc, "docx_context", []) or [])
-        found = _TAG.search(near)
+        found = _TAG.search(near.translate(_SMART_QUOTES))
         tag = found.group(0) if found else near.strip()[:60] or "?"
-        raise TemplateError(where, f"{tag}: {str(exc.message or exc).rstrip('.')}; the names a template may "
-                            f"use are listed in {REFERENCE}") from exc
+        # where the author finds it: the part and paragraph of the first tag that reads so,
+        # or that uses the attribute Jinja names (its runtime errors carry no line)
+        scanned = _scan(data, where)[0]
+        attr = re.search(r"has no attribute '([^']+)'", str(exc.message or exc))
+        at = next((t.where for t in scanned if t.text == tag), None) or next(
+            (t.where for t in scanned if attr and re.search(
+                rf"\.\s*{re.escape(attr.group(1))}\b", t.text)), tag)
+        message = re.sub(r"'types\.SimpleNamespace object'", "this item",
+                         str(exc.message or exc).rstrip("."))
+        raise TemplateError(where, f"{at}: {message}; the names a template may use are listed "
+                            f"in {REFERENCE}") from exc
     doc = tpl.docx
     _fit_grids(doc)
     _size_share_bars(doc, view)
     _one_year_timeline(doc, view)
+    _drop_markers(doc)
+    check_fit(doc, view, theme, where)
+    ooxml.drop_styles_with_effects(doc)
     set_language(doc, view.locale_id)
     stamp = (now or build_time()).astimezone(timezone.utc).replace(microsecond=0, tzinfo=None)
     props = doc.core_properties
@@ -598,17 +812,13 @@ def _fit_grids(doc: Any) -> None:
 
 
 def _size_share_bars(doc: Any, view: SheetView) -> None:
-    """Give the cells of each ``shares[i]`` table widths in proportion to the shares."""
-    body = doc.element.body
-    for tbl in body.iter(qn("w:tbl")):
-        caption = tbl.find(f"{qn('w:tblPr')}/{qn('w:tblCaption')}")
-        if caption is None:
+    """Give the cells of each share bar widths in proportion to the shares."""
+    for index, tbl in share_bar_tables(doc.element.body).items():
+        if index >= len(view.shares):
             continue
-        match = re.fullmatch(r"shares\[(\d)\]", caption.get(qn("w:val"), ""))
-        if not match or int(match.group(1)) >= len(view.shares):
-            continue
-        caption.getparent().remove(caption)
-        fraction = view.shares[int(match.group(1))].left_fraction
+        for caption in tbl.findall(f"{qn('w:tblPr')}/{qn('w:tblCaption')}"):
+            caption.getparent().remove(caption)  # an older template's finding aid, no title
+        fraction = view.shares[index].left_fraction
         grid = tbl.find(qn("w:tblGrid"))
         cols = grid.findall(qn("w:gridCol"))
         row = tbl.find(qn("w:tr"))
@@ -635,63 +845,53 @@ def _one_year_timeline(doc: Any, view: SheetView) -> None:
     alone: its row of start and end labels is removed, and the line towards the end."""
     if view.period_end:
         return
-    for tbl in doc.element.body.iter(qn("w:tbl")):
-        description = tbl.find(f"{qn('w:tblPr')}/{qn('w:tblDescription')}")
-        if description is None or not description.get(qn("w:val"), "").startswith("Timeline"):
-            continue
-        rows = tbl.findall(qn("w:tr"))
-        if len(rows) != 2:
-            continue
-        tbl.remove(rows[0])
-        for border in rows[1].iter(qn("w:pBdr")):
-            border.getparent().remove(border)
+    tbl = _marked_tables(doc.element.body).get("timeline")
+    rows = tbl.findall(qn("w:tr")) if tbl is not None else []
+    if len(rows) != 2:
+        return
+    tbl.remove(rows[0])
+    for border in rows[1].iter(qn("w:pBdr")):
+        border.getparent().remove(border)
 
 
-_SETTINGS_BEFORE_HYPHENATION = (
-    "writeProtection view zoom removePersonalInformation removeDateAndTime "
-    "doNotDisplayPageBoundaries displayBackgroundShape printPostScriptOverText "
-    "printFractionalCharacterWidth printFormsData embedTrueTypeFonts embedSystemFonts "
-    "saveSubsetFonts saveFormsData mirrorMargins alignBordersAndEdges "
-    "bordersDoNotSurroundHeader bordersDoNotSurroundFooter gutterAtTop hideSpellingErrors "
-    "hideGrammaticalErrors activeWritingStyle proofState formsDesign attachedTemplate "
-    "linkStyles stylePaneFormatFilter stylePaneSortMethod documentType mailMerge "
-    "revisionView trackRevisions doNotTrackMoves doNotTrackFormatting documentProtection "
-    "autoFormatOverride styleLockTheme styleLockQFSet defaultTabStop").split()
+def _drop_markers(doc: Any) -> None:
+    """Remove the marker bookmarks (``nr_...``) from the filled sheet: they only guide the
+    build, and in the bundle the same names would repeat on every sheet.  A bookmark end
+    whose start is gone goes too (LibreOffice writes some starts twice)."""
+    body = doc.element.body
+    gone = set()
+    for mark in list(body.iter(qn("w:bookmarkStart"))):
+        if (mark.get(qn("w:name")) or "").startswith(MARKER_PREFIX):
+            gone.add(mark.get(qn("w:id")))
+            mark.getparent().remove(mark)
+    starts = {m.get(qn("w:id")) for m in body.iter(qn("w:bookmarkStart"))}
+    for end in list(body.iter(qn("w:bookmarkEnd"))):
+        if end.get(qn("w:id")) in gone or end.get(qn("w:id")) not in starts:
+            end.getparent().remove(end)
 
 
 def set_auto_hyphenation(settings: etree._Element) -> None:
     """Switch on ``w:autoHyphenation`` in a ``w:settings`` element, in schema order."""
-    for old in settings.findall(qn("w:autoHyphenation")):
-        settings.remove(old)
-    element = etree.SubElement(settings, qn("w:autoHyphenation"))
-    settings.remove(element)
-    element.set(qn("w:val"), "true")
-    before = {qn(f"w:{name}") for name in _SETTINGS_BEFORE_HYPHENATION}
-    index = 0
-    for i, child in enumerate(settings):
-        if child.tag in before:
-            index = i + 1
-    settings.insert(index, element)
+    ooxml.set_auto_hyphenation(settings)
 
 
 def set_language(doc: Any, locale_id: str) -> None:
-    """Set the document language (style defaults and styles) and automatic hyphenation."""
+    """Set the document language (style defaults and every style that names one) and
+    automatic hyphenation."""
     styles = doc.styles.element
     defaults = styles.find(qn("w:docDefaults"))
     if defaults is None:
-        defaults = etree.SubElement(styles, qn("w:docDefaults"))
+        defaults = ooxml.el("w:docDefaults")
         styles.insert(0, defaults)
     rpr_default = defaults.find(qn("w:rPrDefault"))
     if rpr_default is None:
-        rpr_default = etree.SubElement(defaults, qn("w:rPrDefault"))
+        rpr_default = ooxml.el("w:rPrDefault")
         defaults.insert(0, rpr_default)
     rpr = rpr_default.find(qn("w:rPr"))
     if rpr is None:
-        rpr = etree.SubElement(rpr_default, qn("w:rPr"))
-    lang = rpr.find(qn("w:lang"))
-    if lang is None:
-        lang = etree.SubElement(rpr, qn("w:lang"))
-    lang.set(qn("w:val"), locale_id)
+        rpr = ooxml.el("w:rPr")
+        rpr_default.append(rpr)
+    ooxml.set_lang(rpr, locale_id)
     for style_lang in styles.iterfind(f".//{qn('w:style')}//{qn('w:lang')}"):
         style_lang.set(qn("w:val"), locale_id)
     settings = doc.settings.element
