@@ -41,6 +41,7 @@ def test_the_wheel_holds_the_defaults_the_licences_and_the_metadata(wheel):
     assert "Classifier: Programming Language :: Python :: 3.11" in metadata
 
 
+@pytest.mark.slow
 def test_installed_from_the_wheel_init_and_build_work_in_an_empty_folder(wheel, tmp_path):
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)

@@ -450,6 +450,50 @@ def _programmes(folder: Path) -> list[str]:
 
 
 @cli.command()
+@data_option
+@templates_option
+@out_option
+@click.option("--port", type=click.IntRange(0, 65535), default=0, show_default="any free port",
+              help="The port on 127.0.0.1 to serve the page on.")
+@click.option("--open", "open_browser", is_flag=True, help="Open the page in the browser.")
+@verbosity_options
+def preview(data_dir: Path | None, templates_dir: Path | None, out_dir: Path | None, port: int,
+            open_browser: bool) -> None:
+    """Show the sheets and the bundle in the browser, updated each time a file is saved.
+
+    Serves a page on 127.0.0.1 only (the link is printed) with each sheet in Dutch and
+    English side by side and the bundle's pages, each PDF and Word file a click away.
+    Saving a project file, bundle.yaml, the theme or the Word template rebuilds what changed
+    (into the output folder, as 'build' does) and the page follows within about a second;
+    while a file has problems the page lists them, as 'validate' does, over the last good
+    pages.  Ctrl-C stops it (exit 0)."""
+    from .pipeline import BuildOptions
+    from .preview import serve
+
+    options = BuildOptions(data_dir=_data(data_dir), templates_dir=_templates(templates_dir),
+                           out_dir=_out(out_dir), jobs=1)
+
+    def ready(url: str) -> None:
+        click.echo(f"Preview of {options.data_dir} at {url} (Ctrl-C to stop)", err=True)
+        if open_browser:
+            import webbrowser
+
+            webbrowser.open(url)
+
+    # uvicorn handles Ctrl-C/SIGTERM itself while it serves, then raises the signal again
+    # for the handler it found: that must not be the build's "Interrupted" (exit 130)
+    stopped: list[int] = []
+    previous = {stop: signal.signal(stop, lambda signum, frame: stopped.append(signum))
+                for stop in _STOP_SIGNALS}
+    try:
+        serve(options, 0 if port is None else port, ready)
+    finally:
+        for stop, handler in previous.items():
+            signal.signal(stop, handler)
+    click.echo("Preview stopped.", err=True)
+
+
+@cli.command()
 @click.argument("which", type=click.Choice(["project", "bundle"]), default="project")
 def schema(which: str) -> None:
     """Print the format of a project file (default) or of bundle.yaml as JSON Schema.
