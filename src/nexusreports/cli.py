@@ -380,7 +380,7 @@ def new(slug: str, parent: str | None, is_programme: bool, data_dir: Path | None
     click.echo(f"wrote {path}: replace every TODO, then run 'nexusreports validate' and "
                f"'nexusreports build --only {slug}'", err=True)
     for written in write_schemas(schemas):
-        log.info("wrote %s (the format, for editors)", written)
+        click.echo(f"wrote {written} (the format, for editors)", err=True)
 
 
 @cli.command()
