@@ -103,12 +103,23 @@ class Preview:
                     "nexusreports; run 'nexusreports build -vv' and report the output.",))
                 return
             images, self._images = self._images, {}
-            shown = tuple(Shown(path=o.path, format=o.format, slug=o.slug, lang=o.lang,
-                                pages=self._pages(o.data, o.slug is None, images)
-                                if o.format == "pdf" else ())
-                          for o in result.outputs)
-            self._set(building=False, problems=tuple(f"warning: {w}" for w in result.warnings),
-                      outputs=shown)
+            warnings = tuple(f"warning: {w}" for w in result.warnings)
+            # the sheets first, with the bundle's pages of the last build for a moment (its
+            # 10-odd pages take longer to draw than a sheet), then the bundle's new pages
+            before = {o.path: o.pages for o in self._outputs if o.slug is None}
+            shown = [Shown(path=o.path, format=o.format, slug=o.slug, lang=o.lang,
+                           pages=self._pages(o.data, False, images)
+                           if o.format == "pdf" and o.slug is not None
+                           else before.get(o.path, ()) if o.format == "pdf" else ())
+                     for o in result.outputs]
+            late = [i for i, o in enumerate(result.outputs)
+                    if o.format == "pdf" and o.slug is None]
+            if late:
+                self._set(building=True, problems=warnings, outputs=tuple(shown))
+            for i in late:
+                shown[i] = replace(shown[i], pages=self._pages(result.outputs[i].data, True,
+                                                                images))
+            self._set(building=False, problems=warnings, outputs=tuple(shown))
 
     def _pages(self, pdf: bytes, small: bool, drawn: dict[str, tuple[Page, ...]]
                ) -> tuple[Page, ...]:
@@ -215,17 +226,37 @@ def watch(preview: Preview, stop: threading.Event,
                 return False
             return super().__call__(change, path)
 
-    preview.rebuild()
     folders = [f for f in watched(preview.options) if f.is_dir()]
+    if not folders:  # nothing to watch: the page shows why (the first build's problems)
+        preview.rebuild()
+        stop.wait()
+        return
+    # the first build runs once the watcher is set up (the first, empty, timeout), so a
+    # file saved during it is not missed; a save during any build is seen after it
+    first = True
     for changes in watchfiles.watch(*folders, watch_filter=_Filter(), stop_event=stop,
-                                    debounce=800, step=50, yield_on_timeout=False,
-                                    raise_interrupt=False):
+                                    debounce=800, step=50, rust_timeout=100,
+                                    yield_on_timeout=True, raise_interrupt=False):
         if stop.is_set():
             break
-        log.info("changed: %s", ", ".join(sorted(Path(p).name for _, p in changes)))
-        if on_change:
-            on_change(changes)
+        if not changes and not first:
+            continue
+        if changes:
+            log.info("changed: %s", ", ".join(sorted(Path(p).name for _, p in changes)))
+            if on_change:
+                on_change(changes)
+        first = False
         preview.rebuild()
+
+
+def _watch_logged(preview: Preview, stop: threading.Event) -> None:
+    """:func:`watch`, its end by an error said on stderr (the page keeps what it shows)."""
+    try:
+        watch(preview, stop)
+    except Exception as exc:  # noqa: BLE001 - a thread's error would otherwise go unseen
+        log.debug("the preview's watcher stopped", exc_info=True)
+        log.error("the preview no longer follows changes (%s: %s); restart it with Ctrl-C "
+                  "and 'nexusreports preview'", exc.__class__.__name__, exc)
 
 
 # --- the web page -----------------------------------------------------------------------
@@ -245,7 +276,7 @@ def make_app(preview: Preview, stop: threading.Event | None = None,
     async def lifespan(app: Starlette):
         thread = None
         if watcher:
-            thread = threading.Thread(target=watch, args=(preview, stop), daemon=True,
+            thread = threading.Thread(target=_watch_logged, args=(preview, stop), daemon=True,
                                       name="nexusreports-preview-watch")
             thread.start()
         try:
