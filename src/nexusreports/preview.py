@@ -31,7 +31,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .errors import NexusError
-from .pipeline import BuildOptions, build
+from .pipeline import BuildOptions, BuildResult, build
 
 log = logging.getLogger("nexusreports")
 
@@ -88,46 +88,56 @@ class Preview:
 
     def rebuild(self) -> None:
         """Run the incremental build; keep its outputs' page images, or, when it fails,
-        the last good ones with the build's problems.  Never raises (but a stop signal)."""
+        the last good ones with the build's problems.  Never raises (but a stop signal).
+
+        It builds twice: the sheets (``bundle=False``), shown at once, then everything (the
+        sheets, now up to date, are reused), which adds the bundle: the bundle takes several
+        times as long as one project's sheets, and the page should not wait for it."""
         with self._build_lock:
             self._set(building=True)
-            try:
-                result = build(self.options)
-            except NexusError as exc:
-                self._set(building=False, problems=tuple(exc.lines()))
-                return
-            except Exception as exc:  # noqa: BLE001 - the preview must outlive any bug
-                log.debug("internal error in the preview's build", exc_info=True)
-                self._set(building=False, problems=(
-                    f"internal error: {exc.__class__.__name__}: {exc}. This is a bug in "
-                    "nexusreports; run 'nexusreports build -vv' and report the output.",))
-                return
             images, self._images = self._images, {}
-            warnings = tuple(f"warning: {w}" for w in result.warnings)
-            # the sheets first, with the bundle's pages of the last build for a moment (its
-            # 10-odd pages take longer to draw than a sheet), then the bundle's new pages
-            before = {o.path: o.pages for o in self._outputs if o.slug is None}
-            shown = [Shown(path=o.path, format=o.format, slug=o.slug, lang=o.lang,
-                           pages=self._pages(o.data, False, images)
-                           if o.format == "pdf" and o.slug is not None
-                           else before.get(o.path, ()) if o.format == "pdf" else ())
-                     for o in result.outputs]
-            late = [i for i, o in enumerate(result.outputs)
-                    if o.format == "pdf" and o.slug is None]
-            if late:
-                self._set(building=True, problems=warnings, outputs=tuple(shown))
-            for i in late:
-                shown[i] = replace(shown[i], pages=self._pages(result.outputs[i].data, True,
-                                                                images))
-            self._set(building=False, problems=warnings, outputs=tuple(shown))
+            sheets = self._build(replace(self.options, bundle=False))
+            if sheets is None:
+                self._images.update(images)
+                return
+            bundle_before = tuple(o for o in self._outputs if o.slug is None)
+            shown = self._shown(sheets.outputs, images)
+            if not self.options.bundle:
+                self._set(building=False, problems=_warnings(sheets), outputs=shown)
+                return
+            self._set(building=True, problems=_warnings(sheets), outputs=shown + bundle_before)
+            everything = self._build(self.options)
+            if everything is None:
+                return
+            self._set(building=False, problems=_warnings(everything),
+                      outputs=self._shown(everything.outputs, images))
+
+    def _build(self, options: BuildOptions) -> BuildResult | None:
+        """``build(options)``, or None after showing why it failed."""
+        try:
+            return build(options)
+        except NexusError as exc:
+            self._set(building=False, problems=tuple(exc.lines()))
+        except Exception as exc:  # noqa: BLE001 - the preview must outlive any bug
+            log.debug("internal error in the preview's build", exc_info=True)
+            self._set(building=False, problems=(
+                f"internal error: {exc.__class__.__name__}: {exc}. This is a bug in "
+                "nexusreports; run 'nexusreports build -vv' and report the output.",))
+        return None
+
+    def _shown(self, outputs: list, images: dict[str, tuple[Page, ...]]) -> tuple[Shown, ...]:
+        return tuple(Shown(path=o.path, format=o.format, slug=o.slug, lang=o.lang,
+                           pages=self._pages(o.data, o.slug is None, images)
+                           if o.format == "pdf" else ())
+                     for o in outputs)
 
     def _pages(self, pdf: bytes, small: bool, drawn: dict[str, tuple[Page, ...]]
                ) -> tuple[Page, ...]:
-        """The page images of ``pdf``: those of the last build when its bytes are the same
-        (``drawn``), else drawn now; kept for the next build."""
+        """The page images of ``pdf``: those drawn already in this rebuild or the last one
+        (``drawn``) when its bytes are the same, else drawn now; kept for the next one."""
         digest = hashlib.sha256(pdf).hexdigest()[:16]
-        pages = drawn.get(digest) or tuple(_draw(pdf, digest,
-                                                 BUNDLE_DPI if small else SHEET_DPI))
+        pages = (self._images.get(digest) or drawn.get(digest)
+                 or tuple(_draw(pdf, digest, BUNDLE_DPI if small else SHEET_DPI)))
         self._images[digest] = pages
         return pages
 
@@ -181,6 +191,10 @@ class Preview:
         with self._lock:
             known = {o.path for o in self._outputs}
         return Path(self.options.out_dir) / path if path in known else None
+
+
+def _warnings(result: BuildResult) -> tuple[str, ...]:
+    return tuple(f"warning: {w}" for w in result.warnings)
 
 
 def _draw(pdf: bytes, digest: str, dpi: int) -> Iterator[Page]:
@@ -329,6 +343,7 @@ def serve(options: BuildOptions, port: int = 0,
 
         raise OutputError(f"127.0.0.1:{port}: cannot listen ({exc.strerror or exc}): give "
                           "another --port, or 0 for any free one") from exc
+    sock.listen(128)  # from now on a connection waits for the server instead of failing
     url = f"http://127.0.0.1:{sock.getsockname()[1]}/"
     preview = Preview(replace(options, jobs=1))
     config = uvicorn.Config(make_app(preview), log_config=None, log_level="warning",
