@@ -15,8 +15,8 @@ from pypdf import PdfReader
 from nexusreports import model as m
 from nexusreports.cli import main
 from nexusreports.load import parse_yaml
-from nexusreports.schema import project_schema
 from nexusreports.scaffold import scaffold_text
+from nexusreports.schema import project_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates"

@@ -18,8 +18,16 @@ import yaml
 
 from invalid_cases import INVALID, read_case
 from nexusreports.cli import main
-from nexusreports.schema import (BUNDLE_SCHEMA_ID, DOC_BEGIN, DOC_END, PROJECT_SCHEMA_ID,
-                                 SCHEMA_DIALECT, bundle_schema, fields_table, project_schema)
+from nexusreports.schema import (
+    BUNDLE_SCHEMA_ID,
+    DOC_BEGIN,
+    DOC_END,
+    PROJECT_SCHEMA_ID,
+    SCHEMA_DIALECT,
+    bundle_schema,
+    fields_table,
+    project_schema,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,4 +1,8 @@
-"""``nexusreports new SLUG``: write a new project file for people to fill in.
+"""``nexusreports new SLUG`` and ``nexusreports init DIR``: new files for people to fill in.
+
+``init`` (:func:`init_project`) makes a whole project folder: the marker file, a programme
+filled with example values that validate, ``bundle.yaml``, the default templates, the JSON
+Schemas and a README.  ``new`` writes one project file, as follows.
 
 In: a slug and the parent programme's slug (None for a new programme).  Out: the text of
 ``data/projects/<slug>.yaml`` with every field of the project format present, each with a
@@ -26,8 +30,15 @@ from .paths import MARKER, default_templates
 from .schema import SCHEMA_FILES, describe, schema_for
 from .validate import BUNDLE_FILE, PROJECTS_DIR, TODO
 
-__all__ = ["bundle_text", "init_project", "scaffold_text", "slug_problem", "write_schemas",
-           "write_scaffold"]
+__all__ = [
+    "bundle_text",
+    "init_project",
+    "scaffold_text",
+    "slug_problem",
+    "suggest_slug",
+    "write_scaffold",
+    "write_schemas",
+]
 
 
 _LETTERS = str.maketrans({"æ": "ae", "ø": "o", "œ": "oe", "ß": "ss", "đ": "d", "ł": "l",
