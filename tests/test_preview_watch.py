@@ -82,3 +82,19 @@ def test_only_the_outputs_it_shows_are_served(preview):
     assert preview.output_file("nl/atmp.pdf") == Path("out/nl/atmp.pdf")
     assert preview.output_file("../data/projects/atmp.yaml") is None
     assert preview.output_file("manifest.json") is None
+
+
+def test_a_port_in_use_is_said_with_what_to_do(tmp_path, monkeypatch, capsys):
+    import socket
+
+    from nexusreports.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["preview", "--port", str(port)]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        f"127.0.0.1:{port}: cannot listen (Address already in use): give another --port, or "
+        "0 for any free one"]
