@@ -11,6 +11,7 @@ import json
 import logging
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -481,16 +482,27 @@ def preview(data_dir: Path | None, templates_dir: Path | None, out_dir: Path | N
             webbrowser.open(url)
 
     # uvicorn handles Ctrl-C/SIGTERM itself while it serves, then raises the signal again
-    # for the handler it found: that must not be the build's "Interrupted" (exit 130)
-    stopped: list[int] = []
-    previous = {stop: signal.signal(stop, lambda signum, frame: stopped.append(signum))
-                for stop in _STOP_SIGNALS}
+    # for the handler it found: that must not be the build's "Interrupted" (exit 130).  A
+    # stop signal before the server runs ends the preview at once.
+    serving = threading.Event()
+
+    def stop_signal(signum: int, frame: object) -> None:
+        if not serving.is_set():
+            raise _PreviewStopped(signum)
+
+    previous = {stop: signal.signal(stop, stop_signal) for stop in _STOP_SIGNALS}
     try:
-        serve(options, 0 if port is None else port, ready)
+        serve(options, port, ready, on_start=serving.set)
+    except _PreviewStopped:
+        pass
     finally:
         for stop, handler in previous.items():
             signal.signal(stop, handler)
     click.echo("Preview stopped.", err=True)
+
+
+class _PreviewStopped(BaseException):
+    """A stop signal before the preview's server took over the signals."""
 
 
 @cli.command()

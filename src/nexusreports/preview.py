@@ -276,9 +276,9 @@ def _watch_logged(preview: Preview, stop: threading.Event) -> None:
 # --- the web page -----------------------------------------------------------------------
 
 def make_app(preview: Preview, stop: threading.Event | None = None,
-             watcher: bool = True):
+             watcher: bool = True, on_start: Callable[[], None] | None = None):
     """The Starlette application of ``preview``; with ``watcher`` it runs :func:`watch` in a
-    thread from start-up to shutdown."""
+    thread from start-up to shutdown; ``on_start()`` is called at start-up."""
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
@@ -289,6 +289,8 @@ def make_app(preview: Preview, stop: threading.Event | None = None,
     @asynccontextmanager
     async def lifespan(app: Starlette):
         thread = None
+        if on_start:
+            on_start()
         if watcher:
             thread = threading.Thread(target=_watch_logged, args=(preview, stop), daemon=True,
                                       name="nexusreports-preview-watch")
@@ -325,10 +327,12 @@ def make_app(preview: Preview, stop: threading.Event | None = None,
 
 
 def serve(options: BuildOptions, port: int = 0,
-          ready: Callable[[str], None] | None = None) -> None:
+          ready: Callable[[str], None] | None = None,
+          on_start: Callable[[], None] | None = None) -> None:
     """Serve the preview of ``options`` on 127.0.0.1 (``port`` 0: a free port) until a
-    stop signal; ``ready(url)`` is called once the port is open.  Returns after the server
-    and the watcher have stopped."""
+    stop signal; ``ready(url)`` is called once the port is open, ``on_start()`` once the
+    server runs (and handles the stop signals itself).  Returns after the server and the
+    watcher have stopped."""
     import socket
 
     import uvicorn
@@ -346,7 +350,7 @@ def serve(options: BuildOptions, port: int = 0,
     sock.listen(128)  # from now on a connection waits for the server instead of failing
     url = f"http://127.0.0.1:{sock.getsockname()[1]}/"
     preview = Preview(replace(options, jobs=1))
-    config = uvicorn.Config(make_app(preview), log_config=None, log_level="warning",
+    config = uvicorn.Config(make_app(preview, on_start=on_start), log_config=None, log_level="warning",
                             access_log=False, timeout_graceful_shutdown=2, lifespan="on")
     server = uvicorn.Server(config)
     if ready:
