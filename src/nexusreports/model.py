@@ -453,13 +453,15 @@ class Project(_Model):
         "links to other collaborations (Koppeling aan Nederlandse / Europese "
         "samenwerkingen): two lists, national and european"))
     period: Period = Field(description=(
-        "the project's timeline (Tijdlijn): calendar years, inclusive; end >= start"))
+        "the project's timeline (Tijdlijn): calendar years, inclusive; end >= start; a "
+        "period of one year (start = end) prints as that year alone"))
     size_eur_m: Annotated[Dec, Field(ge=MIN_SIZE_EUR_M, le=MAX_EUR_M, description=(
         f"project size (Projectomvang) in EUR millions, a number from {MIN_SIZE_EUR_M} (EUR "
         f"50,000) to {MAX_EUR_M} (EUR 10 trillion): 460 means EUR 460 million"))]
     flagship_total_eur_m: Amount | None = Field(None, description=(
         f"programmes only: the stated total of the flagships, in EUR millions, a number 0 to "
-        f"{MAX_EUR_M}; it must equal the sum of their size_eur_m. Leave it out while the "
+        f"{MAX_EUR_M}; it must equal the sum of their size_eur_m, and the programme's own "
+        f"size_eur_m (which includes them) may not be smaller. Leave it out while the "
         f"programme has no flagships"))
     shares: Shares = Field(description="how the size splits, in percent")
     trl: TrlRange = Field(description=(
