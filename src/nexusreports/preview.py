@@ -32,6 +32,7 @@ from pathlib import Path
 
 from .errors import NexusError
 from .pipeline import BuildOptions, BuildResult, build
+from .write import Output
 
 log = logging.getLogger("nexusreports")
 
@@ -127,17 +128,18 @@ class Preview:
 
     def _shown(self, outputs: list, images: dict[str, tuple[Page, ...]]) -> tuple[Shown, ...]:
         return tuple(Shown(path=o.path, format=o.format, slug=o.slug, lang=o.lang,
-                           pages=self._pages(o.data, o.slug is None, images)
-                           if o.format == "pdf" else ())
+                           pages=self._pages(o, images) if o.format == "pdf" else ())
                      for o in outputs)
 
-    def _pages(self, pdf: bytes, small: bool, drawn: dict[str, tuple[Page, ...]]
-               ) -> tuple[Page, ...]:
+    def _pages(self, output: Output, drawn: dict[str, tuple[Page, ...]]) -> tuple[Page, ...]:
         """The page images of ``pdf``: those drawn already in this rebuild or the last one
         (``drawn``) when its bytes are the same, else drawn now; kept for the next one."""
-        digest = hashlib.sha256(pdf).hexdigest()[:16]
-        pages = (self._images.get(digest) or drawn.get(digest)
-                 or tuple(_draw(pdf, digest, BUNDLE_DPI if small else SHEET_DPI)))
+        digest = (output.sha256 or hashlib.sha256(output.data).hexdigest())[:16]
+        pages = self._images.get(digest) or drawn.get(digest)
+        if not pages:  # the bytes: in memory, or in the output folder once committed
+            pdf = output.data or (Path(self.options.out_dir) / output.path).read_bytes()
+            pages = tuple(_draw(pdf, digest, BUNDLE_DPI if output.slug is None
+                                else SHEET_DPI))
         self._images[digest] = pages
         return pages
 
