@@ -173,3 +173,21 @@ def test_the_field_tables_of_the_data_format_doc_are_the_models_descriptions():
     assert section.strip() == fields_table().strip()
     assert "| `size_eur_m` | project size (Projectomvang) in EUR millions, a number from 0.05" \
         in section
+
+
+def test_what_init_writes_is_valid_under_the_schemas(tmp_path, monkeypatch):
+    from nexusreports.scaffold import init_project
+
+    init_project(tmp_path / "p", "p", "2026-01-15")
+    programme = read_as_an_editor(tmp_path / "p" / "data" / "projects" / "p.yaml")
+    assert [e.message for e in PROJECT.iter_errors(programme)] == []
+    bundle = read_as_an_editor(tmp_path / "p" / "data" / "bundle.yaml")
+    assert [e.message for e in BUNDLE.iter_errors(bundle)] == []
+
+
+def test_a_new_file_fails_the_schema_on_its_todos_as_an_editor_would_mark_them():
+    from nexusreports.scaffold import scaffold_text
+
+    doc = yaml.load(scaffold_text("x", "biotech-nexus"), Loader=Yaml12Loader)
+    at = {".".join(str(p) for p in e.absolute_path) for e in PROJECT.iter_errors(doc)}
+    assert {"size_eur_m", "shares.capital_pct", "trl.min", "mrl", "period.start"} <= at
