@@ -3,6 +3,7 @@ every TODO is filled in; following the messages leads to a one-page sheet."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -15,6 +16,7 @@ from nexusreports import model as m
 from nexusreports.cli import main
 from nexusreports.load import parse_yaml
 from nexusreports.scaffold import scaffold_text
+from nexusreports.schema import project_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates"
@@ -119,8 +121,15 @@ def test_new_writes_the_file_and_it_fails_validation_on_every_todo(work, capsys)
     path = work / "data" / "projects" / "new-flagship.yaml"
     assert lines == [f"wrote {Path('data/projects/new-flagship.yaml')}: replace every TODO, "
                      "then run 'nexusreports validate' and 'nexusreports build --only "
-                     "new-flagship'"]
+                     "new-flagship'",
+                     f"wrote {Path('schemas/project.schema.json')} (the format, for editors)",
+                     f"wrote {Path('schemas/bundle.schema.json')} (the format, for editors)"]
     text = path.read_text(encoding="utf-8")
+    # editors (VS Code's YAML extension) find the schema from the first line
+    assert text.splitlines()[0] == ("# yaml-language-server: "
+                                    "$schema=../../schemas/project.schema.json")
+    assert json.loads((path.parent / "../../schemas/project.schema.json").read_text(
+        encoding="utf-8")) == project_schema()
     assert "parent: biotech-nexus" in text
     code, problems = validate(capsys)
     assert code == 1
@@ -244,3 +253,20 @@ def test_new_programme_writes_a_programme(work, capsys):
     text = (work / "data" / "projects" / "second-programme.yaml").read_text(encoding="utf-8")
     assert "kind: programme" in text and "\nparent:" not in text
     assert not list((work / "data" / "projects").glob("*.tmp"))
+
+
+def test_a_second_new_file_leaves_the_schemas_alone_when_they_are_up_to_date(work, capsys):
+    assert cli(capsys, "new", "one", "--data", "data")[0] == 0
+    code, lines = cli(capsys, "new", "two", "--data", "data")
+    assert code == 0
+    assert len(lines) == 1 and lines[0].startswith("wrote ")
+    assert "schema" not in lines[0]
+
+
+def test_the_size_comment_gives_the_real_minimum(work):
+    """Issue 12: the comment said '> 0'; the model's minimum is 0.05 (EUR 50,000)."""
+    text = scaffold_text("x", "biotech-nexus")
+    i = text.splitlines().index("size_eur_m: TODO")
+    comment = " ".join(line.lstrip("# ") for line in text.splitlines()[i - 2:i])
+    assert f"from {m.MIN_SIZE_EUR_M} (EUR 50,000) to {m.MAX_EUR_M}" in comment
+    assert "> 0" not in text

@@ -11,6 +11,7 @@ import json
 import logging
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -44,11 +45,53 @@ def _formats(ctx: click.Context, param: click.Parameter, value: str) -> tuple[st
 
 
 data_option = click.option("--data", "data_dir", type=click.Path(path_type=Path),
-                           default=Path("data"), show_default=True,
-                           help="Folder with projects/<slug>.yaml.")
-templates_option = click.option("--templates", "templates_dir", type=click.Path(path_type=Path),
-                                default=Path("templates"), show_default=True,
-                                help="Folder with theme.yaml, fonts/ and sheet.docx.")
+                           default=None, show_default="<project>/data",
+                           help="Folder with projects/<slug>.yaml and bundle.yaml.")
+templates_option = click.option(
+    "--templates", "templates_dir", type=click.Path(path_type=Path), default=None,
+    show_default="<project>/templates, else the defaults shipped with nexusreports",
+    help="Folder with theme.yaml, fonts/ and sheet.docx.")
+out_option = click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
+                          show_default="<project>/out", help="Folder the outputs are written to.")
+
+
+def _data(data_dir: Path | None) -> Path:
+    """``--data``, or the project's ``data/`` (the project: the nearest folder at or above
+    the working folder with nexusreports.toml, else the working folder)."""
+    from .paths import project_root
+
+    return data_dir if data_dir is not None else project_root() / "data"
+
+
+def _templates(templates_dir: Path | None) -> Path:
+    """``--templates``, or the project's ``templates/``, or the defaults in the package."""
+    from .paths import default_templates, project_root
+
+    if templates_dir is not None:
+        return templates_dir
+    own = project_root() / "templates"
+    return own if own.is_dir() else default_templates()
+
+
+def _out(out_dir: Path | None) -> Path:
+    from .paths import project_root
+
+    return out_dir if out_dir is not None else project_root() / "out"
+
+
+def _project_slugs(ctx: click.Context, param: click.Parameter, incomplete: str) -> list:
+    """Shell completion of ``--only``: the project slugs of the data folder (``--data`` if it
+    is already on the command line)."""
+    from click.shell_completion import CompletionItem
+
+    from .validate import PROJECTS_DIR
+
+    folder = _data(ctx.params.get("data_dir")) / PROJECTS_DIR
+    try:
+        slugs = sorted(p.stem for p in folder.glob("*.yaml"))
+    except OSError:
+        return []
+    return [CompletionItem(s) for s in slugs if s.startswith(incomplete)]
 strict_option = click.option("--strict", is_flag=True, help="Treat warnings as errors (CI).")
 
 
@@ -100,11 +143,10 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
 @cli.command()
 @data_option
 @templates_option
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("out"),
-              show_default=True, help="Folder the outputs are written to.")
+@out_option
 @click.option("--lang", "langs", default=",".join(m.LANGS), show_default=True, callback=_langs,
               help="Languages to build, comma-separated.")
-@click.option("--only", "only", multiple=True, metavar="SLUG",
+@click.option("--only", "only", multiple=True, metavar="SLUG", shell_complete=_project_slugs,
               help="Build only this project: its file name in <data>/projects without .yaml "
                    "(repeatable). An unknown or empty SLUG is a usage error (exit 2).")
 @click.option("--format", "formats", default="pdf,docx", show_default=True, callback=_formats,
@@ -124,7 +166,8 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
                    "made anyway when --only or --lang builds part of the sheets.")
 @verbosity_options
 @click.pass_context
-def build(ctx: click.Context, data_dir: Path, templates_dir: Path, out_dir: Path,
+def build(ctx: click.Context, data_dir: Path | None, templates_dir: Path | None,
+          out_dir: Path | None,
           langs: tuple[str, ...], only: tuple[str, ...], formats: tuple[str, ...], strict: bool,
           check_only: bool, force: bool, jobs: int | None, no_bundle: bool = False) -> None:
     """Validate the data and write the sheets to the output folder.
@@ -145,6 +188,7 @@ def build(ctx: click.Context, data_dir: Path, templates_dir: Path, out_dir: Path
     if check_only and force:
         raise click.UsageError("--check builds nothing and --force renders everything: use "
                                "one or the other")
+    data_dir, templates_dir, out_dir = _data(data_dir), _templates(templates_dir), _out(out_dir)
     _check_slugs(data_dir, only)
     started = time.monotonic()
     options = BuildOptions(data_dir=data_dir, templates_dir=templates_dir, out_dir=out_dir,
@@ -266,12 +310,14 @@ class _ProgressBar:
 @templates_option
 @strict_option
 @verbosity_options
-def validate(data_dir: Path, templates_dir: Path, strict: bool) -> None:
+def validate(data_dir: Path | None, templates_dir: Path | None, strict: bool) -> None:
     """Check every project file and report every problem at once.
 
     The sheets are also laid out in memory (nothing is written), so text that does not fit
     its page is reported here too."""
     from .pipeline import BuildOptions, check, check_layout
+
+    data_dir, templates_dir = _data(data_dir), _templates(templates_dir)
 
     try:
         projects, theme, warnings = check(data_dir, templates_dir, strict)
@@ -297,18 +343,22 @@ def validate(data_dir: Path, templates_dir: Path, strict: bool) -> None:
               help="Make a programme (no parent) instead of a flagship.")
 @data_option
 @verbosity_options
-def new(slug: str, parent: str | None, is_programme: bool, data_dir: Path) -> None:
+def new(slug: str, parent: str | None, is_programme: bool, data_dir: Path | None) -> None:
     """Write data/projects/SLUG.yaml to fill in: every field, commented, with TODO values.
 
-    Exit 2 for an invalid SLUG or --parent (usage); exit 1 when the file already exists
-    (it is never overwritten).  Then: nexusreports validate, and nexusreports build --only SLUG.
+    Its first line names the project's schemas/project.schema.json for editors (written
+    there too when missing or out of date).  Exit 2 for an invalid SLUG or --parent (usage);
+    exit 1 when the file already exists (it is never overwritten).  Then: nexusreports
+    validate, and nexusreports build --only SLUG.
     """
-    from .scaffold import slug_problem, write_scaffold
+    from .paths import project_root
+    from .scaffold import slug_problem, write_schemas, write_scaffold
     from .validate import PROJECTS_DIR
 
     problem = slug_problem(slug)
     if problem:
         raise click.BadParameter(problem, param_hint="SLUG")
+    data_dir = _data(data_dir)
     folder = data_dir / PROJECTS_DIR
     if is_programme and parent:
         raise click.UsageError("--programme and --parent exclude each other: a programme has "
@@ -327,9 +377,61 @@ def new(slug: str, parent: str | None, is_programme: bool, data_dir: Path) -> No
                 f"'{parent}' is not a programme in {folder}: use one of "
                 f"{', '.join(programmes) or '(none yet: create one with --programme)'}",
                 param_hint="--parent")
-    path = write_scaffold(data_dir, slug, None if is_programme else parent)
+    schemas = project_root() / "schemas"
+    path = write_scaffold(data_dir, slug, None if is_programme else parent, schemas)
     click.echo(f"wrote {path}: replace every TODO, then run 'nexusreports validate' and "
                f"'nexusreports build --only {slug}'", err=True)
+    for written in write_schemas(schemas):
+        click.echo(f"wrote {written} (the format, for editors)", err=True)
+
+
+@cli.command()
+@click.argument("folder", type=click.Path(path_type=Path), default=Path("."))
+@click.option("--slug", default=None, metavar="SLUG",
+              help="The programme's slug (its file name) [default: the folder's name as a "
+                   "slug].")
+@verbosity_options
+def init(folder: Path, slug: str | None) -> None:
+    """Make a new programme folder FOLDER (default: this folder), ready to build.
+
+    It gets nexusreports.toml (the marker: the commands find the project by walking up to
+    it, so they work in any folder below), a commented programme file with example values,
+    data/bundle.yaml, a copy of the default templates to restyle, the JSON Schemas for
+    editors, a README of the commands and a .gitignore for out/.  Exit 1, writing nothing,
+    when FOLDER already holds any of them; exit 2 for an invalid --slug.
+    """
+    import datetime as dt
+
+    from .scaffold import init_project, slug_problem
+
+    if slug is None:
+        from .scaffold import suggest_slug
+
+        slug = suggest_slug(folder.resolve().name) or "programme"
+    else:
+        problem = slug_problem(slug)
+        if problem:
+            raise click.BadParameter(problem, param_hint="'--slug'")
+    made = init_project(folder, slug, dt.date.today().isoformat())
+    for path in made:
+        log.info("made %s", path)
+    where = "" if folder.resolve() == Path.cwd().resolve() else f"cd {folder} && "
+    click.echo(f"made the project {folder} (programme '{slug}'); next: {where}nexusreports "
+               "validate && nexusreports build, or nexusreports preview while you edit "
+               f"data/projects/{slug}.yaml", err=True)
+
+
+@cli.command()
+@click.argument("name", type=click.Choice(["data-format", "template-reference"]),
+                default="data-format")
+def docs(name: str) -> None:
+    """Print a reference: the data format (default) or the Word template's names (Markdown).
+
+    They ship with nexusreports; in the source they are docs/data-format.md and
+    docs/template-reference.md."""
+    from .paths import reference_doc
+
+    click.echo(reference_doc(f"{name}.md").read_text(encoding="utf-8"), nl=False)
 
 
 def _programmes(folder: Path) -> list[str]:
@@ -350,13 +452,72 @@ def _programmes(folder: Path) -> list[str]:
 
 
 @cli.command()
-def schema() -> None:
-    """Print the project file format as JSON Schema."""
-    schema = m.Project.model_json_schema()
-    schema["properties"].pop("slug", None)
-    schema["required"] = [r for r in schema.get("required", []) if r != "slug"]
-    schema["title"] = "nexusreports project file (data/projects/<slug>.yaml)"
-    click.echo(json.dumps(schema, indent=2, ensure_ascii=False))
+@data_option
+@templates_option
+@out_option
+@click.option("--port", type=click.IntRange(0, 65535), default=0, show_default="any free port",
+              help="The port on 127.0.0.1 to serve the page on.")
+@click.option("--open", "open_browser", is_flag=True, help="Open the page in the browser.")
+@verbosity_options
+def preview(data_dir: Path | None, templates_dir: Path | None, out_dir: Path | None, port: int,
+            open_browser: bool) -> None:
+    """Show the sheets and the bundle in the browser, updated each time a file is saved.
+
+    Serves a page on 127.0.0.1 only (the link is printed) with each sheet in Dutch and
+    English side by side and the bundle's pages, each PDF and Word file a click away.
+    Saving a project file, bundle.yaml, the theme or the Word template rebuilds what changed
+    (into the output folder, as 'build' does) and the page follows within about a second;
+    while a file has problems the page lists them, as 'validate' does, over the last good
+    pages.  Ctrl-C stops it (exit 0)."""
+    from .pipeline import BuildOptions
+    from .preview import serve
+
+    options = BuildOptions(data_dir=_data(data_dir), templates_dir=_templates(templates_dir),
+                           out_dir=_out(out_dir), jobs=1)
+
+    def ready(url: str) -> None:
+        click.echo(f"Preview of {options.data_dir} at {url} (Ctrl-C to stop)", err=True)
+        if open_browser:
+            import webbrowser
+
+            webbrowser.open(url)
+
+    # uvicorn handles Ctrl-C/SIGTERM itself while it serves, then raises the signal again
+    # for the handler it found: that must not be the build's "Interrupted" (exit 130).  A
+    # stop signal before the server runs ends the preview at once.
+    serving = threading.Event()
+
+    def stop_signal(signum: int, frame: object) -> None:
+        if not serving.is_set():
+            raise _PreviewStopped(signum)
+
+    previous = {stop: signal.signal(stop, stop_signal) for stop in _STOP_SIGNALS}
+    try:
+        serve(options, port, ready, on_start=serving.set)
+    except _PreviewStopped:
+        pass
+    finally:
+        for stop, handler in previous.items():
+            signal.signal(stop, handler)
+    click.echo("Preview stopped.", err=True)
+
+
+class _PreviewStopped(BaseException):
+    """A stop signal before the preview's server took over the signals."""
+
+
+@cli.command()
+@click.argument("which", type=click.Choice(["project", "bundle"]), default="project")
+def schema(which: str) -> None:
+    """Print the format of a project file (default) or of bundle.yaml as JSON Schema.
+
+    Every field is described, numbers are typed as numbers with their ranges.  'nexusreports
+    init' and 'nexusreports new' keep a copy in the project's schemas/ folder, which the
+    first line of each data file names for editors (VS Code's YAML extension: completion,
+    descriptions and checks while you type)."""
+    from .schema import schema_for
+
+    click.echo(json.dumps(schema_for(which), indent=2, ensure_ascii=False))
 
 
 def _print_warnings(warnings: list) -> None:

@@ -16,6 +16,11 @@ Numbers are finite and bounded (see the ``MAX_*`` constants and docs/data-format
 every value the model allows can be formatted; a negative zero (``-0``, ``-0.0``) is made 0,
 so nothing prints as "-0%".
 
+Every field's ``description`` is the one text that says what it is, its unit and its
+allowed values: ``nexusreports schema`` puts it in the JSON Schema (an editor shows it),
+``nexusreports new`` writes it as the field's comment and docs/data-format.md's field table
+is generated from it (a test holds the document to it), so the three cannot drift.
+
 This module imports nothing of ours; the validate stage turns pydantic's errors into
 messages with file and line.
 """
@@ -82,6 +87,9 @@ MAX_COUNT = 10**12
 
 MAX_NUMBER = Decimal(10**12)
 """Number figures lie within -10**12..10**12."""
+
+MIN_YEAR, MAX_YEAR = 1900, 2200
+"""Years of a project's period lie within these, inclusive."""
 
 _LINE_BREAKS = {"\r\n": "\n", "\r": "\n", "\v": "\n", "\u2028": "\n", "\u2029": "\n\n",
                 "\x85": "\n", "\f": "\n"}
@@ -156,8 +164,8 @@ class _Model(BaseModel):
 class LocalText(_Model):
     """The same text in Dutch (``nl``) and English (``en``); both are required."""
 
-    nl: NonEmptyStr
-    en: NonEmptyStr
+    nl: Annotated[NonEmptyStr, Field(description="Dutch text")]
+    en: Annotated[NonEmptyStr, Field(description="English text")]
 
     def get(self, lang: str) -> str:
         """The text in ``lang`` (``"nl"`` or ``"en"``)."""
@@ -214,53 +222,67 @@ class Relevance(StrEnum):
 
 NA = Relevance.not_assessed
 
+RELEVANCE_VALUES = ", ".join(r.value for r in Relevance)
+
+_ITEM = f"one of: {RELEVANCE_VALUES} (not-assessed when nobody has judged it yet)"
+
+
+def _item() -> Relevance:
+    """A preconditions item: ``not-assessed`` when left out."""
+    return Field(NA, description=_ITEM)  # type: ignore[return-value]
+
 
 class Infrastructure(_Model):
-    digital_infrastructure: Relevance = NA
-    spatial_constraints: Relevance = NA
-    nitrogen_space: Relevance = NA
-    test_capacity: Relevance = NA
+    digital_infrastructure: Relevance = _item()
+    spatial_constraints: Relevance = _item()
+    nitrogen_space: Relevance = _item()
+    test_capacity: Relevance = _item()
 
 
 class Energy(_Model):
-    grid_congestion: Relevance = NA
-    energy_costs: Relevance = NA
+    grid_congestion: Relevance = _item()
+    energy_costs: Relevance = _item()
 
 
 class Talent(_Model):
-    labour_shortage: Relevance = NA
-    talent: Relevance = NA
+    labour_shortage: Relevance = _item()
+    talent: Relevance = _item()
 
 
 class Regulation(_Model):
-    permits: Relevance = NA
-    regulation: Relevance = NA
-    regulatory_burden: Relevance = NA
+    permits: Relevance = _item()
+    regulation: Relevance = _item()
+    regulatory_burden: Relevance = _item()
 
 
 class Other(_Model):
-    taxation: Relevance = NA
-    financing: Relevance = NA
-    launching_customer: Relevance = NA
-    certification: Relevance = NA
-    other: Relevance = NA
+    taxation: Relevance = _item()
+    financing: Relevance = _item()
+    launching_customer: Relevance = _item()
+    certification: Relevance = _item()
+    other: Relevance = _item()
+
+
+_GROUP = "group of preconditions"
 
 
 class Preconditions(_Model):
     """The preconditions matrix (nl: Randvoorwaarden): five groups of items, each rated."""
 
-    infrastructure: Infrastructure = Infrastructure()
-    energy: Energy = Energy()
-    talent: Talent = Talent()
-    regulation: Regulation = Regulation()
-    other: Other = Other()
+    infrastructure: Infrastructure = Field(Infrastructure(), description=_GROUP)
+    energy: Energy = Field(Energy(), description=_GROUP)
+    talent: Talent = Field(Talent(), description=_GROUP)
+    regulation: Regulation = Field(Regulation(), description=_GROUP)
+    other: Other = Field(Other(), description=_GROUP)
 
 
 class Period(_Model):
     """Start and end year of the project, inclusive (e.g. 2025-2035)."""
 
-    start: Annotated[int, Field(ge=1900, le=2200)]
-    end: Annotated[int, Field(ge=1900, le=2200)]
+    start: Annotated[int, Field(ge=MIN_YEAR, le=MAX_YEAR, description=(
+        f"first year, a whole number {MIN_YEAR}-{MAX_YEAR}, e.g. 2025"))]
+    end: Annotated[int, Field(ge=MIN_YEAR, le=MAX_YEAR, description=(
+        f"last year, a whole number {MIN_YEAR}-{MAX_YEAR}, at least start, e.g. 2035"))]
 
 
 Pct = Annotated[Dec, Field(ge=0, le=100)]
@@ -273,8 +295,10 @@ class Shares(_Model):
     ``public_pct`` is the public share; private is ``100 - public_pct``.
     """
 
-    capital_pct: Pct
-    public_pct: Pct
+    capital_pct: Annotated[Pct, Field(description="capital share in percent, a number 0-100; "
+                                      "R&D is 100 minus this")]
+    public_pct: Annotated[Pct, Field(description="public share in percent, a number 0-100; "
+                                     "private is 100 minus this")]
 
     @property
     def rnd_pct(self) -> Decimal:
@@ -288,15 +312,18 @@ class Shares(_Model):
 class TrlRange(_Model):
     """Technology Readiness Level range, 1 <= min <= max <= 9."""
 
-    min: Annotated[int, Field(ge=1, le=9)]
-    max: Annotated[int, Field(ge=1, le=9)]
+    min: Annotated[int, Field(ge=1, le=9, description="lowest TRL, a whole number 1-9")]
+    max: Annotated[int, Field(ge=1, le=9, description="highest TRL, a whole number 1-9, at "
+                                                      "least min")]
 
 
 class Organisation(_Model):
     """An involved company or institution; ``logo`` is a path relative to the data folder."""
 
-    name: NonEmptyStr
-    logo: NonEmptyStr | None = None
+    name: NonEmptyStr = Field(description="its name, printed under the logo")
+    logo: NonEmptyStr | None = Field(None, description=(
+        "optional: a PNG or JPEG file inside the data folder, written relative to it (e.g. "
+        "logos/acme.png); leave the line out if there is none"))
 
 
 class Collaboration(_Model):
@@ -305,15 +332,22 @@ class Collaboration(_Model):
     E.g. label "NGF projecten" / "NGF projects" and text "Biotech Booster, PharmaNL, ...".
     """
 
-    label: Text | None = None
-    text: Text
+    label: Text | None = Field(None, description=(
+        "optional group label, printed in bold before the text (e.g. NGF projecten / NGF "
+        "projects): one text for both languages, or nl: and en: texts"))
+    text: Text = Field(description="the collaborations: one text for both languages, or nl: "
+                                   "and en: texts")
 
 
 class Collaborations(_Model):
     """Links to Dutch (``national``) and European (``european``) collaborations."""
 
-    national: Annotated[list[Collaboration], Field(min_length=1)]
-    european: Annotated[list[Collaboration], Field(min_length=1)]
+    national: Annotated[list[Collaboration], Field(min_length=1, description=(
+        "links to Dutch collaborations: a list of one or more entries, each a text and an "
+        "optional label; two or more print as a bullet list"))]
+    european: Annotated[list[Collaboration], Field(min_length=1, description=(
+        "links to European collaborations: a list of one or more entries, each a text and an "
+        "optional label; two or more print as a bullet list"))]
 
 
 Amount = Annotated[Dec, Field(ge=0, le=MAX_EUR_M)]
@@ -323,45 +357,52 @@ Amount = Annotated[Dec, Field(ge=0, le=MAX_EUR_M)]
 class CountFigure(_Model):
     """A whole count such as jobs or fte, 0 to 10**12: nl "21.000", en "21,000"."""
 
-    kind: Literal["count"]
-    value: Annotated[int, Field(ge=0, le=MAX_COUNT)]
+    kind: Literal["count"] = Field(description="the kind of figure")
+    value: Annotated[int, Field(ge=0, le=MAX_COUNT, description=(
+        "a whole number, 0 to 10^12 (1000000000000)"))]
 
 
 class NumberFigure(_Model):
     """A plain decimal number, -10**12 to 10**12: nl "12,6", en "12.6"."""
 
-    kind: Literal["number"]
-    value: Annotated[Dec, Field(ge=-MAX_NUMBER, le=MAX_NUMBER)]
+    kind: Literal["number"] = Field(description="the kind of figure")
+    value: Annotated[Dec, Field(ge=-MAX_NUMBER, le=MAX_NUMBER, description=(
+        "a number, -10^12 to 10^12"))]
 
 
 class PercentFigure(_Model):
     """A percentage, given in percent (``1.2`` means 1,2%), -1000 to 1000."""
 
-    kind: Literal["percent"]
-    value: Annotated[Dec, Field(ge=-MAX_FIGURE_PCT, le=MAX_FIGURE_PCT)]
+    kind: Literal["percent"] = Field(description="the kind of figure")
+    value: Annotated[Dec, Field(ge=-MAX_FIGURE_PCT, le=MAX_FIGURE_PCT, description=(
+        f"in percent (1.2 means 1,2%), a number -{MAX_FIGURE_PCT} to {MAX_FIGURE_PCT}"))]
 
 
 class MultiplierFigure(_Model):
     """A multiplier such as 2,5x: more than 0, at most 1000."""
 
-    kind: Literal["multiplier"]
-    value: Annotated[Dec, Field(gt=0, le=MAX_MULTIPLIER)]
+    kind: Literal["multiplier"] = Field(description="the kind of figure")
+    value: Annotated[Dec, Field(gt=0, le=MAX_MULTIPLIER, description=(
+        f"a number more than 0, at most {MAX_MULTIPLIER} (2.5 means 2,5x)"))]
 
 
 class AmountFigure(_Model):
     """Money in EUR millions, printed in millions or billions (``scale``)."""
 
-    kind: Literal["amount"]
-    value_eur_m: Amount
-    scale: Literal["million", "billion"] = "million"
+    kind: Literal["amount"] = Field(description="the kind of figure")
+    value_eur_m: Amount = Field(description=(
+        f"in EUR millions, a number 0 to {MAX_EUR_M} (EUR 10 trillion)"))
+    scale: Literal["million", "billion"] = Field("million", description=(
+        "printed in million (the default) or billion"))
 
 
 class DateFigure(_Model):
     """A calendar date, printed short (nl "30-09-2025") or long (nl "30 september 2025")."""
 
-    kind: Literal["date"]
-    value: dt.date
-    style: Literal["short", "long"] = "short"
+    kind: Literal["date"] = Field(description="the kind of figure")
+    value: dt.date = Field(description="a real date, written YYYY-MM-DD")
+    style: Literal["short", "long"] = Field("short", description=(
+        "printed short (the default; nl 30-09-2025) or long (nl 30 september 2025)"))
 
 
 Figure = Annotated[
@@ -380,25 +421,64 @@ class Project(_Model):
     the stated total of its flagships, which must equal the sum of their sizes.
     """
 
-    slug: str
-    kind: Kind
-    parent: str | None = None
-    name: Text
-    short_name: Text | None = None
-    domain: Text
-    subdomain: Text
-    summary: LocalText
-    relevance: LocalText
-    collaborations: Collaborations
-    period: Period
-    size_eur_m: Annotated[Dec, Field(ge=MIN_SIZE_EUR_M, le=MAX_EUR_M)]
-    flagship_total_eur_m: Amount | None = None
-    shares: Shares
-    trl: TrlRange
-    mrl: MrlStage
-    preconditions: Preconditions = Preconditions()
-    organisations: list[Organisation] = []
-    figures: dict[FigureName, Figure] = {}
+    slug: str = Field(description="the data file's name without .yaml; not written in the "
+                                  "file")
+    kind: Kind = Field(description=(
+        "programme or flagship: a programme groups flagships, a flagship belongs to one "
+        "programme"))
+    parent: str | None = Field(None, description=(
+        "flagships only: the programme it belongs to, its file name without .yaml; it must "
+        "exist and be a programme"))
+    name: Text = Field(description=(
+        "the project's full name, the sheet's title: one text for both languages, or nl: and "
+        "en: texts"))
+    short_name: Text | None = Field(None, description=(
+        "optional shorter name for the header and footer, e.g. ATMP I&II (leave the line out "
+        "if there is none: name is used). For a flagship the sheet adds its programme itself "
+        "(\"Flagship Biotech Nexus: ATMP I&II\", \"Biotech Nexus flagship: ATMP I&II\"): do "
+        "not type that part"))
+    domain: Text = Field(description=(
+        "the domain (Domein), e.g. Life sciences en Biotech: one text for both languages, or "
+        "nl: and en: texts"))
+    subdomain: Text = Field(description=(
+        "the sub-domain (Sub-domein), e.g. Diagnostiek / Diagnostics: one text for both "
+        "languages, or nl: and en: texts"))
+    summary: LocalText = Field(description=(
+        "the lead paragraph, 3-6 sentences, in nl: and en:; a blank line starts a new "
+        "paragraph"))
+    relevance: LocalText = Field(description=(
+        "strategic relevance and societal benefits (Strategische relevantie en "
+        "maatschappelijke baten), in nl: and en:"))
+    collaborations: Collaborations = Field(description=(
+        "links to other collaborations (Koppeling aan Nederlandse / Europese "
+        "samenwerkingen): two lists, national and european"))
+    period: Period = Field(description=(
+        "the project's timeline (Tijdlijn): calendar years, inclusive; end >= start; a "
+        "period of one year (start = end) prints as that year alone"))
+    size_eur_m: Annotated[Dec, Field(ge=MIN_SIZE_EUR_M, le=MAX_EUR_M, description=(
+        f"project size (Projectomvang) in EUR millions, a number from {MIN_SIZE_EUR_M} (EUR "
+        f"50,000) to {MAX_EUR_M} (EUR 10 trillion): 460 means EUR 460 million"))]
+    flagship_total_eur_m: Amount | None = Field(None, description=(
+        f"programmes only: the stated total of the flagships, in EUR millions, a number 0 to "
+        f"{MAX_EUR_M}; it must equal the sum of their size_eur_m, and the programme's own "
+        f"size_eur_m (which includes them) may not be smaller. Leave it out while the "
+        f"programme has no flagships"))
+    shares: Shares = Field(description="how the size splits, in percent")
+    trl: TrlRange = Field(description=(
+        "Technology Readiness Level range: whole numbers 1-9, min <= max"))
+    mrl: MrlStage = Field(description=(
+        f"Market Readiness Level stage, one of: {', '.join(s.value for s in MrlStage)} "
+        "(Verkenning, Deels operationeel, Operationeel)"))
+    preconditions: Preconditions = Field(Preconditions(), description=(
+        "the preconditions matrix (Randvoorwaarden): five groups of items, each one of: "
+        f"{RELEVANCE_VALUES}; items left out are not-assessed"))
+    organisations: list[Organisation] = Field([], description=(
+        "involved companies and institutions (Betrokken bedrijven en instellingen): a list "
+        "of entries, each a name and an optional logo; [] for none"))
+    figures: dict[FigureName, Figure] = Field({}, description=(
+        "key figures the texts mention as {name}, so each language prints the number in its "
+        "own format: a mapping of names (lowercase letters, digits and _, starting with a "
+        "letter) to figures of kind count, number, percent, multiplier, amount or date"))
 
     def display_short_name(self, lang: str) -> str:
         """``short_name`` in ``lang``, or ``name`` when there is no short name."""
@@ -437,8 +517,13 @@ class BundleConfig(_Model):
     data by the validate stage).  ``date`` is the briefing date, printed long on the cover.
     """
 
-    title: LocalText
-    subtitle: LocalText
-    date: dt.date
-    order: Annotated[list[NonEmptyStr], Field(min_length=1)]
-    arrangement: Arrangement = Arrangement.by_language
+    title: LocalText = Field(description="the cover's title, in nl: and en:")
+    subtitle: LocalText = Field(description="the cover's subtitle, in nl: and en:")
+    date: dt.date = Field(description=(
+        "the briefing date, written YYYY-MM-DD, printed long on the cover (nl \"30 september "
+        "2025\", en \"30 September 2025\")"))
+    order: Annotated[list[NonEmptyStr], Field(min_length=1, description=(
+        "every project exactly once, in bundle order: a list of file names without .yaml"))]
+    arrangement: Arrangement = Field(Arrangement.by_language, description=(
+        "by-language (the Dutch part, then the English part; the default) or by-project "
+        "(each project's Dutch sheet followed by its English one)"))

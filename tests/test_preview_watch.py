@@ -1,0 +1,100 @@
+"""The preview's state without a browser: the watcher rebuilds on a change to the theme or
+the Word template too, a broken template is a problem shown over the last good pages, and
+the watcher stops when told."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from nexusreports.pipeline import BuildOptions
+from nexusreports.preview import Preview, watch
+
+ROOT = Path(__file__).resolve().parent.parent
+WAIT_S = 30
+
+
+@pytest.fixture
+def preview(tmp_path, monkeypatch) -> Preview:
+    shutil.copytree(ROOT / "data", tmp_path / "data")
+    shutil.copytree(ROOT / "templates", tmp_path / "templates")
+    monkeypatch.chdir(tmp_path)
+    return Preview(BuildOptions(data_dir=Path("data"), templates_dir=Path("templates"),
+                                out_dir=Path("out"), jobs=1))
+
+
+def image_of(state: dict, slug: str, lang: str) -> str:
+    sheet = next(s for s in state["sheets"] if s["slug"] == slug)
+    return next(x for x in sheet["langs"] if x["lang"] == lang)["image"]["url"]
+
+
+def wait_until(condition, what: str):
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    pytest.fail(what)
+
+
+def test_a_theme_change_redraws_every_sheet_and_the_watcher_stops_when_told(preview):
+    stop = threading.Event()
+    thread = threading.Thread(target=watch, args=(preview, stop))
+    thread.start()
+    try:
+        first = wait_until(lambda: (s := preview.snapshot())["sheets"] and s, "no first build")
+        assert len(first["sheets"]) == 4 and first["problems"] == []
+        theme = Path("templates/theme.yaml")
+        theme.write_text(theme.read_text(encoding="utf-8").replace('"#12355B"', '"#5B1235"'),
+                         encoding="utf-8")
+        later = wait_until(lambda: (s := preview.snapshot())["version"] > first["version"]
+                           and not s["building"] and s["built_at"] != "" and
+                           image_of(s, "atmp", "nl-NL") != image_of(first, "atmp", "nl-NL")
+                           and s, "the theme change was not shown")
+        assert {image_of(later, s["slug"], "en-GB") for s in later["sheets"]}.isdisjoint(
+            {image_of(first, s["slug"], "en-GB") for s in first["sheets"]})
+    finally:
+        stop.set()
+        thread.join(timeout=WAIT_S)
+    assert not thread.is_alive()
+
+
+def test_a_broken_word_template_is_a_problem_over_the_last_good_pages(preview):
+    preview.rebuild()
+    good = preview.snapshot()
+    assert good["problems"] == [] and good["sheets"]
+    Path("templates/sheet.docx").write_bytes(b"not a Word file")
+    preview.rebuild()
+    broken = preview.snapshot()
+    assert broken["problems"] and all(p.startswith("templates/sheet.docx")
+                                      for p in broken["problems"]), broken["problems"]
+    assert broken["sheets"] == good["sheets"]
+    assert preview.image(image_of(good, "atmp", "nl-NL")[5:-4]).startswith(b"\x89PNG")
+
+
+def test_only_the_outputs_it_shows_are_served(preview):
+    preview.rebuild()
+    assert preview.output_file("nl/atmp.pdf") == Path("out/nl/atmp.pdf")
+    assert preview.output_file("../data/projects/atmp.yaml") is None
+    assert preview.output_file("manifest.json") is None
+
+
+def test_a_port_in_use_is_said_with_what_to_do(tmp_path, monkeypatch, capsys):
+    import socket
+
+    from nexusreports.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["preview", "--port", str(port)]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        f"127.0.0.1:{port}: cannot listen (Address already in use): give another --port, or "
+        "0 for any free one"]
