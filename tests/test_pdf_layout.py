@@ -301,3 +301,33 @@ def test_a_one_year_period_prints_one_year_and_no_second_end(shipped):
     assert "2027" in text.split()
     assert "2027–2027" not in text and "2027 2027" not in " ".join(text.split())
     assert "Start" not in text.split() and "Eind" not in text.split()  # no two ends
+
+
+def test_a_typed_hyphen_breaks_a_line_only_between_two_pieces_of_three_letters(shipped):
+    # ReportLab's own break after a typed hyphen left "e-" | "mail", "co-" | "financiering"
+    # and broke names: "Health-" | "RI"
+    _, theme = shipped
+    view = view_of(shipped, "atmp", "nl")
+    words = "e-mailadressen co-financiering Health-RI ex-werknemers rode-biotechsector"
+    lines = []
+    for width in range(1, 30):  # the same words at every place in the line
+        filler = " ".join(["de"] * width)
+        grown = dataclasses.replace(view, relevance=(f"{filler} {words}",))
+        lines += text_of(render_pdf(grown, theme, invariant=True)).splitlines()
+    ends = {re.search(r"(\S+)-$", line)[1] for line in lines if re.search(r"\S-$", line)}
+    assert "rode" in ends  # a typed hyphen between longer pieces is still a break
+    for head in ("e", "co", "ex", "Health", "co-fi"):
+        assert head not in ends
+    assert not [e for e in ends if re.fullmatch(r"co-\w{1,2}|\w{1,2}", e)]
+
+
+def test_an_organisation_name_longer_than_a_line_still_breaks_at_its_spaces(shipped):
+    # made one unbreakable word, it was "wider than the organisations band: break it with a
+    # space", though it has eighteen
+    _, theme = shipped
+    long = ("Koninklijke Nederlandse Akademie van Wetenschappen, Stichting voor Onderzoek en "
+            "Ontwikkeling van Geavanceerde Therapieën en Vaccins")
+    view = with_orgs(view_of(shipped, "atmp", "nl"), [OrganisationView(long, None, long),
+                                                       OrganisationView("TNO", None, "TNO")])
+    text = " ".join(text_of(render_pdf(view, theme, invariant=True)).split())
+    assert f"{long} · TNO" in text
