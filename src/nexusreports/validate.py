@@ -904,25 +904,36 @@ def load_bundle(data_dir: Path, projects: m.ProjectSet | list[str]) -> m.BundleC
     config = None
     try:
         config = m.BundleConfig.model_validate(doc.data)
-        order = config.order
+        order = list(enumerate(config.order))
     except ValidationError as exc:
         problems += pydantic_problems(exc, doc)
-        # the order's own mistakes in the same run as (say) a mistyped date, when it can be read
-        order = [] if any(p.field.startswith("order") for p in problems) else \
-            _bundle_order.validate_python(doc.data.get("order"))
+        # the order's own mistakes in the same run as (say) a mistyped date or an empty
+        # entry: every entry that can be read is checked
+        order = _readable_order(doc.data.get("order"), {p.field for p in problems})
     known = (list(projects) if isinstance(projects, list)
              else [p.slug for p in projects.projects])
     seen: set[str] = set()
-    for i, slug in enumerate(order):
+    meant: set[str] = set()  # projects an entry seems to misspell: "add" would list them twice
+    for i, slug in order:
         if slug in seen:
             problems.append(_problem(doc, ("order", i), f"'{slug}' is listed twice: list each "
                                      "project once"))
         elif slug not in known:
-            close = difflib.get_close_matches(slug, known, n=1)
-            hint = f"did you mean '{close[0]}'?" if close else f"known projects: {', '.join(known)}"
-            problems.append(_problem(doc, ("order", i), f"no project '{slug}' in the data: {hint}"))
+            plain = _without_invisible(slug)
+            close = difflib.get_close_matches(plain, known, n=1)
+            meant.update(close)
+            if plain != slug:
+                fix = (f"retype the entry as {plain}" if plain in known
+                       else f"retype the entry: known projects: {', '.join(known)}")
+                message = (f"the entry {_shown(slug)} holds the invisible "
+                           f"{_invisible_names(slug)}, which often comes with copied text: {fix}")
+            else:
+                hint = (f"did you mean '{close[0]}'?" if close
+                        else f"known projects: {', '.join(known)}")
+                message = f"no project '{slug}' in the data: {hint}"
+            problems.append(_problem(doc, ("order", i), message))
         seen.add(slug)
-    missing = [slug for slug in known if slug not in seen]
+    missing = [slug for slug in known if slug not in seen and slug not in meant]
     if missing and order:
         problems.append(_problem(doc, ("order",), "the bundle holds every project: add "
                                  + ", ".join(f"'- {s}'" for s in missing) + " to the order"))
@@ -931,7 +942,34 @@ def load_bundle(data_dir: Path, projects: m.ProjectSet | list[str]) -> m.BundleC
     return config
 
 
-_bundle_order: TypeAdapter[list[str]] = TypeAdapter(
-    Annotated[m.BundleConfig.model_fields["order"].annotation,
-              *m.BundleConfig.model_fields["order"].metadata])
-"""The type of the bundle's ``order``, to read it alone when another field is wrong."""
+def _readable_order(raw: Any, reported: set[str]) -> list[tuple[int, str]]:
+    """The entries of the bundle's ``order`` (index, slug) that are readable texts, when
+    validation failed: none if the order itself is wrong (not a list, empty)."""
+    if not isinstance(raw, list) or "order" in reported:
+        return []
+    out = []
+    for i, entry in enumerate(raw):
+        if f"order.{i}" in reported:
+            continue
+        try:
+            out.append((i, _bundle_entry.validate_python(entry)))
+        except ValidationError:  # pragma: no cover - reported by the model already
+            continue
+    return out
+
+
+def _without_invisible(text: str) -> str:
+    """``text`` without the characters that do not print (a zero-width joiner, say)."""
+    return "".join(ch for ch in text if ch.isprintable())
+
+
+def _invisible_names(text: str) -> str:
+    """'character U+200C (zero width non-joiner)' for each character of ``text`` that does
+    not print."""
+    shown = list(dict.fromkeys(f"U+{ord(ch):04X} ({unicodedata.name(ch, 'no name').lower()})"
+                               for ch in text if not ch.isprintable()))
+    return ("character " if len(shown) == 1 else "characters ") + ", ".join(shown)
+
+
+_bundle_entry: TypeAdapter[str] = TypeAdapter(m.NonEmptyStr)
+"""The type of one entry of the bundle's ``order``."""
