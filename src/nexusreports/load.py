@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -297,8 +298,11 @@ def _convert(node: yaml.Node, loc: Loc, doc: RawDocument, seen: set[int], depth:
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
         first_line: dict[str, int] = {}
+        previous: tuple[str, yaml.Node] | None = None
         for key_node, value_node in node.value:
             key_line = key_node.start_mark.line + 1
+            if previous is not None:
+                _refuse_split_number(node, previous, key_node, value_node, loc, doc)
             if not isinstance(key_node, yaml.ScalarNode):
                 raise DataError(doc.path, key_line, _dotted(loc), "a field name must be plain "
                                 "text, not a list or mapping")
@@ -314,10 +318,44 @@ def _convert(node: yaml.Node, loc: Loc, doc: RawDocument, seen: set[int], depth:
             first_line[key] = key_line
             doc.lines[(*loc, key)] = key_line
             out[key] = _convert(value_node, (*loc, key), doc, seen, depth + 1, back, spans)
+            previous = (key, value_node)
             # the value's own line is the key's line for inline values, which is what people read
             doc.lines[(*loc, key)] = key_line
         return out
     raise DataError(doc.path, line, _dotted(loc), "unsupported YAML node")  # pragma: no cover
+
+
+_NUMBER_RE = re.compile(r"[-+]?\d[\d.]*")
+
+
+def _refuse_split_number(mapping: yaml.MappingNode, previous: tuple[str, yaml.Node],
+                         key_node: yaml.Node, value_node: yaml.Node, loc: Loc,
+                         doc: RawDocument) -> None:
+    """Refuse a number written with a comma inside ``{ }`` (``{kind: count, value: 21,000}``):
+    YAML splits it at the comma into ``value: 21`` and a field named ``000``.
+
+    The message gives the number both ways the comma may be meant (a thousands separator,
+    a decimal comma) in the form every number is written in, instead of an "unknown field
+    000" and a value a thousand times too small.
+    """
+    name, before = previous
+    if not (mapping.flow_style and isinstance(before, yaml.ScalarNode)
+            and isinstance(key_node, yaml.ScalarNode) and isinstance(value_node, yaml.ScalarNode)
+            and before.style in _PLAIN_STYLES and key_node.style in _PLAIN_STYLES
+            and value_node.style in _PLAIN_STYLES and value_node.value in _NULLS
+            and _NUMBER_RE.fullmatch(before.value) and key_node.value.isdigit()
+            and before.end_mark.line == key_node.start_mark.line):
+        return
+    typed = f"{before.value},{key_node.value}"
+    whole = before.value.replace(".", "")
+    decimal = f"{Decimal(f'{whole}.{key_node.value}').normalize():f}"
+    ways = (f"write {decimal} (a point for decimals, no thousands separator)"
+            if "." in before.value or len(key_node.value) != 3 else
+            f"write {whole}{key_node.value} if the comma separates thousands, or {decimal} if "
+            "it is a decimal comma (no thousands separator, a point for decimals)")
+    raise DataError(doc.path, before.start_mark.line + 1, _dotted((*loc, name)),
+                    f"{typed} is read as two fields, because inside '{{ }}' a comma separates "
+                    f"fields: {ways}")
 
 
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")
