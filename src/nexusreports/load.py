@@ -227,15 +227,29 @@ def _check_depth(path: Path, text: str) -> None:
     if _FAST_LOADER is not None and _fast_loader_agrees(text):
         loaders.insert(0, _FAST_LOADER)  # the pure parser again only if libyaml stops early
     for loader in loaders:
-        depth = 0
+        # one entry per open mapping or list: [field name or list index, a key is next]
+        open_: list[list[Any]] = []
         try:
             for event in yaml.parse(text, Loader=loader):
+                if isinstance(event, yaml.CollectionEndEvent):
+                    open_.pop()
+                    continue
+                if not isinstance(event, yaml.NodeEvent) or not open_:
+                    pass
+                elif open_[-1][1] is None:  # a list: the next entry
+                    open_[-1][0] += 1
+                elif open_[-1][1]:  # a mapping's key (text, or a list/mapping as a key)
+                    open_[-1][0] = getattr(event, "value", "[key]")
+                    open_[-1][1] = False
+                else:  # a mapping's value
+                    open_[-1][1] = True
                 if isinstance(event, yaml.CollectionStartEvent):
-                    depth += 1
-                    if depth > MAX_DEPTH:
-                        raise DataError(path, event.start_mark.line + 1, "", _TOO_DEEP)
-                elif isinstance(event, yaml.CollectionEndEvent):
-                    depth -= 1
+                    if len(open_) == MAX_DEPTH:
+                        field = tuple(f for f, _ in open_[:4])  # where it starts
+                        raise DataError(path, event.start_mark.line + 1, _dotted(field),
+                                        _TOO_DEEP)
+                    mapping = isinstance(event, yaml.MappingStartEvent)
+                    open_.append(["", True] if mapping else [-1, None])
             return
         except yaml.YAMLError:
             continue
