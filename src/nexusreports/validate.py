@@ -299,7 +299,8 @@ def _message(err: Mapping[str, Any], loc: Loc) -> str:
     if kind in ("int_parsing", "int_type", "decimal_parsing", "decimal_type", "float_parsing",
                 "int_from_float", "decimal_max_places", "finite_number"):
         want = "a whole number" if kind.startswith("int") else "a number"
-        return f"expected {want}, got {_short(given)!r}{_number_hint(given, loc)}"
+        return (f"expected {want}, got {_short(given)!r}{_number_hint(given, loc)}"
+                f"{_invisible_hint(given)}")
     if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
         bound = _bound(ctx.get("ge", ctx.get("gt", ctx.get("le", ctx.get("lt")))))
         words = {"greater_than_equal": "at least", "greater_than": "more than",
@@ -312,9 +313,10 @@ def _message(err: Mapping[str, Any], loc: Loc) -> str:
         return f"{_short(given)} is out of range: it must be {words} {bound}{hint}"
     if kind in ("enum", "literal_error"):
         expected = ctx.get("expected", "")
-        return f"unknown value {given!r}: use one of {expected}"
+        return f"unknown value {given!r}: use one of {expected}{_invisible_hint(given)}"
     if kind == "union_tag_invalid":
-        return f"unknown figure kind {ctx.get('tag')!r}: use one of {ctx.get('expected_tags')}"
+        return (f"unknown figure kind {ctx.get('tag')!r}: use one of "
+                f"{ctx.get('expected_tags')}{_invisible_hint(ctx.get('tag'))}")
     if kind == "union_tag_not_found":
         return "a figure needs 'kind:' (count, number, percent, multiplier, amount or date)"
     if kind == "string_too_short" or (kind == "too_short" and isinstance(given, str)):
@@ -389,21 +391,39 @@ def _unit(loc: Loc) -> str:
     return ""
 
 
+def _invisible_hint(given: Any) -> str:
+    """For a value that holds characters that do not print (a zero-width space, a no-break
+    space pasted with the text): which ones, and how to get rid of them."""
+    if not isinstance(given, str) or given.isprintable():
+        return ""
+    return (f"; it holds the invisible {_invisible_names(given)}, which often comes with "
+            "copied text: retype the value")
+
+
 def _number_hint(given: Any, loc: Loc) -> str:
     if not isinstance(given, str):
         return ""
     hints = []
+    words = re.findall(r"miljoen|million|mln|mio", given.casefold())
+    bare = re.sub(r"€|eur|miljoen|million|mln|mio|\s", "", given.casefold())
     if "%" in given:
         hints.append("leave out the '%' sign: the value is already in percent")
     if "€" in given or "eur" in given.casefold():
         hints.append("leave out the '€' sign: the value is in EUR millions")
+    if words and str(loc[-1]).endswith("_eur_m") and not any(ch.isalpha() for ch in bare):
+        hints.append(f"leave out '{words[0]}': the value is in EUR millions")
     if "," in given:
         hints.append("write decimals with a point (1.2) and no thousands separators (21200)")
-    elif re.fullmatch(r"\s*\d{1,3}(?:\.\d{3}){2,}\s*", given):
-        hints.append(f"write it without thousands separators ({given.strip().replace('.', '')})")
+    elif re.fullmatch(r"\d{1,3}(?:\.\d{3}){2,}", bare):
+        hints.append(f"write it without thousands separators ({bare.replace('.', '')})")
+    elif bare != given.strip() and str(loc[-1]).endswith("_eur_m") and is_ambiguous_money(bare):
+        hints.append(f"and {bare} is ambiguous: write {bare.replace('.', '')} if the point "
+                     f"separates thousands, or {Decimal(bare).normalize():f} if it is a "
+                     "decimal point")
     if re.fullmatch(r"\s*\d{4}-\d{1,2}-\d{1,2}\s*", given):
         hints.append("write the year only, e.g. 2025")
-    elif any(ch.isalpha() for ch in given.casefold().replace("eur", "")):
+    elif any(ch.isalpha() for ch in re.sub(r"eur|miljoen|million|mln|mio", "",
+                                             given.casefold())):
         hints.append("write it in digits" + (", in EUR millions (e.g. 1200 for 1.2 billion "
                                               "euros)" if str(loc[-1]).endswith("_eur_m") else ""))
     return "; " + "; ".join(hints) if hints else ""
