@@ -113,6 +113,15 @@ def test_comments_name_units_and_allowed_values():
         assert needed in text
 
 
+def test_the_size_comment_states_the_range_validate_checks():
+    # before: "> 0", while validate refuses anything under 0.05 (EUR 50,000)
+    text = scaffold_text("new-flagship", "biotech-nexus")
+    line = next(li for li in text.splitlines() if li.startswith("size_eur_m:"))
+    assert f"{m.MIN_SIZE_EUR_M} to {m.MAX_EUR_M}" in line
+    assert "> 0" not in text
+    assert "no\n" in text and "thousands separators (21200, not 21.200)" in text
+
+
 def test_new_writes_the_file_and_it_fails_validation_on_every_todo(work, capsys):
     code, lines = cli(capsys, "new", "new-flagship", "--data", "data")
     assert code == 0

@@ -124,7 +124,9 @@ collaborations:                    # links to other collaborations, two lists
 period:                            # the project's timeline: calendar years, inclusive; end >= start
   start: {TODO}                    # e.g. 2025
   end: {TODO}                      # e.g. 2035
-size_eur_m: {TODO}                 # project size in EUR millions, > 0 (460 means EUR 460 million)
+size_eur_m: {TODO}                 # project size in EUR millions, {m.MIN_SIZE_EUR_M} to {m.MAX_EUR_M}:
+                                   # 460 means EUR 460 million, 0.05 EUR 50,000; digits only, no
+                                   # thousands separators (21200, not 21.200)
 {total_lines}
 shares:                            # how the size splits, in percent, 0-100
   capital_pct: {TODO}              # capital share; R&D is 100 minus this
