@@ -320,7 +320,7 @@ def _convert(node: yaml.Node, loc: Loc, doc: RawDocument, seen: set[int], depth:
             if not isinstance(key_node, yaml.ScalarNode):
                 raise DataError(doc.path, key_line, _dotted(loc), "a field name must be plain "
                                 "text, not a list or mapping")
-            _refuse_surrogates(key_node, loc, doc)
+            _refuse_surrogates(key_node, (*loc, "[key]"), doc, "in a field name, ")
             key = _scalar(key_node, back, spans)
             if key == "<<":
                 raise DataError(doc.path, key_line, _dotted((*loc, key)), "merge keys ('<<') "
@@ -375,7 +375,8 @@ def _refuse_split_number(mapping: yaml.MappingNode, previous: tuple[str, yaml.No
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")
 
 
-def _refuse_surrogates(node: yaml.ScalarNode, loc: Loc, doc: RawDocument) -> None:
+def _refuse_surrogates(node: yaml.ScalarNode, loc: Loc, doc: RawDocument,
+                       where: str = "") -> None:
     """Refuse a scalar holding a code point U+D800..U+DFFF (a "surrogate").
 
     No file can hold one raw (it is not UTF-8); only an escape in double quotes makes one,
@@ -396,7 +397,7 @@ def _refuse_surrogates(node: yaml.ScalarNode, loc: Loc, doc: RawDocument) -> Non
         message = (f"the escape \\u{ord(pair[0]):04x} is half of a character written as two "
                    "escapes, and cannot be printed alone: type the character itself, or "
                    "write it as \\U followed by its 8-digit code")
-    raise DataError(doc.path, node.start_mark.line + 1, _dotted(loc), message)
+    raise DataError(doc.path, node.start_mark.line + 1, _dotted(loc), where + message)
 
 
 def _scalar(node: yaml.ScalarNode, back: dict[str, str], spans: list[tuple[int, int]]) -> str:

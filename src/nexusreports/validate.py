@@ -176,7 +176,7 @@ def validate_file(path: Path, problems: list[Problem]) -> tuple[RawDocument | No
     return doc, (None if todos or ambiguous else project)
 
 
-_THOUSANDS_RE = re.compile(r"[1-9]\d{0,2}\.\d{3}")
+_THOUSANDS_RE = re.compile(r"\+?[1-9]\d{0,2}\.\d{3}")
 """A number such as ``21.200``: a point before exactly three digits, which a Dutch writer
 means as a thousands separator (21200) and YAML reads as a decimal point (21.2)."""
 
@@ -184,8 +184,8 @@ means as a thousands separator (21200) and YAML reads as a decimal point (21.2).
 def is_ambiguous_money(value: Any) -> bool:
     """True for the text of an amount that reads two ways (``21.200``: 21200 or 21.2).
 
-    >>> [is_ambiguous_money(v) for v in ("21.200", "21.2", "21200", "0.050", "3.910")]
-    [True, False, False, False, True]
+    >>> [is_ambiguous_money(v) for v in ("21.200", "21.2", "21200", "0.050", "3.910", "+2.250")]
+    [True, False, False, False, True, True]
     """
     return isinstance(value, str) and bool(_THOUSANDS_RE.fullmatch(value.strip()))
 
@@ -200,7 +200,7 @@ def _ambiguous_money(value: Any, loc: Loc, doc: RawDocument) -> list[Problem]:
     if not (loc and str(loc[-1]).endswith("_eur_m") and is_ambiguous_money(value)):
         return []
     typed = value.strip()
-    whole, point = typed.replace(".", ""), f"{Decimal(typed).normalize():f}"
+    whole, point = typed.lstrip("+").replace(".", ""), f"{Decimal(typed).normalize():f}"
     return [_problem(doc, loc, f"{typed} is ambiguous: the point may separate thousands or "
                      f"decimals; write {whole} for EUR {int(whole):,} million, or {point} for "
                      f"EUR {point} million (EUR millions are written with no thousands "
@@ -218,7 +218,7 @@ def _ambiguous_counts(data: Any, doc: RawDocument) -> list[Problem]:
         if isinstance(figure, dict) and figure.get("kind") == "count" \
                 and is_ambiguous_money(figure.get("value")):
             typed = figure["value"].strip()
-            whole = typed.replace(".", "")
+            whole = typed.lstrip("+").replace(".", "")
             out.append(_problem(doc, ("figures", name, "value"), f"{typed} is ambiguous: a "
                                 f"count is a whole number, so write {whole} for {int(whole):,} "
                                 f"(no thousands separator), or {int(Decimal(typed))}"))
