@@ -707,13 +707,14 @@ def _check_height(region: _Region, view: SheetView, kit: _Kit) -> None:
         lines = int(-(-over // kit.type["body_leading_pt"]))
         name = region.name
         last = getattr(region.flowables[-1], "inner", None)
-        if isinstance(last, _Logos):  # rows of organisations, not lines of text
+        rows = isinstance(last, _Logos)
+        if rows:  # rows of organisations, not lines of text
             lines = last.lines_to_cut(over)
             name = f"{name} ({ORGANISATIONS_PER_ROW} logos a row{region.note})"
         elif region.note:
             name = f"{name} ({region.note.lstrip('; ')})"
         raise ContentOverflow(view.source, view.locale_id, name, fields or [region.name],
-                              round(over / mm, 1), max(1, lines))
+                              round(over / mm, 1), max(1, lines), rows=rows)
 
 
 def _draw(region: _Region, canvas: Canvas) -> None:
