@@ -311,7 +311,7 @@ def test_a_typed_hyphen_breaks_a_line_only_between_two_pieces_of_three_letters(s
     view = view_of(shipped, "atmp", "nl")
     words = "e-mailadressen co-financiering Health-RI ex-werknemers rode-biotechsector"
     lines = []
-    for width in range(1, 30):  # the same words at every place in the line
+    for width in range(0, 24, 2):  # the same words at many places in the line
         filler = " ".join(["de"] * width)
         grown = dataclasses.replace(view, relevance=(f"{filler} {words}",))
         lines += text_of(render_pdf(grown, theme, invariant=True)).splitlines()
@@ -332,3 +332,28 @@ def test_an_organisation_name_longer_than_a_line_still_breaks_at_its_spaces(ship
                                                        OrganisationView("TNO", None, "TNO")])
     text = " ".join(text_of(render_pdf(view, theme, invariant=True)).split())
     assert f"{long} · TNO" in text
+
+
+def test_a_column_and_the_band_both_over_their_share_are_named_in_one_message(shipped):
+    # before: "the text column is 12.9 mm too tall"; once cut, "the organisations band is
+    # ... too tall": two rounds for one page
+    _, theme = shipped
+    view = with_orgs(view_of(shipped, "atmp", "nl"),
+                     [OrganisationView(n, None, n) for n in LONG_NAMES])
+    extra = " ".join(["Dit is een extra zin over de samenwerking tussen partners."] * 30)
+    with pytest.raises(ContentOverflow) as info:
+        render_pdf(dataclasses.replace(view, relevance=(*view.relevance, extra)), theme)
+    assert info.value.fields == ["summary.nl", "relevance.nl", "collaborations.national",
+                                 "collaborations.european", "organisations"]
+    assert re.fullmatch(r".*atmp\.yaml: summary\.nl, relevance\.nl, collaborations\.national, "
+                        r"collaborations\.european, organisations: the nl-NL sheet does not fit "
+                        r"on one page: the text column with the organisations band below it is "
+                        r"\d+\.\d mm too tall; shorten these texts by about \d+ lines",
+                        str(info.value))
+    # cutting that much from either is enough: without the band's names the text fits less
+    # the band's share, which is what the message counted
+    over_mm = info.value.overflow_mm
+    names_only = dataclasses.replace(view, relevance=(*view.relevance, extra))
+    with pytest.raises(ContentOverflow) as alone:
+        render_pdf(with_orgs(names_only, [OrganisationView("Acme", None, "Acme")]), theme)
+    assert alone.value.overflow_mm < over_mm

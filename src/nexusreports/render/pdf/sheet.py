@@ -993,7 +993,8 @@ def _share_the_body(columns: list[_Region], band: _Region, room: float, band_lea
     content at the top, so the page's free space is shared where the content is.  When the
     content does not fit, the taller column is blamed if it does not fit above the band at
     its least height (or its content, when that is less); otherwise the band, saying how
-    much the columns leave it.
+    much the columns leave it; when neither fits its share, both at once (or the band first
+    when it does not fit under the shorter column either: that cut is needed in any case).
     """
     for region in (*columns, band):
         _lay_out(region, view)
@@ -1005,11 +1006,33 @@ def _share_the_body(columns: list[_Region], band: _Region, room: float, band_lea
             band_h = max(room - columns_need, 0.0)
             taller = max(columns, key=lambda c: c.used)
             band.note = f"; the {taller.name} above leaves it {band_h / mm:.1f} mm"
+        elif band.used > band_h + 0.01:  # the column and the band are both over their share
+            taller = max(columns, key=lambda c: c.used)
+            other = min(columns, key=lambda c: c.used)
+            if other.used + band.used > room + 0.01:  # the band must lose that much anyway
+                band_h = max(room - other.used, 0.0)
+                band.note = f"; the {other.name} above leaves it {band_h / mm:.1f} mm"
+                band.place(band.y, band_h)
+                _check_height(band, view, kit)
+            # else cutting either is enough: one message, so that one round of cuts fits
+            _both_overflow(taller, band, columns_need + band.used - room, view, kit)
     band.place(band.y, band_h)
     for column in columns:
         column.place(band.y + band_h + _BAND_GAP, room - band_h)
     for region in (*columns, band):
         _check_height(region, view, kit)
+
+
+def _both_overflow(column: _Region, band: _Region, over: float, view: SheetView,
+                   kit: _Kit) -> None:
+    """Raise the ContentOverflow of a column and the organisations band that are both over
+    their share of the page, by ``over`` pt together, naming the fields of both: blamed one
+    at a time, cutting what the first message says would only lead to the second."""
+    fields = [*column.fields, *(f for f in band.fields if f not in column.fields)]
+    raise ContentOverflow(view.source, view.locale_id,
+                          f"{column.name} with the organisations band below it",
+                          fields or [column.name], round(over / mm, 1),
+                          max(1, int(-(-over // kit.type["body_leading_pt"]))))
 
 
 def _header_regions(view: SheetView, kit: _Kit, page_w: float, page_h: float, ml: float,
