@@ -357,3 +357,19 @@ def test_a_column_and_the_band_both_over_their_share_are_named_in_one_message(sh
     with pytest.raises(ContentOverflow) as alone:
         render_pdf(with_orgs(names_only, [OrganisationView("Acme", None, "Acme")]), theme)
     assert alone.value.overflow_mm < over_mm
+
+
+def test_a_hyphenated_name_wider_than_its_logo_cell_breaks_at_a_typed_hyphen(shipped, logos):
+    # names are never hyphenated, but one wider than its cell must break somewhere rather
+    # than be refused: at a hyphen it has, between pieces of three letters or more
+    _, theme = shipped
+    name = "Max-Planck-Gesellschaft-Forschungszentrum"
+    view = with_orgs(view_of(shipped, "atmp", "nl"),
+                     [OrganisationView(name, logos["wide.png"], "Logo"),
+                      OrganisationView("Health-RI", logos["wide.png"], "Logo")])
+    lines = [line.strip() for line in text_of(render_pdf(view, theme, invariant=True))
+             .splitlines()]
+    broken = [line for line in lines if line.startswith("Max-")]
+    assert broken and broken[0].endswith("-") and broken[0] != "Max-"
+    assert any(line.endswith("Forschungszentrum") for line in lines)
+    assert "Health-RI" in " ".join(lines)

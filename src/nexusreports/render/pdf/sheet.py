@@ -167,7 +167,9 @@ def _kit(theme: Theme, lang: str, names: tuple[str, ...] = ()) -> _Kit:
                                             alignment=TA_RIGHT)
     for name, style in styles.items():
         if name not in ("body", "lead", "bullet"):
-            style.hyphenationLang = ""  # names and labels break at spaces only
+            # names and labels are never hyphenated: they break at spaces, and (a name
+            # under its logo, in a narrow cell) at a typed hyphen: "Max-Planck-|Gesellschaft"
+            style.hyphenationLang = typed_hyphen_breaks
     return _Kit(font=font, bold=bold, hex=dict(theme.colours), colours=c, styles=styles, type=ty)
 
 
@@ -907,6 +909,19 @@ def hyphenator(lang: str, names: frozenset[str] = frozenset()
         return [(lead + head, tail + trail) for head, tail in pairs]
 
     return split
+
+
+def typed_hyphen_breaks(word: str) -> list[tuple[str, str]]:
+    """The breaks after the hyphens typed in ``word`` that leave :data:`HYPHEN_MIN` letters
+    or more on either side, longest head first: for a name, which is never hyphenated but
+    may have to break in a narrow logo cell.
+
+    >>> typed_hyphen_breaks("Max-Planck-Gesellschaft"), typed_hyphen_breaks("Health-RI")
+    ([('Max-Planck-', 'Gesellschaft'), ('Max-', 'Planck-Gesellschaft')], [])
+    """
+    cuts = [i + 1 for i, ch in enumerate(word) if ch == "-"]
+    return [(word[:i], word[i:]) for i in reversed(cuts)
+            if min(_letters(word[:i]), _letters(word[i:])) >= HYPHEN_MIN]
 
 
 @lru_cache(maxsize=8)
