@@ -817,8 +817,13 @@ def _check_logos(project: m.Project, doc: RawDocument, data_dir: Path,
                                      "logos/<file>"))
             continue
         if not target.is_file():
+            plain = _without_invisible(org.logo)
+            hint = ("" if plain == org.logo else
+                    f"; the path holds the invisible {_invisible_names(org.logo)}, which often "
+                    f"comes with copied text: retype it" + (f" as {plain}" if (
+                        data_dir / plain).is_file() else ""))
             problems.append(_problem(doc, loc, f"no such file: "
-                                     f"{_shown(org.logo)} (relative to the data folder)"))
+                                     f"{_shown(org.logo)} (relative to the data folder){hint}"))
             continue
         if target.stat().st_size > MAX_LOGO_BYTES:
             problems.append(_problem(doc, loc, f"the logo is larger than "
