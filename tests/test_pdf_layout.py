@@ -79,8 +79,9 @@ def test_too_many_organisations_with_logos_is_an_overflow_naming_them(shipped, l
     assert re.fullmatch(
         r".*atmp\.yaml: organisations: the en-GB sheet does not fit on one page: the "
         r"organisations band \(6 logos a row; the key-figures column above leaves it "
-        r"\d+\.\d mm\) is \d+\.\d mm too tall; shorten these texts by "
-        rf"about {rows} lines?", str(info.value))
+        r"\d+\.\d mm\) is \d+\.\d mm too tall; leave out about "
+        rf"{rows} rows? of organisations, or their logos \(names alone take less room\)",
+        str(info.value))
 
 
 def test_a_name_too_long_for_its_logo_cell_is_an_overflow_naming_organisations(shipped, logos):
@@ -301,3 +302,74 @@ def test_a_one_year_period_prints_one_year_and_no_second_end(shipped):
     assert "2027" in text.split()
     assert "2027–2027" not in text and "2027 2027" not in " ".join(text.split())
     assert "Start" not in text.split() and "Eind" not in text.split()  # no two ends
+
+
+def test_a_typed_hyphen_breaks_a_line_only_between_two_pieces_of_three_letters(shipped):
+    # ReportLab's own break after a typed hyphen left "e-" | "mail", "co-" | "financiering"
+    # and broke names: "Health-" | "RI"
+    _, theme = shipped
+    view = view_of(shipped, "atmp", "nl")
+    words = "e-mailadressen co-financiering Health-RI ex-werknemers rode-biotechsector"
+    lines = []
+    for width in range(0, 24, 2):  # the same words at many places in the line
+        filler = " ".join(["de"] * width)
+        grown = dataclasses.replace(view, relevance=(f"{filler} {words}",))
+        lines += text_of(render_pdf(grown, theme, invariant=True)).splitlines()
+    ends = {re.search(r"(\S+)-$", line)[1] for line in lines if re.search(r"\S-$", line)}
+    assert "rode" in ends  # a typed hyphen between longer pieces is still a break
+    for head in ("e", "co", "ex", "Health", "co-fi"):
+        assert head not in ends
+    assert not [e for e in ends if re.fullmatch(r"co-\w{1,2}|\w{1,2}", e)]
+
+
+def test_an_organisation_name_longer_than_a_line_still_breaks_at_its_spaces(shipped):
+    # made one unbreakable word, it was "wider than the organisations band: break it with a
+    # space", though it has eighteen
+    _, theme = shipped
+    long = ("Koninklijke Nederlandse Akademie van Wetenschappen, Stichting voor Onderzoek en "
+            "Ontwikkeling van Geavanceerde Therapieën en Vaccins")
+    view = with_orgs(view_of(shipped, "atmp", "nl"), [OrganisationView(long, None, long),
+                                                       OrganisationView("TNO", None, "TNO")])
+    text = " ".join(text_of(render_pdf(view, theme, invariant=True)).split())
+    assert f"{long} · TNO" in text
+
+
+def test_a_column_and_the_band_both_over_their_share_are_named_in_one_message(shipped):
+    # before: "the text column is 12.9 mm too tall"; once cut, "the organisations band is
+    # ... too tall": two rounds for one page
+    _, theme = shipped
+    view = with_orgs(view_of(shipped, "atmp", "nl"),
+                     [OrganisationView(n, None, n) for n in LONG_NAMES])
+    extra = " ".join(["Dit is een extra zin over de samenwerking tussen partners."] * 30)
+    with pytest.raises(ContentOverflow) as info:
+        render_pdf(dataclasses.replace(view, relevance=(*view.relevance, extra)), theme)
+    assert info.value.fields == ["summary.nl", "relevance.nl", "collaborations.national",
+                                 "collaborations.european", "organisations"]
+    assert re.fullmatch(r".*atmp\.yaml: summary\.nl, relevance\.nl, collaborations\.national, "
+                        r"collaborations\.european, organisations: the nl-NL sheet does not fit "
+                        r"on one page: the text column with the organisations band below it is "
+                        r"\d+\.\d mm too tall; shorten these texts by about \d+ lines",
+                        str(info.value))
+    # cutting that much from either is enough: without the band's names the text fits less
+    # the band's share, which is what the message counted
+    over_mm = info.value.overflow_mm
+    names_only = dataclasses.replace(view, relevance=(*view.relevance, extra))
+    with pytest.raises(ContentOverflow) as alone:
+        render_pdf(with_orgs(names_only, [OrganisationView("Acme", None, "Acme")]), theme)
+    assert alone.value.overflow_mm < over_mm
+
+
+def test_a_hyphenated_name_wider_than_its_logo_cell_breaks_at_a_typed_hyphen(shipped, logos):
+    # names are never hyphenated, but one wider than its cell must break somewhere rather
+    # than be refused: at a hyphen it has, between pieces of three letters or more
+    _, theme = shipped
+    name = "Max-Planck-Gesellschaft-Forschungszentrum"
+    view = with_orgs(view_of(shipped, "atmp", "nl"),
+                     [OrganisationView(name, logos["wide.png"], "Logo"),
+                      OrganisationView("Health-RI", logos["wide.png"], "Logo")])
+    lines = [line.strip() for line in text_of(render_pdf(view, theme, invariant=True))
+             .splitlines()]
+    broken = [line for line in lines if line.startswith("Max-")]
+    assert broken and broken[0].endswith("-") and broken[0] != "Max-"
+    assert any(line.endswith("Forschungszentrum") for line in lines)
+    assert "Health-RI" in " ".join(lines)

@@ -115,6 +115,17 @@ def test_comments_name_units_and_allowed_values():
         assert needed in text
 
 
+def test_the_size_comment_states_the_range_validate_checks():
+    # before: "> 0", while validate refuses anything under 0.05 (EUR 50,000)
+    text = scaffold_text("new-flagship", "biotech-nexus")
+    lines = text.splitlines()
+    at = next(i for i, li in enumerate(lines) if li.startswith("size_eur_m:"))
+    comment = " ".join(li.lstrip("# ") for li in lines[:at][::-1][:4][::-1])  # just above it
+    assert f"{m.MIN_SIZE_EUR_M} (EUR 50,000) to {m.MAX_EUR_M}" in comment
+    assert "> 0" not in text
+    assert "thousands separators (21200, not 21.200)" in comment
+
+
 def test_new_writes_the_file_and_it_fails_validation_on_every_todo(work, capsys):
     code, lines = cli(capsys, "new", "new-flagship", "--data", "data")
     assert code == 0

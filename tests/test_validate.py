@@ -438,8 +438,40 @@ def test_a_bundle_date_typo_does_not_hide_the_order_mistakes(data_copy, projects
     assert [str(p) for p in info.value.problems] == [
         f"{bundle}:{date}: date: '2025-09-31' is not a real date: September 2025 has 30 days; "
         "correct the day or the month",
-        f"{bundle}:17: order: the bundle holds every project: add '- atmp' to the order",
+        # no "add '- atmp'" as well: retyping the entry as the message says adds it
         f"{bundle}:{typo}: order.1: no project 'atmpp' in the data: did you mean 'atmp'?"]
+
+
+def test_an_empty_bundle_order_entry_does_not_hide_the_other_entries_mistakes(data_copy,
+                                                                             projects):
+    # before: an entry that was empty or a list, and the order's other entries went unchecked
+    from nexusreports.validate import load_bundle
+
+    bundle = data_copy / "bundle.yaml"
+    empty = edit(bundle, "  - atmp\n", "  -\n  - atmpp\n")
+    twice = edit(bundle, "  - precision-diagnostics\n",
+                 "  - precision-diagnostics\n  - precision-diagnostics\n")
+    with pytest.raises(DataErrors) as info:
+        load_bundle(data_copy, projects)
+    assert [str(p) for p in info.value.problems] == [
+        f"{bundle}:{empty}: order.1: is empty: fill it in",
+        f"{bundle}:{empty + 1}: order.2: no project 'atmpp' in the data: did you mean 'atmp'?",
+        f"{bundle}:{twice + 1}: order.5: 'precision-diagnostics' is listed twice: list each "
+        "project once"]
+
+
+def test_an_invisible_character_in_a_bundle_order_entry_is_named(data_copy, projects):
+    # before: "no project 'atmp‌' in the data: did you mean 'atmp'?" and "add '- atmp'"
+    from nexusreports.validate import load_bundle
+
+    bundle = data_copy / "bundle.yaml"
+    line = edit(bundle, "  - atmp\n", '  - "atmp\\u200c"\n')
+    with pytest.raises(DataErrors) as info:
+        load_bundle(data_copy, projects)
+    assert [str(p) for p in info.value.problems] == [
+        f"{bundle}:{line}: order.1: the entry 'atmp\\u200c' holds the invisible character "
+        "U+200C (zero width non-joiner), which often comes with copied text: retype the entry "
+        "as atmp"]
 
 
 def test_a_size_with_a_thousands_separator_is_ambiguous_and_says_both_ways(data_copy):

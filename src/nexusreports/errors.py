@@ -101,8 +101,9 @@ class ContentOverflow(NexusError):
 
     def __init__(self, path: Path | str | None, locale_id: str, region: str,
                  fields: list[str], overflow_mm: float, lines_to_cut: int, word: str = "",
-                 line: int = 0, note: str = ""):
+                 line: int = 0, note: str = "", rows: bool = False):
         self.path = path
+        self.rows = rows  # lines_to_cut counts rows of organisations with logos
         self.fields = fields
         self.overflow_mm = overflow_mm
         self.line = line
@@ -116,16 +117,19 @@ class ContentOverflow(NexusError):
                 f"{overflow_mm:.1f} mm wider than the {region}: break it with a space or a "
                 "hyphen, or shorten it")
             return
+        plural = "s" if lines_to_cut != 1 else ""
+        fix = (f"leave out about {lines_to_cut} row{plural} of organisations, or their logos "
+               "(names alone take less room)" if rows else
+               f"shorten these texts by about {lines_to_cut} line{plural}")
         super().__init__(
             f"{where}: {named}: the {locale_id} sheet does not fit on one page: "
-            f"the {region} is {overflow_mm:.1f} mm too tall; shorten these texts by about "
-            f"{lines_to_cut} line{'s' if lines_to_cut != 1 else ''}"
+            f"the {region} is {overflow_mm:.1f} mm too tall; {fix}"
             + (f"; {note}" if note else "")
         )
 
     def at_line(self, line: int) -> "ContentOverflow":
         """The same error, located at ``line`` (1-based) of its data file."""
-        return ContentOverflow(*self._args, line=line, note=self.note)
+        return ContentOverflow(*self._args, line=line, note=self.note, rows=self.rows)
 
 
 class OutputError(NexusError):

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -226,15 +227,29 @@ def _check_depth(path: Path, text: str) -> None:
     if _FAST_LOADER is not None and _fast_loader_agrees(text):
         loaders.insert(0, _FAST_LOADER)  # the pure parser again only if libyaml stops early
     for loader in loaders:
-        depth = 0
+        # one entry per open mapping or list: [field name or list index, a key is next]
+        open_: list[list[Any]] = []
         try:
             for event in yaml.parse(text, Loader=loader):
+                if isinstance(event, yaml.CollectionEndEvent):
+                    open_.pop()
+                    continue
+                if not isinstance(event, yaml.NodeEvent) or not open_:
+                    pass
+                elif open_[-1][1] is None:  # a list: the next entry
+                    open_[-1][0] += 1
+                elif open_[-1][1]:  # a mapping's key (text, or a list/mapping as a key)
+                    open_[-1][0] = getattr(event, "value", "[key]")
+                    open_[-1][1] = False
+                else:  # a mapping's value
+                    open_[-1][1] = True
                 if isinstance(event, yaml.CollectionStartEvent):
-                    depth += 1
-                    if depth > MAX_DEPTH:
-                        raise DataError(path, event.start_mark.line + 1, "", _TOO_DEEP)
-                elif isinstance(event, yaml.CollectionEndEvent):
-                    depth -= 1
+                    if len(open_) == MAX_DEPTH:
+                        field = tuple(f for f, _ in open_[:4])  # where it starts
+                        raise DataError(path, event.start_mark.line + 1, _dotted(field),
+                                        _TOO_DEEP)
+                    mapping = isinstance(event, yaml.MappingStartEvent)
+                    open_.append(["", True] if mapping else [-1, None])
             return
         except yaml.YAMLError:
             continue
@@ -297,12 +312,15 @@ def _convert(node: yaml.Node, loc: Loc, doc: RawDocument, seen: set[int], depth:
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
         first_line: dict[str, int] = {}
+        previous: tuple[str, yaml.Node] | None = None
         for key_node, value_node in node.value:
             key_line = key_node.start_mark.line + 1
+            if previous is not None:
+                _refuse_split_number(node, previous, key_node, value_node, loc, doc)
             if not isinstance(key_node, yaml.ScalarNode):
                 raise DataError(doc.path, key_line, _dotted(loc), "a field name must be plain "
                                 "text, not a list or mapping")
-            _refuse_surrogates(key_node, loc, doc)
+            _refuse_surrogates(key_node, (*loc, "[key]"), doc, "in a field name, ")
             key = _scalar(key_node, back, spans)
             if key == "<<":
                 raise DataError(doc.path, key_line, _dotted((*loc, key)), "merge keys ('<<') "
@@ -314,16 +332,51 @@ def _convert(node: yaml.Node, loc: Loc, doc: RawDocument, seen: set[int], depth:
             first_line[key] = key_line
             doc.lines[(*loc, key)] = key_line
             out[key] = _convert(value_node, (*loc, key), doc, seen, depth + 1, back, spans)
+            previous = (key, value_node)
             # the value's own line is the key's line for inline values, which is what people read
             doc.lines[(*loc, key)] = key_line
         return out
     raise DataError(doc.path, line, _dotted(loc), "unsupported YAML node")  # pragma: no cover
 
 
+_NUMBER_RE = re.compile(r"[-+]?\d[\d.]*")
+
+
+def _refuse_split_number(mapping: yaml.MappingNode, previous: tuple[str, yaml.Node],
+                         key_node: yaml.Node, value_node: yaml.Node, loc: Loc,
+                         doc: RawDocument) -> None:
+    """Refuse a number written with a comma inside ``{ }`` (``{kind: count, value: 21,000}``):
+    YAML splits it at the comma into ``value: 21`` and a field named ``000``.
+
+    The message gives the number both ways the comma may be meant (a thousands separator,
+    a decimal comma) in the form every number is written in, instead of an "unknown field
+    000" and a value a thousand times too small.
+    """
+    name, before = previous
+    if not (mapping.flow_style and isinstance(before, yaml.ScalarNode)
+            and isinstance(key_node, yaml.ScalarNode) and isinstance(value_node, yaml.ScalarNode)
+            and before.style in _PLAIN_STYLES and key_node.style in _PLAIN_STYLES
+            and value_node.style in _PLAIN_STYLES and value_node.value in _NULLS
+            and _NUMBER_RE.fullmatch(before.value) and key_node.value.isdigit()
+            and before.end_mark.line == key_node.start_mark.line):
+        return
+    typed = f"{before.value},{key_node.value}"
+    whole = before.value.replace(".", "")
+    decimal = f"{Decimal(f'{whole}.{key_node.value}').normalize():f}"
+    ways = (f"write {decimal} (a point for decimals, no thousands separator)"
+            if "." in before.value or len(key_node.value) != 3 else
+            f"write {whole}{key_node.value} if the comma separates thousands, or {decimal} if "
+            "it is a decimal comma (no thousands separator, a point for decimals)")
+    raise DataError(doc.path, before.start_mark.line + 1, _dotted((*loc, name)),
+                    f"{typed} is read as two fields, because inside '{{ }}' a comma separates "
+                    f"fields: {ways}")
+
+
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")
 
 
-def _refuse_surrogates(node: yaml.ScalarNode, loc: Loc, doc: RawDocument) -> None:
+def _refuse_surrogates(node: yaml.ScalarNode, loc: Loc, doc: RawDocument,
+                       where: str = "") -> None:
     """Refuse a scalar holding a code point U+D800..U+DFFF (a "surrogate").
 
     No file can hold one raw (it is not UTF-8); only an escape in double quotes makes one,
@@ -344,7 +397,7 @@ def _refuse_surrogates(node: yaml.ScalarNode, loc: Loc, doc: RawDocument) -> Non
         message = (f"the escape \\u{ord(pair[0]):04x} is half of a character written as two "
                    "escapes, and cannot be printed alone: type the character itself, or "
                    "write it as \\U followed by its 8-digit code")
-    raise DataError(doc.path, node.start_mark.line + 1, _dotted(loc), message)
+    raise DataError(doc.path, node.start_mark.line + 1, _dotted(loc), where + message)
 
 
 def _scalar(node: yaml.ScalarNode, back: dict[str, str], spans: list[tuple[int, int]]) -> str:

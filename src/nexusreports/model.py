@@ -457,7 +457,8 @@ class Project(_Model):
         "period of one year (start = end) prints as that year alone"))
     size_eur_m: Annotated[Dec, Field(ge=MIN_SIZE_EUR_M, le=MAX_EUR_M, description=(
         f"project size (Projectomvang) in EUR millions, a number from {MIN_SIZE_EUR_M} (EUR "
-        f"50,000) to {MAX_EUR_M} (EUR 10 trillion): 460 means EUR 460 million"))]
+        f"50,000) to {MAX_EUR_M} (EUR 10 trillion): 460 means EUR 460 million; no thousands "
+        "separators (21200, not 21.200)"))]
     flagship_total_eur_m: Amount | None = Field(None, description=(
         f"programmes only: the stated total of the flagships, in EUR millions, a number 0 to "
         f"{MAX_EUR_M}; it must equal the sum of their size_eur_m, and the programme's own "

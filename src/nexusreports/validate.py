@@ -176,7 +176,7 @@ def validate_file(path: Path, problems: list[Problem]) -> tuple[RawDocument | No
     return doc, (None if todos or ambiguous else project)
 
 
-_THOUSANDS_RE = re.compile(r"[1-9]\d{0,2}\.\d{3}")
+_THOUSANDS_RE = re.compile(r"\+?[1-9]\d{0,2}\.\d{3}")
 """A number such as ``21.200``: a point before exactly three digits, which a Dutch writer
 means as a thousands separator (21200) and YAML reads as a decimal point (21.2)."""
 
@@ -184,8 +184,8 @@ means as a thousands separator (21200) and YAML reads as a decimal point (21.2).
 def is_ambiguous_money(value: Any) -> bool:
     """True for the text of an amount that reads two ways (``21.200``: 21200 or 21.2).
 
-    >>> [is_ambiguous_money(v) for v in ("21.200", "21.2", "21200", "0.050", "3.910")]
-    [True, False, False, False, True]
+    >>> [is_ambiguous_money(v) for v in ("21.200", "21.2", "21200", "0.050", "3.910", "+2.250")]
+    [True, False, False, False, True, True]
     """
     return isinstance(value, str) and bool(_THOUSANDS_RE.fullmatch(value.strip()))
 
@@ -200,7 +200,7 @@ def _ambiguous_money(value: Any, loc: Loc, doc: RawDocument) -> list[Problem]:
     if not (loc and str(loc[-1]).endswith("_eur_m") and is_ambiguous_money(value)):
         return []
     typed = value.strip()
-    whole, point = typed.replace(".", ""), f"{Decimal(typed).normalize():f}"
+    whole, point = typed.lstrip("+").replace(".", ""), f"{Decimal(typed).normalize():f}"
     return [_problem(doc, loc, f"{typed} is ambiguous: the point may separate thousands or "
                      f"decimals; write {whole} for EUR {int(whole):,} million, or {point} for "
                      f"EUR {point} million (EUR millions are written with no thousands "
@@ -218,7 +218,7 @@ def _ambiguous_counts(data: Any, doc: RawDocument) -> list[Problem]:
         if isinstance(figure, dict) and figure.get("kind") == "count" \
                 and is_ambiguous_money(figure.get("value")):
             typed = figure["value"].strip()
-            whole = typed.replace(".", "")
+            whole = typed.lstrip("+").replace(".", "")
             out.append(_problem(doc, ("figures", name, "value"), f"{typed} is ambiguous: a "
                                 f"count is a whole number, so write {whole} for {int(whole):,} "
                                 f"(no thousands separator), or {int(Decimal(typed))}"))
@@ -299,7 +299,8 @@ def _message(err: Mapping[str, Any], loc: Loc) -> str:
     if kind in ("int_parsing", "int_type", "decimal_parsing", "decimal_type", "float_parsing",
                 "int_from_float", "decimal_max_places", "finite_number"):
         want = "a whole number" if kind.startswith("int") else "a number"
-        return f"expected {want}, got {_short(given)!r}{_number_hint(given, loc)}"
+        return (f"expected {want}, got {_short(given)!r}{_number_hint(given, loc)}"
+                f"{_invisible_hint(given)}")
     if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
         bound = _bound(ctx.get("ge", ctx.get("gt", ctx.get("le", ctx.get("lt")))))
         words = {"greater_than_equal": "at least", "greater_than": "more than",
@@ -312,9 +313,10 @@ def _message(err: Mapping[str, Any], loc: Loc) -> str:
         return f"{_short(given)} is out of range: it must be {words} {bound}{hint}"
     if kind in ("enum", "literal_error"):
         expected = ctx.get("expected", "")
-        return f"unknown value {given!r}: use one of {expected}"
+        return f"unknown value {given!r}: use one of {expected}{_invisible_hint(given)}"
     if kind == "union_tag_invalid":
-        return f"unknown figure kind {ctx.get('tag')!r}: use one of {ctx.get('expected_tags')}"
+        return (f"unknown figure kind {ctx.get('tag')!r}: use one of "
+                f"{ctx.get('expected_tags')}{_invisible_hint(ctx.get('tag'))}")
     if kind == "union_tag_not_found":
         return "a figure needs 'kind:' (count, number, percent, multiplier, amount or date)"
     if kind == "string_too_short" or (kind == "too_short" and isinstance(given, str)):
@@ -389,21 +391,39 @@ def _unit(loc: Loc) -> str:
     return ""
 
 
+def _invisible_hint(given: Any) -> str:
+    """For a value that holds characters that do not print (a zero-width space, a no-break
+    space pasted with the text): which ones, and how to get rid of them."""
+    if not isinstance(given, str) or given.isprintable():
+        return ""
+    return (f"; it holds the invisible {_invisible_names(given)}, which often comes with "
+            "copied text: retype the value")
+
+
 def _number_hint(given: Any, loc: Loc) -> str:
     if not isinstance(given, str):
         return ""
     hints = []
+    words = re.findall(r"miljoen|million|mln|mio", given.casefold())
+    bare = re.sub(r"€|eur|miljoen|million|mln|mio|\s", "", given.casefold())
     if "%" in given:
         hints.append("leave out the '%' sign: the value is already in percent")
     if "€" in given or "eur" in given.casefold():
         hints.append("leave out the '€' sign: the value is in EUR millions")
+    if words and str(loc[-1]).endswith("_eur_m") and not any(ch.isalpha() for ch in bare):
+        hints.append(f"leave out '{words[0]}': the value is in EUR millions")
     if "," in given:
         hints.append("write decimals with a point (1.2) and no thousands separators (21200)")
-    elif re.fullmatch(r"\s*\d{1,3}(?:\.\d{3}){2,}\s*", given):
-        hints.append(f"write it without thousands separators ({given.strip().replace('.', '')})")
+    elif re.fullmatch(r"\d{1,3}(?:\.\d{3}){2,}", bare):
+        hints.append(f"write it without thousands separators ({bare.replace('.', '')})")
+    elif bare != given.strip() and str(loc[-1]).endswith("_eur_m") and is_ambiguous_money(bare):
+        hints.append(f"and {bare} is ambiguous: write {bare.replace('.', '')} if the point "
+                     f"separates thousands, or {Decimal(bare).normalize():f} if it is a "
+                     "decimal point")
     if re.fullmatch(r"\s*\d{4}-\d{1,2}-\d{1,2}\s*", given):
         hints.append("write the year only, e.g. 2025")
-    elif any(ch.isalpha() for ch in given.casefold().replace("eur", "")):
+    elif any(ch.isalpha() for ch in re.sub(r"eur|miljoen|million|mln|mio", "",
+                                             given.casefold())):
         hints.append("write it in digits" + (", in EUR millions (e.g. 1200 for 1.2 billion "
                                               "euros)" if str(loc[-1]).endswith("_eur_m") else ""))
     return "; " + "; ".join(hints) if hints else ""
@@ -797,8 +817,13 @@ def _check_logos(project: m.Project, doc: RawDocument, data_dir: Path,
                                      "logos/<file>"))
             continue
         if not target.is_file():
+            plain = _without_invisible(org.logo)
+            hint = ("" if plain == org.logo else
+                    f"; the path holds the invisible {_invisible_names(org.logo)}, which often "
+                    f"comes with copied text: retype it" + (f" as {plain}" if (
+                        data_dir / plain).is_file() else ""))
             problems.append(_problem(doc, loc, f"no such file: "
-                                     f"{_shown(org.logo)} (relative to the data folder)"))
+                                     f"{_shown(org.logo)} (relative to the data folder){hint}"))
             continue
         if target.stat().st_size > MAX_LOGO_BYTES:
             problems.append(_problem(doc, loc, f"the logo is larger than "
@@ -904,25 +929,36 @@ def load_bundle(data_dir: Path, projects: m.ProjectSet | list[str]) -> m.BundleC
     config = None
     try:
         config = m.BundleConfig.model_validate(doc.data)
-        order = config.order
+        order = list(enumerate(config.order))
     except ValidationError as exc:
         problems += pydantic_problems(exc, doc)
-        # the order's own mistakes in the same run as (say) a mistyped date, when it can be read
-        order = [] if any(p.field.startswith("order") for p in problems) else \
-            _bundle_order.validate_python(doc.data.get("order"))
+        # the order's own mistakes in the same run as (say) a mistyped date or an empty
+        # entry: every entry that can be read is checked
+        order = _readable_order(doc.data.get("order"), {p.field for p in problems})
     known = (list(projects) if isinstance(projects, list)
              else [p.slug for p in projects.projects])
     seen: set[str] = set()
-    for i, slug in enumerate(order):
+    meant: set[str] = set()  # projects an entry seems to misspell: "add" would list them twice
+    for i, slug in order:
         if slug in seen:
             problems.append(_problem(doc, ("order", i), f"'{slug}' is listed twice: list each "
                                      "project once"))
         elif slug not in known:
-            close = difflib.get_close_matches(slug, known, n=1)
-            hint = f"did you mean '{close[0]}'?" if close else f"known projects: {', '.join(known)}"
-            problems.append(_problem(doc, ("order", i), f"no project '{slug}' in the data: {hint}"))
+            plain = _without_invisible(slug)
+            close = difflib.get_close_matches(plain, known, n=1)
+            meant.update(close)
+            if plain != slug:
+                fix = (f"retype the entry as {plain}" if plain in known
+                       else f"retype the entry: known projects: {', '.join(known)}")
+                message = (f"the entry {_shown(slug)} holds the invisible "
+                           f"{_invisible_names(slug)}, which often comes with copied text: {fix}")
+            else:
+                hint = (f"did you mean '{close[0]}'?" if close
+                        else f"known projects: {', '.join(known)}")
+                message = f"no project '{slug}' in the data: {hint}"
+            problems.append(_problem(doc, ("order", i), message))
         seen.add(slug)
-    missing = [slug for slug in known if slug not in seen]
+    missing = [slug for slug in known if slug not in seen and slug not in meant]
     if missing and order:
         problems.append(_problem(doc, ("order",), "the bundle holds every project: add "
                                  + ", ".join(f"'- {s}'" for s in missing) + " to the order"))
@@ -931,7 +967,34 @@ def load_bundle(data_dir: Path, projects: m.ProjectSet | list[str]) -> m.BundleC
     return config
 
 
-_bundle_order: TypeAdapter[list[str]] = TypeAdapter(
-    Annotated[m.BundleConfig.model_fields["order"].annotation,
-              *m.BundleConfig.model_fields["order"].metadata])
-"""The type of the bundle's ``order``, to read it alone when another field is wrong."""
+def _readable_order(raw: Any, reported: set[str]) -> list[tuple[int, str]]:
+    """The entries of the bundle's ``order`` (index, slug) that are readable texts, when
+    validation failed: none if the order itself is wrong (not a list, empty)."""
+    if not isinstance(raw, list) or "order" in reported:
+        return []
+    out = []
+    for i, entry in enumerate(raw):
+        if f"order.{i}" in reported:
+            continue
+        try:
+            out.append((i, _bundle_entry.validate_python(entry)))
+        except ValidationError:  # pragma: no cover - reported by the model already
+            continue
+    return out
+
+
+def _without_invisible(text: str) -> str:
+    """``text`` without the characters that do not print (a zero-width joiner, say)."""
+    return "".join(ch for ch in text if ch.isprintable())
+
+
+def _invisible_names(text: str) -> str:
+    """'character U+200C (zero width non-joiner)' for each character of ``text`` that does
+    not print."""
+    shown = list(dict.fromkeys(f"U+{ord(ch):04X} ({unicodedata.name(ch, 'no name').lower()})"
+                               for ch in text if not ch.isprintable()))
+    return ("character " if len(shown) == 1 else "characters ") + ", ".join(shown)
+
+
+_bundle_entry: TypeAdapter[str] = TypeAdapter(m.NonEmptyStr)
+"""The type of one entry of the bundle's ``order``."""

@@ -119,7 +119,8 @@ def _kit(theme: Theme, lang: str, names: tuple[str, ...] = ()) -> _Kit:
                             f"the smallest allowed is {MIN_FONT_PT} pt")
     common = dict(fontName=font, textColor=c["text"],
                   hyphenationLang=hyphenator(_HYPHENATION[lang], name_words(names)),
-                  embeddedHyphenation=1, uriWasteReduce=0.3, splitLongWords=0,
+                  # a typed hyphen is a break only where hyphenator() says (not in a name)
+                  embeddedHyphenation=0, uriWasteReduce=0.3, splitLongWords=0,
                   bulletFontName=font)
     body = ParagraphStyle("body", fontSize=ty["body_pt"], leading=ty["body_leading_pt"],
                           spaceAfter=ty["body_pt"] * 0.45, **common)
@@ -166,7 +167,9 @@ def _kit(theme: Theme, lang: str, names: tuple[str, ...] = ()) -> _Kit:
                                             alignment=TA_RIGHT)
     for name, style in styles.items():
         if name not in ("body", "lead", "bullet"):
-            style.hyphenationLang = ""  # names and labels break at spaces only
+            # names and labels are never hyphenated: they break at spaces, and (a name
+            # under its logo, in a narrow cell) at a typed hyphen: "Max-Planck-|Gesellschaft"
+            style.hyphenationLang = typed_hyphen_breaks
     return _Kit(font=font, bold=bold, hex=dict(theme.colours), colours=c, styles=styles, type=ty)
 
 
@@ -706,13 +709,14 @@ def _check_height(region: _Region, view: SheetView, kit: _Kit) -> None:
         lines = int(-(-over // kit.type["body_leading_pt"]))
         name = region.name
         last = getattr(region.flowables[-1], "inner", None)
-        if isinstance(last, _Logos):  # rows of organisations, not lines of text
+        rows = isinstance(last, _Logos)
+        if rows:  # rows of organisations, not lines of text
             lines = last.lines_to_cut(over)
             name = f"{name} ({ORGANISATIONS_PER_ROW} logos a row{region.note})"
         elif region.note:
             name = f"{name} ({region.note.lstrip('; ')})"
         raise ContentOverflow(view.source, view.locale_id, name, fields or [region.name],
-                              round(over / mm, 1), max(1, lines))
+                              round(over / mm, 1), max(1, lines), rows=rows)
 
 
 def _draw(region: _Region, canvas: Canvas) -> None:
@@ -812,8 +816,9 @@ def _check_paragraph(para: Paragraph, width: float, region: _Region, view: Sheet
                      field: str) -> None:
     """Raise ContentOverflow when a word cannot be broken to fit the paragraph's width.
 
-    A word may break at a hyphen, a slash or where pyphen hyphenates it for the locale; the
-    widest piece between such points must fit.  Words are what the line breaker sees: an
+    A word may break at a slash or where :func:`hyphenator` allows (pyphen's points, and
+    a typed hyphen between pieces of three letters or more); the widest piece between such
+    points must fit.  Words are what the line breaker sees: an
     amount with its unit ("€ 21.200 miljoen", joined by no-break spaces) is one word.
     """
     style = para.style
@@ -822,7 +827,7 @@ def _check_paragraph(para: Paragraph, width: float, region: _Region, view: Sheet
     for word in _words(para.getPlainText()):
         if not word or pdfmetrics.stringWidth(word, style.fontName, style.fontSize) <= avail:
             continue
-        cuts = {i + 1 for i, ch in enumerate(word) if ch in "-/–"}
+        cuts = {i + 1 for i, ch in enumerate(word) if ch in "/–"}  # a hyphen: split() says
         if split is not None:
             cuts.update(len(head) for head, _ in split(word))
         bounds = [0, *sorted(cuts), len(word)]
@@ -875,8 +880,12 @@ HYPHEN_MIN = 3
 def hyphenator(lang: str, names: frozenset[str] = frozenset()
                ) -> Callable[[str], list[tuple[str, str]]]:
     """ReportLab's hyphenation callable for ``lang`` (``nl_NL``, ``en_GB``): the (head, tail)
-    splits pyphen allows, at least :data:`HYPHEN_MIN` letters from either end, for the
-    words :func:`hyphenatable` accepts that are not words of ``names``; else none."""
+    splits pyphen allows, at least :data:`HYPHEN_MIN` letters from either end of each part
+    between typed hyphens, and the break after a typed hyphen that leaves as many letters
+    on either side ("rode-|biotechsector", never "e-|mail" or "co-fi|nanciering"), for the
+    words :func:`hyphenatable` accepts that are not words of ``names``; else none (so a name
+    such as "Health-RI" does not break at its hyphen either: ReportLab's own break there,
+    ``embeddedHyphenation``, is off)."""
     dictionary = _pyphen(lang)
 
     def split(word: str) -> list[tuple[str, str]]:
@@ -885,9 +894,34 @@ def hyphenator(lang: str, names: frozenset[str] = frozenset()
             return []
         # punctuation is no letter: "(bestaande" has no 3-letter head "(be"
         lead, trail = word[:word.index(core)], word[word.index(core) + len(core):]
-        return [(lead + head, tail + trail) for head, tail in dictionary.iterate(core)]
+        pairs, start = [], 0
+        parts = core.split("-")
+        for i, part in enumerate(parts):
+            end = start + len(part)
+            if part.casefold() not in names:  # each part of "co-financiering" on its own
+                pairs += [(core[:start] + head, tail + core[end:])
+                          for head, tail in dictionary.iterate(part)]
+            if i < len(parts) - 1 and min(_letters(core[:end]), _letters(core[end + 1:])) \
+                    >= HYPHEN_MIN:  # after a typed hyphen: "rode-|biotech", never "e-|mail"
+                pairs.append((core[:end + 1], core[end + 1:]))
+            start = end + 1
+        pairs.sort(key=lambda pair: len(pair[0]), reverse=True)  # ReportLab takes the first fit
+        return [(lead + head, tail + trail) for head, tail in pairs]
 
     return split
+
+
+def typed_hyphen_breaks(word: str) -> list[tuple[str, str]]:
+    """The breaks after the hyphens typed in ``word`` that leave :data:`HYPHEN_MIN` letters
+    or more on either side, longest head first: for a name, which is never hyphenated but
+    may have to break in a narrow logo cell.
+
+    >>> typed_hyphen_breaks("Max-Planck-Gesellschaft"), typed_hyphen_breaks("Health-RI")
+    ([('Max-Planck-', 'Gesellschaft'), ('Max-', 'Planck-Gesellschaft')], [])
+    """
+    cuts = [i + 1 for i, ch in enumerate(word) if ch == "-"]
+    return [(word[:i], word[i:]) for i in reversed(cuts)
+            if min(_letters(word[:i]), _letters(word[i:])) >= HYPHEN_MIN]
 
 
 @lru_cache(maxsize=8)
@@ -897,6 +931,11 @@ def _pyphen(lang: str) -> pyphen.Pyphen:
     import pyphen
 
     return pyphen.Pyphen(lang=lang, left=HYPHEN_MIN, right=HYPHEN_MIN)
+
+
+def _letters(text: str) -> int:
+    """How many letters ``text`` has ("co-fi": 4)."""
+    return sum(ch.isalpha() for ch in text)
 
 
 def render_pdf(view: SheetView, theme: Theme, *, invariant: bool = False) -> bytes:
@@ -929,7 +968,7 @@ def render_pdf(view: SheetView, theme: Theme, *, invariant: bool = False) -> byt
     ]
     header = _header_regions(view, kit, page_w, page_h, ml, mr, header_h)
     orgs = _Region("organisations band", ml, band_y, page_w - ml - mr, room,
-                   _organisations(view, kit))
+                   _organisations(view, kit, page_w - ml - mr))
     for region in header:
         _measure(region, view, kit)
     _share_the_body(regions, orgs, room, g["organisations_height_mm"] * mm, view, kit)
@@ -969,7 +1008,8 @@ def _share_the_body(columns: list[_Region], band: _Region, room: float, band_lea
     content at the top, so the page's free space is shared where the content is.  When the
     content does not fit, the taller column is blamed if it does not fit above the band at
     its least height (or its content, when that is less); otherwise the band, saying how
-    much the columns leave it.
+    much the columns leave it; when neither fits its share, both at once (or the band first
+    when it does not fit under the shorter column either: that cut is needed in any case).
     """
     for region in (*columns, band):
         _lay_out(region, view)
@@ -981,11 +1021,33 @@ def _share_the_body(columns: list[_Region], band: _Region, room: float, band_lea
             band_h = max(room - columns_need, 0.0)
             taller = max(columns, key=lambda c: c.used)
             band.note = f"; the {taller.name} above leaves it {band_h / mm:.1f} mm"
+        elif band.used > band_h + 0.01:  # the column and the band are both over their share
+            taller = max(columns, key=lambda c: c.used)
+            other = min(columns, key=lambda c: c.used)
+            if other.used + band.used > room + 0.01:  # the band must lose that much anyway
+                band_h = max(room - other.used, 0.0)
+                band.note = f"; the {other.name} above leaves it {band_h / mm:.1f} mm"
+                band.place(band.y, band_h)
+                _check_height(band, view, kit)
+            # else cutting either is enough: one message, so that one round of cuts fits
+            _both_overflow(taller, band, columns_need + band.used - room, view, kit)
     band.place(band.y, band_h)
     for column in columns:
         column.place(band.y + band_h + _BAND_GAP, room - band_h)
     for region in (*columns, band):
         _check_height(region, view, kit)
+
+
+def _both_overflow(column: _Region, band: _Region, over: float, view: SheetView,
+                   kit: _Kit) -> None:
+    """Raise the ContentOverflow of a column and the organisations band that are both over
+    their share of the page, by ``over`` pt together, naming the fields of both: blamed one
+    at a time, cutting what the first message says would only lead to the second."""
+    fields = [*column.fields, *(f for f in band.fields if f not in column.fields)]
+    raise ContentOverflow(view.source, view.locale_id,
+                          f"{column.name} with the organisations band below it",
+                          fields or [column.name], round(over / mm, 1),
+                          max(1, int(-(-over // kit.type["body_leading_pt"]))))
 
 
 def _header_regions(view: SheetView, kit: _Kit, page_w: float, page_h: float, ml: float,
@@ -1015,7 +1077,7 @@ def _header_regions(view: SheetView, kit: _Kit, page_w: float, page_h: float, ml
     ]
 
 
-def _organisations(view: SheetView, kit: _Kit) -> list[Flowable]:
+def _organisations(view: SheetView, kit: _Kit, width: float) -> list[Flowable]:
     out: list[Flowable] = [_Heading(view.labels["organisations"], kit, space_before=0)]
     if view.organisations_empty:
         out.append(Paragraph(markup(view.organisations_empty), kit.styles["small_muted"]))
@@ -1023,19 +1085,23 @@ def _organisations(view: SheetView, kit: _Kit) -> list[Flowable]:
         out.append(_Field(_Logos(view, kit), "organisations"))
     else:
         # a line breaks between names, never inside one ("Van Dijk & | Zn."), nor hyphenates
-        names = " · ".join(markup(_unbroken(o.name)) for o in view.organisations)
         style = ParagraphStyle("names", parent=kit.styles["body"], hyphenationLang="")
+        names = " · ".join(markup(_unbroken(o.name, style, width)) for o in view.organisations)
         out.append(_Field(Paragraph(names, style), "organisations"))
     return out
 
 
-def _unbroken(name: str) -> str:
-    """``name`` with its spaces made no-break spaces, so a line never breaks inside it.
+def _unbroken(name: str, style: ParagraphStyle, width: float) -> str:
+    """``name`` with its spaces made no-break spaces, so a line never breaks inside it;
+    a name longer than a line (``width`` pt in ``style``) keeps its spaces, to break at.
 
-    >>> _unbroken("Van Dijk & Zn.")
+    >>> from reportlab.lib.styles import ParagraphStyle
+    >>> _unbroken("Van Dijk & Zn.", ParagraphStyle("x", fontName="Helvetica"), 200)
     'Van\xa0Dijk\xa0&\xa0Zn.'
     """
-    return "\xa0".join(name.split())
+    joined = "\xa0".join(name.split())
+    fits = pdfmetrics.stringWidth(joined + " ·", style.fontName, style.fontSize) <= width
+    return joined if fits else name
 
 
 def _footer(canvas: Canvas, view: SheetView, kit: _Kit, x: float, y: float, w: float,
