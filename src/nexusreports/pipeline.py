@@ -662,6 +662,8 @@ def verify(options: BuildOptions) -> tuple[list[Problem], int]:
 
 def _theme_inputs(theme: Theme, options: BuildOptions) -> dict[str, str]:
     files = [theme.folder / "theme.yaml", *theme.fonts.files()]
+    if theme.icc_profile.is_file():  # the PDFs' OutputIntent (a missing one: render says so)
+        files.append(theme.icc_profile)
     return {_rel(f, options): sha256_file(f) for f in files}
 
 
