@@ -716,8 +716,8 @@ def tool_versions() -> dict[str, str]:
     output, of Python and of zlib (which compresses the PDF streams and DOCX parts)."""
     out = {"python": platform.python_version(), "zlib": zlib.ZLIB_RUNTIME_VERSION,
            "nexusreports-code": _code_digest()}
-    for dist in ("nexusreports", "reportlab", "babel", "pypdf", "python-docx", "docxtpl",
-                 "pyphen", "pydantic"):
+    for dist in ("nexusreports", "reportlab", "babel", "pypdf", "pikepdf", "python-docx",
+                 "docxtpl", "pyphen", "pydantic"):
         try:
             out[dist] = version(dist)
         except PackageNotFoundError:

@@ -86,8 +86,8 @@ def write_tree(pdf: Pdf, root: Element, parent: pikepdf.Object,
             page = pages[page_offset + kid.page]
             links = [a for a in page.obj.get("/Annots", []) if a.get("/Subtype") == Name.Link]
             kids.append(Dictionary(Type=Name.OBJR, Pg=page.obj, Obj=links[kid.index]))
-    if not len(kids) and not step.actual and not step.alt:
-        return None
+    if not len(kids) and not step.actual and not step.alt and step.role not in ("TD", "TH"):
+        return None  # (an empty table cell stays: every row keeps its columns)
     elem.K = kids[0] if len(kids) == 1 and not isinstance(kids[0], Dictionary) else kids
     if step.alt is not None:
         elem.Alt = String(step.alt)
@@ -220,21 +220,21 @@ def fix_to_unicode(pdf: Pdf) -> None:
     """Drop ToUnicode entries that map a font code to U+0000 (codes ReportLab's subsets do
     not use): PDF/A and PDF/UA forbid mapping to U+0000."""
     seen: set[tuple[int, int]] = set()
-    for page in pdf.pages:
-        fonts = page.obj.get("/Resources", {}).get("/Font", {})
-        for _, font in fonts.items():
-            tu = font.get("/ToUnicode")
-            if tu is None or tu.objgen in seen:
-                continue
+    for font in list(pdf.objects):
+        if not isinstance(font, Dictionary) or font.get("/Type") != Name.Font:
+            continue
+        tu = font.get("/ToUnicode")
+        if tu is not None and tu.objgen not in seen:
             seen.add(tu.objgen)
             data = tu.read_bytes()
 
-            def keep(match: re.Match) -> bytes:
-                body = _UNUSED.sub(b"", match.group(2))
-                count = len(re.findall(rb"^<", body, re.M))
-                return b"%d beginbfchar\n%sendbfchar" % (count, body)
+            tu.write(_BFCHAR.sub(_used_only, data))
 
-            tu.write(_BFCHAR.sub(keep, data))
+
+def _used_only(match: re.Match) -> bytes:
+    body = _UNUSED.sub(b"", match.group(2))
+    count = len(re.findall(rb"^<", body, re.M))
+    return b"%d beginbfchar\n%sendbfchar" % (count, body)
 
 
 # --- document level ----------------------------------------------------------------------------
