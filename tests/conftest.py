@@ -57,3 +57,27 @@ def data_copy(tmp_path) -> Path:
     target = tmp_path / "data"
     shutil.copytree(DATA, target)
     return target
+
+
+@pytest.fixture(autouse=True)
+def every_pdf_built_is_publishable(monkeypatch):
+    """Every PDF a test renders in this process (sheet or bundle) is checked when the test
+    ends: page-validation PDF/A-2a, PDF/A-2u and PDF/UA-1, and the ParentTree round trip
+    (see tests/tagged.py).  Builds in other processes are checked by test_accessibility."""
+    from nexusreports.render.pdf import archive, bundle
+    from tagged import tree_problems, validation_problems
+
+    made: list[bytes] = []
+    real = archive.save
+
+    def save(pdf):
+        data = real(pdf)
+        made.append(data)
+        return data
+
+    monkeypatch.setattr(archive, "save", save)
+    monkeypatch.setattr(bundle, "save", save)
+    yield
+    for data in made:
+        problems = validation_problems(data) + tree_problems(data)
+        assert problems == [], problems[:10]

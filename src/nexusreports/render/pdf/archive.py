@@ -25,7 +25,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from xml.sax.saxutils import escape
 
 import pikepdf
@@ -45,7 +45,8 @@ _TABLE_ATTRS = {"Scope", "ColSpan", "RowSpan", "Headers", "Summary"}
 class Metadata:
     """The document information of a PDF, written to the info dictionary and to XMP alike.
 
-    ``stamp`` is the creation (and modification) moment as ``D:YYYYMMDDHHMMSS+00'00'``.
+    ``stamp`` is the creation (and modification) moment as ``D:YYYYMMDDHHMMSS+00'00'``,
+    ``None`` for the one ReportLab wrote (see :func:`creation_stamp`).
     """
 
     title: str
@@ -54,7 +55,13 @@ class Metadata:
     keywords: str
     language: str
     creator: str
-    stamp: str
+    stamp: str | None = None
+
+
+def creation_stamp(pdf: Pdf) -> str:
+    """The creation date ReportLab wrote into ``pdf``'s info (``SOURCE_DATE_EPOCH`` in
+    invariant mode, its fixed date when that is unset, else the time of drawing)."""
+    return str(pdf.trailer.Info.CreationDate)
 
 
 # --- the structure tree ------------------------------------------------------------------------
@@ -313,6 +320,7 @@ def document_level(pdf: Pdf, meta: Metadata, icc: bytes) -> None:
         Type=Name.OutputIntent, S=Name.GTS_PDFA1,
         OutputConditionIdentifier=String("sRGB IEC61966-2.1"),
         Info=String("sRGB IEC61966-2.1"), DestOutputProfile=profile)])
+    assert meta.stamp is not None
     stream = pdf.make_stream(xmp(meta))
     stream.Type, stream.Subtype = Name.Metadata, Name.XML
     root.Metadata = stream
@@ -327,6 +335,8 @@ def document_level(pdf: Pdf, meta: Metadata, icc: bytes) -> None:
 def save(pdf: Pdf) -> bytes:
     """``pdf`` as PDF 1.7 bytes; the ID is a digest of the content (dates included)."""
     out = io.BytesIO()
+    if "/ID" in pdf.trailer:  # else qpdf keeps ReportLab's first half: both halves the digest
+        del pdf.trailer["/ID"]
     pdf.save(out, force_version="1.7", deterministic_id=True, compress_streams=True,
              object_stream_mode=pikepdf.ObjectStreamMode.generate)
     return out.getvalue()
@@ -336,6 +346,8 @@ def publishable(data: bytes, tree: Element, meta: Metadata, icc: bytes) -> bytes
     """ReportLab's ``data`` with the recorded ``tree`` made PDF/UA-1 and PDF/A-2 (see the
     module docstring)."""
     with Pdf.open(io.BytesIO(data)) as pdf:
+        if meta.stamp is None:
+            meta = replace(meta, stamp=creation_stamp(pdf))
         root = new_tree_root(pdf)
         elem = write_tree(pdf, tree, root)
         if elem is not None:

@@ -41,7 +41,7 @@ from reportlab.platypus import (BaseDocTemplate, Flowable, Frame, PageBreak, Pag
 from ...theme import Theme
 from ...view import BundlePart, BundleView
 from .. import SUMMARY_COLUMNS_MM
-from .archive import link_parent_tree, new_tree_root, save, tag_pdf, write_tree
+from .archive import creation_stamp, link_parent_tree, new_tree_root, save, tag_pdf, write_tree
 from .sheet import CREATOR, icc_profile, markup, metadata, new_canvas, register_fonts
 from .tagging import LinkRef, Step, Tagger, artifact, attach, marked, tagger_of, within
 from .tagging import TaggedParagraph as Paragraph
@@ -444,16 +444,26 @@ def render_bundle_pdf(bundle: BundleView, sheet_pdfs: Mapping[tuple[str, str], b
                                else bundle.parts[0].page_number(n))
         with Pdf.open(io.BytesIO(_overlay_pdf(by_page, kit, invariant))) as overlay:
             for i, stamp in enumerate(overlay.pages, start=1):
-                pdf.pages[i].add_overlay(stamp)
+                _stamp(pdf, pdf.pages[i], stamp)
         _outline(pdf, bundle, pieces, sheets)
         pdf.Root.PageLabels = Dictionary(Nums=Array([
             0, Dictionary(P=String("")), 1, Dictionary(S=Name.D, St=1)]))
         pdf.Root.PageMode = Name.UseOutlines
-        tag_pdf(pdf, metadata(bundle.info, invariant), icc_profile(theme))
+        # dated as ReportLab dated the pages drawn here (SOURCE_DATE_EPOCH when invariant)
+        tag_pdf(pdf, metadata(bundle.info, creation_stamp(sources[0])), icc_profile(theme))
         data = save(pdf)
         for source in sources:
             source.close()
     return data
+
+
+def _stamp(pdf: Pdf, page: pikepdf.Page, stamp: pikepdf.Page) -> None:
+    """Draw ``stamp`` (a page of another PDF) over ``page`` as a form XObject under a fixed
+    name (pikepdf's ``add_overlay`` picks a random one: the bytes would differ per run)."""
+    form = pdf.copy_foreign(stamp.as_form_xobject())
+    page.add_resource(form, Name.XObject, name=Name("/NxPageNumber"))
+    page.contents_add(pdf.make_stream(b"q"), prepend=True)
+    page.contents_add(pdf.make_stream(b"Q q /NxPageNumber Do Q"))
 
 
 def _targets(part: BundlePart, pieces: list[_Piece], sheets: Mapping[tuple[str, str], _Piece]

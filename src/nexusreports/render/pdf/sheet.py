@@ -49,7 +49,6 @@ from reportlab.platypus.frames import _FUZZ
 from ...errors import ContentOverflow, TemplateError
 from ...theme import MIN_FONT_PT, Theme
 from ...view import Block, SheetView, ShareBar, Step
-from .. import stamp_time
 from ..logos import ORGANISATIONS_PER_ROW, load_logo
 from . import structure
 from .archive import Metadata, publishable
@@ -892,14 +891,13 @@ def render_pdf(view: SheetView, theme: Theme, *, invariant: bool = False) -> byt
         _footer(canvas, view, kit, ml, mb, page_w - ml - mr, footer_h)
     canvas.showPage()
     canvas.save()
-    return publishable(buf.getvalue(), tagger.finished(), metadata(info, invariant),
+    return publishable(buf.getvalue(), tagger.finished(), metadata(info),
                        icc_profile(theme))
 
 
-def metadata(info, invariant: bool) -> Metadata:
-    """The document information of a PDF from the view's ``info``, dated by
-    :func:`~nexusreports.render.stamp_time`."""
-    stamp = stamp_time(invariant).strftime("D:%Y%m%d%H%M%S+00'00'")
+def metadata(info, stamp: str | None = None) -> Metadata:
+    """The document information of a PDF from the view's ``info``; ``stamp`` its date
+    (``None``: the one ReportLab wrote)."""
     return Metadata(title=info.title, author=info.author, subject=info.subject,
                     keywords=info.keywords, language=info.language, creator=CREATOR,
                     stamp=stamp)
