@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import subprocess
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import pikepdf
@@ -206,8 +207,15 @@ class Node:
 
 
 def struct_text(path: Path) -> list[Node]:
-    """``pdfinfo -struct-text`` of ``path`` as elements in reading order."""
-    out = subprocess.run(["pdfinfo", "-struct-text", str(path)], capture_output=True,
+    """``pdfinfo -struct-text`` of ``path`` as elements in reading order (read once per
+    file and content: poppler takes seconds for the bundle)."""
+    data = Path(path).read_bytes()
+    return [Node(n.role, n.depth, list(n.texts)) for n in _struct_text(str(path), hash(data))]
+
+
+@lru_cache(maxsize=64)
+def _struct_text(path: str, _content: int) -> tuple[Node, ...]:
+    out = subprocess.run(["pdfinfo", "-struct-text", path], capture_output=True,
                          text=True, check=True).stdout
     nodes: list[Node] = []
     for line in out.splitlines():
@@ -219,7 +227,7 @@ def struct_text(path: Path) -> list[Node]:
             nodes[-1].texts.append(stripped[1:-1])
         else:
             nodes.append(Node(stripped.split()[0].rstrip(":"), depth))
-    return nodes
+    return tuple(nodes)
 
 
 def subtree_text(nodes: list[Node], i: int) -> str:
