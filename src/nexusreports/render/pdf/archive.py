@@ -8,7 +8,8 @@ and PDF/A-2 at once.
   ``/ActualText``, ``/Lang``, table attributes) and rebuilds the ``ParentTree`` from it
   (:func:`link_parent_tree`: MCID -> element for every page, ``StructParent`` -> element for
   every annotation, ``/StructParents`` and ``/Tabs /S`` on the pages);
-* makes every drawing operator outside marked content an ``/Artifact`` (:func:`artifact_rest`);
+* (for the bundle, assembled from pieces) makes every drawing operator outside marked
+  content an ``/Artifact`` (:func:`artifact_rest`; a sheet has had that done on its canvas);
 * replaces ReportLab's ToUnicode entries for unused codes (mapped to U+0000);
 * adds ``/MarkInfo``, ``/Lang``, ``/ViewerPreferences /DisplayDocTitle``, an sRGB
   OutputIntent (the theme's ICC profile) and XMP metadata declaring PDF/A-2 and PDF/UA-1
@@ -66,10 +67,22 @@ def creation_stamp(pdf: Pdf) -> str:
 
 # --- the structure tree ------------------------------------------------------------------------
 
-def write_tree(pdf: Pdf, root: Element, parent: pikepdf.Object,
-               page_offset: int = 0) -> pikepdf.Object | None:
+@dataclass
+class Found:
+    """What writing a tree found: page index -> MCID -> element, and (annotation,
+    element) per OBJR; what :func:`link_parent_tree` would find walking the tree."""
+
+    marks: dict[int, dict[int, pikepdf.Object]]
+    objrs: list[tuple[pikepdf.Object, pikepdf.Object]]
+
+
+def write_tree(pdf: Pdf, root: Element, parent: pikepdf.Object, page_offset: int = 0,
+               found: Found | None = None) -> pikepdf.Object | None:
     """Write ``root`` (recorded on pages ``page_offset``...) as a structure element under
-    ``parent``; return it (``None`` for an element with no content at all)."""
+    ``parent``; return it (``None`` for an element with no content at all).  ``found``
+    collects its marked content and annotations."""
+    if found is None:
+        found = Found({}, [])
     pages = pdf.pages
     step = root.step
     elem = pdf.make_indirect(Dictionary(Type=Name.StructElem, S=Name("/" + step.role),
@@ -80,10 +93,11 @@ def write_tree(pdf: Pdf, root: Element, parent: pikepdf.Object,
         elem.Pg = pages[page_offset + first_page].obj
     for kid in root.kids:
         if isinstance(kid, Element):
-            written = write_tree(pdf, kid, elem, page_offset)
+            written = write_tree(pdf, kid, elem, page_offset, found)
             if written is not None:
                 kids.append(written)
         elif isinstance(kid, MarkedRef):
+            found.marks.setdefault(page_offset + kid.page, {})[kid.mcid] = elem
             if kid.page == first_page:
                 kids.append(kid.mcid)
             else:
@@ -93,6 +107,7 @@ def write_tree(pdf: Pdf, root: Element, parent: pikepdf.Object,
             page = pages[page_offset + kid.page]
             links = [a for a in page.obj.get("/Annots", []) if a.get("/Subtype") == Name.Link]
             kids.append(Dictionary(Type=Name.OBJR, Pg=page.obj, Obj=links[kid.index]))
+            found.objrs.append((links[kid.index], elem))
     if not len(kids) and not step.actual and not step.alt and step.role not in ("TD", "TH"):
         return None  # (an empty table cell stays: every row keeps its columns)
     elem.K = kids[0] if len(kids) == 1 and not isinstance(kids[0], Dictionary) else kids
@@ -131,31 +146,37 @@ def _elements(node: pikepdf.Object) -> Iterable[pikepdf.Object]:
             yield from _elements(kid)
 
 
-def link_parent_tree(pdf: Pdf) -> None:
-    """Rebuild the ``ParentTree`` from the structure tree: each page's ``/StructParents``
-    indexes an array MCID -> element, each annotation in an OBJR gets a ``/StructParent``
-    pointing at its element; pages with annotations get ``/Tabs /S``."""
-    root = pdf.Root.StructTreeRoot
+def _walk(pdf: Pdf) -> Found:
+    """The marked content and OBJRs of every element of ``pdf``'s structure tree."""
     page_index = {p.obj.objgen: i for i, p in enumerate(pdf.pages)}
-    marks: dict[int, dict[int, pikepdf.Object]] = {}
-    objrs: list[tuple[pikepdf.Object, pikepdf.Object]] = []
-    for elem in _elements(root):
+    found = Found({}, [])
+    for elem in _elements(pdf.Root.StructTreeRoot):
         kids = elem.get("/K")
         for kid in kids if isinstance(kids, Array) else [kids]:
             if isinstance(kid, int) or (isinstance(kid, pikepdf.Object)
                                         and kid._type_code == pikepdf.ObjectType.integer):
-                marks.setdefault(page_index[elem.Pg.objgen], {})[int(kid)] = elem
+                found.marks.setdefault(page_index[elem.Pg.objgen], {})[int(kid)] = elem
             elif isinstance(kid, Dictionary) and kid.get("/Type") == Name.MCR:
-                marks.setdefault(page_index[kid.Pg.objgen], {})[int(kid.MCID)] = elem
+                found.marks.setdefault(page_index[kid.Pg.objgen], {})[int(kid.MCID)] = elem
             elif isinstance(kid, Dictionary) and kid.get("/Type") == Name.OBJR:
-                objrs.append((kid.Obj, elem))
+                found.objrs.append((kid.Obj, elem))
+    return found
+
+
+def link_parent_tree(pdf: Pdf, found: Found | None = None) -> None:
+    """Rebuild the ``ParentTree`` from the structure tree (or from what writing it
+    ``found``): each page's ``/StructParents`` indexes an array MCID -> element, each
+    annotation in an OBJR gets a ``/StructParent`` pointing at its element; pages with
+    annotations get ``/Tabs /S``."""
+    if found is None:
+        found = _walk(pdf)
     nums = Array()
     key = 0
     for i, page in enumerate(pdf.pages):
         if "/StructParents" in page.obj:
             del page.obj["/StructParents"]
-        if i in marks:
-            by_mcid = marks[i]
+        if i in found.marks:
+            by_mcid = found.marks[i]
             if sorted(by_mcid) != list(range(len(by_mcid))):
                 raise ValueError(f"page {i + 1}: MCIDs {sorted(by_mcid)} are not 0..n-1")
             page.obj.StructParents = key
@@ -164,11 +185,12 @@ def link_parent_tree(pdf: Pdf) -> None:
             key += 1
         if "/Annots" in page.obj and len(page.obj.Annots):
             page.obj.Tabs = Name.S
-    for annot, elem in objrs:
+    for annot, elem in found.objrs:
         annot.StructParent = key
         nums.append(key)
         nums.append(elem)
         key += 1
+    root = pdf.Root.StructTreeRoot
     root.ParentTree = pdf.make_indirect(Dictionary(Nums=nums))
     root.ParentTreeNextKey = key
 
@@ -338,26 +360,32 @@ def save(pdf: Pdf) -> bytes:
     if "/ID" in pdf.trailer:  # else qpdf keeps ReportLab's first half: both halves the digest
         del pdf.trailer["/ID"]
     pdf.save(out, force_version="1.7", deterministic_id=True, compress_streams=True,
+             stream_decode_level=pikepdf.StreamDecodeLevel.none,  # ReportLab's stay as made
              object_stream_mode=pikepdf.ObjectStreamMode.generate)
     return out.getvalue()
 
 
 def publishable(data: bytes, tree: Element, meta: Metadata, icc: bytes) -> bytes:
     """ReportLab's ``data`` with the recorded ``tree`` made PDF/UA-1 and PDF/A-2 (see the
-    module docstring)."""
+    module docstring); what was drawn outside marked content is an artifact already
+    (:func:`.tagging.artifact_unmarked`)."""
     with Pdf.open(io.BytesIO(data)) as pdf:
         if meta.stamp is None:
             meta = replace(meta, stamp=creation_stamp(pdf))
         root = new_tree_root(pdf)
-        elem = write_tree(pdf, tree, root)
+        found = Found({}, [])
+        elem = write_tree(pdf, tree, root, found=found)
         if elem is not None:
             root.K.append(elem)
-        tag_pdf(pdf, meta, icc)
+        fix_to_unicode(pdf)
+        link_parent_tree(pdf, found)
+        document_level(pdf, meta, icc)
         return save(pdf)
 
 
 def tag_pdf(pdf: Pdf, meta: Metadata, icc: bytes) -> None:
-    """Everything :func:`publishable` does once the tree is in place."""
+    """What :func:`publishable` does once the tree is in place, for a PDF assembled from
+    pieces (the bundle): unmarked drawing made artifacts, the ParentTree from the tree."""
     artifact_rest(pdf)
     fix_to_unicode(pdf)
     link_parent_tree(pdf)

@@ -52,7 +52,7 @@ from ...view import Block, SheetView, ShareBar, Step
 from ..logos import ORGANISATIONS_PER_ROW, load_logo
 from . import structure
 from .archive import Metadata, publishable
-from .tagging import Tag, Tagger, artifact, attach, marked
+from .tagging import Tag, Tagger, artifact, artifact_unmarked, attach, marked
 from .tagging import TaggedParagraph as Paragraph
 
 if TYPE_CHECKING:
@@ -889,6 +889,7 @@ def render_pdf(view: SheetView, theme: Theme, *, invariant: bool = False) -> byt
         _draw(region, canvas)
     with artifact(canvas, "Pagination"):
         _footer(canvas, view, kit, ml, mb, page_w - ml - mr, footer_h)
+    artifact_unmarked(canvas)
     canvas.showPage()
     canvas.save()
     return publishable(buf.getvalue(), tagger.finished(), metadata(info),

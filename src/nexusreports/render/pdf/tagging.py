@@ -262,6 +262,51 @@ class Tag(Flowable):
                 self.inner.drawOn(canvas, x, y, _sW)
 
 
+# --- what is left: artifacts -------------------------------------------------------------------
+
+_PAINT = {"S", "s", "f", "F", "f*", "B", "B*", "b", "b*"}
+_PATH = {"m", "l", "c", "v", "y", "h", "re", "n"}
+_SHOW = re.compile(r"(?:Tj|TJ|'|\")(?:\s+T\*)?\s+ET$")
+
+
+def artifact_unmarked(canvas: Any) -> None:
+    """Make whatever the current page drew outside marked content an ``/Artifact`` (bands,
+    bars, rules, boxes, table backgrounds and lines): call before ``showPage``.
+
+    Works on the canvas' operator list, where each ReportLab drawing call is one entry (a
+    path may span several, up to its painting operator); the same as
+    :func:`.archive.artifact_rest` does on a saved file, without parsing it again.
+    """
+    out: list[str] = []
+    depth = 0
+    path: list[str] = []
+    for item in canvas._code:
+        if depth > 0 or item.endswith(("BDC", "BMC")) or item == "EMC":
+            if item.endswith(("BDC", "BMC")) and not item.startswith("BT"):
+                depth += 1
+            elif item == "EMC":
+                depth -= 1
+            out.append(item)
+            continue
+        last = item.rsplit(None, 1)[-1] if item.strip() else ""
+        if path or (last in _PATH and not item.startswith("BT")):
+            path.append(item)
+            if last in _PAINT:
+                out += ["/Artifact BMC", *path, "EMC"]
+                path = []
+            elif last == "n" and len(path) > 1:  # a clipping path (W n) or an empty one
+                out += path
+                path = []
+        elif last in _PAINT or last in ("Do", "sh"):
+            out += ["/Artifact BMC", item, "EMC"]
+        elif item.startswith("BT") and "BDC" not in item and _SHOW.search(item):
+            out += ["/Artifact BMC", item, "EMC"]
+        else:
+            out.append(item)
+    out += path
+    canvas._code[:] = out
+
+
 # --- paragraphs ------------------------------------------------------------------------------
 
 class _MarkedText(PDFTextObject):
@@ -443,5 +488,5 @@ def _with_line_ends(blPara: Any, source: str) -> Any:
     return out
 
 
-__all__ = ["ARTIFACT", "Element", "LinkRef", "MarkedRef", "Step", "Tag", "TaggedParagraph",
+__all__ = ["ARTIFACT", "artifact_unmarked", "Element", "LinkRef", "MarkedRef", "Step", "Tag", "TaggedParagraph",
            "Tagger", "artifact", "attach", "marked", "tagger_of", "within"]
