@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import io
 import re
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from xml.sax.saxutils import escape
@@ -238,7 +239,7 @@ def artifact_rest(pdf: Pdf) -> None:
             else:
                 out.append(instr)
         out += path
-        page.obj.Contents = pdf.make_stream(pikepdf.unparse_content_stream(out))
+        page.obj.Contents = flate_stream(pdf, pikepdf.unparse_content_stream(out))
 
 
 _UNUSED = re.compile(rb"<[0-9A-Fa-f]{2}> <0000>\r?\n")
@@ -257,7 +258,7 @@ def fix_to_unicode(pdf: Pdf) -> None:
             seen.add(tu.objgen)
             data = tu.read_bytes()
 
-            tu.write(_BFCHAR.sub(_used_only, data))
+            tu.write(deflate(_BFCHAR.sub(_used_only, data)), filter=Name.FlateDecode)
 
 
 def _used_only(match: re.Match) -> bytes:
@@ -336,7 +337,7 @@ def document_level(pdf: Pdf, meta: Metadata, icc: bytes) -> None:
     root.MarkInfo = Dictionary(Marked=True)
     root.Lang = String(meta.language)
     root.ViewerPreferences = Dictionary(DisplayDocTitle=True)
-    profile = pdf.make_stream(icc)
+    profile = flate_stream(pdf, icc)
     profile.N = 3
     root.OutputIntents = Array([Dictionary(
         Type=Name.OutputIntent, S=Name.GTS_PDFA1,
@@ -354,14 +355,46 @@ def document_level(pdf: Pdf, meta: Metadata, icc: bytes) -> None:
     pdf.trailer.Info = info
 
 
+def deflate(data: bytes) -> bytes:
+    """``data`` compressed (Flate)."""
+    return zlib.compress(data, 6)
+
+
+def flate_stream(pdf: Pdf, data: bytes) -> pikepdf.Stream:
+    """A new stream of ``data``, compressed by :func:`deflate`."""
+    stream = pdf.make_stream(deflate(data))
+    stream.Filter = Name.FlateDecode
+    return stream
+
+
+def _no_trailing_cr(pdf: Pdf) -> None:
+    """Store uncompressed every compressed stream whose bytes end with a carriage return.
+
+    Before the end-of-line qpdf writes ahead of ``endstream`` such a CR reads as one CR LF
+    marker, and the stream as a byte short of its ``/Length`` (PDF/A checks it).  A Flate
+    stream ends with the checksum of its data, so no compression setting avoids it (about
+    one stream in 256)."""
+    for obj in pdf.objects:
+        if isinstance(obj, pikepdf.Stream) and obj.read_raw_bytes().endswith(b"\r") \
+                and obj.get("/Filter") == Name.FlateDecode:
+            data = obj.read_bytes()
+            if not data.endswith(b"\r"):
+                obj.write(data)
+
+
 def save(pdf: Pdf) -> bytes:
-    """``pdf`` as PDF 1.7 bytes; the ID is a digest of the content (dates included)."""
+    """``pdf`` as PDF 1.7 bytes; the ID is a digest of the content (dates included).
+
+    Streams are written as they are (ReportLab's and ours compressed by then, the XMP left
+    readable), none ending with a CR; no object streams, whose compressed bytes qpdf would
+    make at writing time."""
     out = io.BytesIO()
     if "/ID" in pdf.trailer:  # else qpdf keeps ReportLab's first half: both halves the digest
         del pdf.trailer["/ID"]
-    pdf.save(out, force_version="1.7", deterministic_id=True, compress_streams=True,
-             stream_decode_level=pikepdf.StreamDecodeLevel.none,  # ReportLab's stay as made
-             object_stream_mode=pikepdf.ObjectStreamMode.generate)
+    _no_trailing_cr(pdf)
+    pdf.save(out, force_version="1.7", deterministic_id=True, compress_streams=False,
+             stream_decode_level=pikepdf.StreamDecodeLevel.none,
+             object_stream_mode=pikepdf.ObjectStreamMode.disable)
     return out.getvalue()
 
 
