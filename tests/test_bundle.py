@@ -182,7 +182,9 @@ def test_the_largest_amounts_break_between_number_and_unit_never_inside_a_word(
     atmp.write_text(atmp.read_text(encoding="utf-8").replace(
         "size_eur_m: 2250", "size_eur_m: 9998339.9"), encoding="utf-8")
     programme.write_text(programme.read_text(encoding="utf-8").replace(
-        "flagship_total_eur_m: 3910", "flagship_total_eur_m: 9999999.9"), encoding="utf-8")
+        "flagship_total_eur_m: 3910", "flagship_total_eur_m: 9999999.9").replace(
+        "size_eur_m: 21200", "size_eur_m: 10000000"),  # a programme includes its flagships
+        encoding="utf-8")
     projects = load_projects(data_copy, theme.charset)
     views = {(p.slug, lg): build_view(p, projects, lg, data_copy)
              for p in projects.projects for lg in LANGS}
@@ -618,3 +620,32 @@ def test_logos_on_the_sheets_come_along_once_with_unique_drawing_ids(projects, s
     assert len(converted.pages) == PAGES
     for slug, lang in with_logos:
         assert len(converted.pages[SHEET_PAGE[(slug, lang)]].images) == 2, (slug, lang)
+
+
+def test_a_one_year_period_prints_as_one_year_on_the_sheets_and_in_the_summary(tmp_path):
+    # before: "2027–2027" in the summary and a timeline with two equal ends on the sheets
+    from docx.oxml.ns import qn
+
+    data = tmp_path / "data"
+    shutil.copytree(DATA, data)
+    atmp = data / "projects" / "atmp.yaml"
+    text = atmp.read_text(encoding="utf-8")
+    assert "period: {start: 2025, end: 2035}" in text
+    atmp.write_text(text.replace("period: {start: 2025, end: 2035}",
+                                 "period: {start: 2027, end: 2027}"), encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["-q", "build", "--data", str(data), "--templates", str(TEMPLATES), "--out",
+                 str(out), "--jobs", "1"]) == 0
+    bundle = " ".join(page.extract_text() for page in PdfReader(out / "briefing-nl-en.pdf").pages)
+    assert "2027–2027" not in bundle
+    assert re.search(r"ATMP I&II\s+2027\s", bundle)  # its summary row: one year
+    sheet = PdfReader(out / "nl" / "atmp.pdf").pages[0].extract_text().split()
+    assert sheet.count("2027") == 1 and "Start" not in sheet and "Eind" not in sheet
+    body = Document(io.BytesIO((out / "nl" / "atmp.docx").read_bytes())).element.body
+    timeline = next(t for t in body.iter(qn("w:tbl"))
+                    if t.find(f"{qn('w:tblPr')}/{qn('w:tblDescription')}") is not None
+                    and "Timeline" in t.find(f"{qn('w:tblPr')}/{qn('w:tblDescription')}")
+                    .get(qn("w:val")))
+    assert ["".join(x.text or "" for x in row.iter(qn("w:t")))
+            for row in timeline.iter(qn("w:tr"))] == ["2027"]  # no "Start", "Eind", no end
+    assert not list(timeline.iter(qn("w:pBdr")))  # and no line towards an end

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from conftest import TEMPLATES
 from nexusreports.cli import main
 
@@ -231,3 +233,23 @@ def test_a_ctrl_c_after_the_outputs_are_written_changes_nothing_and_exits_0(data
     assert proc.returncode == 0, err
     assert "Interrupted" not in err and "Traceback" not in err
     assert "9 outputs in" in err and "9 built, 0 unchanged, 0 failed" in err
+
+
+def test_the_readme_everyday_commands_run_in_the_activated_environment_or_by_its_path():
+    # README "Everyday use": ". .venv/bin/activate" first, or .venv/bin/nexusreports
+    import os
+
+    venv = Path(sys.prefix)
+    if sys.prefix == sys.base_prefix or not (venv / "bin" / "activate").is_file():
+        pytest.skip("the tests do not run from a virtual environment")
+    root = Path(__file__).resolve().parent.parent
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
+    env["PATH"] = "/usr/bin:/bin"  # a fresh shell: no nexusreports on the PATH yet
+    for command in (f". {venv}/bin/activate && nexusreports validate",
+                    f"{venv}/bin/nexusreports validate"):
+        result = subprocess.run(["sh", "-c", command], cwd=root, env=env, capture_output=True,
+                                text=True, timeout=120, check=False)
+        assert result.returncode == 0, (command, result.stderr)
+    bare = subprocess.run(["sh", "-c", "nexusreports validate"], cwd=root, env=env,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert bare.returncode == 127  # not activated: the shell does not know the command

@@ -1,18 +1,26 @@
-"""A real `python -m nexusreports build`, interrupted (SIGINT, SIGTERM) while it renders or
-while it writes, leaves every previous output whole and no temporary file behind; with
-``--jobs 2`` a Ctrl-C to the whole process group (what a terminal sends) also stops the
-rendering processes: one line, exit 130, no traceback, no process left behind.
+"""A real `python -m nexusreports build`, interrupted (SIGINT, SIGTERM) while it renders, while
+it stages its outputs or in the middle of its commit, leaves the previous outputs exactly as
+they were (bytes and modification times) and nothing of its own behind; killed (SIGKILL, which
+no program can catch) at any of those points, the next build completes or rolls back what it
+left, and ``build --check`` passes.  With ``--jobs 2`` a Ctrl-C to the whole process group
+(what a terminal sends) also stops the rendering processes: one line, exit 130, no traceback,
+no process left behind.  A second build (or ``build --check``) into a folder that a build is
+writing waits for it, naming its process.
 
 To interrupt at a known point without timing, the child process loads a ``sitecustomize``
 (from a folder put on PYTHONPATH by the test, never shipped) that stops at that point --
 in ReportLab's N-th ``Canvas.save`` (rendering; in each rendering process), in the
-first ``registerFont`` (before the process pool starts) or in the N-th ``os.fsync`` (writing: the
-temporary file is complete, not yet renamed) -- tells the test through a pipe, and sleeps
-until the signal arrives.
+first ``registerFont`` (before the process pool starts), after the N-th ``os.fsync``
+(staging: the N-th output is in the staging folder, nothing in place yet) or after the N-th
+``os.replace`` (the commit: the 1st puts the journal in place, each further one an output,
+``manifest.json`` last) -- tells the test through a pipe, and sleeps until the signal
+arrives (or, given ``NEXUS_TEST_RESUME_FD``, until the test writes to that pipe).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import select
 import shutil
@@ -34,9 +42,14 @@ SITECUSTOMIZE = textwrap.dedent("""\
     _mode = os.environ.get("NEXUS_TEST_PAUSE", "")
     _fd = int(os.environ.get("NEXUS_TEST_PAUSE_FD", "-1"))
 
+    _resume = int(os.environ.get("NEXUS_TEST_RESUME_FD", "-1"))
+
     def _pause():
         os.write(_fd, b"paused\\n")
-        time.sleep(300)  # the test's signal ends this
+        if _resume >= 0:
+            os.read(_resume, 1)  # the test lets the build go on
+        else:
+            time.sleep(300)  # the test's signal ends this
 
     if _mode == "render" or _mode.startswith("render:"):
         from reportlab.pdfgen import canvas as _canvas
@@ -75,6 +88,18 @@ SITECUSTOMIZE = textwrap.dedent("""\
                 _pause()
 
         os.fsync = fsync
+    elif _mode.startswith("replace:"):
+        _at = int(_mode.split(":")[1])
+        _replace = os.replace
+        _calls = [0]
+
+        def replace(*args, **kwargs):
+            _replace(*args, **kwargs)
+            _calls[0] += 1
+            if _calls[0] == _at:
+                _pause()
+
+        os.replace = replace
 """)
 
 
@@ -101,27 +126,81 @@ def work(tmp_path) -> Path:
     return tmp_path
 
 
-def interrupted_build(work: Path, pause: str, signum: int) -> subprocess.CompletedProcess:
-    """Run a build that must rewrite every output (another SOURCE_DATE_EPOCH), stop it at
-    ``pause`` and send ``signum``; return the finished process."""
+NEW_EPOCH = "1767225600"  # 1 January 2026: a build with it must rewrite every output
+OUTPUTS = 10  # a PDF build: 8 sheets, the bundle and manifest.json
+
+
+def paused_build(work: Path, pause: str, *, resume: bool = False, args: tuple[str, ...] = ()
+                 ) -> tuple[subprocess.Popen, int | None]:
+    """Start a build with NEW_EPOCH that stops at ``pause`` (see the module docstring) and
+    return it once it has stopped there, with the write end of its resume pipe (``resume``;
+    write a byte to let it go on) or None."""
     read_end, write_end = os.pipe()
-    env = {**os.environ, "SOURCE_DATE_EPOCH": "1767225600",
+    fds = [write_end]
+    env = {**os.environ, "SOURCE_DATE_EPOCH": NEW_EPOCH,
            "PYTHONPATH": os.pathsep.join([str(work / "hook"), os.environ.get("PYTHONPATH", "")]),
            "NEXUS_TEST_PAUSE": pause, "NEXUS_TEST_PAUSE_FD": str(write_end)}
-    proc = subprocess.Popen(build_command(work), cwd=work, env=env, pass_fds=(write_end,),
+    go = None
+    if resume:
+        resume_read, go = os.pipe()
+        fds.append(resume_read)
+        env["NEXUS_TEST_RESUME_FD"] = str(resume_read)
+    proc = subprocess.Popen([*build_command(work), *args], cwd=work, env=env, pass_fds=fds,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    os.close(write_end)
+    for fd in fds:
+        os.close(fd)
     try:
         ready, _, _ = select.select([read_end], [], [], 300)  # a safety net, not a timing
         assert ready and os.read(read_end, 64) == b"paused\n", "the build never paused"
+    except BaseException:
+        proc.kill()
+        proc.communicate()
+        raise
+    finally:
+        os.close(read_end)
+    return proc, go
+
+
+def interrupted_build(work: Path, pause: str, signum: int) -> subprocess.CompletedProcess:
+    """Run a build that must rewrite every output (another SOURCE_DATE_EPOCH), stop it at
+    ``pause`` and send ``signum``; return the finished process."""
+    proc, _ = paused_build(work, pause)
+    try:
         proc.send_signal(signum)
         out, err = proc.communicate(timeout=300)
     finally:
-        os.close(read_end)
         if proc.poll() is None:
             proc.kill()
             proc.wait()
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def leftovers(work: Path) -> list[str]:
+    """What a build may leave only while it runs: temporary files, the staging folder, the
+    lock file."""
+    out = work / "out"
+    return sorted([p.relative_to(work).as_posix() for p in work.rglob("*.tmp")]
+                  + [name for name in (".nexusreports-staging", ".nexusreports.lock")
+                     if (out / name).exists()])
+
+
+def check(work: Path, epoch: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*build_command(work), "--check"], cwd=work,
+                          env={**os.environ, "SOURCE_DATE_EPOCH": epoch},
+                          capture_output=True, text=True, timeout=300)
+
+
+def assert_consistent(work: Path) -> None:
+    """Every output is whole and listed in manifest.json with its sha256, and nothing else
+    is in the folder."""
+    out = work / "out"
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    listed = {e["path"]: e["sha256"] for e in manifest["outputs"]}
+    files = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
+    assert files == {*listed, "manifest.json"}
+    for path, digest in listed.items():
+        assert hashlib.sha256((out / path).read_bytes()).hexdigest() == digest, path
+        PdfReader(out / path).pages[0]
 
 
 SIGNALS = [pytest.param(signal.SIGINT, 130, id="SIGINT"),
@@ -135,25 +214,145 @@ def test_a_build_interrupted_while_rendering_changes_nothing(work, signum, code)
     assert result.returncode == code
     assert "Traceback" not in result.stderr
     assert snapshot(work / "out") == before
-    assert not list(work.rglob("*.tmp"))
+    assert leftovers(work) == []
 
 
+WRITING = [pytest.param("write:3", id="while-staging-the-third-output"),
+           pytest.param("replace:1", id="with-the-journal-in-place"),
+           pytest.param("replace:4", id="with-three-outputs-renamed"),
+           pytest.param(f"replace:{OUTPUTS}", id="with-all-but-the-manifest-renamed")]
+
+
+@pytest.mark.parametrize("pause", WRITING)
 @pytest.mark.parametrize("signum, code", SIGNALS)
-def test_a_build_interrupted_while_writing_leaves_whole_files_and_no_temporary_file(
-        work, signum, code):
+def test_a_build_interrupted_while_writing_leaves_the_previous_outputs_exactly(
+        work, signum, code, pause):
     before = snapshot(work / "out")
-    result = interrupted_build(work, "write:3", signum)  # two outputs replaced, third pending
+    result = interrupted_build(work, pause, signum)
     assert result.returncode == code
-    assert "Traceback" not in result.stderr
+    assert result.stderr.splitlines() == [
+        f"Interrupted ({signal.Signals(signum).name}): the build stopped; no file is "
+        "half-written and no temporary file is left. Run it again to finish."]
+    assert snapshot(work / "out") == before  # renamed outputs were renamed back
+    assert leftovers(work) == []
+    assert check(work, "1735689600").returncode == 0
+
+
+KILLED = [pytest.param("render", id="while-rendering"), *WRITING,
+          pytest.param(f"replace:{OUTPUTS + 1}", id="after-the-manifest")]
+
+
+@pytest.mark.parametrize("pause", KILLED)
+def test_the_build_after_a_killed_one_completes_or_undoes_what_it_left(work, pause):
+    before = snapshot(work / "out")
+    proc, _ = paused_build(work, pause)
+    proc.kill()  # SIGKILL: the build runs no code of its own any more
+    proc.communicate(timeout=300)
     after = snapshot(work / "out")
-    assert sorted(after) == sorted(before)  # nothing lost, nothing half-written added
-    assert not list(work.rglob("*.tmp"))
-    replaced = [path for path in after if after[path][0] != before[path][0]]
-    assert len(replaced) == 2  # exactly the two whose rename completed
-    assert "manifest.json" not in replaced  # written last: still the previous build's
-    for path in after:
-        if path.endswith(".pdf"):
-            PdfReader(work / "out" / path).pages[0]  # every PDF is whole and readable
+    for path, (data, _) in after.items():  # every file is whole, old or new
+        if path.endswith(".pdf") and not path.startswith("."):
+            PdfReader(work / "out" / path).pages[0]
+    committed = pause.startswith("replace:")
+    if not committed:  # stopped before its commit point: the outputs are untouched
+        assert {p: v for p, v in after.items() if not p.startswith(".")} == before
+    else:  # the commit is unfinished: --check says so, and changes nothing
+        done = check(work, NEW_EPOCH)
+        assert done.returncode == 1
+        assert "an interrupted build left its commit unfinished: run nexusreports build" \
+            in done.stderr
+        lock = ".nexusreports.lock"  # the killed build's, free; --check took it and let go
+        assert snapshot(work / "out") == {p: v for p, v in after.items() if p != lock}
+    result = subprocess.run(build_command(work), cwd=work, capture_output=True, text=True,
+                            env={**os.environ, "SOURCE_DATE_EPOCH": NEW_EPOCH}, timeout=300)
+    assert result.returncode == 0, result.stderr
+    if committed:
+        assert "completed the commit of an interrupted build" in result.stderr
+        assert f"0 built, {OUTPUTS - 1} unchanged" in result.stderr  # nothing to render
+    assert leftovers(work) == []
+    assert_consistent(work)
+    assert check(work, NEW_EPOCH).returncode == 0
+
+
+def test_the_next_build_removes_temporary_files_of_older_versions(work):
+    stale = work / "out/nl/.atmp.pdf.k3x_9q2a.tmp"  # what 0.1.0 left when it was killed
+    stale.write_bytes(b"%PDF-1.4 half")
+    result = subprocess.run(build_command(work), cwd=work, capture_output=True, text=True,
+                            env={**os.environ, "SOURCE_DATE_EPOCH": "1735689600"}, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert not stale.exists()
+    assert leftovers(work) == []
+
+
+# --- two at once: the lock ------------------------------------------------------------------
+
+@pytest.mark.parametrize("second", [pytest.param((), id="a-build"),
+                                    pytest.param(("--check",), id="build-check")])
+def test_a_second_build_waits_for_the_first_naming_it(work, second):
+    before = snapshot(work / "out")
+    first, go = paused_build(work, "render", resume=True)  # holds the lock, renders
+    try:
+        other = subprocess.Popen([*build_command(work), *second], cwd=work,
+                                 env={**os.environ, "SOURCE_DATE_EPOCH": NEW_EPOCH},
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            ready, _, _ = select.select([other.stderr], [], [], 300)  # a safety net
+            assert ready
+            line = other.stderr.readline()
+            assert line == (f"out: another build (process {first.pid}) is writing to this "
+                            "folder; waiting for it to finish\n")
+            assert other.poll() is None  # it waits
+            outputs = {p: v for p, v in snapshot(work / "out").items() if p[0] != "."}
+            assert outputs == before  # the lock file and the staging folder aside
+            os.write(go, b"x")  # the first build goes on and finishes
+            assert first.wait(timeout=300) == 0
+            _, err = other.communicate(timeout=300)
+        finally:
+            if other.poll() is None:
+                other.kill()
+                other.wait()
+    finally:
+        os.close(go)
+        if first.poll() is None:
+            first.kill()
+        first.communicate()
+    assert other.returncode == 0, err
+    if second:  # what the first build made, checked after it was done
+        assert f"{OUTPUTS - 1} outputs in out match their inputs" in err
+    else:  # made after the first build: it finds everything up to date
+        assert f"0 built, {OUTPUTS - 1} unchanged" in err
+    assert leftovers(work) == []
+    assert_consistent(work)
+
+
+def test_ctrl_c_stops_a_build_that_waits_for_another(work):
+    first, go = paused_build(work, "render", resume=True)
+    try:
+        other = subprocess.Popen(build_command(work), cwd=work,
+                                 env={**os.environ, "SOURCE_DATE_EPOCH": NEW_EPOCH},
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            ready, _, _ = select.select([other.stderr], [], [], 300)  # a safety net
+            assert ready and "waiting for it to finish" in other.stderr.readline()
+            other.send_signal(signal.SIGINT)
+            _, err = other.communicate(timeout=300)
+        finally:
+            if other.poll() is None:
+                other.kill()
+                other.wait()
+        assert other.returncode == 130
+        assert err.splitlines() == [
+            "Interrupted (SIGINT): the build stopped; no file is half-written and no "
+            "temporary file is left. Run it again to finish."]
+        assert first.poll() is None  # the first build still holds the folder
+        os.write(go, b"x")
+        assert first.wait(timeout=300) == 0
+    finally:
+        os.close(go)
+        if first.poll() is None:
+            first.kill()
+        first.communicate()
+    assert leftovers(work) == []
+    assert_consistent(work)
 
 
 # --- a parallel build (--jobs 2) and Ctrl-C to the whole process group ----------------------

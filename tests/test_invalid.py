@@ -82,7 +82,11 @@ def test_the_corpus_covers_the_cases_the_issue_lists():
                    "parent-cycle", "flagship-total-mismatch", "text-control-character",
                    "text-replacement-character", "text-right-to-left", "text-emoji",
                    "text-long-word", "text-too-long", "logo-outside-data", "logo-missing",
-                   "logo-not-an-image", "logo-huge-image"):
+                   "logo-not-an-image", "logo-huge-image",
+                   # issue 12
+                   "amount-thousands-separator", "programme-smaller-than-flagships",
+                   "yaml-nested-too-deep", "logo-truncated", "parent-invisible-character",
+                   "text-lone-surrogate", "text-surrogate-pair"):
         assert needed in names
 
 
@@ -134,8 +138,8 @@ def test_a_file_over_512_kib_is_refused_before_it_is_parsed(workdir, capsys):
     target.write_bytes(b"kind: [" * (600 * 1024 // 7 + 1))  # would nest far too deep if parsed
     code, lines, err = run(["validate", "--data", "data", "--templates", str(TEMPLATES)], capsys)
     assert code == 1
-    assert "data/projects/huge.yaml: the file is 600 KiB; a data file may be at most " \
-        "512 KiB: is this the right file?" in lines
+    assert "data/projects/huge.yaml:1: the file is 600 KiB and passes the limit on this line; " \
+        "a data file may be at most 512 KiB: is this the right file?" in lines
     # and, in the same run, that the bundle's order does not name it (it is a new project)
     assert [line for line in lines if "huge.yaml" not in line] == [
         "data/bundle.yaml:17: order: the bundle holds every project: add '- huge' to the order"]

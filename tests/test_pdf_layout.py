@@ -8,6 +8,7 @@ than overprint; logos of any colour mode are drawn; a cut-off font file is named
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import re
 import shutil
 from pathlib import Path
@@ -77,7 +78,8 @@ def test_too_many_organisations_with_logos_is_an_overflow_naming_them(shipped, l
     assert info.value.fields == ["organisations"]
     assert re.fullmatch(
         r".*atmp\.yaml: organisations: the en-GB sheet does not fit on one page: the "
-        r"organisations band \(6 logos a row\) is \d+\.\d mm too tall; shorten these texts by "
+        r"organisations band \(6 logos a row; the key-figures column above leaves it "
+        r"\d+\.\d mm\) is \d+\.\d mm too tall; shorten these texts by "
         rf"about {rows} lines?", str(info.value))
 
 
@@ -157,3 +159,145 @@ def test_register_fonts_names_a_cut_off_font_file(tmp_path):
         register_fonts(theme)
     assert info.value.where == theme.fonts.bold
     assert "cannot use this font file: it is damaged or cut off" in str(info.value)
+
+
+# --- the page is the limit: the columns and the organisations band share it ----------------
+
+LONG_NAMES = ["Universitair Medisch Centrum Utrecht", "Leids Universitair Medisch Centrum",
+              "Erasmus Medisch Centrum Rotterdam", "Bilthoven Biologicals B.V.",
+              "Basic Pharma Manufacturing B.V.", "Batavia Biosciences B.V.", "Van Dijk & Zn.",
+              "Koninklijke Boskalis N.V.", "Rijksinstituut voor Volksgezondheid en Milieu",
+              "Stichting Leiden Bio Science Park",
+              ("Nederlandse Organisatie voor Toegepast Natuurwetenschappelijk Onderzoek "
+               "(TNO)")]
+
+
+def lines_and_heights(pdf: bytes) -> list[tuple[str, float]]:
+    """Each text line of the page with its baseline, in mm from the bottom of the page."""
+    import io
+
+    found: list[tuple[str, float]] = []
+
+    def visit(text, cm, tm, font, size):
+        if text.strip():
+            found.append((text, (cm[5] + tm[5] * cm[3]) / 72 * 25.4))
+
+    PdfReader(io.BytesIO(pdf)).pages[0].extract_text(visitor_text=visit)
+    return found
+
+
+def test_eleven_long_organisation_names_fit_where_the_page_has_room(shipped):
+    # before: the band was 19 mm: "shorten these texts by about 1 line", 80 mm free above
+    _, theme = shipped
+    view = with_orgs(view_of(shipped, "atmp", "nl"),
+                     [OrganisationView(n, None, n) for n in LONG_NAMES])
+    pdf = render_pdf(view, theme, invariant=True)
+    text = " ".join(text_of(pdf).split())
+    for name in LONG_NAMES:
+        assert name in text  # every name whole: none dropped, hyphenated or broken
+    heading = next(y for line, y in lines_and_heights(pdf)
+                   if "Betrokken bedrijven en instellingen" in line)
+    # the band's heading stands higher than a 19 mm band's would (9 + 7 + 19 mm)
+    assert heading > 35
+
+
+def test_a_name_is_never_broken_over_two_lines_in_the_band(shipped):
+    _, theme = shipped
+    names = [f"Organisatie {word} & Zn." for word in ("Een", "Twee", "Drie", "Vier", "Vijf",
+                                                      "Zes", "Zeven", "Acht", "Negen", "Tien",
+                                                      "Elf", "Twaalf", "Dertien", "Veertien")]
+    view = with_orgs(view_of(shipped, "atmp", "nl"), [OrganisationView(n, None, n)
+                                                       for n in names])
+    lines = text_of(render_pdf(view, theme, invariant=True)).replace("\xa0", " ").splitlines()
+    band = [line for line in lines if "Organisatie" in line]
+    assert len(band) >= 2  # the names take more than one line ...
+    for line in band:  # ... and each line holds whole names only
+        assert re.fullmatch(r"Organisatie \w+ & Zn\.( · Organisatie \w+ & Zn\.)*( ·)?",
+                            line.strip()), line
+
+
+def test_the_text_column_uses_the_room_a_small_band_leaves(shipped):
+    # one line of names: the band is as high as that, not 19 mm, so the text runs lower
+    _, theme = shipped
+    view = with_orgs(view_of(shipped, "atmp", "en"), [OrganisationView("Acme", None, "Acme")])
+    sentence = "Every partner adds its own expertise to the shared programme."
+    fitted = None
+    for count in range(20, 200, 2):  # the most text that still fits the page
+        grown = dataclasses.replace(view, relevance=(*view.relevance, " ".join(
+            [sentence] * count)))
+        try:
+            fitted = render_pdf(grown, theme, invariant=True)
+        except ContentOverflow:
+            break
+    assert fitted is not None
+
+    def heading(pdf: bytes) -> float:
+        return next(y for line, y in lines_and_heights(pdf)
+                    if "Involved companies and institutions" in line)
+
+    # with room to spare the band is the theme's 19 mm; the column that needs the room gets
+    # it: the band is as high as its one line of names, its heading lower by 4 mm or more
+    assert heading(fitted) < heading(render_pdf(view, theme, invariant=True)) - 4
+    last_text = min(y for line, y in lines_and_heights(fitted) if "INSERM" in line)
+    assert heading(fitted) < last_text  # the band still under the column
+
+
+def test_content_that_does_not_fit_the_page_still_names_the_text_column(shipped):
+    _, theme = shipped
+    view = view_of(shipped, "atmp", "en")
+    extra = " ".join(["Every partner adds its own expertise to the shared programme."] * 60)
+    with pytest.raises(ContentOverflow) as info:
+        render_pdf(dataclasses.replace(view, relevance=(*view.relevance, extra)), theme)
+    assert re.fullmatch(r".*atmp\.yaml: summary\.en, relevance\.en, collaborations\.national, "
+                        r"collaborations\.european: the en-GB sheet does not fit on one page: "
+                        r"the text column is \d+\.\d mm too tall; shorten these texts by about "
+                        r"\d+ lines", str(info.value))
+
+
+# --- hyphenation: names never, and no fragment shorter than three letters ---------------------
+
+def test_names_are_never_hyphenated_and_no_fragment_is_shorter_than_three_letters(
+        pdf_build, shipped):
+    breaks = []
+    for slug in ("biotech-nexus", "atmp", "infectieziekten", "precision-diagnostics"):
+        for lang in ("nl", "en"):
+            typed = " ".join(view_of(shipped, slug, lang).all_text)
+            pdf = (pdf_build / lang / f"{slug}.pdf").read_bytes()
+            lines = text_of(pdf).splitlines()
+            for line, following in itertools.pairwise(lines):
+                head, tail = re.search(r"(\w+)-$", line), re.match(r"(\w+)", following)
+                if head and tail and f"{head[1]}-{tail[1]}" not in typed:  # not a typed hyphen
+                    breaks.append((head[1], tail[1]))
+    assert len(breaks) >= 10  # hyphenation is on
+    for head, tail in breaks:
+        assert len(head) >= 3 and len(tail) >= 3, (head, tail)  # never "be-staande"
+        assert head[0].islower(), (head, tail)  # never "Boska-lis", "Ba-sic", "Eu-ropese"
+
+
+@pytest.mark.parametrize("word", ["Boskalis", "Europese", "Basic", "hollandbio"])
+def test_a_name_or_a_word_of_the_views_names_gets_no_hyphenation_point(word):
+    from nexusreports.render.pdf.sheet import hyphenator, name_words
+
+    split = hyphenator("nl_NL", name_words(("hollandbio", "Basic Pharma")))
+    assert split(word) == []
+    assert split("verantwoordelijk") == [("verantwoorde", "lijk"), ("verantwoor", "delijk"),
+                                         ("verant", "woordelijk"), ("ver", "antwoordelijk")]
+    assert split("bestaande,") == []  # "be-staande" and "bestaan-de" leave two letters
+
+
+# --- a period of one year ----------------------------------------------------------------------
+
+def test_a_one_year_period_prints_one_year_and_no_second_end(shipped):
+    from nexusreports.model import Period
+
+    projects, theme = shipped
+    project = projects.by_slug("atmp").model_copy(update={"period": Period(start=2027,
+                                                                           end=2027)})
+    from nexusreports.view import build_view
+
+    view = build_view(project, projects, "nl", DATA, "data/projects/atmp.yaml")
+    assert (view.period_start, view.period_end) == ("2027", "")
+    text = text_of(render_pdf(view, theme, invariant=True))
+    assert "2027" in text.split()
+    assert "2027–2027" not in text and "2027 2027" not in " ".join(text.split())
+    assert "Start" not in text.split() and "Eind" not in text.split()  # no two ends

@@ -284,6 +284,33 @@ def test_check_names_outputs_made_by_another_tool_version(work):
     assert done.stderr.count("stale: the tool versions changed (reportlab)") == len(SHEETS)
 
 
+def test_check_compares_source_date_epoch_as_the_build_does(work):
+    """``nexusreports build; SOURCE_DATE_EPOCH=1764633600 nexusreports build --check`` fails:
+    a build with that epoch would render every output again (issue 12)."""
+    build(work, "--out", "out")  # dated by the clock
+    done = nexus(work, "build", "--out", "out", "--check", SOURCE_DATE_EPOCH="1764633600")
+    assert done.returncode == 1
+    assert sorted(done.stderr.splitlines()[:-1]) == sorted(
+        f"out/{p}: stale: built without SOURCE_DATE_EPOCH (dated by the clock), not "
+        "1764633600: run SOURCE_DATE_EPOCH=1764633600 nexusreports build" for p in ALL)
+    assert done.stderr.splitlines()[-1] == f"{len(ALL)} of {len(ALL)} outputs in out are not " \
+        "up to date"
+    # what build does with that epoch: render them all again; then --check agrees
+    assert f"{len(ALL)} built, 0 unchanged" in build(
+        work, "--out", "out", SOURCE_DATE_EPOCH="1764633600").stderr
+    assert nexus(work, "build", "--out", "out", "--check",
+                 SOURCE_DATE_EPOCH="1764633600").returncode == 0
+    # another epoch: stale again, naming the one it was built with
+    done = nexus(work, "build", "--out", "out", "--check", SOURCE_DATE_EPOCH=EPOCH)
+    assert done.returncode == 1
+    assert done.stderr.count("stale: built with SOURCE_DATE_EPOCH=1764633600, not "
+                             f"{EPOCH}") == len(ALL)
+    # without an epoch a build is dated by the clock, which nothing can match: build reuses
+    # every output then, and --check approves them
+    assert nexus(work, "build", "--out", "out", "--check").returncode == 0
+    assert f"0 built, {len(ALL)} unchanged" in build(work, "--out", "out").stderr
+
+
 def test_a_rebuild_after_check_fails_makes_check_green_again(work):
     build(work, "--out", "out")
     (work / "out/nl/atmp.pdf").write_bytes(b"not a pdf")

@@ -89,6 +89,17 @@ def test_it_refuses_a_bad_value_with_its_line_and_key(templates, old, new, key, 
     assert found[0].startswith(f"templates/theme.yaml:{line}: {key}: {message}"), found
 
 
+def test_a_page_with_no_room_for_the_columns_names_every_setting_that_takes_it(templates):
+    line = edit(templates, "header_height_mm: 35", "header_height_mm: 100")
+    edit(templates, "organisations_height_mm: 19", "organisations_height_mm: 80")
+    assert problems(templates) == [
+        f"templates/theme.yaml:{line}: page.header_height_mm: header_height_mm (100), "
+        "gap_below_header_mm (6), organisations_height_mm (80), footer_height_mm (7) and "
+        "margin_bottom_mm (9), with the 2 mm above the organisations band, leave 93 mm of the "
+        "A4 height (297 mm) for the columns; they need at least 120 mm: make some of these "
+        "smaller"]
+
+
 def test_it_reports_every_problem_at_once(templates):
     edit(templates, "body_pt: 9.8", "body_pt: 0")
     edit(templates, "margin_left_mm: 12", "margin_left_mm: -5")

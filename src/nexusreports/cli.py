@@ -112,8 +112,9 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
 @strict_option
 @click.option("--check", "check_only", is_flag=True,
               help="Build nothing; exit 1 naming every output that is missing, stale or "
-                   "modified after the build. With --only, only the sheets of those projects "
-                   "are checked (not the bundle). Not with --force (exit 2).")
+                   "modified after the build (SOURCE_DATE_EPOCH included). With --only, only "
+                   "the sheets of those projects are checked (not the bundle). Waits for a "
+                   "build running into the same folder. Not with --force (exit 2).")
 @click.option("--force", is_flag=True,
               help="Render every output, even those up to date (not with --check).")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,

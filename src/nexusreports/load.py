@@ -90,8 +90,11 @@ def load_yaml(path: Path) -> RawDocument:
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
-            raise DataError(path, 0, "", f"the file is {size // 1024} KiB; a data file may be at "
-                            f"most {MAX_FILE_BYTES // 1024} KiB: is this the right file?")
+            with path.open("rb") as file:  # never more than the limit is read
+                line = file.read(MAX_FILE_BYTES).count(b"\n") + 1
+            raise DataError(path, line, "", f"the file is {size // 1024} KiB and passes the "
+                            f"limit on this line; a data file may be at most "
+                            f"{MAX_FILE_BYTES // 1024} KiB: is this the right file?")
         raw = path.read_bytes()
     except OSError as exc:
         raise DataError(path, 0, "", f"cannot read the file ({exc.strerror or exc})") from exc
@@ -113,6 +116,7 @@ def parse_yaml(text: str, path: Path) -> RawDocument:
                         "'nexusreports new SLUG'")
     prepared, back = _stand_ins(text)
     try:
+        _check_depth(path, prepared)
         node = _compose(prepared)
     except yaml.MarkedYAMLError as exc:
         refused = [i for i, ch in enumerate(text) if ch in back.values()
@@ -204,6 +208,38 @@ def _compose(text: str) -> yaml.Node | None:
     return yaml.compose(text, Loader=yaml.SafeLoader)
 
 
+_TOO_DEEP = (f"nested more than {MAX_DEPTH} levels deep (a project file needs 4): check the "
+             "indentation and the brackets '[' and '{' from this line on")
+
+
+def _check_depth(path: Path, text: str) -> None:
+    """Refuse ``text`` when its mappings and lists nest deeper than :data:`MAX_DEPTH`, from
+    the parser's event stream, before anything is composed.
+
+    The composers (libyaml's and the pure one) recurse once per level, so a file nested a
+    thousand levels deep would end in a ``RecursionError`` there; the event parsers keep an
+    explicit stack and stop here at the first level too many, naming its line.  A syntax
+    error is left to :func:`_compose`, which reports it: before that point the file nests
+    no deeper than the limit.
+    """
+    loaders = [yaml.SafeLoader]
+    if _FAST_LOADER is not None and _fast_loader_agrees(text):
+        loaders.insert(0, _FAST_LOADER)  # the pure parser again only if libyaml stops early
+    for loader in loaders:
+        depth = 0
+        try:
+            for event in yaml.parse(text, Loader=loader):
+                if isinstance(event, yaml.CollectionStartEvent):
+                    depth += 1
+                    if depth > MAX_DEPTH:
+                        raise DataError(path, event.start_mark.line + 1, "", _TOO_DEEP)
+                elif isinstance(event, yaml.CollectionEndEvent):
+                    depth -= 1
+            return
+        except yaml.YAMLError:
+            continue
+
+
 def _fast_loader_agrees(text: str) -> bool:
     """False for text where libyaml may accept what the pure loader refuses: a character
     the pure reader refuses, a tab or a byte-order mark anywhere (libyaml is more lenient
@@ -247,12 +283,13 @@ def _convert(node: yaml.Node, loc: Loc, doc: RawDocument, seen: set[int], depth:
         raise DataError(doc.path, doc.lines.get(loc) or line, _dotted(loc),
                         "anchors and aliases ('&name', '*name') "
                         "are not allowed in data files: write the value out")
-    if depth > MAX_DEPTH:
-        raise DataError(doc.path, line, _dotted(loc), f"nested more than {MAX_DEPTH} levels deep")
+    if depth > MAX_DEPTH:  # pragma: no cover - refused from the events (_check_depth)
+        raise DataError(doc.path, line, _dotted(loc), _TOO_DEEP)
     seen.add(id(node))  # a node met twice was reached through an alias
     if isinstance(node, yaml.ScalarNode):
         if node.style in _PLAIN_STYLES and node.value in _NULLS:
             return None
+        _refuse_surrogates(node, loc, doc)
         return _scalar(node, back, spans)
     if isinstance(node, yaml.SequenceNode):
         return [_convert(item, (*loc, i), doc, seen, depth + 1, back, spans)
@@ -265,6 +302,7 @@ def _convert(node: yaml.Node, loc: Loc, doc: RawDocument, seen: set[int], depth:
             if not isinstance(key_node, yaml.ScalarNode):
                 raise DataError(doc.path, key_line, _dotted(loc), "a field name must be plain "
                                 "text, not a list or mapping")
+            _refuse_surrogates(key_node, loc, doc)
             key = _scalar(key_node, back, spans)
             if key == "<<":
                 raise DataError(doc.path, key_line, _dotted((*loc, key)), "merge keys ('<<') "
@@ -280,6 +318,33 @@ def _convert(node: yaml.Node, loc: Loc, doc: RawDocument, seen: set[int], depth:
             doc.lines[(*loc, key)] = key_line
         return out
     raise DataError(doc.path, line, _dotted(loc), "unsupported YAML node")  # pragma: no cover
+
+
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+
+
+def _refuse_surrogates(node: yaml.ScalarNode, loc: Loc, doc: RawDocument) -> None:
+    """Refuse a scalar holding a code point U+D800..U+DFFF (a "surrogate").
+
+    No file can hold one raw (it is not UTF-8); only an escape in double quotes makes one,
+    most often a character beyond U+FFFF written JSON-style as a pair (``"\\ud83d\\ude00"``),
+    which YAML does not join into one character.  Nothing can print or save such a half.
+    """
+    found = _SURROGATE_RE.search(node.value)
+    if not found:
+        return
+    at = found.start()
+    pair = node.value[at:at + 2]
+    if len(pair) == 2 and "\ud800" <= pair[0] <= "\udbff" and "\udc00" <= pair[1] <= "\udfff":
+        joined = 0x10000 + ((ord(pair[0]) - 0xD800) << 10) + (ord(pair[1]) - 0xDC00)
+        message = (f"the escapes \\u{ord(pair[0]):04x}\\u{ord(pair[1]):04x} are one character "
+                   "written as two halves, which YAML does not join: write it as "
+                   f"\\U{joined:08X}, or type the character itself")
+    else:
+        message = (f"the escape \\u{ord(pair[0]):04x} is half of a character written as two "
+                   "escapes, and cannot be printed alone: type the character itself, or "
+                   "write it as \\U followed by its 8-digit code")
+    raise DataError(doc.path, node.start_mark.line + 1, _dotted(loc), message)
 
 
 def _scalar(node: yaml.ScalarNode, back: dict[str, str], spans: list[tuple[int, int]]) -> str:

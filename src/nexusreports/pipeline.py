@@ -3,15 +3,18 @@
 :func:`check` runs the first stages (what ``nexusreports validate`` does); :func:`build`
 runs them all; :func:`verify` (``build --check``) compares ``out/`` with the manifest and the
 inputs without rendering anything.  Nothing is written until every requested output has
-rendered, so a build that fails on any sheet leaves the previous outputs as they were.
+rendered and been staged, and then all at once (:mod:`nexusreports.write`), so a build that
+fails on any sheet, runs out of disk space or is interrupted leaves the previous outputs as
+they were.  Builds into one output folder take turns (a lock, see ``write.py``).
 
 Incremental builds.  Every sheet gets a *build key*: the sha256 of its format, its view
 (every final string it prints), the non-data files it depends on (theme, fonts, catalog,
 Word template, logos) and :func:`tool_versions`.  A sheet is rendered again only when its
 key differs from the one in ``out/manifest.json``, its file is missing or was modified
 after the build, ``SOURCE_DATE_EPOCH`` is set and differs from the one it was built with,
-or ``force`` is given.  Otherwise its bytes are read back from ``out/`` (so the bundle can
-still be made from all sheets in memory) and the file is not rewritten.  The data file is
+or ``force`` is given.  Otherwise its file in ``out/`` is reused as it is (the bundle reads
+its bytes from there) and not rewritten.  ``build --check`` compares exactly these, so it
+never approves an output that ``build`` would render again.  The data file is
 recorded as an input but only its effect on the view counts for the key, so a comment-only
 edit refreshes the manifest without re-rendering.  Rendering runs in a process pool when
 ``jobs`` > 1; the bytes do not depend on it.
@@ -37,8 +40,8 @@ from .load import load_yaml
 from .theme import Theme, load_theme
 from .validate import PROJECTS_DIR, bundle_path, load_bundle, load_projects, project_files
 from .view import SheetView, build_bundle_view, build_view
-from .write import (Output, read_manifest, read_manifest_tool, sha256_file,
-                    write_outputs)
+from .write import (Output, OutputBytes, OutputLock, Staging, pending_commits, read_manifest,
+                    read_manifest_tool, sha256_file)
 
 log = logging.getLogger("nexusreports")
 
@@ -150,8 +153,11 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildResul
     manifest.
 
     Raises :class:`DataErrors` for invalid data, :class:`ErrorGroup` when sheets do not fit
-    their page (each named), :class:`TemplateError` or :class:`OutputError`; in every case
-    nothing has been written.
+    their page (each named), :class:`TemplateError` or :class:`OutputError` (a full disk,
+    a folder that cannot be written); in every case, and when interrupted, the output
+    folder is left as it was.  Another build into the same output folder is waited for.
+    Safe to call again and again from one long-running process (each call takes and
+    releases the folder's lock).
     """
     projects, theme, warnings = check(options.data_dir, options.templates_dir, options.strict)
     unknown = [s for s in options.only if s not in {p.slug for p in projects.projects}]
@@ -159,6 +165,14 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildResul
         raise DataErrors([Problem(source_path(options.data_dir, s), 0, "",
                                   "no such project (use the file name without .yaml)")
                           for s in unknown])
+    # the lock is held from reading the previous manifest until the commit (see write.py)
+    with OutputLock(options.out_dir), Staging(options.out_dir) as staging:
+        return _build_locked(projects, theme, warnings, options, staging, progress)
+
+
+def _build_locked(projects: m.ProjectSet, theme: Theme, warnings: list[Problem],
+                  options: BuildOptions, staging: Staging,
+                  progress: Progress | None) -> BuildResult:
     sde = os.environ.get("SOURCE_DATE_EPOCH") or None
     invariant = sde is not None
     tool = tool_versions()
@@ -169,22 +183,19 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildResul
     outputs: list[Output | None] = []
     todo: list[tuple[int, SheetJob]] = []
     for job in jobs:
-        reason, data = _freshness(job.path, job.key, previous, options, sde)
+        reason = _freshness(job.path, job.key, previous, options, sde)
         if reason is None:
-            entry = previous[job.path]
-            outputs.append(Output(path=job.path, format=job.fmt, lang=entry.get("language"),
-                                  data=data, pages=entry.get("pages"), inputs=job.inputs,
-                                  slug=job.view.slug, key=job.key,
-                                  source_date_epoch=entry.get("source_date_epoch"),
-                                  reused=True))
+            outputs.append(_reused(job.path, previous[job.path], options, inputs=job.inputs,
+                                   slug=job.view.slug, key=job.key))
         else:
             log.debug("render %s: %s", job.path, reason)
             outputs.append(None)
             todo.append((len(outputs) - 1, job))
 
-    # 2. render what is not up to date (in a process pool when jobs > 1)
+    # 2. render what is not up to date (in a process pool when jobs > 1), each output
+    # staged (written to the staging area, see write.py) as soon as it is rendered
     rendered, errors = _render_jobs([job for _, job in todo], theme, invariant, options.jobs,
-                                    progress)
+                                    progress, staging.stage)
     if errors:
         raise ErrorGroup(errors)
     for (i, job), out in zip(todo, rendered):
@@ -202,8 +213,9 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildResul
         bundles = _bundle_outputs(projects, theme, options, jobs, sheets)
     # --- end of the bundle step ---------------------------------------------------------
 
+    # 4. commit: every output in place at once, the manifest last (see write.py)
     final = [*sheets, *bundles]
-    changed = write_outputs(options.out_dir, final, tool)
+    changed = staging.commit(final, tool)
     return BuildResult(outputs=final, changed=changed, warnings=warnings,
                        rendered=[not o.reused for o in final])
 
@@ -255,8 +267,8 @@ def _bundle_outputs(projects: m.ProjectSet, theme: Theme, options: BuildOptions,
         pdf_inputs = {**inputs, **dict(sheet_input(options, o) for o in pdfs.values() if o)}
 
         def make_pdf() -> Output:
-            data = files.render_pdf(bundle, {k: o.data for k, o in pdfs.items() if o}, theme,
-                                     invariant=invariant)
+            data = files.render_pdf(bundle, OutputBytes({k: o for k, o in pdfs.items() if o}),
+                                     theme, invariant=invariant)
             return Output(path=files.PDF_NAME, format="pdf", lang=langs, data=data,
                           pages=files.page_count(data))
 
@@ -337,20 +349,18 @@ def derived_output(options: BuildOptions, path: str, inputs: dict[str, str],
 
     ``path`` is the output's path relative to the output folder; ``inputs`` maps every file
     it is made from (sheets by their path relative to the output folder, other files named
-    as :func:`_rel` names them, e.g. the bundle's data file) to its sha256 -- for sheets made this run, their in-memory
-    ``Output.sha256``.  When the key (path, inputs, tool versions) and the file match the
-    manifest, the file's bytes are returned as a reused output; otherwise ``make()`` is
-    called and its output returned with these inputs and the key recorded.
+    as :func:`_rel` names them, e.g. the bundle's data file) to its sha256 -- for sheets
+    made this run, their ``Output.sha256``.  When the key (path, inputs, tool versions),
+    ``SOURCE_DATE_EPOCH`` and the file match the manifest, the file in the output folder is
+    returned as a reused output; otherwise ``make()`` is called and its output returned
+    with these inputs and the key recorded.
     """
     sde = os.environ.get("SOURCE_DATE_EPOCH") or None
     key = _digest({"path": path, "inputs": inputs, "tool": tool_versions()})
     previous = read_manifest(options.out_dir)
-    reason, data = _freshness(path, key, previous, options, sde)
+    reason = _freshness(path, key, previous, options, sde)
     if reason is None:
-        entry = previous[path]
-        return Output(path=path, format=entry.get("format", ""), lang=entry.get("language"),
-                      data=data, pages=entry.get("pages"), inputs=inputs, key=key,
-                      source_date_epoch=entry.get("source_date_epoch"), reused=True)
+        return _reused(path, previous[path], options, inputs=inputs, key=key)
     log.debug("make %s: %s", path, reason)
     out = make()
     return replace(out, inputs={**inputs, **out.inputs}, key=key, source_date_epoch=sde)
@@ -361,26 +371,42 @@ def sheet_input(options: BuildOptions, sheet: Output) -> tuple[str, str]:
     return sheet.path, sheet.sha256  # relative to the output folder, wherever that is
 
 
+def _reused(path: str, entry: dict, options: BuildOptions, **fields: object) -> Output:
+    """The up-to-date output at ``path`` of the output folder, as its manifest ``entry``
+    describes it (its bytes stay in the file)."""
+    return Output(path=path, format=entry.get("format", ""), lang=entry.get("language"),
+                  pages=entry.get("pages"), source_date_epoch=entry.get("source_date_epoch"),
+                  sha256=entry.get("sha256", ""), size=entry.get("size", 0),
+                  file=Path(options.out_dir) / path, reused=True, **fields)
+
+
 def _freshness(path: str, key: str, previous: dict[str, dict], options: BuildOptions,
-               sde: str | None) -> tuple[str | None, bytes]:
-    """``(None, bytes on disk)`` when the output at ``path`` is up to date, else
-    ``(why it must be made, b"")``."""
+               sde: str | None) -> str | None:
+    """None when the output at ``path`` is up to date, else why it must be made."""
     if options.force:
-        return "--force", b""
+        return "--force"
     entry = previous.get(path)
     if entry is None:
-        return "not built before", b""
+        return "not built before"
     if entry.get("key") != key:
-        return "its content, inputs or the tool changed", b""
-    if sde is not None and entry.get("source_date_epoch") != sde:
-        return "SOURCE_DATE_EPOCH changed", b""
+        return "its content, inputs or the tool changed"
+    if _epoch_differs(entry, sde):
+        return "SOURCE_DATE_EPOCH changed"
     try:
-        data = (Path(options.out_dir) / path).read_bytes()
+        digest = sha256_file(Path(options.out_dir) / path)
     except OSError:
-        return "missing", b""
-    if hashlib.sha256(data).hexdigest() != entry.get("sha256"):
-        return "modified after the build", b""
-    return None, data
+        return "missing"
+    if digest != entry.get("sha256"):
+        return "modified after the build"
+    return None
+
+
+def _epoch_differs(entry: dict, sde: str | None) -> bool:
+    """Whether an output recorded as ``entry`` was dated otherwise than a build with
+    ``SOURCE_DATE_EPOCH`` = ``sde`` would date it.  Without ``SOURCE_DATE_EPOCH`` a build
+    is dated by the clock, which no output can match: the date alone does not make it
+    stale then.  :func:`build` and :func:`verify` both decide by this."""
+    return sde is not None and entry.get("source_date_epoch") != sde
 
 
 def _view_record(view: SheetView, options: BuildOptions) -> dict:
@@ -488,9 +514,13 @@ class _RemoteError(NexusError):
 
 
 def _render_jobs(jobs: list[SheetJob], theme: Theme, invariant: bool, n_jobs: int,
-                 progress: Progress | None) -> tuple[list[Output], list[NexusError]]:
+                 progress: Progress | None,
+                 stage: Callable[[Output], Output] = lambda output: output
+                 ) -> tuple[list[Output], list[NexusError]]:
     """Render ``jobs``; return the outputs (in job order) and the overflow errors.  Other
-    errors are raised at once."""
+    errors are raised at once.  Each output is passed to ``stage`` as soon as it is
+    rendered (in the order they finish) and what ``stage`` returns is kept (the staged
+    output, without its bytes)."""
     total = len(jobs)
     if progress:
         progress(0, total, "")
@@ -500,7 +530,7 @@ def _render_jobs(jobs: list[SheetJob], theme: Theme, invariant: bool, n_jobs: in
     if workers == 1:
         for i, job in enumerate(jobs):
             try:
-                results[i] = _render(job.view, job.fmt, theme, invariant, job.inputs)
+                results[i] = stage(_render(job.view, job.fmt, theme, invariant, job.inputs))
             except ContentOverflow as exc:
                 errors.append(exc)
             if progress:
@@ -530,7 +560,7 @@ def _render_jobs(jobs: list[SheetJob], theme: Theme, invariant: bool, n_jobs: in
                     raise result
                 failures[i] = result
             else:
-                results[i] = result
+                results[i] = stage(result)
             if progress:
                 progress(done, total, jobs[i].path)
     except BaseException:  # an error, Ctrl-C or SIGTERM: stop the workers, then go on
@@ -603,14 +633,25 @@ def verify(options: BuildOptions) -> tuple[list[Problem], int]:
     """Compare the output folder with its manifest and the current inputs; render nothing.
 
     Returns the problems (one per output that is missing, stale -- an input file's sha256,
-    the sheet's content or the tool versions changed -- or modified after the build, each
-    naming the output file and why) and the number of outputs checked.  Every requested
-    sheet (``options``' languages, projects, formats) and every manifest entry is checked;
-    with ``options.only``, only the manifest entries of those projects (not the bundle).
+    the sheet's content, the tool versions or ``SOURCE_DATE_EPOCH`` changed -- or modified
+    after the build, each naming the output file and why) and the number of outputs
+    checked.  Every requested sheet (``options``' languages, projects, formats) and every
+    manifest entry is checked; with ``options.only``, only the manifest entries of those
+    projects (not the bundle).  A commit that an interrupted build left unfinished is a
+    problem too (the next build completes it).  A build running into the same folder is
+    waited for (see :class:`~nexusreports.write.OutputLock`); nothing is written.
     Raises :class:`DataErrors` / :class:`TemplateError` like :func:`check`.
     """
     projects, theme, _ = check(options.data_dir, options.templates_dir, options.strict)
+    with OutputLock(options.out_dir, create=False):
+        return _verify_locked(projects, theme, options)
+
+
+def _verify_locked(projects: m.ProjectSet, theme: Theme, options: BuildOptions
+                   ) -> tuple[list[Problem], int]:
     out_dir = Path(options.out_dir)
+    sde = os.environ.get("SOURCE_DATE_EPOCH") or None
+    pending = pending_commits(out_dir)
     tool = tool_versions()
     old_tool = read_manifest_tool(out_dir)
     entries = read_manifest(out_dir)
@@ -648,6 +689,11 @@ def verify(options: BuildOptions) -> tuple[list[Problem], int]:
             why = (f"the tool versions changed ({', '.join(moved)})" if moved
                    else "its content changed (e.g. the programme it belongs to)")
             note(path, f"stale: {why}: run nexusreports build")
+        elif _epoch_differs(entry, sde):
+            built = entry.get("source_date_epoch")
+            note(path, "stale: built " + (f"with SOURCE_DATE_EPOCH={built}" if built else
+                                          "without SOURCE_DATE_EPOCH (dated by the clock)")
+                 + f", not {sde}: run SOURCE_DATE_EPOCH={sde} nexusreports build")
     for path, entry in entries.items():  # a bundle is stale when a sheet it holds is
         if path in problems:
             continue
@@ -656,7 +702,10 @@ def verify(options: BuildOptions) -> tuple[list[Problem], int]:
         if held:
             note(path, f"stale: made from {', '.join(held)}, which "
                  f"{'is' if len(held) == 1 else 'are'} out of date: run nexusreports build")
-    return ([Problem(out_dir / p, 0, "", problems[p]) for p in sorted(problems)],
+    unfinished = [Problem(journal.parent, 0, "", "an interrupted build left its commit "
+                          "unfinished: run nexusreports build to complete it")
+                  for journal in pending]
+    return (unfinished + [Problem(out_dir / p, 0, "", problems[p]) for p in sorted(problems)],
             len({*entries, *jobs}))
 
 

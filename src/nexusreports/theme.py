@@ -252,14 +252,18 @@ def _geometry_problems(spec: ThemeSpec, doc: RawDocument) -> list[Problem]:
             f"{g.left_column_mm:g} mm leaves {key_figures:g} mm for the key-figures column "
             f"(the A4 width {PAGE_WIDTH_MM:g} mm less the margins, the text column and the "
             f"column gap); it needs at least {MIN_KEY_FIGURES_MM:g} mm: make the text column "
-            f"at most {most:g} mm, or the margins or column_gap_mm smaller")))
+            f"at most {most:g} mm, or margin_left_mm, margin_right_mm or column_gap_mm "
+            "smaller")))
     body = (PAGE_HEIGHT_MM - g.header_height_mm - g.gap_below_header_mm - g.margin_bottom_mm
             - g.footer_height_mm - g.organisations_height_mm - 2)
     if body < MIN_BODY_MM:
         out.append(_at(doc, ("page", "header_height_mm"), (
-            f"the header, the gap below it, the organisations band, the footer and the bottom "
-            f"margin leave {body:g} mm of the A4 height ({PAGE_HEIGHT_MM:g} mm) for the "
-            f"columns; they need at least {MIN_BODY_MM:g} mm: make these heights smaller")))
+            f"header_height_mm ({g.header_height_mm:g}), gap_below_header_mm "
+            f"({g.gap_below_header_mm:g}), organisations_height_mm "
+            f"({g.organisations_height_mm:g}), footer_height_mm ({g.footer_height_mm:g}) and "
+            f"margin_bottom_mm ({g.margin_bottom_mm:g}), with the 2 mm above the organisations "
+            f"band, leave {body:g} mm of the A4 height ({PAGE_HEIGHT_MM:g} mm) for the "
+            f"columns; they need at least {MIN_BODY_MM:g} mm: make some of these smaller")))
     if t.body_leading_pt < t.body_pt:
         out.append(_at(doc, ("type", "body_leading_pt"), (
             f"{t.body_leading_pt:g} pt is less than body_pt ({t.body_pt:g} pt): lines would "

@@ -17,6 +17,7 @@ import calendar
 import difflib
 import functools
 import re
+import unicodedata
 import warnings as _warnings
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
@@ -168,8 +169,60 @@ def validate_file(path: Path, problems: list[Problem]) -> tuple[RawDocument | No
     # every TODO left by 'nexusreports new' at once, also where the type alone is fine
     reported = {p.field for p in found}
     todos = [p for p in _todo_problems(doc.data, (), doc) if p.field not in reported]
-    problems.extend(found + todos)
-    return doc, (None if todos else project)
+    reported |= {p.field for p in todos}
+    ambiguous = [p for p in _ambiguous_money(doc.data, (), doc) + _ambiguous_counts(doc.data, doc)
+                 if p.field not in reported]
+    problems.extend(found + todos + ambiguous)
+    return doc, (None if todos or ambiguous else project)
+
+
+_THOUSANDS_RE = re.compile(r"[1-9]\d{0,2}\.\d{3}")
+"""A number such as ``21.200``: a point before exactly three digits, which a Dutch writer
+means as a thousands separator (21200) and YAML reads as a decimal point (21.2)."""
+
+
+def is_ambiguous_money(value: Any) -> bool:
+    """True for the text of an amount that reads two ways (``21.200``: 21200 or 21.2).
+
+    >>> [is_ambiguous_money(v) for v in ("21.200", "21.2", "21200", "0.050", "3.910")]
+    [True, False, False, False, True]
+    """
+    return isinstance(value, str) and bool(_THOUSANDS_RE.fullmatch(value.strip()))
+
+
+def _ambiguous_money(value: Any, loc: Loc, doc: RawDocument) -> list[Problem]:
+    """A problem for every amount in EUR millions (a field ending in ``_eur_m``) written
+    as :func:`is_ambiguous_money`, saying both ways to write it."""
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in _ambiguous_money(v, (*loc, k), doc)]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in _ambiguous_money(v, (*loc, i), doc)]
+    if not (loc and str(loc[-1]).endswith("_eur_m") and is_ambiguous_money(value)):
+        return []
+    typed = value.strip()
+    whole, point = typed.replace(".", ""), f"{Decimal(typed).normalize():f}"
+    return [_problem(doc, loc, f"{typed} is ambiguous: the point may separate thousands or "
+                     f"decimals; write {whole} for EUR {int(whole):,} million, or {point} for "
+                     f"EUR {point} million (EUR millions are written with no thousands "
+                     "separator and a point for decimals)")]
+
+
+def _ambiguous_counts(data: Any, doc: RawDocument) -> list[Problem]:
+    """A problem for every count figure written as ``21.000``: a count has no decimals, so
+    the point is a thousands separator, which YAML reads as a decimal point (21)."""
+    figures = data.get("figures") if isinstance(data, dict) else None
+    if not isinstance(figures, dict):
+        return []
+    out = []
+    for name, figure in figures.items():
+        if isinstance(figure, dict) and figure.get("kind") == "count" \
+                and is_ambiguous_money(figure.get("value")):
+            typed = figure["value"].strip()
+            whole = typed.replace(".", "")
+            out.append(_problem(doc, ("figures", name, "value"), f"{typed} is ambiguous: a "
+                                f"count is a whole number, so write {whole} for {int(whole):,} "
+                                f"(no thousands separator), or {int(Decimal(typed))}"))
+    return out
 
 
 def _todo_problems(value: Any, loc: Loc, doc: RawDocument) -> list[Problem]:
@@ -346,6 +399,8 @@ def _number_hint(given: Any, loc: Loc) -> str:
         hints.append("leave out the '€' sign: the value is in EUR millions")
     if "," in given:
         hints.append("write decimals with a point (1.2) and no thousands separators (21200)")
+    elif re.fullmatch(r"\s*\d{1,3}(?:\.\d{3}){2,}\s*", given):
+        hints.append(f"write it without thousands separators ({given.strip().replace('.', '')})")
     if re.fullmatch(r"\s*\d{4}-\d{1,2}-\d{1,2}\s*", given):
         hints.append("write the year only, e.g. 2025")
     elif any(ch.isalpha() for ch in given.casefold().replace("eur", "")):
@@ -446,6 +501,8 @@ class _Facts:
             field = m.Project.model_fields[name]
             misspelt = any(key not in m.Project.model_fields for key in data)
             return _UNKNOWN if field.is_required() or misspelt else field.get_default()
+        if name.endswith("_eur_m") and is_ambiguous_money(data[name]):
+            return _UNKNOWN  # reported as ambiguous; which value is meant is not known
         try:
             return _field_adapter(name).validate_python(data[name])
         except ValidationError:
@@ -523,9 +580,9 @@ def _check_project(facts: _Facts, problems: list[Problem], warnings: list[Proble
     if _known(figures):
         for name, figure in figures.items():
             tiny = _prints_as_zero(figure)
-            if tiny:
+            raw = doc.data.get("figures", {}).get(name, {}).get(tiny[0]) if tiny else None
+            if tiny and not is_ambiguous_money(raw):  # an ambiguous amount is reported as such
                 field, message = tiny
-                raw = doc.data.get("figures", {}).get(name, {}).get(field)
                 shown = raw if isinstance(raw, str) else str(getattr(figure, field))
                 problems.append(_problem(doc, ("figures", name, field), "too small to print "
                                          f"with one decimal: {shown} {message}"))
@@ -629,6 +686,7 @@ def _check_relations(facts: list[_Facts], problems: list[Problem],
     can be read: they are not reported as missing parents, and while there are any (or a
     file's kind or parent cannot be read) no flagship total is checked."""
     by_slug = {f.slug: f for f in facts}
+    lost = False  # a flagship whose parent names no project: whose flagship it is is not known
     for fact in facts:
         if fact.get("kind") != m.Kind.flagship or not _known(fact.get("parent")):
             continue
@@ -642,22 +700,18 @@ def _check_relations(facts: list[_Facts], problems: list[Problem],
                                      f"name its programme{_programmes_hint(by_slug)}"))
             continue
         parent = by_slug.get(parent_slug)
+        lost = lost or parent is None
         if parent is None and parent_slug in unreadable:
             continue
         if parent is None:
-            close = difflib.get_close_matches(parent_slug, list(by_slug), n=1)
-            hint = f"did you mean '{close[0]}'?" if close else \
-                f"known projects: {', '.join(sorted(by_slug))}"
-            problems.append(_problem(doc, ("parent",), f"no project "
-                                     f"'{_shown(parent_slug)}' in the data: {hint}"))
+            problems.append(_problem(doc, ("parent",), _no_parent(parent_slug, by_slug)))
         elif _known(parent.get("kind")) and parent.get("kind") != m.Kind.programme:
             cycle = _cycle(fact.slug, by_slug)
             extra = f" (the parents form a cycle: {' -> '.join(cycle)})" if cycle else ""
             problems.append(_problem(doc, ("parent",), f"the parent '{parent_slug}' is a "
                                      f"flagship, not a programme{extra}"))
-    if unreadable or any(not _known(f.get("kind")) or (f.get("kind") == m.Kind.flagship
-                                                        and not _known(f.get("parent")))
-                         for f in facts):
+    if lost or unreadable or any(not _known(f.get("kind")) or (
+            f.get("kind") == m.Kind.flagship and not _known(f.get("parent"))) for f in facts):
         return  # which projects are whose flagships is not known
     for fact in facts:
         if fact.get("kind") != m.Kind.programme:
@@ -673,13 +727,38 @@ def _check_relations(facts: list[_Facts], problems: list[Problem],
             problems.append(_problem(fact.doc, ("size_eur_m",), "this programme has flagships "
                                      f"({', '.join(f.slug for f in flagships)}): add "
                                      f"'flagship_total_eur_m: {total}'"))
-        elif stated is not None and stated != total:
-            parts = " + ".join(f"{size} ({f.slug})" for f, size in zip(flagships, sizes)) \
-                or "no flagships"
+        parts = " + ".join(f"{size} ({f.slug})" for f, size in zip(flagships, sizes)) \
+            or "no flagships"
+        if stated is not None and stated != total:
             problems.append(_problem(fact.doc, ("flagship_total_eur_m",), "the stated flagship "
                                      f"total {stated} does not match the flagships' sizes: "
                                      f"{parts} = {total}; correct the total or the flagships' "
                                      "sizes"))
+        size = fact.get("size_eur_m")
+        if _known(size) and size < total:
+            problems.append(_problem(fact.doc, ("size_eur_m",), f"the programme's size {size} "
+                                     "is smaller than its flagships' total, which it includes: "
+                                     f"{parts if len(sizes) == 1 else f'{parts} = {total}'}; correct the size (in EUR millions) or "
+                                     "the flagships' sizes"))
+
+
+def _no_parent(parent_slug: str, by_slug: dict[str, _Facts]) -> str:
+    """The message for a parent that names no project: an invisible character in it (a
+    zero-width space that came with copied text, say) by name, else the nearest slug."""
+    odd = [ch for ch in parent_slug if not ch.isprintable()]
+    if odd:
+        plain = "".join(ch for ch in parent_slug if ch not in odd)
+        shown = list(dict.fromkeys(
+            f"U+{ord(ch):04X} ({unicodedata.name(ch, 'no name').lower()})" for ch in odd))
+        names = ("character " if len(shown) == 1 else "characters ") + ", ".join(shown)
+        fix = (f"retype the value as {plain}" if plain in by_slug else "retype the value: "
+               f"a parent is the slug (file name) of a programme{_programmes_hint(by_slug)}")
+        return (f"the parent {_shown(parent_slug)} holds the invisible {names}, "
+                f"which often comes with copied text: {fix}")
+    close = difflib.get_close_matches(parent_slug, list(by_slug), n=1)
+    hint = f"did you mean '{close[0]}'?" if close else \
+        f"known projects: {', '.join(sorted(by_slug))}"
+    return f"no project '{parent_slug}' in the data: {hint}"
 
 
 def _shown(text: str) -> str:
@@ -750,6 +829,24 @@ def _check_logos(project: m.Project, doc: RawDocument, data_dir: Path,
             problems.append(_problem(doc, loc, f"{_shown(org.logo)} is "
                                      f"{width} x {height} pixels; a logo may have at most "
                                      f"{MAX_LOGO_PIXELS:,} pixels: scale it down"))
+        elif not _decodes(target):
+            problems.append(_problem(doc, loc, f"{_shown(org.logo)} cannot be read to the "
+                                     f"end: the {fmt} file is damaged or cut off; copy it "
+                                     "again, or export the logo again as PNG"))
+
+
+def _decodes(path: Path) -> bool:
+    """Whether the image at ``path`` decodes to the end (a file cut off in copying, or
+    damaged, has a good header and fails only here).  Called once its header has passed
+    the size checks, so a decompression bomb is never decoded."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:
+            img.load()
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return False
+    return True
 
 
 def _header_size(path: Path) -> tuple[int, int] | None:
@@ -803,15 +900,20 @@ def load_bundle(data_dir: Path, projects: m.ProjectSet | list[str]) -> m.BundleC
         raise DataErrors([Problem(doc.path, doc.line_of(()) or 1, "", "the bundle file must be "
                                   "a mapping of fields such as 'title: ...', not "
                                   f"{_shape(doc.data)}; see docs/data-format.md")])
+    problems: list[Problem] = []
+    config = None
     try:
         config = m.BundleConfig.model_validate(doc.data)
+        order = config.order
     except ValidationError as exc:
-        raise DataErrors(pydantic_problems(exc, doc)) from exc
-    problems: list[Problem] = []
+        problems += pydantic_problems(exc, doc)
+        # the order's own mistakes in the same run as (say) a mistyped date, when it can be read
+        order = [] if any(p.field.startswith("order") for p in problems) else \
+            _bundle_order.validate_python(doc.data.get("order"))
     known = (list(projects) if isinstance(projects, list)
              else [p.slug for p in projects.projects])
     seen: set[str] = set()
-    for i, slug in enumerate(config.order):
+    for i, slug in enumerate(order):
         if slug in seen:
             problems.append(_problem(doc, ("order", i), f"'{slug}' is listed twice: list each "
                                      "project once"))
@@ -821,9 +923,15 @@ def load_bundle(data_dir: Path, projects: m.ProjectSet | list[str]) -> m.BundleC
             problems.append(_problem(doc, ("order", i), f"no project '{slug}' in the data: {hint}"))
         seen.add(slug)
     missing = [slug for slug in known if slug not in seen]
-    if missing:
+    if missing and order:
         problems.append(_problem(doc, ("order",), "the bundle holds every project: add "
                                  + ", ".join(f"'- {s}'" for s in missing) + " to the order"))
-    if problems:
+    if problems or config is None:
         raise DataErrors(problems)
     return config
+
+
+_bundle_order: TypeAdapter[list[str]] = TypeAdapter(
+    Annotated[m.BundleConfig.model_fields["order"].annotation,
+              *m.BundleConfig.model_fields["order"].metadata])
+"""The type of the bundle's ``order``, to read it alone when another field is wrong."""

@@ -184,6 +184,10 @@ class SheetView:
     """One project sheet in one locale, every string final.
 
     ``summary`` and ``relevance`` are paragraphs (a ``\\n`` inside one is a line break).
+    ``period_end`` is ``""`` for a period of one year (2027-2027): the timeline then shows
+    one year, not two equal ends.  ``names`` are the texts that are proper names (the
+    project's and its programme's names, the organisations'): a sheet never hyphenates
+    them.
     """
 
     slug: str
@@ -201,6 +205,7 @@ class SheetView:
     european: Block
     period_start: str
     period_end: str
+    names: tuple[str, ...]
     size: str
     size_note: str | None
     shares: tuple[ShareBar, ShareBar]
@@ -342,7 +347,11 @@ def build_view(project: m.Project, projects: m.ProjectSet, lang: str,
         european=_block("collaborations.european", labels["european"],
                         project.collaborations.european, text, t),
         period_start=loc.year(project.period.start),
-        period_end=loc.year(project.period.end),
+        period_end=("" if project.period.end == project.period.start
+                    else loc.year(project.period.end)),
+        names=tuple(dict.fromkeys([title, project_name, programme_name,
+                                   project.display_short_name(lang),
+                                   *(org.name for org in organisations)])),
         size=loc.amount_eur_m(project.size_eur_m),
         size_note=size_note,
         shares=share_bars,
@@ -572,7 +581,7 @@ def _summary_row(project: m.Project, slug: str | None, name: str, members: list[
     single = slug is not None
     return SummaryRow(
         slug=slug, name=name,
-        period=loc.range(loc.year(start), loc.year(end)),
+        period=loc.year(start) if start == end else loc.range(loc.year(start), loc.year(end)),
         size=_table_amount(size, loc), public=_table_amount(public, loc),
         private=_table_amount(private, loc),
         trl=loc.range(loc.count(project.trl.min), loc.count(project.trl.max)) if single else "",

@@ -1,12 +1,39 @@
-"""Stage 6, write: put outputs in place atomically and record them in a manifest.
+"""Stage 6, write: a build's outputs replace the previous ones all at once, or not at all.
 
-In: :class:`Output` records (relative path, bytes, the inputs they were built from).  Out:
-files under the output folder and ``manifest.json``.
+In: :class:`Output` records (relative path, bytes, the inputs they were built from), one at
+a time as they are rendered.  Out: files under the output folder and ``manifest.json``.
 
-Every file is written to a temporary file beside its target (``.<name>.<random>.tmp``),
-flushed to disk and renamed over the target, so a reader sees the old file or the new one,
-never half of one; a failed or interrupted write removes its temporary file.  A file whose
-bytes are unchanged is not rewritten, so its modification time stays.
+A build is a transaction, as far as a file system allows:
+
+1. **Lock.**  :class:`OutputLock` holds an exclusive ``flock`` on ``<out>/.nexusreports.lock``
+   (which names the holder's pid) from before the previous manifest is read until the
+   commit is done.  A second build into the same folder waits for it, saying for which
+   process; builds never interleave.  Taking the lock first :func:`recover`\\ s what an
+   interrupted build left.  The lock file is removed when the lock is released.
+2. **Stage.**  :meth:`Staging.stage` writes each output, as soon as it is rendered, to
+   ``<out>/.nexusreports-staging/<id>/new/<path>`` and flushes it to disk (``fsync``); the
+   output keeps only its sha256 and the path of that file, not its bytes.  An output whose
+   file already holds these bytes is not staged: it is not rewritten, so its modification
+   time stays.
+3. **Prepare.**  :meth:`Staging.commit` stages the new ``manifest.json``, hard-links every
+   file about to be replaced to ``old/<path>`` (a second name for its bytes, for a
+   rollback; no copy), creates the folders the outputs go to, and then puts the *journal*
+   (``journal.json``: every planned rename with the new file's sha256) in place with one
+   rename.  That is the commit point: until then nothing in the output folder has changed,
+   so a full disk, a write error or a stop signal only removes the staging folder.
+4. **Commit.**  Each staged file is renamed over its target, ``manifest.json`` last, and the
+   folders are flushed; then the journal and the staging folder are deleted.  An error or
+   a stop signal during these renames rolls them back (the old files are renamed back from
+   ``old/``), so the previous set is left as it was, byte for byte.
+5. **Recover.**  Only a process that cannot run code (SIGKILL, a power cut) can leave a
+   commit half done.  The next build (under the lock) then completes it from the journal
+   (every staged file is whole and on disk), or, when that is impossible, rolls it back from
+   ``old/``; a staging folder without a journal is deleted (its build never reached the
+   commit point), and so are the ``.<name>.<random>.tmp`` files of builds before 0.2.
+   ``build --check`` reports an unfinished commit instead of touching it.
+
+Renames within one file system are atomic; the staging folder lives inside the output
+folder so that it is on the same one.
 
 ``manifest.json`` (UTF-8 JSON, keys sorted, so equal builds give equal bytes)::
 
@@ -17,17 +44,22 @@ bytes are unchanged is not rewritten, so its modification time stays.
                   "key": "<sha256 of what the bytes depend on>",
                   "source_date_epoch": "1700000000" or null}, ...]}
 
-``key`` is what the pipeline compares to decide that an output need not be rendered again.
+``key`` and ``source_date_epoch`` are what the pipeline compares to decide that an output
+need not be rendered again (and what ``build --check`` compares).
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
 import os
-import tempfile
-from dataclasses import asdict, dataclass, field
+import re
+import secrets
+import shutil
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from .errors import OutputError
@@ -35,105 +67,520 @@ from .errors import OutputError
 log = logging.getLogger("nexusreports")
 
 MANIFEST = "manifest.json"
+LOCK_NAME = ".nexusreports.lock"
+"""The lock file in the output folder (holds the pid of the build that holds the lock)."""
+STAGING_DIR = ".nexusreports-staging"
+"""The folder in the output folder where builds stage their outputs."""
+JOURNAL = "journal.json"
+_ROLLBACK = "rolling-back"
+_OLD_TMP = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.tmp$")  # write_atomic's files before 0.2
 
 
 @dataclass(frozen=True)
 class Output:
     """One built file: ``path`` relative to the output folder, its format and language.
 
-    ``pages`` is the page count for PDFs (None for DOCX); ``inputs`` maps each input file
-    (relative to the working folder) to its sha256.  ``slug`` names the project of a sheet
-    (None for the bundle); ``key`` is the build key (see :mod:`nexusreports.pipeline`) and
-    ``source_date_epoch`` the ``SOURCE_DATE_EPOCH`` it was built with (None: real time).
-    ``reused`` says the bytes were read back from the output folder, not rendered.
+    ``data`` holds its bytes from rendering until it is staged (then ``b""``: ``file`` says
+    where the bytes are, see :meth:`read`); ``sha256`` and ``size`` describe them
+    throughout.  ``pages`` is the page count for PDFs (None for DOCX); ``inputs`` maps each
+    input file (relative to the working folder) to its sha256.  ``slug`` names the project
+    of a sheet (None for the bundle); ``key`` is the build key (see
+    :mod:`nexusreports.pipeline`) and ``source_date_epoch`` the ``SOURCE_DATE_EPOCH`` it
+    was built with (None: real time).  ``reused`` says the file in the output folder is up
+    to date and was not rendered again.
     """
 
     path: str
     format: str
     lang: str | None
-    data: bytes = field(repr=False)
+    data: bytes = field(default=b"", repr=False)
     pages: int | None = None
     inputs: dict[str, str] = field(default_factory=dict)
     slug: str | None = None
     key: str = ""
     source_date_epoch: str | None = None
     reused: bool = False
+    sha256: str = ""
+    size: int = 0
+    file: Path | None = field(default=None, repr=False)
 
-    @property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.data).hexdigest()
+    def __post_init__(self) -> None:
+        if self.data and not self.sha256:
+            object.__setattr__(self, "sha256", hashlib.sha256(self.data).hexdigest())
+            object.__setattr__(self, "size", len(self.data))
+
+    def read(self) -> bytes:
+        """The output's bytes: in memory, or read back from the file they were staged to
+        (or, for a reused output, from the output folder)."""
+        if self.data or self.file is None:
+            return self.data
+        return self.file.read_bytes()
+
+
+class OutputBytes(Mapping):
+    """A read-only mapping of keys to the bytes of :class:`Output`\\ s, each read when it is
+    looked up, so a caller that takes one at a time holds one at a time."""
+
+    def __init__(self, outputs: Mapping[object, Output]):
+        self._outputs = dict(outputs)
+
+    def __getitem__(self, key: object) -> bytes:
+        return self._outputs[key].read()
+
+    def __iter__(self) -> Iterator:
+        return iter(self._outputs)
+
+    def __len__(self) -> int:
+        return len(self._outputs)
 
 
 def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    """Hex sha256 of a file's bytes (read in blocks)."""
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
-def write_atomic(target: Path, data: bytes) -> bool:
-    """Write ``data`` to ``target`` atomically; return False if it already held these bytes.
+def _shown(path: Path) -> str:
+    return Path(path).as_posix()
 
-    Raises :class:`OutputError` when the folder cannot be created or written.
-    """
-    target = Path(target)
+
+def _cannot_write(target: Path, exc: OSError) -> OutputError:
+    why = exc.strerror or str(exc)
+    hint = ("free some space on that disk" if exc.errno in (errno.ENOSPC, errno.EDQUOT)
+            else "check that the output folder is writable")
+    return OutputError(f"{_shown(target)}: cannot write ({why}): {hint} and build again; "
+                       "nothing was changed, the previous outputs are as they were")
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Flush a folder's entries (new names, renames) to disk, where the system allows it."""
     try:
-        if target.is_file() and target.stat().st_size == len(data) and target.read_bytes() == data:
-            return False
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    except OSError as exc:
-        raise OutputError(f"{target}: cannot write ({exc.strerror or exc}): check that the "
-                          "output folder is writable and the disk is not full") from exc
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except BaseException as exc:
+        os.fsync(fd)
+    except OSError:  # not every file system can flush a folder
+        pass
+    finally:
+        os.close(fd)
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    """Write a new file, flushed to disk.  Raises OSError."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0),
+                 0o644)
+    try:
+        os.fchmod(fd, 0o644)  # whatever the umask, like the files of earlier versions
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _holds(target: Path, sha256: str, size: int) -> bool:
+    """Whether ``target`` is a file with exactly these bytes."""
+    try:
+        return target.is_file() and target.stat().st_size == size and \
+            sha256_file(target) == sha256
+    except OSError:
+        return False
+
+
+def _makedirs(folder: Path) -> list[Path]:
+    """Create ``folder`` and its missing parents; return those created, outermost first."""
+    missing = []
+    p = Path(folder)
+    while not p.exists() and p != p.parent:
+        missing.append(p)
+        p = p.parent
+    for d in reversed(missing):
         try:
-            os.unlink(tmp)
+            d.mkdir()
+        except FileExistsError:
+            pass
+    return list(reversed(missing))
+
+
+def _remove_dirs(created: list[Path]) -> None:
+    """Remove the folders in ``created`` (outermost first) that are empty, innermost first."""
+    for d in reversed(created):
+        try:
+            d.rmdir()
         except OSError:
             pass
-        if isinstance(exc, OSError):
-            raise OutputError(f"{target}: cannot write ({exc.strerror or exc}): the previous "
-                              "file, if any, is unchanged") from exc
-        raise
-    return True
 
 
-def write_outputs(out_dir: Path, outputs: list[Output], tool: dict[str, str]) -> list[bool]:
-    """Write every output and then ``manifest.json``; return, per output, whether it changed.
+# --- the lock -----------------------------------------------------------------------------
 
-    The manifest lists each output's path, sha256, size, pages, language, format, inputs and
-    build key, plus the tool and library versions in ``tool``.  A reused output (bytes read
-    back from ``out_dir``) is not written again.  Outputs of earlier builds that this build
-    did not make (another ``--only`` or ``--lang``) keep their manifest entries while their
-    files exist.  Raises :class:`OutputError`.
+class OutputLock:
+    """``with OutputLock(out_dir):`` -- hold the output folder's lock (see the module
+    docstring), then :func:`recover` it.
+
+    The lock is an exclusive ``flock`` on ``out_dir/.nexusreports.lock``, so it is released
+    by the system when its holder dies, however it dies.  When another process holds it,
+    a warning names that process and this one waits (a stop signal ends the wait).  With
+    ``create`` (a build), ``out_dir`` is created if need be, and removed again on release
+    when nothing was written to it; without (``build --check``), a missing or read-only
+    output folder is not locked, and nothing is recovered.  Raises :class:`OutputError`.
     """
-    out_dir = Path(out_dir)
-    changed = []
-    for output in outputs:
-        did = False if output.reused else write_atomic(out_dir / output.path, output.data)
-        log.debug("%s %s", "written" if did else "unchanged", out_dir / output.path)
-        changed.append(did)
-    entries = {path: e for path, e in read_manifest(out_dir).items()
-               if (out_dir / path).is_file()}
-    for output in outputs:
-        entries[output.path] = manifest_entry(output)
-    manifest = {"tool": tool, "outputs": [entries[k] for k in sorted(entries)]}
-    write_atomic(out_dir / MANIFEST,
-                 (json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
-                 .encode("utf-8"))
-    return changed
 
+    def __init__(self, out_dir: Path, *, create: bool = True):
+        self.out_dir = Path(out_dir)
+        self.create = create
+        self.path = self.out_dir / LOCK_NAME
+        self._fd: int | None = None
+        self._made: list[Path] = []
+
+    def __enter__(self) -> "OutputLock":
+        import fcntl
+
+        if self.out_dir.exists() and not self.out_dir.is_dir():
+            raise OutputError(f"{_shown(self.out_dir)}: is a file, not a folder: give --out "
+                              "a folder (it is created if need be)")
+        if self.create:
+            try:
+                self._made = _makedirs(self.out_dir)
+            except OSError as exc:
+                raise OutputError(f"{_shown(self.out_dir)}: cannot create the output folder "
+                                  f"({exc.strerror or exc}): check the --out path") from exc
+        while True:
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0),
+                             0o644)
+            except OSError as exc:
+                if not self.create:
+                    return self  # nothing to lock: nothing a build could be writing
+                if isinstance(exc, FileNotFoundError):  # removed meanwhile: make it again
+                    self._made += _makedirs(self.out_dir)
+                    continue
+                self._release_dirs()
+                raise OutputError(f"{_shown(self.path)}: cannot create the lock file "
+                                  f"({exc.strerror or exc}): check that the output folder "
+                                  "is writable") from exc
+            try:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    log.warning("%s: another build (%s) is writing to this folder; waiting "
+                                "for it to finish", _shown(self.out_dir), _holder(fd))
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+                # the holder removes the file before it lets go: lock the file that is there
+                same = os.path.samestat(os.stat(self.path), os.fstat(fd))
+            except FileNotFoundError:
+                same = False
+            except OSError as exc:  # e.g. a network file system without locks
+                os.close(fd)
+                if self._made:  # this folder is ours: leave nothing in it
+                    try:
+                        os.unlink(self.path)
+                    except OSError:
+                        pass
+                self._release_dirs()
+                raise OutputError(f"{_shown(self.path)}: cannot lock the output folder "
+                                  f"({exc.strerror or exc}): use a local folder for --out"
+                                  ) from exc
+            except BaseException:
+                os.close(fd)
+                self._release_dirs()
+                raise
+            if same:
+                break
+            os.close(fd)
+        self._fd = fd
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+        except OSError:  # the pid is only for the message of a waiting build
+            pass
+        if self.create:
+            try:
+                recover(self.out_dir)
+            except BaseException:
+                self.__exit__(None, None, None)
+                raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._fd is None:
+            return
+        try:
+            os.unlink(self.path)
+        except OSError:
+            pass
+        self._release_dirs()
+        os.close(self._fd)  # lets go of the lock
+        self._fd = None
+
+    def _release_dirs(self) -> None:
+        _remove_dirs(self._made)
+        self._made = []
+
+
+def _holder(fd: int) -> str:
+    try:
+        pid = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+    except OSError:
+        pid = ""
+    return f"process {pid}" if pid.isdigit() else "another process"
+
+
+# --- staging and commit ---------------------------------------------------------------------
+
+class Staging:
+    """``with Staging(out_dir) as staging:`` -- the staging area of one build, under
+    :class:`OutputLock`.  :meth:`stage` each output as it is made, then :meth:`commit`
+    them all; leaving the block without a commit (an error, a stop signal) deletes the
+    staging area and leaves the output folder as it was."""
+
+    def __init__(self, out_dir: Path):
+        self.out_dir = Path(out_dir)
+        self.root = self.out_dir / STAGING_DIR / f"{os.getpid()}-{secrets.token_hex(4)}"
+        self._staged: dict[str, tuple[Path, str]] = {}  # output path -> (file, sha256)
+
+    def __enter__(self) -> "Staging":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.discard()
+
+    def discard(self) -> None:
+        """Delete the staging area (a no-op once it is gone)."""
+        shutil.rmtree(self.root, ignore_errors=True)
+        try:
+            self.root.parent.rmdir()
+        except OSError:
+            pass
+
+    def stage(self, output: Output) -> Output:
+        """Write ``output``'s bytes to the staging area now, flushed to disk, and return it
+        without them (``file`` names the staged file).  A reused output, or one whose file
+        in the output folder already holds these bytes, is returned as it is (without its
+        bytes), and will not be rewritten.  Raises :class:`OutputError` (naming the output's
+        path) on a full disk or any other write error."""
+        target = self.out_dir / output.path
+        if output.reused:
+            return replace(output, data=b"", file=output.file or target)
+        if not output.data and output.file is not None:
+            return output  # staged already
+        if _holds(target, output.sha256, output.size):
+            return replace(output, data=b"", file=target)
+        staged = self.root / "new" / output.path
+        try:
+            staged.parent.mkdir(parents=True, exist_ok=True)
+            _write_file(staged, output.data)
+        except OSError as exc:
+            raise _cannot_write(target, exc) from exc
+        self._staged[output.path] = (staged, output.sha256)
+        return replace(output, data=b"", file=staged)
+
+    def commit(self, outputs: list[Output], tool: dict[str, str]) -> list[bool]:
+        """Put every staged output in place and then ``manifest.json`` (see the module
+        docstring); return, per output, whether its file was written.
+
+        The manifest lists each output's path, sha256, size, pages, language, format,
+        inputs and build key, plus the tool and library versions in ``tool``.  Outputs of
+        earlier builds that this build did not make (another ``--only`` or ``--lang``)
+        keep their manifest entries while their files exist.  Raises :class:`OutputError`;
+        then, as after a stop signal, the output folder is as it was."""
+        outputs = [self.stage(o) for o in outputs]
+        entries = {path: e for path, e in read_manifest(self.out_dir).items()
+                   if (self.out_dir / path).is_file()}
+        for output in outputs:
+            entries[output.path] = manifest_entry(output)
+        manifest = (json.dumps({"tool": tool, "outputs": [entries[k] for k in sorted(entries)]},
+                               indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+                    ).encode("utf-8")
+        self.stage(Output(path=MANIFEST, format="json", lang=None, data=manifest))
+        renames = [p for p in (*(o.path for o in outputs), MANIFEST) if p in self._staged]
+        if renames:
+            self._prepare_and_commit(renames)
+        self.discard()
+        return [o.path in self._staged for o in outputs]
+
+    def _prepare_and_commit(self, renames: list[str]) -> None:
+        made: list[Path] = []
+        journal = {"pid": os.getpid(), "renames": []}
+        target = self.out_dir
+        try:  # 3. prepare: nothing in the output folder changes but new, empty folders
+            for path in renames:
+                target = self.out_dir / path
+                made += _makedirs(target.parent)
+                old = None
+                if target.is_file():
+                    old = self.root / "old" / path
+                    old.parent.mkdir(parents=True, exist_ok=True)
+                    _keep(target, old)
+                journal["renames"].append({"path": path, "old": old is not None,
+                                           "sha256": self._staged[path][1]})
+            folders = {self._staged[p][0].parent for p in renames}
+            for folder in [*sorted(folders), self.root / "new", self.root / "old"]:
+                _fsync_dir(folder)
+            target = self.out_dir
+            text = json.dumps(journal, indent=1, sort_keys=True).encode("utf-8")
+            tmp = self.root / (JOURNAL + ".new")
+            _write_file(tmp, text)
+            os.replace(tmp, self.root / JOURNAL)  # the commit point
+            _fsync_dir(self.root)
+        except OSError as exc:
+            _remove_dirs(made)
+            raise _cannot_write(target, exc) from exc
+        except BaseException:
+            _remove_dirs(made)
+            raise
+        try:
+            _apply(self.out_dir, self.root, journal)
+        except BaseException:  # rolled back: the new folders are empty again
+            _remove_dirs(made)
+            raise
+
+
+def _keep(target: Path, old: Path) -> None:
+    """Give ``target``'s bytes a second name, ``old``: a hard link, or a copy where the file
+    system has no links."""
+    try:
+        os.link(target, old)
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+            raise
+        shutil.copy2(target, old)
+
+
+def _apply(out_dir: Path, root: Path, journal: dict) -> None:
+    """4. commit: rename every staged file into place (the manifest last); on an error or a
+    stop signal, roll back.  Then delete the journal."""
+    folders = set()
+    target = out_dir
+    try:
+        for item in journal["renames"]:
+            target = out_dir / item["path"]
+            os.replace(root / "new" / item["path"], target)
+            folders.add(target.parent)
+        for folder in sorted(folders):
+            _fsync_dir(folder)
+    except BaseException as exc:
+        _roll_back(out_dir, root, journal)
+        if isinstance(exc, OSError):
+            raise _cannot_write(target, exc) from exc
+        raise
+    _finish(root)
+
+
+def _finish(root: Path) -> None:
+    try:
+        (root / JOURNAL).unlink()
+    except FileNotFoundError:
+        pass
+    _fsync_dir(root)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def _roll_back(out_dir: Path, root: Path, journal: dict) -> None:
+    """Give every target of ``journal`` its previous file back (a new output that had none
+    is removed).  Marks the staging folder first, so that if this is cut short the next
+    run rolls back too."""
+    try:
+        _write_file(root / _ROLLBACK, b"")
+    except OSError:
+        pass
+    for item in reversed(journal["renames"]):
+        target = out_dir / item["path"]
+        old = root / "old" / item["path"]
+        try:
+            if item["old"]:
+                if old.exists():
+                    os.replace(old, target)
+            elif _holds(target, item["sha256"], target.stat().st_size):
+                target.unlink()
+        except OSError:
+            log.debug("rollback of %s", target, exc_info=True)
+    for folder in {(out_dir / item["path"]).parent for item in journal["renames"]}:
+        _fsync_dir(folder)
+    _finish(root)
+
+
+def pending_commits(out_dir: Path) -> list[Path]:
+    """The journals of commits an interrupted build left unfinished in ``out_dir``."""
+    staging = Path(out_dir) / STAGING_DIR
+    if not staging.is_dir():
+        return []
+    return sorted(d / JOURNAL for d in staging.iterdir() if (d / JOURNAL).is_file())
+
+
+def recover(out_dir: Path) -> None:
+    """Finish what interrupted builds left in ``out_dir`` (call it under the lock): complete
+    or roll back an unfinished commit, delete staging folders and old temporary files."""
+    out_dir = Path(out_dir)
+    staging = out_dir / STAGING_DIR
+    if staging.is_dir():
+        for root in sorted(staging.iterdir()):
+            _recover_one(out_dir, root)
+        try:
+            staging.rmdir()
+        except OSError:
+            pass
+    for tmp in _old_temporary_files(out_dir):
+        log.info("removed %s, left by an interrupted build", _shown(tmp))
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+
+
+def _recover_one(out_dir: Path, root: Path) -> None:
+    try:
+        journal = json.loads((root / JOURNAL).read_text(encoding="utf-8"))
+        renames = journal["renames"]
+    except FileNotFoundError:
+        log.debug("removed %s: a build stopped before its commit", root)
+        shutil.rmtree(root, ignore_errors=True)
+        return
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise OutputError(f"{_shown(root / JOURNAL)}: an interrupted build left this journal "
+                          f"and it cannot be read ({exc}): delete {_shown(root)} and run "
+                          "nexusreports build --force") from exc
+    if (root / _ROLLBACK).exists():
+        _roll_back(out_dir, root, journal)
+        log.warning("%s: rolled back the unfinished commit of an interrupted build",
+                    _shown(out_dir))
+        return
+    try:
+        for item in renames:
+            new, target = root / "new" / item["path"], out_dir / item["path"]
+            if new.exists():
+                os.replace(new, target)
+            elif not _holds(target, item["sha256"], target.stat().st_size):
+                raise FileNotFoundError(new)
+    except OSError:
+        _roll_back(out_dir, root, journal)
+        log.warning("%s: rolled back the unfinished commit of an interrupted build",
+                    _shown(out_dir))
+        return
+    for folder in {(out_dir / item["path"]).parent for item in renames}:
+        _fsync_dir(folder)
+    _finish(root)
+    log.warning("%s: completed the commit of an interrupted build (%d files)",
+                _shown(out_dir), len(renames))
+
+
+def _old_temporary_files(out_dir: Path) -> list[Path]:
+    found = []
+    for folder, dirs, names in os.walk(out_dir):
+        dirs[:] = [d for d in dirs if d != STAGING_DIR]
+        found += [Path(folder) / n for n in names if _OLD_TMP.match(n)]
+    return sorted(found)
+
+
+# --- the manifest ---------------------------------------------------------------------------
 
 def manifest_entry(output: Output) -> dict:
     """The manifest record of ``output`` (everything but its bytes)."""
-    entry = asdict(output)
-    for name in ("data", "reused", "lang"):
+    entry = asdict(replace(output, data=b""))
+    for name in ("data", "reused", "lang", "file"):
         del entry[name]
-    entry.update(language=output.lang, sha256=output.sha256, size=len(output.data))
+    entry.update(language=output.lang)
     return entry
 
 

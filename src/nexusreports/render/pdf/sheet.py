@@ -14,6 +14,11 @@ Layout (all geometry from ``templates/theme.yaml``, in mm)::
     | footer                                                       |
     +--------------------------------------------------------------+
 
+The two columns and the organisations band share the page between header and footer: the
+band is ``page.organisations_height_mm`` high when the columns leave that much, as high as
+its content otherwise (more when it needs it and the columns leave it room, less when a
+column needs the room); the columns take the rest.
+
 Type never shrinks to make content fit.  Before anything is drawn each region is measured
 (laid out once: the measured flowables are then drawn where ``Frame.addFromList`` would
 put them, without a second layout);
@@ -22,7 +27,8 @@ the fields in it and the overflow in mm, and a word wider than its column raises
 
 Fonts are the theme's TrueType files, embedded (subset); no standard-14 font is referenced
 (the canvas' initial font is the theme font, bullets use it too).  Hyphenation: pyphen,
-through ReportLab's ``hyphenationLang``, for the view's locale.
+through ReportLab's ``hyphenationLang``, for the view's locale, at least :data:`HYPHEN_MIN`
+letters from either end, never in a name (:func:`hyphenatable`, the view's ``names``).
 """
 
 from __future__ import annotations
@@ -107,7 +113,7 @@ class _Kit:
     type: dict[str, float]
 
 
-def _kit(theme: Theme, lang: str) -> _Kit:
+def _kit(theme: Theme, lang: str, names: tuple[str, ...] = ()) -> _Kit:
     font = register_fonts(theme)
     bold = f"{font}-Bold"
     c = {k: HexColor(v) for k, v in theme.colours.items()}
@@ -115,7 +121,8 @@ def _kit(theme: Theme, lang: str) -> _Kit:
     if ty["small_pt"] < MIN_FONT_PT:
         raise TemplateError(theme.folder / "theme.yaml", f"type.small_pt is {ty['small_pt']}; "
                             f"the smallest allowed is {MIN_FONT_PT} pt")
-    common = dict(fontName=font, textColor=c["text"], hyphenationLang=hyphenator(_HYPHENATION[lang]),
+    common = dict(fontName=font, textColor=c["text"],
+                  hyphenationLang=hyphenator(_HYPHENATION[lang], name_words(names)),
                   embeddedHyphenation=1, uriWasteReduce=0.3, splitLongWords=0,
                   bulletFontName=font)
     body = ParagraphStyle("body", fontSize=ty["body_pt"], leading=ty["body_leading_pt"],
@@ -289,7 +296,8 @@ class _ShareBar(Flowable):
 
 
 class _Timeline(Flowable):
-    """Start and end year joined by a line with a dot at each end."""
+    """Start and end year joined by a line with a dot at each end; a period of one year
+    (``end`` is ``""``) is that year alone with one dot, without the start and end labels."""
 
     def __init__(self, start_label: str, start: str, end_label: str, end: str, kit: _Kit):
         super().__init__()
@@ -297,7 +305,8 @@ class _Timeline(Flowable):
         self.kit = kit
 
     def wrap(self, aw: float, ah: float) -> tuple[float, float]:
-        self.width, self.height = aw, 9.5 * mm
+        labels = self.kit.type["small_pt"] if not self.texts[3] else 0  # one year: none
+        self.width, self.height = aw, 9.5 * mm - labels
         return self.width, self.height
 
     def too_wide(self) -> tuple[float, str]:
@@ -306,6 +315,8 @@ class _Timeline(Flowable):
         k = self.kit
         start_label, start, end_label, end = self.texts
         size, big = k.type["small_pt"], k.type["heading_pt"] + 1.5
+        if not end:  # one year: the year and its dot
+            return pdfmetrics.stringWidth(start, k.bold, big) + 3.5 * mm - self.width, start
         labels = (pdfmetrics.stringWidth(start_label, k.font, size)
                   + pdfmetrics.stringWidth(end_label, k.font, size) + 2 * mm)
         years = (pdfmetrics.stringWidth(start, k.bold, big)
@@ -317,6 +328,9 @@ class _Timeline(Flowable):
     def draw(self) -> None:
         c, k = self.canv, self.kit
         start_label, start, end_label, end = self.texts
+        if not end:
+            self._draw_one_year()
+            return
         size = k.type["small_pt"]
         big = k.type["heading_pt"] + 1.5
         c.setFillColor(k.colours["muted"])
@@ -338,6 +352,18 @@ class _Timeline(Flowable):
         c.setFillColor(k.colours["accent"])
         c.circle(x0, ly, 1.0 * mm, stroke=0, fill=1)
         c.circle(x1, ly, 1.0 * mm, stroke=0, fill=1)
+
+    def _draw_one_year(self) -> None:
+        """The one year of a one-year period, where the start year goes, and one dot."""
+        c, k, year = self.canv, self.kit, self.texts[1]
+        big = k.type["heading_pt"] + 1.5
+        y = self.height - big * 1.05  # where the years go, with no labels above
+        c.setFillColor(k.colours["primary"])
+        c.setFont(k.bold, big)
+        c.drawString(0, y, year)
+        c.setFillColor(k.colours["accent"])
+        c.circle(pdfmetrics.stringWidth(year, k.bold, big) + 2.5 * mm, y + big * 0.33, 1.0 * mm,
+                 stroke=0, fill=1)
 
 
 class _Scale(Flowable):
@@ -538,9 +564,17 @@ class _Region:
     flowables: list[Flowable]
     frame: Frame | None = None
     sizes: list[tuple[float, float]] = field(default_factory=list)
+    used: float = 0.0  # the height the flowables need, in pt (set by _lay_out)
+    fields: list[str] = field(default_factory=list)
+    note: str = ""  # said after the region's name in an overflow message
 
     def __post_init__(self) -> None:
-        # the frame the region is drawn in; its available width is what Frame.add wraps with
+        self.place(self.y, self.h)
+
+    def place(self, y: float, h: float) -> None:
+        """Put the region at ``y`` (its bottom, pt), ``h`` pt high: a new frame, which is
+        what it is drawn in (its available width is what Frame.add wraps with)."""
+        self.y, self.h = y, h
         self.frame = Frame(self.x, self.y, self.w, self.h, leftPadding=0, rightPadding=0,
                            topPadding=0, bottomPadding=0, showBoundary=0)
 
@@ -661,18 +695,32 @@ def _tight(font: str, valign: str = "TOP") -> TableStyle:
 
 def _measure(region: _Region, view: SheetView, kit: _Kit) -> None:
     """Raise ContentOverflow if the region's flowables do not fit, or a text is too wide."""
+    _lay_out(region, view)
+    _check_height(region, view, kit)
+
+
+def _lay_out(region: _Region, view: SheetView) -> None:
+    """Wrap the region's flowables to its width (once: the sizes are kept for drawing),
+    note the height they need in ``region.used`` and the fields they show; raise
+    ContentOverflow when a text is wider than its room."""
     used = 0.0
-    fields: list[str] = []
     width = region.frame._getAvailableWidth()
-    region.sizes = []
+    region.sizes, region.fields = [], []
     for i, f in enumerate(region.flowables):
         w, h = f.wrap(width, region.h)
         region.sizes.append((w, h))
         used += h + (f.getSpaceBefore() if i else 0) + f.getSpaceAfter()
         field = getattr(f, "field", None)
-        if field and field not in fields:
-            fields.append(field)
+        if field and field not in region.fields:
+            region.fields.append(field)
         _check_widths(f, region, view, field or region.name)
+    region.used = used
+
+
+def _check_height(region: _Region, view: SheetView, kit: _Kit) -> None:
+    """Raise ContentOverflow when the flowables laid out by :func:`_lay_out` are taller
+    than the region, naming its fields and about how many lines (or rows) to cut."""
+    used, fields = region.used, region.fields
     if used > region.h + 0.01:
         over = used - region.h
         lines = int(-(-over // kit.type["body_leading_pt"]))
@@ -680,7 +728,9 @@ def _measure(region: _Region, view: SheetView, kit: _Kit) -> None:
         last = getattr(region.flowables[-1], "inner", None)
         if isinstance(last, _Logos):  # rows of organisations, not lines of text
             lines = last.lines_to_cut(over)
-            name = f"{name} ({ORGANISATIONS_PER_ROW} logos a row)"
+            name = f"{name} ({ORGANISATIONS_PER_ROW} logos a row{region.note})"
+        elif region.note:
+            name = f"{name} ({region.note.lstrip('; ')})"
         raise ContentOverflow(view.source, view.locale_id, name, fields or [region.name],
                               round(over / mm, 1), max(1, lines))
 
@@ -805,37 +855,68 @@ def _check_paragraph(para: Paragraph, width: float, region: _Region, view: Sheet
                                   round((width_ - avail) / mm, 1) or 0.1, 0, word=_shown(word))
 
 
-def hyphenatable(word: str) -> bool:
-    """Whether ``word`` may be hyphenated: no digit, no capital after its first letter.
+_PUNCTUATION = ".,;:!?()[]“”‘’\"'"
 
-    Names and acronyms ("Health-RI", "NEXTGEN", "IP-posities") keep their shape; Dutch
-    patterns would otherwise split an English name ("Heal-th").
+
+def hyphenatable(word: str) -> bool:
+    """Whether ``word`` may be hyphenated: all lowercase letters, no digit.
+
+    Proper names ("Boskalis", "Basic Pharma", "Europese") and acronyms ("Health-RI",
+    "NEXTGEN", "IP-posities") keep their shape: in Dutch and English a capital marks a
+    name (or a sentence's first word, which then simply does not break); Dutch patterns
+    would otherwise split an English name ("Heal-th").
 
     >>> hyphenatable("gezondheidszorgsysteem"), hyphenatable("Health-RI")
     (True, False)
+    >>> hyphenatable("Boskalis"), hyphenatable("(bestaande")
+    (False, True)
     """
-    core = word.strip(".,;:!?()[]“”‘’\"'")
-    return bool(core) and not any(ch.isdigit() for ch in core) and core[1:] == core[1:].lower()
+    core = word.strip(_PUNCTUATION)
+    return bool(core) and not any(ch.isdigit() for ch in core) and core == core.lower()
 
 
-@lru_cache(maxsize=8)
-def hyphenator(lang: str) -> Callable[[str], list[tuple[str, str]]]:
+def name_words(names: tuple[str, ...]) -> frozenset[str]:
+    """The words of ``names`` (the view's proper names), for :func:`hyphenator`: a name
+    in lowercase ("hollandbio") is kept whole too.
+
+    >>> sorted(name_words(("hollandbio", "Van Dijk & Zn.")))
+    ['&', 'dijk', 'hollandbio', 'van', 'zn']
+    """
+    return frozenset(w.strip(_PUNCTUATION).casefold() for name in names for w in _words(name)
+                     if w.strip(_PUNCTUATION))
+
+
+HYPHEN_MIN = 3
+"""The fewest letters a hyphenation leaves before or after the break ("bestaan-de", never
+"be-staande"; pyphen's ``left`` and ``right``)."""
+
+
+@lru_cache(maxsize=32)
+def hyphenator(lang: str, names: frozenset[str] = frozenset()
+               ) -> Callable[[str], list[tuple[str, str]]]:
     """ReportLab's hyphenation callable for ``lang`` (``nl_NL``, ``en_GB``): the (head, tail)
-    splits pyphen allows, for the words :func:`hyphenatable` accepts, else none."""
+    splits pyphen allows, at least :data:`HYPHEN_MIN` letters from either end, for the
+    words :func:`hyphenatable` accepts that are not words of ``names``; else none."""
     dictionary = _pyphen(lang)
 
     def split(word: str) -> list[tuple[str, str]]:
-        return list(dictionary.iterate(word)) if hyphenatable(word) else []
+        core = word.strip(_PUNCTUATION)
+        if not hyphenatable(word) or core.casefold() in names:
+            return []
+        # punctuation is no letter: "(bestaande" has no 3-letter head "(be"
+        lead, trail = word[:word.index(core)], word[word.index(core) + len(core):]
+        return [(lead + head, tail + trail) for head, tail in dictionary.iterate(core)]
 
     return split
 
 
 @lru_cache(maxsize=8)
 def _pyphen(lang: str) -> pyphen.Pyphen:
-    """The hyphenation dictionary of ``lang`` (e.g. ``nl_NL``), made once per process."""
+    """The hyphenation dictionary of ``lang`` (e.g. ``nl_NL``), made once per process,
+    breaking no closer than :data:`HYPHEN_MIN` letters to either end of a word."""
     import pyphen
 
-    return pyphen.Pyphen(lang=lang)
+    return pyphen.Pyphen(lang=lang, left=HYPHEN_MIN, right=HYPHEN_MIN)
 
 
 def render_pdf(view: SheetView, theme: Theme, *, invariant: bool = False) -> bytes:
@@ -847,31 +928,31 @@ def render_pdf(view: SheetView, theme: Theme, *, invariant: bool = False) -> byt
     Raises :class:`ContentOverflow` when content does not fit its region, and
     :class:`TemplateError` when a theme font is unusable.
     """
-    kit = _kit(theme, view.lang)
+    kit = _kit(theme, view.lang, view.names)
     g = theme.page
     page_w, page_h = A4
     ml, mr, mb = g["margin_left_mm"] * mm, g["margin_right_mm"] * mm, g["margin_bottom_mm"] * mm
     header_h = g["header_height_mm"] * mm
     body_top = page_h - header_h - g["gap_below_header_mm"] * mm
     footer_h = g["footer_height_mm"] * mm
-    orgs_h = g["organisations_height_mm"] * mm
-    body_bottom = mb + footer_h + orgs_h + 2 * mm
     left_w = g["left_column_mm"] * mm
     gap = g["column_gap_mm"] * mm
     right_x = ml + left_w + gap
     right_w = page_w - mr - right_x
 
+    band_y = mb + footer_h
+    room = body_top - band_y - _BAND_GAP  # the columns and the organisations band share it
     regions = [
-        _Region("text column", ml, body_bottom, left_w, body_top - body_bottom,
-                _left_column(view, kit)),
-        _Region("key-figures column", right_x, body_bottom, right_w, body_top - body_bottom,
+        _Region("text column", ml, band_y, left_w, room, _left_column(view, kit)),
+        _Region("key-figures column", right_x, band_y, right_w, room,
                 [_panel(view, kit, right_w), *_matrix(view, kit, right_w)]),
     ]
     header = _header_regions(view, kit, page_w, page_h, ml, mr, header_h)
-    orgs = _Region("organisations band", ml, mb + footer_h, page_w - ml - mr, orgs_h,
-                   _organisations(view, kit, orgs_h))
-    for region in [*header, *regions, orgs]:
+    orgs = _Region("organisations band", ml, band_y, page_w - ml - mr, room,
+                   _organisations(view, kit))
+    for region in header:
         _measure(region, view, kit)
+    _share_the_body(regions, orgs, room, g["organisations_height_mm"] * mm, view, kit)
 
     buf = io.BytesIO()
     canvas = new_canvas(buf, kit.font, kit.type["body_pt"], invariant=invariant,
@@ -914,6 +995,41 @@ def icc_profile(theme: Theme) -> bytes:
                             "it from git (PDF/A needs it)") from exc
 
 
+_BAND_GAP = 2 * mm
+"""Space between the columns and the organisations band below them."""
+
+
+def _share_the_body(columns: list[_Region], band: _Region, room: float, band_least: float,
+                    view: SheetView, kit: _Kit) -> None:
+    """Give the two columns and the organisations band below them their heights: together
+    they have ``room`` pt (the page between the header and the footer, less the gap between
+    columns and band).
+
+    The band is ``band_least`` pt high (the theme's ``page.organisations_height_mm``) when
+    the columns leave that much, else only as high as its content; it grows past it when its
+    content needs more and the columns leave it the room.  The columns take the rest, their
+    content at the top, so the page's free space is shared where the content is.  When the
+    content does not fit, the taller column is blamed if it does not fit above the band at
+    its least height (or its content, when that is less); otherwise the band, saying how
+    much the columns leave it.
+    """
+    for region in (*columns, band):
+        _lay_out(region, view)
+    columns_need = max(c.used for c in columns)
+    band_h = max(band.used, min(band_least, room - columns_need))
+    if columns_need + band_h > room + 0.01:  # it does not fit: who is over their share?
+        band_h = min(band.used, band_least)
+        if columns_need + band_h <= room + 0.01:  # the columns fit: the band is too tall
+            band_h = max(room - columns_need, 0.0)
+            taller = max(columns, key=lambda c: c.used)
+            band.note = f"; the {taller.name} above leaves it {band_h / mm:.1f} mm"
+    band.place(band.y, band_h)
+    for column in columns:
+        column.place(band.y + band_h + _BAND_GAP, room - band_h)
+    for region in (*columns, band):
+        _check_height(region, view, kit)
+
+
 def _header_regions(view: SheetView, kit: _Kit, page_w: float, page_h: float, ml: float,
                     mr: float, header_h: float) -> list[_Region]:
     s = kit.styles
@@ -942,16 +1058,27 @@ def _header_regions(view: SheetView, kit: _Kit, page_w: float, page_h: float, ml
     ]
 
 
-def _organisations(view: SheetView, kit: _Kit, height: float) -> list[Flowable]:
+def _organisations(view: SheetView, kit: _Kit) -> list[Flowable]:
     out: list[Flowable] = [_Heading(view.labels["organisations"], kit, space_before=0)]
     if view.organisations_empty:
         out.append(Paragraph(markup(view.organisations_empty), kit.styles["small_muted"]))
     elif any(o.logo for o in view.organisations):
         out.append(_Field(_Logos(view, kit), "organisations"))
     else:
-        names = " · ".join(markup(o.name) for o in view.organisations)
-        out.append(_Field(Paragraph(names, kit.styles["body"]), "organisations"))
+        # a line breaks between names, never inside one ("Van Dijk & | Zn."), nor hyphenates
+        names = " · ".join(markup(_unbroken(o.name)) for o in view.organisations)
+        style = ParagraphStyle("names", parent=kit.styles["body"], hyphenationLang="")
+        out.append(_Field(Paragraph(names, style), "organisations"))
     return out
+
+
+def _unbroken(name: str) -> str:
+    """``name`` with its spaces made no-break spaces, so a line never breaks inside it.
+
+    >>> _unbroken("Van Dijk & Zn.")
+    'Van\xa0Dijk\xa0&\xa0Zn.'
+    """
+    return "\xa0".join(name.split())
 
 
 def _footer(canvas: Canvas, view: SheetView, kit: _Kit, x: float, y: float, w: float,

@@ -496,6 +496,7 @@ def render_docx(view: SheetView, theme: Theme, *, now: datetime | None = None) -
     doc = tpl.docx
     _fit_grids(doc)
     _size_share_bars(doc, view)
+    _one_year_timeline(doc, view)
     set_language(doc, view.locale_id)
     stamp = (now or build_time()).astimezone(timezone.utc).replace(microsecond=0, tzinfo=None)
     props = doc.core_properties
@@ -627,6 +628,23 @@ def _size_share_bars(doc: Any, view: SheetView) -> None:
             if tc_w is not None:
                 tc_w.set(qn("w:w"), str(width))
                 tc_w.set(qn("w:type"), "dxa")
+
+
+def _one_year_timeline(doc: Any, view: SheetView) -> None:
+    """For a period of one year (``period_end`` is ``""``) the timeline table shows that year
+    alone: its row of start and end labels is removed, and the line towards the end."""
+    if view.period_end:
+        return
+    for tbl in doc.element.body.iter(qn("w:tbl")):
+        description = tbl.find(f"{qn('w:tblPr')}/{qn('w:tblDescription')}")
+        if description is None or not description.get(qn("w:val"), "").startswith("Timeline"):
+            continue
+        rows = tbl.findall(qn("w:tr"))
+        if len(rows) != 2:
+            continue
+        tbl.remove(rows[0])
+        for border in rows[1].iter(qn("w:pBdr")):
+            border.getparent().remove(border)
 
 
 _SETTINGS_BEFORE_HYPHENATION = (
