@@ -301,3 +301,17 @@ def test_the_structure_matches_its_golden(pdf_build, golden):
     # after a deliberate change: python tools/regen_goldens.py, and review the diff
     expected = (GOLDEN / golden).read_text(encoding="utf-8")
     assert dump(pdf_build / GOLDENS[golden]) == expected
+
+
+def test_a_one_year_period_is_read_as_that_year(shipped, tmp_path):
+    from nexusreports.model import Period
+    from nexusreports.render.pdf import render_pdf
+    from nexusreports.view import build_view
+
+    projects, theme = shipped
+    project = projects.by_slug("atmp").model_copy(update={"period": Period(start=2027,
+                                                                           end=2027)})
+    view = build_view(project, projects, "nl", ROOT / "data", "data/projects/atmp.yaml")
+    (tmp_path / "one-year.pdf").write_bytes(render_pdf(view, theme, invariant=True))
+    rows = dict(_rows(tmp_path / "one-year.pdf", "Projectomvang"))
+    assert rows["Tijdlijn"] == "2027"

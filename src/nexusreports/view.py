@@ -159,7 +159,7 @@ class OrganisationView:
 @dataclass(frozen=True)
 class Spoken:
     """The key figures as a reader hears them (alternative text of the drawn figures):
-    ``timeline`` nl ``2025–2035``; ``shares`` one per share bar, nl ``Kapitaal 35%, R&D 65%``;
+    ``timeline`` nl ``2025–2035`` (one year: ``2027``); ``shares`` one per share bar, nl ``Kapitaal 35%, R&D 65%``;
     ``trl`` nl ``TRL 5–9 van 9``; ``mrl`` the stage, nl ``Verkenning``."""
 
     timeline: str
@@ -382,7 +382,8 @@ def _spoken(project: m.Project, bars: tuple[ShareBar, ShareBar], loc: Localiser)
     """The key figures in words (see :class:`Spoken`)."""
     t = loc.gettext
     return Spoken(
-        timeline=loc.range(loc.year(project.period.start), loc.year(project.period.end)),
+        timeline=(loc.year(project.period.start) if project.period.end == project.period.start
+                  else loc.range(loc.year(project.period.start), loc.year(project.period.end))),
         shares=tuple(t("{left} {left_pct}, {right} {right_pct}").format(
             left=b.left_label, left_pct=b.left_pct, right=b.right_label, right_pct=b.right_pct)
             for b in bars),

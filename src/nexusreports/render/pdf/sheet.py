@@ -360,7 +360,8 @@ class _Timeline(Flowable):
         y = self.height - big * 1.05  # where the years go, with no labels above
         c.setFillColor(k.colours["primary"])
         c.setFont(k.bold, big)
-        c.drawString(0, y, year)
+        with marked(c):
+            c.drawString(0, y, year)
         c.setFillColor(k.colours["accent"])
         c.circle(pdfmetrics.stringWidth(year, k.bold, big) + 2.5 * mm, y + big * 0.33, 1.0 * mm,
                  stroke=0, fill=1)
