@@ -159,7 +159,8 @@ class OrganisationView:
 @dataclass(frozen=True)
 class Spoken:
     """The key figures as a reader hears them (alternative text of the drawn figures):
-    ``timeline`` nl ``2025–2035`` (one year: ``2027``); ``shares`` one per share bar, nl ``Kapitaal 35%, R&D 65%``;
+    ``timeline`` nl ``2025–2035`` (one year: ``2027``); ``shares`` one per share bar,
+    nl ``Kapitaal 35%, R&D 65%``;
     ``trl`` nl ``TRL 5–9 van 9``; ``mrl`` the stage, nl ``Verkenning``."""
 
     timeline: str

@@ -488,5 +488,5 @@ def _with_line_ends(blPara: Any, source: str) -> Any:
     return out
 
 
-__all__ = ["ARTIFACT", "artifact_unmarked", "Element", "LinkRef", "MarkedRef", "Step", "Tag", "TaggedParagraph",
-           "Tagger", "artifact", "attach", "marked", "tagger_of", "within"]
+__all__ = ["ARTIFACT", "Element", "LinkRef", "MarkedRef", "Step", "Tag", "TaggedParagraph",
+           "Tagger", "artifact", "artifact_unmarked", "attach", "marked", "tagger_of", "within"]
