@@ -375,9 +375,12 @@ def _no_trailing_cr(pdf: Pdf) -> None:
     stream ends with the checksum of its data, so no compression setting avoids it (about
     one stream in 256)."""
     for obj in pdf.objects:
-        if isinstance(obj, pikepdf.Stream) and obj.read_raw_bytes().endswith(b"\r") \
-                and obj.get("/Filter") == Name.FlateDecode:
-            data = obj.read_bytes()
+        if isinstance(obj, pikepdf.Stream) and "/Filter" in obj \
+                and obj.read_raw_bytes().endswith(b"\r"):
+            try:
+                data = obj.read_bytes()  # (Flate, also after ASCII85 or as [/FlateDecode])
+            except pikepdf.PdfError:  # a filter qpdf does not undo (DCT): left as it is
+                continue
             if not data.endswith(b"\r"):
                 obj.write(data)
 
