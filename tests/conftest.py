@@ -103,3 +103,27 @@ def every_docx_is_schema_valid():
         patch.setattr(word_sheet, "_repack_parts", audited(word_sheet._repack_parts))
         patch.setattr(word_bundle, "_zip_with_time", audited(word_bundle._zip_with_time))
         yield
+
+
+@pytest.fixture(autouse=True)
+def every_pdf_built_is_publishable(monkeypatch):
+    """Every PDF a test renders in this process (sheet or bundle) is checked when the test
+    ends: page-validation PDF/A-2a, PDF/A-2u and PDF/UA-1, and the ParentTree round trip
+    (see tests/tagged.py).  Builds in other processes are checked by test_accessibility."""
+    from nexusreports.render.pdf import archive, bundle
+    from tagged import tree_problems, validation_problems
+
+    made: list[bytes] = []
+    real = archive.save
+
+    def save(pdf):
+        data = real(pdf)
+        made.append(data)
+        return data
+
+    monkeypatch.setattr(archive, "save", save)
+    monkeypatch.setattr(bundle, "save", save)
+    yield made  # (a test that saves a PDF that is not meant to be one of ours clears it)
+    for data in made:
+        problems = validation_problems(data) + tree_problems(data)
+        assert problems == [], problems[:10]

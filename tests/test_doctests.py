@@ -9,7 +9,8 @@ import pytest
 
 
 @pytest.mark.parametrize("module", ["nexusreports.model", "nexusreports.view",
-                                    "nexusreports.localise", "nexusreports.render.pdf.sheet"])
+                                    "nexusreports.localise", "nexusreports.render.pdf.sheet",
+                                    "nexusreports.render.pdf.tagging"])
 def test_the_docstring_examples_hold(module):
     result = doctest.testmod(importlib.import_module(module))
     assert result.attempted > 0

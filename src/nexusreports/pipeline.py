@@ -711,6 +711,8 @@ def _verify_locked(projects: m.ProjectSet, theme: Theme, options: BuildOptions
 
 def _theme_inputs(theme: Theme, options: BuildOptions) -> dict[str, str]:
     files = [theme.folder / "theme.yaml", *theme.fonts.files()]
+    if theme.icc_profile.is_file():  # the PDFs' OutputIntent (a missing one: render says so)
+        files.append(theme.icc_profile)
     return {_rel(f, options): sha256_file(f) for f in files}
 
 
@@ -763,8 +765,8 @@ def tool_versions() -> dict[str, str]:
     output, of Python and of zlib (which compresses the PDF streams and DOCX parts)."""
     out = {"python": platform.python_version(), "zlib": zlib.ZLIB_RUNTIME_VERSION,
            "nexusreports-code": _code_digest()}
-    for dist in ("nexusreports", "reportlab", "babel", "pypdf", "python-docx", "docxtpl",
-                 "pyphen", "pydantic"):
+    for dist in ("nexusreports", "reportlab", "babel", "pypdf", "pikepdf", "python-docx",
+                 "docxtpl", "pyphen", "pydantic"):
         try:
             out[dist] = version(dist)
         except PackageNotFoundError:

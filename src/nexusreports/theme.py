@@ -24,6 +24,8 @@ from .errors import DataError, Problem, TemplateError
 from .load import RawDocument, dotted, load_yaml
 
 THEME_FILE = "theme.yaml"
+ICC_PROFILE = "colour/sRGB.icc"
+"""The PDFs' colour profile, relative to the templates folder (licence beside it)."""
 
 MIN_FONT_PT = 7.0
 """The smallest type size a theme may set, in points (legibility of the printed sheet)."""
@@ -163,6 +165,11 @@ class Theme:
     def sheet_docx(self) -> Path:
         """The Word template of a sheet."""
         return self.folder / "sheet.docx"
+
+    @property
+    def icc_profile(self) -> Path:
+        """The sRGB ICC profile every PDF declares as its OutputIntent (PDF/A)."""
+        return self.folder / ICC_PROFILE
 
     @cached_property
     def charset(self) -> frozenset[int]:

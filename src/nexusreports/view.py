@@ -157,6 +157,19 @@ class OrganisationView:
 
 
 @dataclass(frozen=True)
+class Spoken:
+    """The key figures as a reader hears them (alternative text of the drawn figures):
+    ``timeline`` nl ``2025–2035`` (one year: ``2027``); ``shares`` one per share bar,
+    nl ``Kapitaal 35%, R&D 65%``;
+    ``trl`` nl ``TRL 5–9 van 9``; ``mrl`` the stage, nl ``Verkenning``."""
+
+    timeline: str
+    shares: tuple[str, str]
+    trl: str
+    mrl: str
+
+
+@dataclass(frozen=True)
 class DocumentInfo:
     """Document metadata for both formats (PDF info, DOCX core properties)."""
 
@@ -208,13 +221,15 @@ class SheetView:
     footer_left: str
     footer_right: str
     info: DocumentInfo
+    spoken: Spoken
 
     @property
     def all_text(self) -> list[str]:
         """Every string the sheet prints (for tests and glyph checks)."""
         out = [self.title, self.project_name, self.domain, self.subdomain, *self.summary,
                *self.relevance, self.size, self.period_start, self.period_end, self.trl_range,
-               self.mrl, self.footer_left, self.footer_right, *self.labels.values()]
+               self.mrl, self.footer_left, self.footer_right, *self.labels.values(),
+               self.spoken.timeline, *self.spoken.shares, self.spoken.trl]
         for block in (self.national, self.european):
             out += [block.heading] + [e.text for e in block.entries]
             out += [e.label for e in block.entries if e.label]
@@ -360,6 +375,23 @@ def build_view(project: m.Project, projects: m.ProjectSet, lang: str,
                                               text(project.subdomain)])),
             language=loc.locale_id,
         ),
+        spoken=_spoken(project, share_bars, loc),
+    )
+
+
+def _spoken(project: m.Project, bars: tuple[ShareBar, ShareBar], loc: Localiser) -> Spoken:
+    """The key figures in words (see :class:`Spoken`)."""
+    t = loc.gettext
+    return Spoken(
+        timeline=(loc.year(project.period.start) if project.period.end == project.period.start
+                  else loc.range(loc.year(project.period.start), loc.year(project.period.end))),
+        shares=tuple(t("{left} {left_pct}, {right} {right_pct}").format(
+            left=b.left_label, left_pct=b.left_pct, right=b.right_label, right_pct=b.right_pct)
+            for b in bars),
+        trl=t("TRL {range} of {top}").format(
+            range=loc.range(loc.count(project.trl.min), loc.count(project.trl.max)),
+            top=loc.count(9)),
+        mrl=t(MRL_MSGIDS[project.mrl]),
     )
 
 

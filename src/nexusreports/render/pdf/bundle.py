@@ -1,12 +1,16 @@
 """The briefing bundle as one PDF: :func:`render_bundle_pdf`.
 
 The sheet pages *are* the single-sheet PDFs (the bytes :func:`.sheet.render_pdf` produced),
-merged with pypdf; only the cover, each language's contents and summary pages and the closing
-page are drawn here, with ReportLab in the theme's fonts.  pypdf then adds the outline
-(language > Contents, Summary, projects), link annotations on the contents entries, page
-labels (cover unlabelled, then 1, 2, ...), the page numbers (stamped onto every page but the
-cover as an overlay, so the sheets keep their layout), ``/PageMode /UseOutlines`` and the
-document info.
+each with its structure tree; only the cover, each language's contents and summary pages and
+the closing page are drawn here, with ReportLab in the theme's fonts, tagged as they are
+drawn (:mod:`.tagging`).  pikepdf (qpdf) assembles the bundle: the pages of every piece, each
+sheet's tree as a ``Part`` of the bundle's ``Document`` carrying its ``/Lang``, the front
+pages' trees (contents entries are ``Link`` elements over their link annotations), the
+outline (language > Contents, Summary, projects), page labels (cover unlabelled, then 1,
+2, ...), the page numbers (stamped onto every page but the cover as ``Pagination``
+artifacts, so the sheets keep their layout), ``/PageMode /UseOutlines``; then
+:func:`.archive.tag_pdf` makes the whole PDF/UA-1 and PDF/A-2 as the sheets are.  (pypdf's
+page merging would drop the sheets' trees.)
 
 Page sequence, arrangement ``by-language``: cover; per language: contents, summary, that
 language's sheets; closing.  Arrangement ``by-project``: cover; contents and summary of each
@@ -18,15 +22,13 @@ Lengths are in mm (``*_mm``) or points (pt).
 
 from __future__ import annotations
 
-import hashlib
 import io
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from pypdf import PdfReader, PdfWriter
-from pypdf.annotations import Link
-from pypdf.generic import NameObject, TextStringObject
+import pikepdf
+from pikepdf import Array, Dictionary, Name, Pdf, String
 from reportlab.lib.enums import TA_CENTER, TA_RIGHT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
@@ -34,12 +36,15 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (BaseDocTemplate, Flowable, Frame, PageBreak, PageTemplate,
-                                Paragraph, Spacer, Table, TableStyle)
+                                Spacer, Table, TableStyle)
 
 from ...theme import Theme
 from ...view import BundlePart, BundleView
-from .. import SUMMARY_COLUMNS_MM, stamp_time
-from .sheet import CREATOR, markup, new_canvas, register_fonts
+from .. import SUMMARY_COLUMNS_MM
+from .archive import creation_stamp, link_parent_tree, new_tree_root, save, tag_pdf, write_tree
+from .sheet import CREATOR, icc_profile, markup, metadata, new_canvas, register_fonts
+from .tagging import LinkRef, Step, Tagger, artifact, attach, marked, tagger_of, within
+from .tagging import TaggedParagraph as Paragraph
 
 log = logging.getLogger("nexusreports")
 
@@ -76,10 +81,20 @@ def _canvas(buf: io.BytesIO, kit: _Kit, invariant: bool, lang: str) -> Canvas:
     return new_canvas(buf, kit.font, kit.type["body_pt"], invariant=invariant, lang=lang)
 
 
-def _cover_pdf(bundle: BundleView, kit: _Kit, invariant: bool) -> bytes:
+@dataclass
+class _Drawn:
+    """A piece of the bundle drawn here: its PDF bytes, page count and structure tree."""
+
+    data: bytes
+    pages: int
+    tree: Tagger
+
+
+def _cover_pdf(bundle: BundleView, kit: _Kit, invariant: bool) -> _Drawn:
     """The bilingual cover: the first language on the primary band, the second below it."""
     buf = io.BytesIO()
     c = _canvas(buf, kit, invariant, bundle.info.language)
+    tagger = attach(c, Tagger(Step("Part")))
     w, h = A4
     ml = kit.page["margin_left_mm"] * mm * 2
     text_w = w - 2 * ml
@@ -93,7 +108,7 @@ def _cover_pdf(bundle: BundleView, kit: _Kit, invariant: bool) -> bytes:
     tops = [h - band_h + 18 * mm, h - band_h - 30 * mm]
     for cover, (main, second), top in zip(bundle.covers, colours, tops):
         title = Paragraph(markup(cover.title), kit.style("ct", fontName=kit.bold, fontSize=30,
-                                                      leading=34, textColor=main))
+                                                      leading=34, textColor=main)).tagged("H1")
         sub = Paragraph(markup(cover.subtitle), kit.style("cs", fontSize=15, leading=19,
                                                        textColor=second))
         date = Paragraph(markup(cover.date), kit.style("cd", fontSize=12, leading=15,
@@ -102,29 +117,32 @@ def _cover_pdf(bundle: BundleView, kit: _Kit, invariant: bool) -> bytes:
         blocks = [title, Spacer(1, 3 * mm), sub, Spacer(1, 5 * mm), date]
         heights = [b.wrap(text_w, h)[1] for b in blocks]
         y = top + sum(heights) if top is tops[0] else top
-        for block, bh in zip(blocks, heights):
-            y -= bh
-            block.drawOn(c, ml, y)
+        with within(c, (Step("Sect", key=cover.lang, lang=cover.locale_id),)):
+            for block, bh in zip(blocks, heights):
+                y -= bh
+                block.drawOn(c, ml, y)
     c.setTitle(bundle.info.title)
     c.showPage()
     c.save()
-    return buf.getvalue()
+    return _Drawn(buf.getvalue(), 1, tagger)
 
 
-def _closing_pdf(bundle: BundleView, kit: _Kit, invariant: bool) -> bytes:
+def _closing_pdf(bundle: BundleView, kit: _Kit, invariant: bool) -> _Drawn:
     """The closing page: the closing line in every language, centred."""
     buf = io.BytesIO()
     c = _canvas(buf, kit, invariant, bundle.info.language)
+    tagger = attach(c, Tagger(Step("Part")))
     w, h = A4
     text_w = w - 4 * kit.page["margin_left_mm"] * mm
     colours = [kit.colours["primary"], kit.colours["accent"]]
     y = h * 0.58
-    for i, line in enumerate(bundle.closing):
+    for i, (line, part) in enumerate(zip(bundle.closing, bundle.parts)):
         para = Paragraph(markup(line), kit.style("cl", fontName=kit.bold if i == 0 else kit.font,
                                               fontSize=22 if i == 0 else 16,
                                               leading=27 if i == 0 else 20,
                                               alignment=TA_CENTER,
                                               textColor=colours[i % len(colours)]))
+        para.tagged(None, Step("P", lang=part.locale_id))
         _, ph = para.wrap(text_w, h)
         para.drawOn(c, (w - text_w) / 2, y - ph)
         y -= ph + 8 * mm
@@ -132,27 +150,32 @@ def _closing_pdf(bundle: BundleView, kit: _Kit, invariant: bool) -> bytes:
     c.rect(w / 2 - 20 * mm, y - 4 * mm, 40 * mm, 1.6 * mm, stroke=0, fill=1)
     c.showPage()
     c.save()
-    return buf.getvalue()
+    return _Drawn(buf.getvalue(), 1, tagger)
 
 
 @dataclass
 class _Record:
     """What drawing the front matter of one language found: where each contents entry
-    was drawn (page within the part, rectangle in pt) and on which page the summary starts."""
+    was drawn (page within the part, rectangle in pt, entry key, its text) and on which page
+    the summary starts."""
 
-    links: list[tuple[int, tuple[float, float, float, float], str]] = field(default_factory=list)
+    links: list[tuple[int, tuple[float, float, float, float], str, str]] = field(
+        default_factory=list)
     marks: dict[str, int] = field(default_factory=dict)
 
 
 class _TocEntry(Flowable):
-    """One contents line: text, a dotted leader, the page number; records its rectangle."""
+    """One contents line: text, a dotted leader, the page number; records its rectangle.
+
+    Tagged as a ``TOCI`` holding a ``Link`` over the text, the number and the link
+    annotation the bundle puts on the rectangle."""
 
     def __init__(self, key: str, text: str, number: str, kit: _Kit, record: _Record):
         super().__init__()
-        self.key, self.number, self.kit, self.record = key, number, kit, record
+        self.key, self.text, self.number, self.kit, self.record = key, text, number, kit, record
         self.size = kit.type["body_pt"] + 2
         self.para = Paragraph(markup(text), kit.style("toc", fontSize=self.size,
-                                                  leading=self.size * 1.25))
+                                                  leading=self.size * 1.25)).tagged(None)
 
     def wrap(self, aw: float, ah: float) -> tuple[float, float]:
         self.num_w = pdfmetrics.stringWidth(self.number, self.kit.font, self.size)
@@ -163,23 +186,29 @@ class _TocEntry(Flowable):
 
     def draw(self) -> None:
         c, k = self.canv, self.kit
-        y = self.height - self.para.height
-        self.para.drawOn(c, 0, y)
-        base = y + self.size * 0.3  # baseline of the last line
-        last = self.para.blPara.lines[-1]
-        extra = last[0] if isinstance(last, tuple) else last.extraSpace
-        c.setFillColor(k.colours["primary"])
-        c.setFont(k.font, self.size)
-        c.drawRightString(self.width, base, self.number)
-        c.setStrokeColor(k.colours["rule"])
-        c.setDash(0.6, 2.4)
-        c.setLineWidth(0.8)
-        c.line(self.text_w - extra + 2 * mm, base + 0.5, self.width - self.num_w - 2 * mm,
-               base + 0.5)
-        c.setDash()
+        page = c.getPageNumber() - 1
+        with within(c, (Step("TOC", key="contents"), Step("TOCI"), Step("Link"))) as link:
+            y = self.height - self.para.height
+            self.para.drawOn(c, 0, y)
+            base = y + self.size * 0.3  # baseline of the last line
+            last = self.para.blPara.lines[-1]
+            extra = last[0] if isinstance(last, tuple) else last.extraSpace
+            c.setFillColor(k.colours["primary"])
+            c.setFont(k.font, self.size)
+            with marked(c):
+                c.drawString(self.width - self.num_w, base, f" {self.number}")
+            c.setStrokeColor(k.colours["rule"])
+            c.setDash(0.6, 2.4)
+            c.setLineWidth(0.8)
+            c.line(self.text_w - extra + 2 * mm, base + 0.5, self.width - self.num_w - 2 * mm,
+                   base + 0.5)
+            c.setDash()
+            index = sum(1 for p, *_ in self.record.links if p == page)
+            if link is not None:
+                link.kids.append(LinkRef(page, index))
         x0, y0 = c.absolutePosition(0, 0)
         x1, y1 = c.absolutePosition(self.width, self.height)
-        self.record.links.append((c.getPageNumber() - 1, (x0, y0, x1, y1), self.key))
+        self.record.links.append((page, (x0, y0, x1, y1), self.key, self.text))
 
 
 class _Mark(Flowable):
@@ -197,11 +226,12 @@ class _Mark(Flowable):
 
 
 def _front_pdf(bundle: BundleView, part: BundlePart, kit: _Kit, numbers: Mapping[str, str],
-               invariant: bool) -> tuple[bytes, int, _Record]:
+               invariant: bool) -> tuple[_Drawn, _Record]:
     """Contents and summary of ``part``; ``numbers`` maps entry keys ("summary" or a
-    sheet slug) to the page numbers printed.  Returns the bytes, the page count and what
-    was recorded while drawing."""
+    sheet slug) to the page numbers printed.  Returns what was drawn and what was recorded
+    while drawing."""
     record = _Record()
+    tagger = Tagger(Step("Part", lang=part.locale_id))
     buf = io.BytesIO()
     w, h = A4
     ml, mr = kit.page["margin_left_mm"] * mm, kit.page["margin_right_mm"] * mm
@@ -211,15 +241,20 @@ def _front_pdf(bundle: BundleView, part: BundlePart, kit: _Kit, numbers: Mapping
     title = next(c.title for c in bundle.covers if c.lang == part.lang)
 
     def band(canvas: Canvas, doc: BaseDocTemplate) -> None:
+        attach(canvas, tagger)
         canvas.saveState()
         canvas.setFillColor(kit.colours["primary"])
         canvas.rect(0, h - band_h, w, band_h, stroke=0, fill=1)
-        canvas.setFillColor(kit.colours["accent_light"])
-        canvas.setFont(kit.font, kit.type["subtitle_pt"])
-        canvas.drawString(ml, h - 12 * mm, title)
+        with artifact(canvas, "Pagination"):  # the running header
+            canvas.setFillColor(kit.colours["accent_light"])
+            canvas.setFont(kit.font, kit.type["subtitle_pt"])
+            canvas.drawString(ml, h - 12 * mm, title)
         canvas.setFillColor(kit.colours["on_primary"])
         canvas.setFont(kit.bold, kit.type["title_pt"])
-        canvas.drawString(ml, h - band_h + 8 * mm, part.language)
+        first = tagger_of(canvas).page == 0
+        with within(canvas, (Step("H1"),)) if first else artifact(canvas, "Pagination"):
+            with marked(canvas):
+                canvas.drawString(ml, h - band_h + 8 * mm, part.language)
         canvas.restoreState()
 
     doc = BaseDocTemplate(buf, pagesize=A4, leftMargin=ml, rightMargin=mr, topMargin=h - top,
@@ -233,16 +268,17 @@ def _front_pdf(bundle: BundleView, part: BundlePart, kit: _Kit, numbers: Mapping
     heading = kit.style("h", fontName=kit.bold, fontSize=kit.type["title_pt"] - 4,
                         leading=(kit.type["title_pt"] - 4) * 1.2,
                         textColor=kit.colours["primary"], spaceAfter=6 * mm)
-    story: list[Flowable] = [Paragraph(markup(part.contents), heading)]
+    story: list[Flowable] = [Paragraph(markup(part.contents), heading).tagged("H2")]
     story.append(_TocEntry("summary", part.summary, numbers.get("summary", ""), kit, record))
     for sheet in part.sheets:
         story.append(_TocEntry(sheet.slug, sheet.project_name, numbers.get(sheet.slug, ""),
                                kit, record))
-    story += [PageBreak(), _Mark("summary", record), Paragraph(markup(part.summary), heading),
+    story += [PageBreak(), _Mark("summary", record),
+              Paragraph(markup(part.summary), heading).tagged("H2"),
               _summary_table(part, kit, w - ml - mr)]
     doc.build(story)
     data = buf.getvalue()
-    return data, len(PdfReader(io.BytesIO(data)).pages), record
+    return _Drawn(data, len(Pdf.open(io.BytesIO(data)).pages), tagger), record
 
 
 def _summary_table(part: BundlePart, kit: _Kit, width: float) -> Table:
@@ -254,14 +290,26 @@ def _summary_table(part: BundlePart, kit: _Kit, width: float) -> Table:
     bold = kit.style("bold", parent=cell, fontName=kit.bold)
     bold_num = kit.style("bold_num", parent=bold, alignment=TA_RIGHT)
     numeric = (False, False, True, True, True, False, False)
+    table_step = Step("Table", key="summary")
 
-    def row(cells: tuple[str, ...], styles: tuple[ParagraphStyle, ParagraphStyle]) -> list:
-        return [Paragraph(markup(text), styles[1] if is_num else styles[0])
-                for text, is_num in zip(cells, numeric)]
+    def row(r: int, cells: tuple[str, ...], styles: tuple[ParagraphStyle, ParagraphStyle]
+            ) -> list:
+        out = []
+        for c, (text, is_num) in enumerate(zip(cells, numeric)):
+            if r == 0:
+                cell_step = Step("TH", key=str(c), attrs=(("Scope", "Column"),))
+            elif c == 0:
+                cell_step = Step("TH", key=str(c), attrs=(("Scope", "Row"),))
+            else:
+                cell_step = Step("TD", key=str(c))
+            para = Paragraph(markup(text), styles[1] if is_num else styles[0])
+            out.append(para.tagged(None, table_step, Step("TR", key=str(r)), cell_step))
+        return out
 
-    data = [row(part.columns, (head, head_num))]
-    data += [row(r.cells, (cell, num)) for r in part.rows]
-    data += [row(r.cells, (bold, bold_num)) for r in part.totals]
+    data = [row(0, part.columns, (head, head_num))]
+    data += [row(i, r.cells, (cell, num)) for i, r in enumerate(part.rows, start=1)]
+    data += [row(i, r.cells, (bold, bold_num))
+             for i, r in enumerate(part.totals, start=len(part.rows) + 1)]
     widths = [w * mm for w in SUMMARY_COLUMNS_MM]
     scale = width / sum(widths)
     table = Table(data, colWidths=[w * scale for w in widths], repeatRows=1)
@@ -284,15 +332,17 @@ def _summary_table(part: BundlePart, kit: _Kit, width: float) -> Table:
 
 
 def _overlay_pdf(footers: list[str], kit: _Kit, invariant: bool) -> bytes:
-    """One page per string: the string centred in the bottom margin (page numbers)."""
+    """One page per string: the string centred in the bottom margin (page numbers), a
+    ``Pagination`` artifact."""
     buf = io.BytesIO()
     c = _canvas(buf, kit, invariant, "")
     w, _ = A4
     size = kit.type["small_pt"]
     for text in footers:
-        c.setFillColor(kit.colours["muted"])
-        c.setFont(kit.font, size)
-        c.drawCentredString(w / 2, kit.page["margin_bottom_mm"] * mm / 2, text)
+        with artifact(c, "Pagination"):
+            c.setFillColor(kit.colours["muted"])
+            c.setFont(kit.font, size)
+            c.drawCentredString(w / 2, kit.page["margin_bottom_mm"] * mm / 2, text)
         c.showPage()
     c.save()
     return buf.getvalue()
@@ -309,11 +359,14 @@ class _Piece:
     slug: str | None = None
     record: _Record | None = None
     start: int = 0
+    tree: Tagger | None = None
+    locale_id: str | None = None
 
 
 def render_bundle_pdf(bundle: BundleView, sheet_pdfs: Mapping[tuple[str, str], bytes],
                       theme: Theme, *, invariant: bool = False) -> bytes:
-    """The bundle PDF: front pages drawn here, sheet pages merged from ``sheet_pdfs``.
+    """The bundle PDF: front pages drawn here, sheet pages (with their trees) from
+    ``sheet_pdfs``.
 
     ``sheet_pdfs`` maps ``(slug, lang)`` to the single-sheet PDF bytes of every sheet in
     ``bundle.sequence``.  ``invariant`` fixes dates and ids (``SOURCE_DATE_EPOCH``) so equal
@@ -323,16 +376,19 @@ def render_bundle_pdf(bundle: BundleView, sheet_pdfs: Mapping[tuple[str, str], b
     kit = _kit(theme)
     cover = _cover_pdf(bundle, kit, invariant)
     closing = _closing_pdf(bundle, kit, invariant)
-    sheets = {key: _Piece("sheet", data, len(PdfReader(io.BytesIO(data)).pages), lang=key[1],
-                          slug=key[0]) for key, data in sheet_pdfs.items()}
+    locales = {s.lang: s.locale_id for s in bundle.sequence}
+    sheets = {key: _Piece("sheet", data, len(Pdf.open(io.BytesIO(data)).pages), lang=key[1],
+                          slug=key[0], locale_id=locales.get(key[1]))
+              for key, data in sheet_pdfs.items()}
     numbers: dict[str, dict[str, str]] = {p.lang: {} for p in bundle.parts}
     pieces: list[_Piece] = []
     for _ in range(3):  # page numbers are known once the front pages have been laid out
         fronts = {}
         for part in bundle.parts:
-            data, pages, record = _front_pdf(bundle, part, kit, numbers[part.lang], invariant)
-            fronts[part.lang] = _Piece("front", data, pages, lang=part.lang, record=record)
-        pieces = [_Piece("cover", cover, 1)]
+            drawn, record = _front_pdf(bundle, part, kit, numbers[part.lang], invariant)
+            fronts[part.lang] = _Piece("front", drawn.data, drawn.pages, lang=part.lang,
+                                       record=record, tree=drawn.tree)
+        pieces = [_Piece("cover", cover.data, 1, tree=cover.tree)]
         if bundle.arrangement == "by-project":
             pieces += [fronts[p.lang] for p in bundle.parts]
             pieces += [sheets[(s.slug, s.lang)] for s in bundle.sequence]
@@ -340,7 +396,7 @@ def render_bundle_pdf(bundle: BundleView, sheet_pdfs: Mapping[tuple[str, str], b
             for part in bundle.parts:
                 pieces.append(fronts[part.lang])
                 pieces += [sheets[(s.slug, s.lang)] for s in part.sheets]
-        pieces.append(_Piece("closing", closing, 1))
+        pieces.append(_Piece("closing", closing.data, 1, tree=closing.tree))
         start = 0
         for piece in pieces:
             piece.start, start = start, start + piece.pages
@@ -357,69 +413,105 @@ def render_bundle_pdf(bundle: BundleView, sheet_pdfs: Mapping[tuple[str, str], b
             break
         numbers = wanted
 
-    writer = PdfWriter()
-    for piece in pieces:
-        for page in PdfReader(io.BytesIO(piece.data)).pages:
-            writer.add_page(page)
-    total = len(writer.pages)
+    with Pdf.new() as pdf:
+        tree_root = new_tree_root(pdf)
+        document = pdf.make_indirect(Dictionary(Type=Name.StructElem, S=Name.Document,
+                                                P=tree_root, K=Array()))
+        tree_root.K.append(document)
+        sources = [Pdf.open(io.BytesIO(piece.data)) for piece in pieces]
+        for source in sources:
+            pdf.pages.extend(source.pages)
+        _link_contents(pdf, bundle, pieces, sheets)
+        for piece, source in zip(pieces, sources):
+            if piece.kind == "sheet":
+                part = pdf.copy_foreign(source.Root.StructTreeRoot.K[0])
+                part.S, part.P = Name.Part, document
+                part.Lang = String(piece.locale_id or "")
+                document.K.append(part)
+            else:
+                assert piece.tree is not None
+                elem = write_tree(pdf, piece.tree.finished(), document, piece.start)
+                if elem is not None:
+                    document.K.append(elem)
+        link_parent_tree(pdf)  # drops the sheets' own numbering before the stamps go on
 
-    # Page numbers, stamped over every page but the cover; the sheets keep their layout.
-    by_page: list[str] = []
-    for piece in pieces[1:]:
-        for i in range(piece.pages):
-            n = piece.start + i
-            by_page.append(bundle.part(piece.lang).page_footer(n) if piece.lang
-                           else bundle.parts[0].page_number(n))
-    overlay = PdfReader(io.BytesIO(_overlay_pdf(by_page, kit, invariant)))
-    for i, stamp in enumerate(overlay.pages, start=1):
-        writer.pages[i].merge_page(stamp)
+        # Page numbers, stamped over every page but the cover; the sheets keep their layout.
+        by_page: list[str] = []
+        for piece in pieces[1:]:
+            for i in range(piece.pages):
+                n = piece.start + i
+                by_page.append(bundle.part(piece.lang).page_footer(n) if piece.lang
+                               else bundle.parts[0].page_number(n))
+        with Pdf.open(io.BytesIO(_overlay_pdf(by_page, kit, invariant))) as overlay:
+            for i, stamp in enumerate(overlay.pages, start=1):
+                _stamp(pdf, pdf.pages[i], stamp)
+        _outline(pdf, bundle, pieces, sheets)
+        pdf.Root.PageLabels = Dictionary(Nums=Array([
+            0, Dictionary(P=String("")), 1, Dictionary(S=Name.D, St=1)]))
+        pdf.Root.PageMode = Name.UseOutlines
+        # dated as ReportLab dated the pages drawn here (SOURCE_DATE_EPOCH when invariant)
+        tag_pdf(pdf, metadata(bundle.info, creation_stamp(sources[0])), icc_profile(theme))
+        data = save(pdf)
+        for source in sources:
+            source.close()
+    return data
 
-    # Outline: language > Contents, Summary, projects; contents entries are links.
+
+def _stamp(pdf: Pdf, page: pikepdf.Page, stamp: pikepdf.Page) -> None:
+    """Draw ``stamp`` (a page of another PDF) over ``page`` as a form XObject under a fixed
+    name (pikepdf's ``add_overlay`` picks a random one: the bytes would differ per run)."""
+    form = pdf.copy_foreign(stamp.as_form_xobject())
+    page.add_resource(form, Name.XObject, name=Name("/NxPageNumber"))
+    page.contents_add(pdf.make_stream(b"q"), prepend=True)
+    page.contents_add(pdf.make_stream(b"Q q /NxPageNumber Do Q"))
+
+
+def _targets(part: BundlePart, pieces: list[_Piece], sheets: Mapping[tuple[str, str], _Piece]
+             ) -> tuple[_Piece, dict[str, int]]:
+    front = next(p for p in pieces if p.kind == "front" and p.lang == part.lang)
+    assert front.record is not None
+    targets = {"summary": front.start + front.record.marks["summary"]}
+    targets.update({s.slug: sheets[(s.slug, s.lang)].start for s in part.sheets})
+    return front, targets
+
+
+def _link_contents(pdf: Pdf, bundle: BundleView, pieces: list[_Piece],
+                   sheets: Mapping[tuple[str, str], _Piece]) -> None:
+    """Link annotations on the contents entries, in the order they were drawn (the order
+    their ``Link`` elements refer to them by): printable, with the entry as ``/Contents``."""
     for part in bundle.parts:
-        front = next(p for p in pieces if p.kind == "front" and p.lang == part.lang)
-        record = front.record
-        assert record is not None
-        targets = {"summary": front.start + record.marks["summary"]}
-        targets.update({s.slug: sheets[(s.slug, s.lang)].start for s in part.sheets})
-        top = writer.add_outline_item(title=part.language, page_number=front.start)
-        writer.add_outline_item(title=part.contents, page_number=front.start, parent=top)
-        writer.add_outline_item(title=part.summary, page_number=targets["summary"], parent=top)
-        for s in part.sheets:
-            writer.add_outline_item(title=s.project_name, page_number=targets[s.slug],
-                                    parent=top)
-        for page, rect, key in record.links:
-            writer.add_annotation(page_number=front.start + page,
-                                  annotation=Link(rect=rect, target_page_index=targets[key]))
+        front, targets = _targets(part, pieces, sheets)
+        assert front.record is not None
+        for page, rect, key, text in front.record.links:
+            target = pdf.pages[targets[key]].obj
+            annot = pdf.make_indirect(Dictionary(
+                Type=Name.Annot, Subtype=Name.Link, Rect=Array(list(rect)), F=4,
+                Border=Array([0, 0, 0]), Contents=String(text),
+                Dest=Array([target, Name.Fit])))
+            holder = pdf.pages[front.start + page].obj
+            if "/Annots" not in holder:
+                holder.Annots = Array()
+            holder.Annots.append(annot)
 
-    writer.set_page_label(0, 0, prefix="")
-    writer.set_page_label(1, total - 1, style="/D", start=1)
-    writer.page_mode = "/UseOutlines"
-    writer._root_object[NameObject("/Lang")] = TextStringObject(bundle.info.language)
-    info = bundle.info
-    meta = {"/Title": info.title, "/Author": info.author, "/Subject": info.subject,
-            "/Keywords": info.keywords, "/Creator": CREATOR, "/Producer": "ReportLab and pypdf"}
-    moment = stamp_time(invariant)
-    stamp = moment.strftime("D:%Y%m%d%H%M%S+00'00'")
-    meta.update({"/CreationDate": stamp, "/ModDate": stamp})
-    writer.add_metadata(meta)
-    if invariant:  # the ID follows the content and the date, as in the sheets
-        from pypdf.generic import ArrayObject, ByteStringObject
 
-        digest = hashlib.md5(usedforsecurity=False)
-        for piece in pieces:
-            digest.update(piece.data)
-        digest.update(stamp.encode())
-        ident = ByteStringObject(digest.digest())
-        writer._ID = ArrayObject([ident, ident])
-    writer.compress_identical_objects()
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
+def _outline(pdf: Pdf, bundle: BundleView, pieces: list[_Piece],
+             sheets: Mapping[tuple[str, str], _Piece]) -> None:
+    """Language > Contents, Summary, projects."""
+    with pdf.open_outline() as outline:
+        for part in bundle.parts:
+            front, targets = _targets(part, pieces, sheets)
+            top = pikepdf.OutlineItem(part.language, front.start)
+            top.children.append(pikepdf.OutlineItem(part.contents, front.start))
+            top.children.append(pikepdf.OutlineItem(part.summary, targets["summary"]))
+            for s in part.sheets:
+                top.children.append(pikepdf.OutlineItem(s.project_name, targets[s.slug]))
+            outline.root.append(top)
 
 
 def page_count(pdf: bytes) -> int:
     """Number of pages of PDF bytes."""
-    return len(PdfReader(io.BytesIO(pdf)).pages)
+    with Pdf.open(io.BytesIO(pdf)) as doc:
+        return len(doc.pages)
 
 
 __all__ = ["page_count", "render_bundle_pdf"]

@@ -49,13 +49,17 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFError, TTFont
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import Flowable, Frame, Paragraph, Spacer, Table, TableStyle
+from reportlab.platypus import Flowable, Frame, Spacer, Table, TableStyle
 from reportlab.platypus.frames import _FUZZ
 
 from ...errors import ContentOverflow, TemplateError
 from ...theme import MIN_FONT_PT, Theme
 from ...view import Block, SheetView, ShareBar, Step
 from ..logos import ORGANISATIONS_PER_ROW, load_logo
+from . import structure
+from .archive import Metadata, publishable
+from .tagging import Tag, Tagger, artifact, artifact_unmarked, attach, marked
+from .tagging import TaggedParagraph as Paragraph
 
 if TYPE_CHECKING:
     import pyphen
@@ -222,7 +226,7 @@ class _Heading(Flowable):
 
     def __init__(self, text: str, kit: _Kit, space_before: float = 3.2 * mm):
         super().__init__()
-        self.para = Paragraph(markup(text), kit.styles["heading"])
+        self.para = Paragraph(markup(text), kit.styles["heading"]).tagged("H2")
         self.kit, self.space_before = kit, space_before
         self.indent = 3 * mm
 
@@ -281,16 +285,17 @@ class _ShareBar(Flowable):
         base = y - size * 1.25
         c.setFillColor(k.colours["text"])
         left = f"{b.left_label} "
-        c.setFont(k.font, size)
-        c.drawString(0, base, left)
-        c.setFont(k.bold, size)
-        c.drawString(pdfmetrics.stringWidth(left, k.font, size), base, b.left_pct)
         right = f" {b.right_label}"
-        c.setFont(k.bold, size)  # percentage first, so the text layer reads "65% R&D"
-        c.drawRightString(self.width - pdfmetrics.stringWidth(right, k.font, size), base,
-                          b.right_pct)
-        c.setFont(k.font, size)
-        c.drawRightString(self.width, base, right)
+        with marked(c):
+            c.setFont(k.font, size)
+            c.drawString(0, base, left)
+            c.setFont(k.bold, size)
+            c.drawString(pdfmetrics.stringWidth(left, k.font, size), base, b.left_pct)
+            c.setFont(k.bold, size)  # percentage first, so the text layer reads "65% R&D"
+            c.drawRightString(self.width - pdfmetrics.stringWidth(right, k.font, size), base,
+                              b.right_pct)
+            c.setFont(k.font, size)
+            c.drawRightString(self.width, base, right)
 
 
 class _Timeline(Flowable):
@@ -338,8 +343,9 @@ class _Timeline(Flowable):
         c.setFillColor(k.colours["primary"])
         c.setFont(k.bold, big)
         y = self.height - size - big * 1.05
-        c.drawString(0, y, start)
-        c.drawRightString(self.width, y, end)
+        with marked(c):  # the years; the labels and the line are artifacts
+            c.drawString(0, y, start)
+            c.drawRightString(self.width, y, end)
         x0 = pdfmetrics.stringWidth(start, k.bold, big) + 2.5 * mm
         x1 = self.width - pdfmetrics.stringWidth(end, k.bold, big) - 2.5 * mm
         ly = y + big * 0.33
@@ -357,7 +363,8 @@ class _Timeline(Flowable):
         y = self.height - big * 1.05  # where the years go, with no labels above
         c.setFillColor(k.colours["primary"])
         c.setFont(k.bold, big)
-        c.drawString(0, y, year)
+        with marked(c):
+            c.drawString(0, y, year)
         c.setFillColor(k.colours["accent"])
         c.circle(pdfmetrics.stringWidth(year, k.bold, big) + 2.5 * mm, y + big * 0.33, 1.0 * mm,
                  stroke=0, fill=1)
@@ -404,7 +411,8 @@ class _Scale(Flowable):
                 c.rect(x, 0, w, self.height, stroke=1, fill=1)
                 c.setFillColor(k.colours["muted"])
                 c.setFont(k.font, size)
-            c.drawCentredString(x + w / 2, self.height / 2 - size * 0.35, step.label)
+            with marked(c):
+                c.drawCentredString(x + w / 2, self.height / 2 - size * 0.35, step.label)
 
 
 class _Stages(Flowable):
@@ -419,7 +427,7 @@ class _Stages(Flowable):
         on = ParagraphStyle("chip_on", parent=kit.styles["chip"], fontName=kit.bold,
                             textColor=kit.colours["on_primary"])
         self.paras = [Paragraph(markup(s.label), on if s.active else kit.styles["chip"])
-                      for s in steps]
+                      .tagged(None) for s in steps]
 
     def wrap(self, aw: float, ah: float) -> tuple[float, float]:
         gap = 0.8 * mm
@@ -496,7 +504,8 @@ class _Logos(Flowable):
         self.kit = kit
         self.orgs = view.organisations
         self.logos = [load_logo(o.logo) if o.logo else None for o in self.orgs]
-        self.paras = [Paragraph(markup(o.name), kit.styles["chip"]) for o in self.orgs]
+        self.paras = [Paragraph(markup(o.name), kit.styles["chip"])
+                      .tagged("LBody", *structure.organisation()) for o in self.orgs]
         self.logo_h = LOGO_BOX_MM * mm
 
     def wrap(self, aw: float, ah: float) -> tuple[float, float]:
@@ -581,7 +590,8 @@ def _block(block: Block, kit: _Kit) -> list[Flowable]:
         if entry.label:
             text = f"<b>{markup(entry.label)}</b> {text}"
         if block.bullets:
-            para = Paragraph(text, kit.styles["bullet"], bulletText="•")
+            para = Paragraph(text, kit.styles["bullet"], bulletText="•").tagged(
+                "LBody", *structure.list_item(block.field))
         else:
             para = Paragraph(text, kit.styles["body"])
         out.append(_Field(para, block.field))
@@ -603,29 +613,37 @@ def _left_column(view: SheetView, kit: _Kit) -> list[Flowable]:
 def _panel(view: SheetView, kit: _Kit, width: float) -> Table:
     s = kit.styles
     lab = view.labels
+    sp, th, td = view.spoken, structure.panel_label, structure.panel_figure
     rows: list[Flowable] = [
-        Paragraph(markup(lab["project_size"].upper()), s["label"]),
-        _Field(Paragraph(markup(view.size), s["figure"]), "size_eur_m"),
+        Paragraph(markup(lab["project_size"].upper()), s["label"]).tagged(
+            None, *th("size", lab["project_size"])),
+        Tag(_Field(Paragraph(markup(view.size), s["figure"]), "size_eur_m"), *td("size")),
     ]
     if view.size_note:
-        rows.append(_Field(Paragraph(markup(view.size_note), s["small"]), "flagship_total_eur_m"))
+        rows.append(Tag(_Field(Paragraph(markup(view.size_note), s["small"]),
+                               "flagship_total_eur_m"), *td("size")))
     rows += [
         Spacer(1, 3 * mm),
-        Paragraph(markup(lab["timeline"].upper()), s["label"]),
-        _Field(_Timeline(lab["start"], view.period_start, lab["end"], view.period_end, kit),
-               "period"),
+        Paragraph(markup(lab["timeline"].upper()), s["label"]).tagged(
+            None, *th("timeline", lab["timeline"])),
+        Tag(_Field(_Timeline(lab["start"], view.period_start, lab["end"], view.period_end, kit),
+                   "period"), *td("timeline", sp.timeline)),
         Spacer(1, 3 * mm),
-        Paragraph(markup(lab["shares"].upper()), s["label"]),
-        _Field(_ShareBar(view.shares[0], kit), "shares.capital_pct"),
+        Paragraph(markup(lab["shares"].upper()), s["label"]).tagged(
+            None, *th("shares", lab["shares"])),
+        Tag(_Field(_ShareBar(view.shares[0], kit), "shares.capital_pct"),
+            *td("shares"), *structure.spoken(sp.shares[0])),
         Spacer(1, 1.5 * mm),
-        _Field(_ShareBar(view.shares[1], kit), "shares.public_pct"),
+        Tag(_Field(_ShareBar(view.shares[1], kit), "shares.public_pct"),
+            *td("shares"), *structure.spoken(sp.shares[1])),
         Spacer(1, 3 * mm),
         Paragraph(f"{markup(lab['trl'].upper())}&nbsp;&nbsp;<font color='{kit.hex['primary']}'>"
-                  f"{markup(view.trl_range)}</font>", s["label"]),
-        _Field(_Scale(view.trl_steps, kit), "trl"),
+                  f"{markup(view.trl_range)}</font>", s["label"]).tagged(
+            None, *th("trl", lab["trl"])),
+        Tag(_Field(_Scale(view.trl_steps, kit), "trl"), *td("trl", sp.trl)),
         Spacer(1, 3 * mm),
-        Paragraph(markup(lab["mrl"].upper()), s["label"]),
-        _Field(_Stages(view.mrl_steps, kit), "mrl"),
+        Paragraph(markup(lab["mrl"].upper()), s["label"]).tagged(None, *th("mrl", lab["mrl"])),
+        Tag(_Field(_Stages(view.mrl_steps, kit), "mrl"), *td("mrl", sp.mrl)),
     ]
     pad = 3.2 * mm
     table = Table([[rows]], colWidths=[width])
@@ -643,8 +661,8 @@ def _matrix(view: SheetView, kit: _Kit, width: float) -> list[Flowable]:
     s = kit.styles
     marker_w = _Marker.SIZE + 1.4 * mm
     # the legend in two columns: it must fit the column in every language
-    cells = [[_Marker(item.state, kit), Paragraph(markup(item.label), s["small_muted"])]
-             for item in view.legend]
+    cells = [[_Marker(item.state, kit), Paragraph(markup(item.label), s["small_muted"])
+              .tagged("LBody", *structure.legend_item())] for item in view.legend]
     pairs = [cells[i] + (cells[i + 1] if i + 1 < len(cells) else ["", ""])
              for i in range(0, len(cells), 2)]
     half = (width - 2 * marker_w) / 2
@@ -654,13 +672,16 @@ def _matrix(view: SheetView, kit: _Kit, width: float) -> list[Flowable]:
                                  textColor=kit.colours["primary"])
     rows: list[list[Flowable | str]] = []
     style = _tight(kit.font, valign="MIDDLE")
-    for group in view.matrix:
+    for g, group in enumerate(view.matrix):
         # the group's name on its own row, its items under it: every item row is one line
         style.add("SPAN", (0, len(rows)), (-1, len(rows)))
         style.add("TOPPADDING", (0, len(rows)), (-1, len(rows)), 1.5 * mm)
-        rows.append([Paragraph(markup(group.heading), group_style), ""])
-        for item in group.items:
-            rows.append([_Marker(item.state, kit), Paragraph(markup(item.label), s["small"])])
+        rows.append([Paragraph(markup(group.heading), group_style).tagged("H3"), ""])
+        for i, item in enumerate(group.items):
+            rows.append([Tag(_Marker(item.state, kit), *structure.matrix_state(g, i, item),
+                             mark=True),
+                         Paragraph(markup(item.label), s["small"]).tagged(
+                             None, *structure.matrix_item(g, i))])
     table = Table(rows, colWidths=[marker_w, width - marker_w], hAlign="LEFT")
     table.setStyle(style)
     return [_Heading(view.labels["preconditions"], kit, space_before=4.5 * mm),
@@ -783,7 +804,7 @@ def _check_widths(f: Flowable, region: _Region, view: SheetView, field: str) -> 
     fixed place (timeline years, share labels, TRL steps) against the room it has.
     """
     field = getattr(f, "field", None) or field
-    if isinstance(f, _Field):
+    if isinstance(f, (_Field, Tag)):
         _check_widths(f.inner, region, view, field)
     elif isinstance(f, Paragraph):
         _check_paragraph(f, getattr(f, "width", region.w), region, view, field)
@@ -976,6 +997,7 @@ def render_pdf(view: SheetView, theme: Theme, *, invariant: bool = False) -> byt
     buf = io.BytesIO()
     canvas = new_canvas(buf, kit.font, kit.type["body_pt"], invariant=invariant,
                         lang=view.locale_id)
+    tagger = attach(canvas, Tagger())
     info = view.info
     canvas.setTitle(info.title)
     canvas.setAuthor(info.author)
@@ -986,10 +1008,31 @@ def render_pdf(view: SheetView, theme: Theme, *, invariant: bool = False) -> byt
     canvas.rect(0, page_h - header_h, page_w, header_h, stroke=0, fill=1)
     for region in [*header, *regions, orgs]:
         _draw(region, canvas)
-    _footer(canvas, view, kit, ml, mb, page_w - ml - mr, footer_h)
+    with artifact(canvas, "Pagination"):
+        _footer(canvas, view, kit, ml, mb, page_w - ml - mr, footer_h)
+    artifact_unmarked(canvas)
     canvas.showPage()
     canvas.save()
-    return buf.getvalue()
+    return publishable(buf.getvalue(), tagger.finished(), metadata(info),
+                       icc_profile(theme))
+
+
+def metadata(info, stamp: str | None = None) -> Metadata:
+    """The document information of a PDF from the view's ``info``; ``stamp`` its date
+    (``None``: the one ReportLab wrote)."""
+    return Metadata(title=info.title, author=info.author, subject=info.subject,
+                    keywords=info.keywords, language=info.language, creator=CREATOR,
+                    stamp=stamp)
+
+
+def icc_profile(theme: Theme) -> bytes:
+    """The theme's sRGB profile (the PDFs' OutputIntent); :class:`TemplateError` if missing."""
+    path = theme.icc_profile
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise TemplateError(path, f"cannot read the colour profile ({exc.strerror}): restore "
+                            "it from git (PDF/A needs it)") from exc
 
 
 _BAND_GAP = 2 * mm
@@ -1056,13 +1099,14 @@ def _header_regions(view: SheetView, kit: _Kit, page_w: float, page_h: float, ml
     box_w = 66 * mm
     top_pad, bottom_pad = 5.5 * mm, 4 * mm
     y, h = page_h - header_h + bottom_pad, header_h - top_pad - bottom_pad
-    title = [_Field(Paragraph(markup(view.title), s["title"]), "name"),
+    title = [_Field(Paragraph(markup(view.title), s["title"]).tagged("H1"), "name"),
              Spacer(1, 1.2 * mm),
              _Field(Paragraph(markup(view.domain), s["subtitle"]), "domain")]
     lab = view.labels
     box = [
         Paragraph(markup(lab["project_name"].upper()), ParagraphStyle(
-            "hl", parent=s["header_small"], fontName=kit.bold, textColor=kit.colours["accent_light"])),
+            "hl", parent=s["header_small"], fontName=kit.bold, textColor=kit.colours["accent_light"]))
+        .tagged("P", actual=lab["project_name"]),
         _Field(Paragraph(markup(view.project_name), s["header_name"]), "short_name"),
         _Field(Paragraph(f"{markup(lab['domain'])}: {markup(view.domain)}", s["header_small"]),
                "domain"),

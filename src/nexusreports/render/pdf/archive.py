@@ -1,0 +1,433 @@
+"""Tagged PDF, the file side: a pikepdf (qpdf) pass that makes ReportLab's output PDF/UA-1
+and PDF/A-2 at once.
+
+:func:`publishable` takes the bytes ReportLab saved and the tree a
+:class:`~.tagging.Tagger` recorded while drawing, and
+
+* writes the structure tree (``StructTreeRoot``, every element with its ``/Pg``, ``/Alt``,
+  ``/ActualText``, ``/Lang``, table attributes) and rebuilds the ``ParentTree`` from it
+  (:func:`link_parent_tree`: MCID -> element for every page, ``StructParent`` -> element for
+  every annotation, ``/StructParents`` and ``/Tabs /S`` on the pages);
+* (for the bundle, assembled from pieces) makes every drawing operator outside marked
+  content an ``/Artifact`` (:func:`artifact_rest`; a sheet has had that done on its canvas);
+* replaces ReportLab's ToUnicode entries for unused codes (mapped to U+0000);
+* adds ``/MarkInfo``, ``/Lang``, ``/ViewerPreferences /DisplayDocTitle``, an sRGB
+  OutputIntent (the theme's ICC profile) and XMP metadata declaring PDF/A-2 and PDF/UA-1
+  (with the PDF/A extension schema for ``pdfuaid``), equal to the document info;
+* saves as PDF 1.7 through qpdf, which also writes the end-of-line before ``endstream``
+  that ReportLab leaves out; the ``/ID`` follows the content (dates included), so equal
+  input under ``SOURCE_DATE_EPOCH`` gives equal bytes.
+
+The bundle (:mod:`.bundle`) uses the same pieces on a document assembled from tagged parts.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from xml.sax.saxutils import escape
+
+import pikepdf
+from pikepdf import Array, Dictionary, Name, Pdf, String
+
+from .tagging import Element, LinkRef, MarkedRef
+
+PDFA_PART, PDFA_CONFORMANCE = 2, "A"
+"""PDF/A-2 level a (accessible: tagged, Unicode text): what every PDF declares."""
+PDFUA_PART = 1
+PRODUCER = "nexusreports (ReportLab, pikepdf)"
+
+_TABLE_ATTRS = {"Scope", "ColSpan", "RowSpan", "Headers", "Summary"}
+
+
+@dataclass(frozen=True)
+class Metadata:
+    """The document information of a PDF, written to the info dictionary and to XMP alike.
+
+    ``stamp`` is the creation (and modification) moment as ``D:YYYYMMDDHHMMSS+00'00'``,
+    ``None`` for the one ReportLab wrote (see :func:`creation_stamp`).
+    """
+
+    title: str
+    author: str
+    subject: str
+    keywords: str
+    language: str
+    creator: str
+    stamp: str | None = None
+
+
+def creation_stamp(pdf: Pdf) -> str:
+    """The creation date ReportLab wrote into ``pdf``'s info (``SOURCE_DATE_EPOCH`` in
+    invariant mode, its fixed date when that is unset, else the time of drawing)."""
+    return str(pdf.trailer.Info.CreationDate)
+
+
+# --- the structure tree ------------------------------------------------------------------------
+
+@dataclass
+class Found:
+    """What writing a tree found: page index -> MCID -> element, and (annotation,
+    element) per OBJR; what :func:`link_parent_tree` would find walking the tree."""
+
+    marks: dict[int, dict[int, pikepdf.Object]]
+    objrs: list[tuple[pikepdf.Object, pikepdf.Object]]
+
+
+def write_tree(pdf: Pdf, root: Element, parent: pikepdf.Object, page_offset: int = 0,
+               found: Found | None = None) -> pikepdf.Object | None:
+    """Write ``root`` (recorded on pages ``page_offset``...) as a structure element under
+    ``parent``; return it (``None`` for an element with no content at all).  ``found``
+    collects its marked content and annotations."""
+    if found is None:
+        found = Found({}, [])
+    pages = pdf.pages
+    step = root.step
+    elem = pdf.make_indirect(Dictionary(Type=Name.StructElem, S=Name("/" + step.role),
+                                        P=parent))
+    kids = Array()
+    first_page = next((k.page for k in root.kids if isinstance(k, MarkedRef)), None)
+    if first_page is not None:
+        elem.Pg = pages[page_offset + first_page].obj
+    for kid in root.kids:
+        if isinstance(kid, Element):
+            written = write_tree(pdf, kid, elem, page_offset, found)
+            if written is not None:
+                kids.append(written)
+        elif isinstance(kid, MarkedRef):
+            found.marks.setdefault(page_offset + kid.page, {})[kid.mcid] = elem
+            if kid.page == first_page:
+                kids.append(kid.mcid)
+            else:
+                kids.append(Dictionary(Type=Name.MCR, Pg=pages[page_offset + kid.page].obj,
+                                       MCID=kid.mcid))
+        elif isinstance(kid, LinkRef):
+            page = pages[page_offset + kid.page]
+            links = [a for a in page.obj.get("/Annots", []) if a.get("/Subtype") == Name.Link]
+            kids.append(Dictionary(Type=Name.OBJR, Pg=page.obj, Obj=links[kid.index]))
+            found.objrs.append((links[kid.index], elem))
+    if not len(kids) and not step.actual and not step.alt and step.role not in ("TD", "TH"):
+        return None  # (an empty table cell stays: every row keeps its columns)
+    elem.K = kids[0] if len(kids) == 1 and not isinstance(kids[0], Dictionary) else kids
+    if step.alt is not None:
+        elem.Alt = String(step.alt)
+    if step.actual is not None:
+        elem.ActualText = String(step.actual)
+    if step.lang:
+        elem.Lang = String(step.lang)
+    attrs = dict(step.attrs)
+    if attrs:
+        owner = "Table" if set(attrs) <= _TABLE_ATTRS else "Layout"
+        a = Dictionary(O=Name("/" + owner))
+        for key, value in attrs.items():
+            a[Name("/" + key)] = Name("/" + value) if isinstance(value, str) else value
+        elem.A = a
+    return elem
+
+
+def new_tree_root(pdf: Pdf) -> pikepdf.Object:
+    """An empty ``StructTreeRoot`` on ``pdf``'s catalog."""
+    root = pdf.make_indirect(Dictionary(Type=Name.StructTreeRoot, K=Array()))
+    pdf.Root.StructTreeRoot = root
+    return root
+
+
+def _elements(node: pikepdf.Object) -> Iterable[pikepdf.Object]:
+    """Every structure element under ``node`` (a StructTreeRoot or element), pre-order."""
+    kids = node.get("/K")
+    if kids is None:
+        return
+    for kid in kids if isinstance(kids, Array) else [kids]:
+        if isinstance(kid, Dictionary) and kid.get("/Type") in (None, Name.StructElem) \
+                and "/S" in kid:
+            yield kid
+            yield from _elements(kid)
+
+
+def _walk(pdf: Pdf) -> Found:
+    """The marked content and OBJRs of every element of ``pdf``'s structure tree."""
+    page_index = {p.obj.objgen: i for i, p in enumerate(pdf.pages)}
+    found = Found({}, [])
+    for elem in _elements(pdf.Root.StructTreeRoot):
+        kids = elem.get("/K")
+        for kid in kids if isinstance(kids, Array) else [kids]:
+            if isinstance(kid, int) or (isinstance(kid, pikepdf.Object)
+                                        and kid._type_code == pikepdf.ObjectType.integer):
+                found.marks.setdefault(page_index[elem.Pg.objgen], {})[int(kid)] = elem
+            elif isinstance(kid, Dictionary) and kid.get("/Type") == Name.MCR:
+                found.marks.setdefault(page_index[kid.Pg.objgen], {})[int(kid.MCID)] = elem
+            elif isinstance(kid, Dictionary) and kid.get("/Type") == Name.OBJR:
+                found.objrs.append((kid.Obj, elem))
+    return found
+
+
+def link_parent_tree(pdf: Pdf, found: Found | None = None) -> None:
+    """Rebuild the ``ParentTree`` from the structure tree (or from what writing it
+    ``found``): each page's ``/StructParents`` indexes an array MCID -> element, each
+    annotation in an OBJR gets a ``/StructParent`` pointing at its element; pages with
+    annotations get ``/Tabs /S``."""
+    if found is None:
+        found = _walk(pdf)
+    nums = Array()
+    key = 0
+    for i, page in enumerate(pdf.pages):
+        if "/StructParents" in page.obj:
+            del page.obj["/StructParents"]
+        if i in found.marks:
+            by_mcid = found.marks[i]
+            if sorted(by_mcid) != list(range(len(by_mcid))):
+                raise ValueError(f"page {i + 1}: MCIDs {sorted(by_mcid)} are not 0..n-1")
+            page.obj.StructParents = key
+            nums.append(key)
+            nums.append(pdf.make_indirect(Array([by_mcid[n] for n in range(len(by_mcid))])))
+            key += 1
+        if "/Annots" in page.obj and len(page.obj.Annots):
+            page.obj.Tabs = Name.S
+    for annot, elem in found.objrs:
+        annot.StructParent = key
+        nums.append(key)
+        nums.append(elem)
+        key += 1
+    root = pdf.Root.StructTreeRoot
+    root.ParentTree = pdf.make_indirect(Dictionary(Nums=nums))
+    root.ParentTreeNextKey = key
+
+
+# --- content ---------------------------------------------------------------------------------
+
+_PATH = {"m", "l", "c", "v", "y", "h", "re"}
+_PAINT = {"S", "s", "f", "F", "f*", "B", "B*", "b", "b*"}
+_CLIP = {"W", "W*"}
+_SHOW = {"Tj", "TJ", "'", '"', "Do", "sh"}
+
+
+def artifact_rest(pdf: Pdf) -> None:
+    """Wrap every painting operator drawn outside marked content in ``/Artifact BMC ... EMC``
+    (bands, bars, rules, boxes, table backgrounds and lines: whatever was not tagged)."""
+    begin = pikepdf.ContentStreamInstruction([Name.Artifact], pikepdf.Operator("BMC"))
+    end = pikepdf.ContentStreamInstruction([], pikepdf.Operator("EMC"))
+    for page in pdf.pages:
+        out: list = []
+        depth = 0
+        path: list = []
+        for instr in pikepdf.parse_content_stream(page):
+            if isinstance(instr, pikepdf.ContentStreamInlineImage):
+                out += [begin, instr, end] if depth == 0 else [instr]
+                continue
+            op = str(instr.operator)
+            if op in ("BMC", "BDC"):
+                depth += 1
+            elif op == "EMC":
+                depth -= 1
+            if depth > 0 and not path:
+                out.append(instr)
+                continue
+            if op in _PATH or (path and op in _CLIP):
+                path.append(instr)
+            elif path:
+                path.append(instr)
+                if op in _PAINT and not any(str(i.operator) in _CLIP for i in path):
+                    out += [begin, *path, end]
+                else:
+                    out += path
+                path = []
+            elif op in _SHOW and depth == 0:
+                out += [begin, instr, end]
+            else:
+                out.append(instr)
+        out += path
+        page.obj.Contents = flate_stream(pdf, pikepdf.unparse_content_stream(out))
+
+
+_UNUSED = re.compile(rb"<[0-9A-Fa-f]{2}> <0000>\r?\n")
+_BFCHAR = re.compile(rb"(\d+) beginbfchar\r?\n(.*?)endbfchar", re.S)
+
+
+def fix_to_unicode(pdf: Pdf) -> None:
+    """Drop ToUnicode entries that map a font code to U+0000 (codes ReportLab's subsets do
+    not use): PDF/A and PDF/UA forbid mapping to U+0000."""
+    seen: set[tuple[int, int]] = set()
+    for font in list(pdf.objects):
+        if not isinstance(font, Dictionary) or font.get("/Type") != Name.Font:
+            continue
+        tu = font.get("/ToUnicode")
+        if tu is not None and tu.objgen not in seen:
+            seen.add(tu.objgen)
+            data = tu.read_bytes()
+
+            tu.write(deflate(_BFCHAR.sub(_used_only, data)), filter=Name.FlateDecode)
+
+
+def _used_only(match: re.Match) -> bytes:
+    body = _UNUSED.sub(b"", match.group(2))
+    count = len(re.findall(rb"^<", body, re.M))
+    return b"%d beginbfchar\n%sendbfchar" % (count, body)
+
+
+# --- document level ----------------------------------------------------------------------------
+
+def _xmp_date(stamp: str) -> str:
+    d = stamp[2:]
+    return f"{d[0:4]}-{d[4:6]}-{d[6:8]}T{d[8:10]}:{d[10:12]}:{d[12:14]}+00:00"
+
+
+def xmp(meta: Metadata) -> bytes:
+    """XMP declaring PDF/A-2 and PDF/UA-1, with the document info's values."""
+    e = escape
+    date = _xmp_date(meta.stamp)
+    text = f"""<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
+<x:xmpmeta xmlns:x="adobe:ns:meta/">
+ <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about=""
+    xmlns:dc="http://purl.org/dc/elements/1.1/"
+    xmlns:pdf="http://ns.adobe.com/pdf/1.3/"
+    xmlns:xmp="http://ns.adobe.com/xap/1.0/"
+    xmlns:pdfaid="http://www.aiim.org/pdfa/ns/id/"
+    xmlns:pdfuaid="http://www.aiim.org/pdfua/ns/id/"
+    xmlns:pdfaExtension="http://www.aiim.org/pdfa/ns/extension/"
+    xmlns:pdfaSchema="http://www.aiim.org/pdfa/ns/schema#"
+    xmlns:pdfaProperty="http://www.aiim.org/pdfa/ns/property#">
+   <pdfaid:part>{PDFA_PART}</pdfaid:part>
+   <pdfaid:conformance>{PDFA_CONFORMANCE}</pdfaid:conformance>
+   <pdfuaid:part>{PDFUA_PART}</pdfuaid:part>
+   <dc:format>application/pdf</dc:format>
+   <dc:title><rdf:Alt><rdf:li xml:lang="x-default">{e(meta.title)}</rdf:li></rdf:Alt></dc:title>
+   <dc:creator><rdf:Seq><rdf:li>{e(meta.author)}</rdf:li></rdf:Seq></dc:creator>
+   <dc:description><rdf:Alt><rdf:li xml:lang="x-default">{e(meta.subject)}</rdf:li></rdf:Alt></dc:description>
+   <dc:language><rdf:Bag><rdf:li>{e(meta.language)}</rdf:li></rdf:Bag></dc:language>
+   <pdf:Keywords>{e(meta.keywords)}</pdf:Keywords>
+   <pdf:Producer>{e(PRODUCER)}</pdf:Producer>
+   <xmp:CreatorTool>{e(meta.creator)}</xmp:CreatorTool>
+   <xmp:CreateDate>{date}</xmp:CreateDate>
+   <xmp:ModifyDate>{date}</xmp:ModifyDate>
+   <xmp:MetadataDate>{date}</xmp:MetadataDate>
+   <pdfaExtension:schemas>
+    <rdf:Bag>
+     <rdf:li rdf:parseType="Resource">
+      <pdfaSchema:schema>PDF/UA Universal Accessibility Schema</pdfaSchema:schema>
+      <pdfaSchema:namespaceURI>http://www.aiim.org/pdfua/ns/id/</pdfaSchema:namespaceURI>
+      <pdfaSchema:prefix>pdfuaid</pdfaSchema:prefix>
+      <pdfaSchema:property>
+       <rdf:Seq>
+        <rdf:li rdf:parseType="Resource">
+         <pdfaProperty:name>part</pdfaProperty:name>
+         <pdfaProperty:valueType>Integer</pdfaProperty:valueType>
+         <pdfaProperty:category>internal</pdfaProperty:category>
+         <pdfaProperty:description>Indicates, which part of ISO 14289 standard is followed</pdfaProperty:description>
+        </rdf:li>
+       </rdf:Seq>
+      </pdfaSchema:property>
+     </rdf:li>
+    </rdf:Bag>
+   </pdfaExtension:schemas>
+  </rdf:Description>
+ </rdf:RDF>
+</x:xmpmeta>
+<?xpacket end="w"?>"""
+    return text.encode("utf-8")
+
+
+def document_level(pdf: Pdf, meta: Metadata, icc: bytes) -> None:
+    """Catalog and info of a publishable PDF: MarkInfo, Lang, DisplayDocTitle, the sRGB
+    OutputIntent, XMP and the info dictionary with the same values."""
+    root = pdf.Root
+    root.MarkInfo = Dictionary(Marked=True)
+    root.Lang = String(meta.language)
+    root.ViewerPreferences = Dictionary(DisplayDocTitle=True)
+    profile = flate_stream(pdf, icc)
+    profile.N = 3
+    root.OutputIntents = Array([Dictionary(
+        Type=Name.OutputIntent, S=Name.GTS_PDFA1,
+        OutputConditionIdentifier=String("sRGB IEC61966-2.1"),
+        Info=String("sRGB IEC61966-2.1"), DestOutputProfile=profile)])
+    assert meta.stamp is not None
+    stream = pdf.make_stream(xmp(meta))
+    stream.Type, stream.Subtype = Name.Metadata, Name.XML
+    root.Metadata = stream
+    info = pdf.make_indirect(Dictionary(
+        Title=String(meta.title), Author=String(meta.author), Subject=String(meta.subject),
+        Keywords=String(meta.keywords), Creator=String(meta.creator),
+        Producer=String(PRODUCER), CreationDate=String(meta.stamp),
+        ModDate=String(meta.stamp)))
+    pdf.trailer.Info = info
+
+
+def deflate(data: bytes) -> bytes:
+    """``data`` compressed (Flate)."""
+    return zlib.compress(data, 6)
+
+
+def flate_stream(pdf: Pdf, data: bytes) -> pikepdf.Stream:
+    """A new stream of ``data``, compressed by :func:`deflate`."""
+    stream = pdf.make_stream(deflate(data))
+    stream.Filter = Name.FlateDecode
+    return stream
+
+
+def _no_trailing_cr(pdf: Pdf) -> None:
+    """Store uncompressed every compressed stream whose bytes end with a carriage return.
+
+    Before the end-of-line qpdf writes ahead of ``endstream`` such a CR reads as one CR LF
+    marker, and the stream as a byte short of its ``/Length`` (PDF/A checks it).  A Flate
+    stream ends with the checksum of its data, so no compression setting avoids it (about
+    one stream in 256)."""
+    for obj in pdf.objects:
+        if isinstance(obj, pikepdf.Stream) and "/Filter" in obj \
+                and obj.read_raw_bytes().endswith(b"\r"):
+            try:
+                data = obj.read_bytes()  # (Flate, also after ASCII85 or as [/FlateDecode])
+            except pikepdf.PdfError:  # a filter qpdf does not undo (DCT): left as it is
+                continue
+            if not data.endswith(b"\r"):
+                obj.write(data)
+
+
+def save(pdf: Pdf) -> bytes:
+    """``pdf`` as PDF 1.7 bytes; the ID is a digest of the content (dates included).
+
+    Streams are written as they are (ReportLab's and ours compressed by then, the XMP left
+    readable), none ending with a CR; no object streams, whose compressed bytes qpdf would
+    make at writing time."""
+    out = io.BytesIO()
+    if "/ID" in pdf.trailer:  # else qpdf keeps ReportLab's first half: both halves the digest
+        del pdf.trailer["/ID"]
+    _no_trailing_cr(pdf)
+    pdf.save(out, force_version="1.7", deterministic_id=True, compress_streams=False,
+             stream_decode_level=pikepdf.StreamDecodeLevel.none,
+             object_stream_mode=pikepdf.ObjectStreamMode.disable)
+    return out.getvalue()
+
+
+def publishable(data: bytes, tree: Element, meta: Metadata, icc: bytes) -> bytes:
+    """ReportLab's ``data`` with the recorded ``tree`` made PDF/UA-1 and PDF/A-2 (see the
+    module docstring); what was drawn outside marked content is an artifact already
+    (:func:`.tagging.artifact_unmarked`)."""
+    with Pdf.open(io.BytesIO(data)) as pdf:
+        if meta.stamp is None:
+            meta = replace(meta, stamp=creation_stamp(pdf))
+        root = new_tree_root(pdf)
+        found = Found({}, [])
+        elem = write_tree(pdf, tree, root, found=found)
+        if elem is not None:
+            root.K.append(elem)
+        fix_to_unicode(pdf)
+        link_parent_tree(pdf, found)
+        document_level(pdf, meta, icc)
+        return save(pdf)
+
+
+def tag_pdf(pdf: Pdf, meta: Metadata, icc: bytes) -> None:
+    """What :func:`publishable` does once the tree is in place, for a PDF assembled from
+    pieces (the bundle): unmarked drawing made artifacts, the ParentTree from the tree."""
+    artifact_rest(pdf)
+    fix_to_unicode(pdf)
+    link_parent_tree(pdf)
+    document_level(pdf, meta, icc)
+
+
+__all__ = ["Metadata", "PDFA_CONFORMANCE", "PDFA_PART", "PDFUA_PART", "artifact_rest",
+           "document_level", "fix_to_unicode", "link_parent_tree", "new_tree_root",
+           "publishable", "save", "tag_pdf", "write_tree", "xmp"]
