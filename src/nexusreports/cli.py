@@ -415,7 +415,11 @@ def init(folder: Path, slug: str | None) -> None:
     made = init_project(folder, slug, dt.date.today().isoformat())
     for path in made:
         log.info("made %s", path)
-    where = "" if folder.resolve() == Path.cwd().resolve() else f"cd {folder} && "
+    import shlex
+
+    # a command to copy: a folder with spaces or quotes is quoted for the shell
+    where = ("" if folder.resolve() == Path.cwd().resolve()
+             else f"cd {shlex.quote(str(folder))} && ")
     click.echo(f"made the project {folder} (programme '{slug}'); next: {where}nexusreports "
                "validate && nexusreports build, or nexusreports preview while you edit "
                f"data/projects/{slug}.yaml", err=True)
