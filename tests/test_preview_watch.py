@@ -139,3 +139,24 @@ def test_only_a_browser_on_this_computer_is_answered(preview):
             status, body = asgi_get(app, path, host)
             assert (status, b"%PDF" in body, b"atmp" in body) == (400, False, False), (
                 host, path)
+
+
+def test_ctrl_c_while_the_preview_starts_stops_it_with_its_own_line(tmp_path, monkeypatch,
+                                                                      capsys):
+    """A Ctrl-C before the server runs (here: while the folders are looked up, after the
+    command line was read) stops the preview (exit 0), not "the build stopped" (130)."""
+    import os
+    import signal
+
+    import nexusreports.cli as cli
+
+    monkeypatch.chdir(tmp_path)
+    real = cli._data
+
+    def interrupted(data_dir):
+        os.kill(os.getpid(), signal.SIGINT)
+        return real(data_dir)
+
+    monkeypatch.setattr(cli, "_data", interrupted)
+    assert cli.main(["preview"]) == 0
+    assert capsys.readouterr().err.splitlines() == ["Preview stopped."]
