@@ -71,7 +71,7 @@ def test_a_new_project_validates_and_builds_from_any_folder_below_it(project, mo
                                                                      capsys):
     monkeypatch.chdir(project / "data" / "projects")
     code, lines = run(capsys, "validate")
-    assert (code, lines[-1]) == (0, "1 projects are valid.")
+    assert (code, lines[-1]) == (0, "1 project is valid.")
     code, lines = run(capsys, "build", "--jobs", "1")
     assert code == 0, lines
     assert lines[-1].startswith(f"6 outputs in {Path('../../out')}: 6 built")

@@ -331,7 +331,8 @@ def validate(data_dir: Path | None, templates_dir: Path | None, strict: bool) ->
             click.echo(f"{exc}.", err=True)
         raise click.exceptions.Exit(exc.exit_code) from None
     _print_warnings(warnings)
-    click.echo(f"{len(projects.projects)} projects are valid.", err=True)
+    count = len(projects.projects)
+    click.echo(f"{count} project{' is' if count == 1 else 's are'} valid.", err=True)
 
 
 @cli.command()
