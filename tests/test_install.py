@@ -39,6 +39,9 @@ def test_the_wheel_holds_the_defaults_the_licences_and_the_metadata(wheel):
     assert any(n.endswith(".dist-info/licenses/templates/fonts/OFL.txt") for n in names)
     assert "License-Expression: LicenseRef-Proprietary AND OFL-1.1" in metadata
     assert "Classifier: Programming Language :: Python :: 3.11" in metadata
+    # a build locks its output folder with fcntl.flock: POSIX, not "OS Independent"
+    assert "Classifier: Operating System :: POSIX" in metadata
+    assert "OS Independent" not in metadata
 
 
 @pytest.mark.slow

@@ -98,3 +98,65 @@ def test_a_port_in_use_is_said_with_what_to_do(tmp_path, monkeypatch, capsys):
     assert capsys.readouterr().err.splitlines() == [
         f"127.0.0.1:{port}: cannot listen (Address already in use): give another --port, or "
         "0 for any free one"]
+
+
+def asgi_get(app, path: str, host: str) -> tuple[int, bytes]:
+    """GET ``path`` from the ASGI ``app`` with the ``Host`` header ``host``, as uvicorn would
+    pass it on: the status and the body."""
+    import asyncio
+
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+             "method": "GET", "scheme": "http", "path": path, "raw_path": path.encode(),
+             "query_string": b"", "root_path": "", "headers": [(b"host", host.encode())],
+             "server": ("127.0.0.1", 8000), "client": ("127.0.0.1", 50000)}
+    asyncio.run(app(scope, receive, send))
+    status = next(m["status"] for m in sent if m["type"] == "http.response.start")
+    return status, b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+
+
+def test_only_a_browser_on_this_computer_is_answered(preview):
+    """DNS rebinding: a web page on attacker.example that points its name at 127.0.0.1
+    reaches the port, but its requests say 'Host: attacker.example' and get 400."""
+    from nexusreports.preview import make_app
+
+    preview.rebuild()
+    app = make_app(preview, watcher=False)
+    for host in ("127.0.0.1:8000", "localhost:8000", "127.0.0.1"):
+        assert asgi_get(app, "/", host)[0] == 200
+        status, body = asgi_get(app, "/out/nl/atmp.pdf", host)
+        assert status == 200 and body.startswith(b"%PDF-"), host
+    for host in ("attacker.example:8000", "attacker.example", "",
+                 "127.0.0.1.attacker.example:8000"):
+        for path in ("/", "/state", "/out/nl/atmp.pdf"):
+            status, body = asgi_get(app, path, host)
+            assert (status, b"%PDF" in body, b"atmp" in body) == (400, False, False), (
+                host, path)
+
+
+def test_ctrl_c_while_the_preview_starts_stops_it_with_its_own_line(tmp_path, monkeypatch,
+                                                                      capsys):
+    """A Ctrl-C before the server runs (here: while the folders are looked up, after the
+    command line was read) stops the preview (exit 0), not "the build stopped" (130)."""
+    import os
+    import signal
+
+    import nexusreports.cli as cli
+
+    monkeypatch.chdir(tmp_path)
+    real = cli._data
+
+    def interrupted(data_dir):
+        os.kill(os.getpid(), signal.SIGINT)
+        return real(data_dir)
+
+    monkeypatch.setattr(cli, "_data", interrupted)
+    assert cli.main(["preview"]) == 0
+    assert capsys.readouterr().err.splitlines() == ["Preview stopped."]

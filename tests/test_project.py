@@ -71,7 +71,7 @@ def test_a_new_project_validates_and_builds_from_any_folder_below_it(project, mo
                                                                      capsys):
     monkeypatch.chdir(project / "data" / "projects")
     code, lines = run(capsys, "validate")
-    assert (code, lines[-1]) == (0, "1 projects are valid.")
+    assert (code, lines[-1]) == (0, "1 project is valid.")
     code, lines = run(capsys, "build", "--jobs", "1")
     assert code == 0, lines
     assert lines[-1].startswith(f"6 outputs in {Path('../../out')}: 6 built")
@@ -150,3 +150,18 @@ def test_docs_prints_the_data_format_reference(capsys):
     assert main(["docs"]) == 0
     assert capsys.readouterr().out == (ROOT / "docs" / "data-format.md").read_text(
         encoding="utf-8")
+
+
+def test_init_says_the_next_commands_as_a_shell_can_run_them(tmp_path, monkeypatch, capsys):
+    """The folder in 'next: cd ... && nexusreports validate' is quoted when it needs it, so
+    the line can be copied into a shell as it is."""
+    import shlex
+
+    monkeypatch.chdir(tmp_path)
+    code, lines = run(capsys, "init", "My Programme 2026")
+    assert code == 0, lines
+    assert lines[-1].startswith("made the project My Programme 2026 (programme "
+                                "'my-programme-2026'); next: cd 'My Programme 2026' && "
+                                "nexusreports validate && nexusreports build")
+    command = lines[-1].split("next: ", 1)[1].split(", or ", 1)[0]
+    assert shlex.split(command)[:2] == ["cd", "My Programme 2026"]

@@ -191,3 +191,13 @@ def test_a_new_file_fails_the_schema_on_its_todos_as_an_editor_would_mark_them()
     doc = yaml.load(scaffold_text("x", "biotech-nexus"), Loader=Yaml12Loader)
     at = {".".join(str(p) for p in e.absolute_path) for e in PROJECT.iter_errors(doc)}
     assert {"size_eur_m", "shares.capital_pct", "trl.min", "mrl", "period.start"} <= at
+
+
+@pytest.mark.parametrize("schema", [project_schema(), bundle_schema()],
+                         ids=["project", "bundle"])
+def test_the_editor_is_pointed_at_a_reference_every_installation_has(schema):
+    """An editor shows these descriptions in a project made by 'init' anywhere, which has no
+    docs/ folder: they point at 'nexusreports docs', which prints the reference."""
+    text = json.dumps(schema)
+    assert "docs/data-format.md" not in text
+    assert "'nexusreports docs' prints it" in schema["description"]

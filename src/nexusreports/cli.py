@@ -331,7 +331,8 @@ def validate(data_dir: Path | None, templates_dir: Path | None, strict: bool) ->
             click.echo(f"{exc}.", err=True)
         raise click.exceptions.Exit(exc.exit_code) from None
     _print_warnings(warnings)
-    click.echo(f"{len(projects.projects)} projects are valid.", err=True)
+    count = len(projects.projects)
+    click.echo(f"{count} project{' is' if count == 1 else 's are'} valid.", err=True)
 
 
 @cli.command()
@@ -415,7 +416,11 @@ def init(folder: Path, slug: str | None) -> None:
     made = init_project(folder, slug, dt.date.today().isoformat())
     for path in made:
         log.info("made %s", path)
-    where = "" if folder.resolve() == Path.cwd().resolve() else f"cd {folder} && "
+    import shlex
+
+    # a command to copy: a folder with spaces or quotes is quoted for the shell
+    where = ("" if folder.resolve() == Path.cwd().resolve()
+             else f"cd {shlex.quote(str(folder))} && ")
     click.echo(f"made the project {folder} (programme '{slug}'); next: {where}nexusreports "
                "validate && nexusreports build, or nexusreports preview while you edit "
                f"data/projects/{slug}.yaml", err=True)
@@ -469,22 +474,10 @@ def preview(data_dir: Path | None, templates_dir: Path | None, out_dir: Path | N
     (into the output folder, as 'build' does) and the page follows within about a second;
     while a file has problems the page lists them, as 'validate' does, over the last good
     pages.  Ctrl-C stops it (exit 0)."""
-    from .pipeline import BuildOptions
-    from .preview import serve
-
-    options = BuildOptions(data_dir=_data(data_dir), templates_dir=_templates(templates_dir),
-                           out_dir=_out(out_dir), jobs=1)
-
-    def ready(url: str) -> None:
-        click.echo(f"Preview of {options.data_dir} at {url} (Ctrl-C to stop)", err=True)
-        if open_browser:
-            import webbrowser
-
-            webbrowser.open(url)
-
     # uvicorn handles Ctrl-C/SIGTERM itself while it serves, then raises the signal again
     # for the handler it found: that must not be the build's "Interrupted" (exit 130).  A
-    # stop signal before the server runs ends the preview at once.
+    # stop signal before the server runs (while the libraries load, say: about a second)
+    # ends the preview at once.
     serving = threading.Event()
 
     def stop_signal(signum: int, frame: object) -> None:
@@ -493,6 +486,20 @@ def preview(data_dir: Path | None, templates_dir: Path | None, out_dir: Path | N
 
     previous = {stop: signal.signal(stop, stop_signal) for stop in _STOP_SIGNALS}
     try:
+        from .pipeline import BuildOptions
+        from .preview import serve
+
+        options = BuildOptions(data_dir=_data(data_dir),
+                               templates_dir=_templates(templates_dir), out_dir=_out(out_dir),
+                               jobs=1)
+
+        def ready(url: str) -> None:
+            click.echo(f"Preview of {options.data_dir} at {url} (Ctrl-C to stop)", err=True)
+            if open_browser:
+                import webbrowser
+
+                webbrowser.open(url)
+
         serve(options, port, ready, on_start=serving.set)
     except _PreviewStopped:
         pass

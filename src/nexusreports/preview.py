@@ -47,6 +47,11 @@ BUNDLE_DPI = 40
 POLL_MS = 300
 """How often the page asks whether anything changed, in milliseconds."""
 
+LOCAL_HOSTS = ("127.0.0.1", "localhost")
+"""The host names a request may give (its ``Host`` header, without the port): the page is
+served to this computer's own browser only, never to a site that points another name at
+127.0.0.1 (DNS rebinding)."""
+
 
 @dataclass(frozen=True)
 class Page:
@@ -282,6 +287,8 @@ def make_app(preview: Preview, stop: threading.Event | None = None,
     """The Starlette application of ``preview``; with ``watcher`` it runs :func:`watch` in a
     thread from start-up to shutdown; ``on_start()`` is called at start-up."""
     from starlette.applications import Starlette
+    from starlette.middleware import Middleware
+    from starlette.middleware.trustedhost import TrustedHostMiddleware
     from starlette.requests import Request
     from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
     from starlette.routing import Route
@@ -323,9 +330,13 @@ def make_app(preview: Preview, stop: threading.Event | None = None,
             return Response("no such output", status_code=404)
         return FileResponse(path, headers={"Cache-Control": "no-store"})
 
+    # only requests addressed to this computer by name: a web page elsewhere that points
+    # its own host name at 127.0.0.1 (DNS rebinding) gets 400, not the project's files
     return Starlette(routes=[Route("/", index), Route("/state", state),
                              Route("/img/{name}.png", image),
-                             Route("/out/{path:path}", output)], lifespan=lifespan)
+                             Route("/out/{path:path}", output)], lifespan=lifespan,
+                     middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=LOCAL_HOSTS,
+                                            www_redirect=False)])
 
 
 def serve(options: BuildOptions, port: int = 0,

@@ -105,7 +105,7 @@ def project_schema() -> dict[str, Any]:
     schema["properties"].pop("slug", None)
     schema["required"] = [r for r in schema.get("required", []) if r != "slug"]
     schema["description"] = ("One project sheet: a programme or one of its flagships. The "
-                             "full format: docs/data-format.md.")
+                             "full format: 'nexusreports docs' prints it.")
     return schema
 
 
@@ -114,7 +114,7 @@ def bundle_schema() -> dict[str, Any]:
     schema = _schema(m.BundleConfig, BUNDLE_SCHEMA_ID,
                      "nexusreports bundle configuration (data/bundle.yaml)")
     schema["description"] = ("The briefing bundle: cover texts, date, order and arrangement. "
-                             "The full format: docs/data-format.md.")
+                             "The full format: 'nexusreports docs' prints it.")
     return schema
 
 
