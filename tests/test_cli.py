@@ -138,7 +138,9 @@ def test_a_project_file_linked_within_the_data_folder_is_read(data_copy, capsys)
 
 def test_a_missing_data_folder_is_explained(tmp_path, capsys):
     assert main(["validate", "--data", str(tmp_path / "nope"), "--templates", str(TEMPLATES)]) == 1
-    assert "no such folder: give the data folder with --data" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "no such folder: give the data folder with --data" in err
+    assert "or start a new programme folder with 'nexusreports init FOLDER'" in err
 
 
 def test_schema_prints_the_project_format_as_json_schema(capsys):

@@ -110,3 +110,21 @@ def test_it_formats_every_value_the_model_allows(loc):
         for fmt in (loc.number, loc.percent, loc.multiplier, loc.amount_eur_m, loc.count):
             assert fmt(value)
         assert loc.amount_eur_m(value, "billion")
+
+
+@pytest.mark.parametrize("lang, note", [
+    ("nl", "(inclusief de 1 flagship van € 460 miljoen)"),
+    ("en", "(including its 1 flagship, €460 million)")])
+def test_a_programme_with_one_flagship_says_flagship_not_flagships(data_copy, lang, note):
+    # before: "(inclusief de 1 flagships voor totaal € 460 miljoen)"
+    from nexusreports.validate import load_projects
+    from nexusreports.view import build_view
+
+    for slug in ("atmp", "infectieziekten"):
+        (data_copy / "projects" / f"{slug}.yaml").unlink()
+    programme = data_copy / "projects" / "biotech-nexus.yaml"
+    programme.write_text(programme.read_text(encoding="utf-8").replace(
+        "flagship_total_eur_m: 3910", "flagship_total_eur_m: 460"), encoding="utf-8")
+    projects = load_projects(data_copy)
+    view = build_view(projects.by_slug("biotech-nexus"), projects, lang, data_copy)
+    assert view.size_note.replace("\xa0", " ") == note.replace("\xa0", " ")

@@ -310,7 +310,7 @@ def test_a_list_as_the_whole_file_is_explained_as_such(data_copy):
     assert problems(data_copy) == [
         f"{path}:2: a project file must be a mapping of fields such as 'name: ...', not a "
         "list: write one 'field: value' per line, without '- ' in front; see "
-        "docs/data-format.md"]
+        "'nexusreports docs'"]
 
 
 def test_a_yml_file_is_named_not_silently_read_or_skipped(data_copy):

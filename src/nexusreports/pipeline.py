@@ -231,7 +231,7 @@ def _bundle_wanted(options: BuildOptions) -> bool:
                  "them all")
         return False
     if not bundle_path(options.data_dir).is_file():
-        log.warning("bundle not made: %s is missing (see docs/data-format.md)",
+        log.warning("bundle not made: %s is missing (see 'nexusreports docs')",
                     bundle_path(options.data_dir))
         return False
     return True

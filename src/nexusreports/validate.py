@@ -72,7 +72,8 @@ def project_files(data_dir: Path) -> list[Path]:
     folder = Path(data_dir) / PROJECTS_DIR
     if not folder.is_dir():
         raise DataError(folder, 0, "", "no such folder: give the data folder with --data "
-                        "(it must contain projects/<slug>.yaml)")
+                        "(it must contain projects/<slug>.yaml), or start a new programme "
+                        "folder with 'nexusreports init FOLDER'")
     files = sorted(p for p in folder.iterdir() if p.suffix == ".yaml" and p.is_file())
     if not files:
         wrong = _yml_problems(folder)
@@ -152,7 +153,7 @@ def validate_file(path: Path, problems: list[Problem]) -> tuple[RawDocument | No
         problems.append(Problem(path, doc.line_of(()) or 1, "", "a project file must be a "
                                 f"mapping of fields such as 'name: ...', not {_shape(doc.data)}: "
                                 "write one 'field: value' per line, without '- ' in front; see "
-                                "docs/data-format.md"))
+                                "'nexusreports docs'"))
         return doc, None
     data = dict(doc.data)
     if "slug" in data:
@@ -283,12 +284,12 @@ def _message(err: Mapping[str, Any], loc: Loc) -> str:
         if last in _LANG_NAMES:
             return (f"the {_LANG_NAMES[str(last)]} text is missing: add '{last}:' with the "
                     "text in that language")
-        return f"this field is required: add '{last}:' (see docs/data-format.md)"
+        return f"this field is required: add '{last}:' (see 'nexusreports docs')"
     if kind == "extra_forbidden":
         hint = difflib.get_close_matches(str(last), FIELD_NAMES, n=1, cutoff=0.6)
         if hint:
             return f"unknown field: did you mean '{hint[0]}'?"
-        return "unknown field: remove it, or see docs/data-format.md for the fields there are"
+        return "unknown field: remove it, or run 'nexusreports docs' for the fields there are"
     if given is None and kind not in ("union_tag_not_found",):
         return "is empty: fill it in"
     if isinstance(given, str) and _TODO_RE.search(given) and kind not in ("union_tag_invalid",):
@@ -924,7 +925,7 @@ def load_bundle(data_dir: Path, projects: m.ProjectSet | list[str]) -> m.BundleC
     if not isinstance(doc.data, dict):
         raise DataErrors([Problem(doc.path, doc.line_of(()) or 1, "", "the bundle file must be "
                                   "a mapping of fields such as 'title: ...', not "
-                                  f"{_shape(doc.data)}; see docs/data-format.md")])
+                                  f"{_shape(doc.data)}; see 'nexusreports docs'")])
     problems: list[Problem] = []
     config = None
     try:

@@ -296,7 +296,9 @@ def build_view(project: m.Project, projects: m.ProjectSet, lang: str,
     size_note = None
     if project.flagship_total_eur_m is not None:
         count = len(projects.flagships_of(project.slug))
-        size_note = t("(including the {count} flagships, together {amount})").format(
+        size_note = loc.ngettext("(including its {count} flagship, {amount})",
+                                 "(including the {count} flagships, together {amount})",
+                                 count).format(
             count=loc.count(count), amount=loc.amount_eur_m(project.flagship_total_eur_m))
 
     shares = project.shares

@@ -73,6 +73,11 @@ class Localiser:
         """The fixed label ``message`` (an English msgid) in this language."""
         return self.translations.gettext(message)
 
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        """The label for ``n`` things (``singular`` for 1, else ``plural``; English msgids) in
+        this language, by the catalog's plural rule."""
+        return self.translations.ngettext(singular, plural, n)
+
     # -- numbers ---------------------------------------------------------------------------
 
     def count(self, value: int | Decimal) -> str:
