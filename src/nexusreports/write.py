@@ -215,6 +215,30 @@ def _remove_dirs(created: list[Path]) -> None:
 
 # --- the lock -----------------------------------------------------------------------------
 
+_LOCK_FDS: set[int] = set()
+"""The lock files this process has open.  A forked process (a rendering worker) closes its
+copies at once: an ``flock`` lasts while any copy of its descriptor is open, so a worker
+that outlived a killed build would otherwise keep the folder locked for ever."""
+
+
+def _close_lock_fds_in_child() -> None:
+    for fd in list(_LOCK_FDS):
+        try:
+            os.close(fd)  # only this process's copy: the parent keeps its lock
+        except OSError:
+            pass
+    _LOCK_FDS.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_close_lock_fds_in_child)
+
+
+def _close_lock_fd(fd: int) -> None:
+    _LOCK_FDS.discard(fd)
+    os.close(fd)
+
+
 class OutputLock:
     """``with OutputLock(out_dir):`` -- hold the output folder's lock (see the module
     docstring), then :func:`recover` it.
@@ -260,6 +284,7 @@ class OutputLock:
                 raise OutputError(f"{_shown(self.path)}: cannot create the lock file "
                                   f"({exc.strerror or exc}): check that the output folder "
                                   "is writable") from exc
+            _LOCK_FDS.add(fd)
             try:
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -272,7 +297,7 @@ class OutputLock:
             except FileNotFoundError:
                 same = False
             except OSError as exc:  # e.g. a network file system without locks
-                os.close(fd)
+                _close_lock_fd(fd)
                 if self._made:  # this folder is ours: leave nothing in it
                     try:
                         os.unlink(self.path)
@@ -283,12 +308,12 @@ class OutputLock:
                                   f"({exc.strerror or exc}): use a local folder for --out"
                                   ) from exc
             except BaseException:
-                os.close(fd)
+                _close_lock_fd(fd)
                 self._release_dirs()
                 raise
             if same:
                 break
-            os.close(fd)
+            _close_lock_fd(fd)
         self._fd = fd
         try:
             os.ftruncate(fd, 0)
@@ -311,7 +336,7 @@ class OutputLock:
         except OSError:
             pass
         self._release_dirs()
-        os.close(self._fd)  # lets go of the lock
+        _close_lock_fd(self._fd)  # lets go of the lock
         self._fd = None
 
     def _release_dirs(self) -> None:
