@@ -36,7 +36,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from . import model as m
-from .errors import ContentOverflow, DataError, DataErrors, ErrorGroup, NexusError, Problem
+from .errors import (ContentOverflow, DataError, DataErrors, ErrorGroup, NexusError,
+                     OutputError, Problem)
 from .load import load_yaml
 from .theme import Theme, load_theme
 from .validate import PROJECTS_DIR, bundle_path, load_bundle, load_projects, project_files
@@ -160,6 +161,7 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildResul
     Safe to call again and again from one long-running process (each call takes and
     releases the folder's lock).
     """
+    source_date_epoch()  # a malformed one is refused before anything is done
     projects, theme, warnings = check(options.data_dir, options.templates_dir, options.strict)
     unknown = [s for s in options.only if s not in {p.slug for p in projects.projects}]
     if unknown:
@@ -174,7 +176,7 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildResul
 def _build_locked(projects: m.ProjectSet, theme: Theme, warnings: list[Problem],
                   options: BuildOptions, staging: Staging,
                   progress: Progress | None) -> BuildResult:
-    sde = os.environ.get("SOURCE_DATE_EPOCH") or None
+    sde = source_date_epoch()
     invariant = sde is not None
     tool = tool_versions()
     previous = read_manifest(options.out_dir)
@@ -356,7 +358,7 @@ def derived_output(options: BuildOptions, path: str, inputs: dict[str, str],
     returned as a reused output; otherwise ``make()`` is called and its output returned
     with these inputs and the key recorded.
     """
-    sde = os.environ.get("SOURCE_DATE_EPOCH") or None
+    sde = source_date_epoch()
     key = _digest({"path": path, "inputs": inputs, "tool": tool_versions()})
     previous = read_manifest(options.out_dir)
     reason = _freshness(path, key, previous, options, sde)
@@ -408,6 +410,29 @@ def _epoch_differs(entry: dict, sde: str | None) -> bool:
     is dated by the clock, which no output can match: the date alone does not make it
     stale then.  :func:`build` and :func:`verify` both decide by this."""
     return sde is not None and entry.get("source_date_epoch") != sde
+
+
+_LAST_EPOCH = 4354819199
+"""31 December 2107 23:59:59 UTC: the last second a Word file (a ZIP archive) can be dated."""
+
+
+def source_date_epoch() -> str | None:
+    """``SOURCE_DATE_EPOCH`` as builds record and compare it: None when it is unset or
+    empty, else a whole number of seconds since 1 January 1970 UTC, digits only.
+
+    Anything else (``+1700000000``, `` 1700000000``, ``1.7e9``, ``abc``) is refused: the
+    renderers would read some of those differently (one dating its file by the clock), so
+    ``--check`` could approve files a build does not reproduce.  Raises
+    :class:`OutputError` naming the value and how to write it."""
+    value = os.environ.get("SOURCE_DATE_EPOCH")
+    if not value:
+        return None
+    if not (value.isascii() and value.isdigit()) or int(value) > _LAST_EPOCH:
+        raise OutputError(f"SOURCE_DATE_EPOCH={value!r}: not a date the outputs can carry: "
+                          "set it to a whole number of seconds since 1970-01-01 UTC, digits "
+                          "only, before the year 2108 (e.g. SOURCE_DATE_EPOCH=$(git log -1 "
+                          "--format=%ct)), or unset it; nothing was built")
+    return value
 
 
 def _view_record(view: SheetView, options: BuildOptions) -> dict:
@@ -664,6 +689,7 @@ def verify(options: BuildOptions) -> tuple[list[Problem], int]:
     waited for (see :class:`~nexusreports.write.OutputLock`); nothing is written.
     Raises :class:`DataErrors` / :class:`TemplateError` like :func:`check`.
     """
+    source_date_epoch()
     projects, theme, _ = check(options.data_dir, options.templates_dir, options.strict)
     with OutputLock(options.out_dir, create=False):
         return _verify_locked(projects, theme, options)
@@ -672,7 +698,7 @@ def verify(options: BuildOptions) -> tuple[list[Problem], int]:
 def _verify_locked(projects: m.ProjectSet, theme: Theme, options: BuildOptions
                    ) -> tuple[list[Problem], int]:
     out_dir = Path(options.out_dir)
-    sde = os.environ.get("SOURCE_DATE_EPOCH") or None
+    sde = source_date_epoch()
     pending = pending_commits(out_dir)
     tool = tool_versions()
     old_tool = read_manifest_tool(out_dir)
