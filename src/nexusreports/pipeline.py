@@ -587,6 +587,7 @@ def _render_jobs(jobs: list[SheetJob], theme: Theme, invariant: bool, n_jobs: in
     import multiprocessing
     import threading
     from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
 
     method = ("fork" if "fork" in multiprocessing.get_all_start_methods()
               and threading.active_count() == 1 else "spawn")
@@ -610,6 +611,11 @@ def _render_jobs(jobs: list[SheetJob], theme: Theme, invariant: bool, n_jobs: in
                 results[i] = stage(result)
             if progress:
                 progress(done, total, jobs[i].path)
+    except BrokenProcessPool:  # a worker was killed (kill -9, the OOM killer)
+        _stop_pool(pool)
+        raise OutputError("a rendering process was ended from outside (killed; out of memory?"
+                          "): nothing was changed, the previous outputs are as they were; "
+                          "build again, with --jobs 1 if memory is short") from None
     except BaseException:  # an error, Ctrl-C or SIGTERM: stop the workers, then go on
         _stop_pool(pool)
         raise
