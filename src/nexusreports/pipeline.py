@@ -218,9 +218,26 @@ def _build_locked(projects: m.ProjectSet, theme: Theme, warnings: list[Problem],
 
     # 4. commit: every output in place at once, the manifest last (see write.py)
     final = [*sheets, *bundles]
-    changed = staging.commit(final, tool)
+    changed = staging.commit(final, tool, remove=_unmakeable(previous, projects, options))
     return BuildResult(outputs=final, changed=changed, warnings=warnings,
                        rendered=[not o.reused for o in final])
+
+
+def _unmakeable(previous: dict[str, dict], projects: m.ProjectSet, options: BuildOptions
+                ) -> list[str]:
+    """The outputs of earlier builds that no build of this data can make any more: the
+    sheets of a project whose file was deleted or renamed, the bundle once
+    ``data/bundle.yaml`` is gone.  The commit removes them with their manifest entries, so
+    ``build --check`` can pass again.  (Outputs of another ``--only``, ``--lang`` or
+    ``--format`` are kept: a build with those options makes them.)"""
+    from . import bundle as files
+
+    slugs = {p.slug for p in projects.projects}
+    no_bundle = not bundle_path(options.data_dir).is_file()
+    return sorted(path for path, entry in previous.items()
+                  if (entry.get("slug") and entry["slug"] not in slugs)
+                  or (no_bundle and entry.get("slug") is None
+                      and path in (files.PDF_NAME, files.DOCX_NAME)))
 
 
 def _bundle_wanted(options: BuildOptions) -> bool:
@@ -716,6 +733,11 @@ def _verify_locked(projects: m.ProjectSet, theme: Theme, options: BuildOptions
 
     def note(path: str, message: str) -> None:
         problems.setdefault(path, message)
+
+    for path in _unmakeable(entries, projects, options):  # what build would remove
+        note(path, "no build of this data makes it any more (its project or "
+             f"{bundle_path(options.data_dir).as_posix()} is gone): run nexusreports build "
+             "to remove it")
 
     for path in sorted({*entries, *jobs}):
         entry, job = entries.get(path), jobs.get(path)

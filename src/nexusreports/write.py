@@ -7,7 +7,8 @@ A build is a transaction, as far as a file system allows:
 
 1. **Lock.**  :class:`OutputLock` holds an exclusive ``flock`` on ``<out>/.nexusreports.lock``
    (which names the holder's pid) from before the previous manifest is read until the
-   commit is done.  A second build into the same folder waits for it, saying for which
+   commit is done; a forked process (a rendering worker) closes its copy of the lock's
+   descriptor at once, so only the build itself holds the lock.  A second build into the same folder waits for it, saying for which
    process; builds never interleave.  Taking the lock first :func:`recover`\\ s what an
    interrupted build left.  The lock file is removed when the lock is released.
 2. **Stage.**  :meth:`Staging.stage` writes each output, as soon as it is rendered, to
@@ -21,7 +22,8 @@ A build is a transaction, as far as a file system allows:
    (``journal.json``: every planned rename with the new file's sha256) in place with one
    rename.  That is the commit point: until then nothing in the output folder has changed,
    so a full disk, a write error or a stop signal only removes the staging folder.
-4. **Commit.**  Each staged file is renamed over its target, ``manifest.json`` last, and the
+4. **Commit.**  Each staged file is renamed over its target (and each output no build makes
+   any more, see :meth:`Staging.commit`, is deleted), ``manifest.json`` last, and the
    folders are flushed; then the journal and the staging folder are deleted.  An error or
    a stop signal during these renames rolls them back (the old files are renamed back from
    ``old/``), so the previous set is left as it was, byte for byte.
@@ -401,9 +403,12 @@ class Staging:
         self._staged[output.path] = (staged, output.sha256)
         return replace(output, data=b"", file=staged)
 
-    def commit(self, outputs: list[Output], tool: dict[str, str]) -> list[bool]:
-        """Put every staged output in place and then ``manifest.json`` (see the module
-        docstring); return, per output, whether its file was written.
+    def commit(self, outputs: list[Output], tool: dict[str, str],
+               remove: tuple[str, ...] | list[str] = ()) -> list[bool]:
+        """Put every staged output in place, delete the files at the paths in ``remove``
+        (outputs no build can make any more, e.g. of a deleted project) and then put
+        ``manifest.json`` in place (see the module docstring), all in one commit; return,
+        per output, whether its file was written.
 
         The manifest lists each output's path, sha256, size, pages, language, format,
         inputs and build key, plus the tool and library versions in ``tool``.  Outputs of
@@ -411,36 +416,50 @@ class Staging:
         keep their manifest entries while their files exist.  Raises :class:`OutputError`;
         then, as after a stop signal, the output folder is as it was."""
         outputs = [self.stage(o) for o in outputs]
+        made = {o.path for o in outputs}
+        remove = [p for p in dict.fromkeys(remove) if p not in made and p != MANIFEST]
         entries = {path: e for path, e in read_manifest(self.out_dir).items()
-                   if (self.out_dir / path).is_file()}
+                   if path not in remove and (self.out_dir / path).is_file()}
         for output in outputs:
             entries[output.path] = manifest_entry(output)
         manifest = (json.dumps({"tool": tool, "outputs": [entries[k] for k in sorted(entries)]},
                                indent=2, sort_keys=True, ensure_ascii=False) + "\n"
                     ).encode("utf-8")
         self.stage(Output(path=MANIFEST, format="json", lang=None, data=manifest))
-        renames = [p for p in (*(o.path for o in outputs), MANIFEST) if p in self._staged]
-        if renames:
-            self._prepare_and_commit(renames)
+        renames = [p for p in (o.path for o in outputs) if p in self._staged]
+        removals = [p for p in remove if (self.out_dir / p).is_file()]
+        for path in removals:
+            log.warning("removed %s: no build of this data makes it any more",
+                        _shown(self.out_dir / path))
+        plan = [(p, False) for p in renames] + [(p, True) for p in removals]
+        if MANIFEST in self._staged:
+            plan.append((MANIFEST, False))  # last
+        if plan:
+            self._prepare_and_commit(plan)
         self.discard()
         return [o.path in self._staged for o in outputs]
 
-    def _prepare_and_commit(self, renames: list[str]) -> None:
+    def _prepare_and_commit(self, plan: list[tuple[str, bool]]) -> None:
+        """``plan``: (path, whether it is removed) in commit order, the manifest last."""
         made: list[Path] = []
         journal = {"pid": os.getpid(), "renames": []}
         target = self.out_dir
         try:  # 3. prepare: nothing in the output folder changes but new, empty folders
-            for path in renames:
+            for path, removed in plan:
                 target = self.out_dir / path
-                made += _makedirs(target.parent)
+                if not removed:
+                    made += _makedirs(target.parent)
                 old = None
                 if target.is_file():
                     old = self.root / "old" / path
                     old.parent.mkdir(parents=True, exist_ok=True)
                     _keep(target, old)
-                journal["renames"].append({"path": path, "old": old is not None,
-                                           "sha256": self._staged[path][1]})
-            folders = {self._staged[p][0].parent for p in renames}
+                item = {"path": path, "old": old is not None,
+                        "sha256": "" if removed else self._staged[path][1]}
+                if removed:
+                    item["remove"] = True
+                journal["renames"].append(item)
+            folders = {self._staged[p][0].parent for p, removed in plan if not removed}
             for folder in [*sorted(folders), self.root / "new", self.root / "old"]:
                 _fsync_dir(folder)
             target = self.out_dir
@@ -481,7 +500,10 @@ def _apply(out_dir: Path, root: Path, journal: dict) -> None:
     try:
         for item in journal["renames"]:
             target = out_dir / item["path"]
-            os.replace(root / "new" / item["path"], target)
+            if item.get("remove"):
+                _unlink(target)
+            else:
+                os.replace(root / "new" / item["path"], target)
             folders.add(target.parent)
         for folder in sorted(folders):
             _fsync_dir(folder)
@@ -491,6 +513,13 @@ def _apply(out_dir: Path, root: Path, journal: dict) -> None:
             raise _cannot_write(target, exc) from exc
         raise
     _finish(root)
+
+
+def _unlink(target: Path) -> None:
+    try:
+        target.unlink()
+    except FileNotFoundError:
+        pass
 
 
 def _finish(root: Path) -> None:
@@ -517,7 +546,8 @@ def _roll_back(out_dir: Path, root: Path, journal: dict) -> None:
             if item["old"]:
                 if old.exists():
                     os.replace(old, target)
-            elif _holds(target, item["sha256"], target.stat().st_size):
+            elif not item.get("remove") and _holds(target, item["sha256"],
+                                                   target.stat().st_size):
                 target.unlink()
         except OSError:
             log.debug("rollback of %s", target, exc_info=True)
@@ -574,7 +604,9 @@ def _recover_one(out_dir: Path, root: Path) -> None:
     try:
         for item in renames:
             new, target = root / "new" / item["path"], out_dir / item["path"]
-            if new.exists():
+            if item.get("remove"):
+                _unlink(target)
+            elif new.exists():
                 os.replace(new, target)
             elif not _holds(target, item["sha256"], target.stat().st_size):
                 raise FileNotFoundError(new)
