@@ -149,6 +149,31 @@ def test_a_first_build_that_runs_out_of_space_leaves_no_output_folder(work, smal
     assert not out.exists()
 
 
+def test_a_language_folder_linked_to_another_disk_is_named_and_nothing_changes(
+        work, small_disk):
+    """``out/nl`` a link to another file system: a rename cannot cross it.  Before, every
+    build said "check that the output folder is writable", which it was."""
+    out = work / "out"
+    assert nexus(work, out, "--format", "pdf", epoch=OLD_EPOCH).returncode == 0
+    before = snapshot(out)
+    shutil.move(out / "nl", small_disk / "nl")
+    (out / "nl").symlink_to(small_disk / "nl")
+    moved = snapshot(small_disk / "nl")
+    done = nexus(work, out, "--format", "pdf", epoch=NEW_EPOCH)
+    assert done.returncode == 1
+    line, = done.stderr.splitlines()
+    assert re.fullmatch(
+        rf"{re.escape(str(out))}/nl/\S+\.pdf: cannot write \(Invalid cross-device link\): "
+        rf"{re.escape(str(out))}/nl is on another disk than the output folder \(a link\?\), "
+        r"and outputs are moved into place from inside the output folder: make it a plain "
+        r"folder, or point --out at that disk, and build again; nothing was changed, the "
+        r"previous outputs are as they were", line), line
+    assert snapshot(small_disk / "nl") == moved
+    assert {k: v for k, v in snapshot(out).items() if not k.startswith("nl/")} == \
+        {k: v for k, v in before.items() if not k.startswith("nl/")}
+    assert leftovers(out) == []
+
+
 # --- any other write error, at each step ------------------------------------------------------
 
 def failing(monkeypatch, name: str, at: int, code: int = errno.EIO) -> list[int]:

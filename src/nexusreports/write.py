@@ -148,8 +148,14 @@ def _shown(path: Path) -> str:
 
 def _cannot_write(target: Path, exc: OSError) -> OutputError:
     why = exc.strerror or str(exc)
-    hint = ("free some space on that disk" if exc.errno in (errno.ENOSPC, errno.EDQUOT)
-            else "check that the output folder is writable")
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        hint = "free some space on that disk"
+    elif exc.errno == errno.EXDEV:  # e.g. out/nl, a link to another disk
+        hint = (f"{_shown(target.parent)} is on another disk than the output folder (a link?), "
+                "and outputs are moved into place from inside the output folder: make it a "
+                "plain folder, or point --out at that disk,")
+    else:
+        hint = "check that the output folder is writable"
     return OutputError(f"{_shown(target)}: cannot write ({why}): {hint} and build again; "
                        "nothing was changed, the previous outputs are as they were")
 
