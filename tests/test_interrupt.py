@@ -487,3 +487,99 @@ def test_sigterm_stops_a_parallel_build_and_its_workers(pool_work, group):
         "file is left. Run it again to finish."]
     assert left == []  # the workers, which ignore nothing but SIGINT, were ended by the build
     assert snapshot(pool_work / "out") == before
+
+
+def open_files(pid: int) -> list[str]:
+    """What the open descriptors of process ``pid`` point to."""
+    found = []
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            found.append(os.readlink(fd))
+        except OSError:
+            pass
+    return found
+
+
+def test_a_killed_parallel_build_leaves_no_worker_and_no_locked_folder(pool_work):
+    """``kill -9`` (or the OOM killer) to the main process of a ``--jobs 2`` build: its
+    rendering processes, which never held the folder's lock, end with it, and the next
+    build neither waits nor finds anything left."""
+    read_end, write_end = os.pipe()
+    env = {**os.environ, "SOURCE_DATE_EPOCH": "1767225600",
+           "PYTHONPATH": os.pathsep.join([str(pool_work / "hook"),
+                                          os.environ.get("PYTHONPATH", "")]),
+           "NEXUS_TEST_PAUSE": "render:2", "NEXUS_TEST_PAUSE_FD": str(write_end)}
+    proc = subprocess.Popen([*build_command(pool_work), "--jobs", "2", "--force"],
+                            cwd=pool_work, env=env, pass_fds=(write_end,),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    os.close(write_end)
+    lock = str(pool_work / "out" / ".nexusreports.lock")
+    try:
+        ready, _, _ = select.select([read_end], [], [], 300)  # a safety net, not a timing
+        assert ready and os.read(read_end, 64).startswith(b"paused\n"), "it never paused"
+        workers = [pid for pid in group_members(proc.pid) if pid != proc.pid]
+        assert workers
+        assert lock in open_files(proc.pid)
+        assert all(lock not in open_files(pid) for pid in workers)
+        proc.kill()
+        proc.communicate(timeout=PROMPT)
+        for _ in range(PROMPT * 10):  # a hang detector: the system ends them at once
+            if not group_members(proc.pid):
+                break
+            select.select([], [], [], 0.1)
+        assert group_members(proc.pid) == []
+    finally:
+        os.close(read_end)
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
+    again = subprocess.run(build_command(pool_work), cwd=pool_work, capture_output=True,
+                           text=True, timeout=300,
+                           env={**os.environ, "SOURCE_DATE_EPOCH": "1767225600"})
+    assert again.returncode == 0, again.stderr
+    assert "waiting" not in again.stderr
+    assert leftovers(pool_work) == []
+    assert check(pool_work, "1767225600").returncode == 0
+    assert_consistent(pool_work)
+
+
+def test_a_rendering_process_killed_from_outside_is_one_line_and_changes_nothing(pool_work):
+    """The OOM killer (or ``kill -9``) ends one rendering process of a ``--jobs 2`` build:
+    one line says so and what to do, exit 1, the previous outputs are as they were; before,
+    "internal error: BrokenProcessPool ... This is a bug"."""
+    before = snapshot(pool_work / "out")
+    read_end, write_end = os.pipe()
+    env = {**os.environ, "SOURCE_DATE_EPOCH": "1767225600",
+           "PYTHONPATH": os.pathsep.join([str(pool_work / "hook"),
+                                          os.environ.get("PYTHONPATH", "")]),
+           "NEXUS_TEST_PAUSE": "render:2", "NEXUS_TEST_PAUSE_FD": str(write_end)}
+    proc = subprocess.Popen([*build_command(pool_work), "--jobs", "2", "--force"],
+                            cwd=pool_work, env=env, pass_fds=(write_end,),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    os.close(write_end)
+    try:
+        ready, _, _ = select.select([read_end], [], [], 300)  # a safety net, not a timing
+        assert ready and os.read(read_end, 64).startswith(b"paused\n"), "it never paused"
+        workers = [pid for pid in group_members(proc.pid) if pid != proc.pid]
+        os.kill(workers[0], signal.SIGKILL)
+        out, err = proc.communicate(timeout=PROMPT)
+        left = group_members(proc.pid)
+    finally:
+        os.close(read_end)
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
+    assert proc.returncode == 1, err
+    assert err.splitlines() == [
+        "a rendering process was ended from outside (killed; out of memory?): nothing was "
+        "changed, the previous outputs are as they were; build again, with --jobs 1 if "
+        "memory is short"]
+    assert left == []
+    assert snapshot(pool_work / "out") == before
+    assert leftovers(pool_work) == []

@@ -311,6 +311,33 @@ def test_check_compares_source_date_epoch_as_the_build_does(work):
     assert f"0 built, {len(ALL)} unchanged" in build(work, "--out", "out").stderr
 
 
+@pytest.mark.parametrize("epoch", ["abc", "+1700000000", " 1700000000", "1_700_000_000",
+                                   "1.7e9", "-5", "4354819200"])
+@pytest.mark.parametrize("command", [("build",), ("build", "--check")])
+def test_a_source_date_epoch_that_is_not_digits_only_is_refused_before_anything(
+        work, epoch, command):
+    """``SOURCE_DATE_EPOCH=+1700000000``: the bundle would be dated by the clock (not
+    reproducible) while the manifest records the epoch, so ``--check`` would approve it; a
+    value no date can come from ended in "internal error".  Both are refused in one line
+    naming the value, and nothing is built."""
+    build(work, "--out", "out", "--format", "pdf", "--only", "atmp", "--lang", "nl",
+          SOURCE_DATE_EPOCH=EPOCH)
+    before = files(work / "out")
+    done = nexus(work, *command, "--out", "out", "--format", "pdf", "--only", "atmp",
+                 "--lang", "nl", SOURCE_DATE_EPOCH=epoch)
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        f"SOURCE_DATE_EPOCH={epoch!r}: not a date the outputs can carry: set it to a whole "
+        "number of seconds since 1970-01-01 UTC, digits only, before the year 2108 (e.g. "
+        "SOURCE_DATE_EPOCH=$(git log -1 --format=%ct)), or unset it; nothing was built"]
+    assert files(work / "out") == before
+
+
+def test_the_last_second_a_word_file_can_carry_is_accepted(work):
+    build(work, "--out", "out", "--format", "docx", "--only", "atmp", "--lang", "nl",
+          SOURCE_DATE_EPOCH="4354819199")
+
+
 def test_a_rebuild_after_check_fails_makes_check_green_again(work):
     build(work, "--out", "out")
     (work / "out/nl/atmp.pdf").write_bytes(b"not a pdf")

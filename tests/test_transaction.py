@@ -149,6 +149,31 @@ def test_a_first_build_that_runs_out_of_space_leaves_no_output_folder(work, smal
     assert not out.exists()
 
 
+def test_a_language_folder_linked_to_another_disk_is_named_and_nothing_changes(
+        work, small_disk):
+    """``out/nl`` a link to another file system: a rename cannot cross it.  Before, every
+    build said "check that the output folder is writable", which it was."""
+    out = work / "out"
+    assert nexus(work, out, "--format", "pdf", epoch=OLD_EPOCH).returncode == 0
+    before = snapshot(out)
+    shutil.move(out / "nl", small_disk / "nl")
+    (out / "nl").symlink_to(small_disk / "nl")
+    moved = snapshot(small_disk / "nl")
+    done = nexus(work, out, "--format", "pdf", epoch=NEW_EPOCH)
+    assert done.returncode == 1
+    line, = done.stderr.splitlines()
+    assert re.fullmatch(
+        rf"{re.escape(str(out))}/nl/\S+\.pdf: cannot write \(Invalid cross-device link\): "
+        rf"{re.escape(str(out))}/nl is on another disk than the output folder \(a link\?\), "
+        r"and outputs are moved into place from inside the output folder: make it a plain "
+        r"folder, or point --out at that disk, and build again; nothing was changed, the "
+        r"previous outputs are as they were", line), line
+    assert snapshot(small_disk / "nl") == moved
+    assert {k: v for k, v in snapshot(out).items() if not k.startswith("nl/")} == \
+        {k: v for k, v in before.items() if not k.startswith("nl/")}
+    assert leftovers(out) == []
+
+
 # --- any other write error, at each step ------------------------------------------------------
 
 def failing(monkeypatch, name: str, at: int, code: int = errno.EIO) -> list[int]:
@@ -282,3 +307,77 @@ def test_an_out_that_is_a_file_is_refused_naming_it(work, args):
         f"{work}/notes.txt: is a file, not a folder: give --out a folder (it is created if "
         "need be)"]
     assert (work / "notes.txt").read_text(encoding="utf-8") == "mine\n"
+
+
+# --- outputs that no build makes any more -----------------------------------------------------
+
+GONE = "precision-diagnostics"  # a flagship of 460 (EUR million) in the shipped data
+
+
+def delete_project(data: Path) -> None:
+    """Delete a flagship as a user would: its file, its place in the bundle's order and its
+    share of the programme's flagship total."""
+    (data / "projects" / f"{GONE}.yaml").unlink()
+    for name, old, new in [("bundle.yaml", f"  - {GONE}\n", ""),
+                           ("projects/biotech-nexus.yaml", "flagship_total_eur_m: 3910",
+                            "flagship_total_eur_m: 3450")]:
+        text = (data / name).read_text(encoding="utf-8")
+        assert old in text
+        (data / name).write_text(text.replace(old, new), encoding="utf-8")
+
+
+GONE_SHEETS = [f"{lang}/{GONE}.{fmt}" for lang in ("en", "nl") for fmt in ("docx", "pdf")]
+
+
+def test_the_sheets_of_a_deleted_project_are_removed_by_the_next_build(work):
+    """Before, they stayed in out/ and in the manifest, and ``build --check`` failed for
+    ever with "run nexusreports build", which changed nothing."""
+    out = work / "out"
+    assert nexus(work, out).returncode == 0
+    delete_project(work / "data")
+    done = nexus(work, out, "--check")
+    assert done.returncode == 1
+    assert [line for line in done.stderr.splitlines() if line.split(":")[0].endswith(
+        tuple(GONE_SHEETS))] == [
+        f"out/{path}: no build of this data makes it any more (its project or "
+        "data/bundle.yaml is gone): run nexusreports build to remove it"
+        for path in GONE_SHEETS]
+    done = nexus(work, out)
+    assert done.returncode == 0, done.stderr
+    assert [line for line in done.stderr.splitlines() if line.startswith("removed")] == [
+        f"removed {out}/{path}: no build of this data makes it any more"
+        for path in GONE_SHEETS]
+    assert not any((out / path).exists() for path in GONE_SHEETS)
+    assert nexus(work, out, "--check").returncode == 0
+    assert_consistent(out)
+    assert leftovers(out) == []
+
+
+def test_the_bundle_is_removed_once_its_data_file_is_deleted(work):
+    out = work / "out"
+    assert nexus(work, out, "--format", "pdf").returncode == 0
+    (work / "data" / "bundle.yaml").unlink()
+    assert nexus(work, out, "--check", "--format", "pdf").returncode == 1
+    assert nexus(work, out, "--format", "pdf").returncode == 0
+    assert not (out / "briefing-nl-en.pdf").exists()
+    assert nexus(work, out, "--check", "--format", "pdf").returncode == 0
+    assert_consistent(out)
+
+
+def test_a_write_error_while_removing_puts_the_removed_files_back(work, monkeypatch):
+    out = work / "out"
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", OLD_EPOCH)
+    build(options(out, work / "data"))
+    before = snapshot(out)
+    delete_project(work / "data")
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", NEW_EPOCH)  # every output is rewritten too
+    failing(monkeypatch, "unlink", 2)  # the second sheet it removes
+    with pytest.raises(OutputError):
+        build(options(out, work / "data"))
+    assert snapshot(out) == before
+    assert leftovers(out) == []
+    monkeypatch.undo()
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", NEW_EPOCH)
+    build(options(out, work / "data"))
+    assert not any((out / p).exists() for p in GONE_SHEETS)
+    assert_consistent(out)

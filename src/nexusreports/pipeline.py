@@ -27,6 +27,7 @@ import json
 import logging
 import os
 import platform
+import sys
 import zlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -35,7 +36,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from . import model as m
-from .errors import ContentOverflow, DataError, DataErrors, ErrorGroup, NexusError, Problem
+from .errors import (ContentOverflow, DataError, DataErrors, ErrorGroup, NexusError,
+                     OutputError, Problem)
 from .load import load_yaml
 from .theme import Theme, load_theme
 from .validate import PROJECTS_DIR, bundle_path, load_bundle, load_projects, project_files
@@ -159,6 +161,7 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildResul
     Safe to call again and again from one long-running process (each call takes and
     releases the folder's lock).
     """
+    source_date_epoch()  # a malformed one is refused before anything is done
     projects, theme, warnings = check(options.data_dir, options.templates_dir, options.strict)
     unknown = [s for s in options.only if s not in {p.slug for p in projects.projects}]
     if unknown:
@@ -173,7 +176,7 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildResul
 def _build_locked(projects: m.ProjectSet, theme: Theme, warnings: list[Problem],
                   options: BuildOptions, staging: Staging,
                   progress: Progress | None) -> BuildResult:
-    sde = os.environ.get("SOURCE_DATE_EPOCH") or None
+    sde = source_date_epoch()
     invariant = sde is not None
     tool = tool_versions()
     previous = read_manifest(options.out_dir)
@@ -215,9 +218,26 @@ def _build_locked(projects: m.ProjectSet, theme: Theme, warnings: list[Problem],
 
     # 4. commit: every output in place at once, the manifest last (see write.py)
     final = [*sheets, *bundles]
-    changed = staging.commit(final, tool)
+    changed = staging.commit(final, tool, remove=_unmakeable(previous, projects, options))
     return BuildResult(outputs=final, changed=changed, warnings=warnings,
                        rendered=[not o.reused for o in final])
+
+
+def _unmakeable(previous: dict[str, dict], projects: m.ProjectSet, options: BuildOptions
+                ) -> list[str]:
+    """The outputs of earlier builds that no build of this data can make any more: the
+    sheets of a project whose file was deleted or renamed, the bundle once
+    ``data/bundle.yaml`` is gone.  The commit removes them with their manifest entries, so
+    ``build --check`` can pass again.  (Outputs of another ``--only``, ``--lang`` or
+    ``--format`` are kept: a build with those options makes them.)"""
+    from . import bundle as files
+
+    slugs = {p.slug for p in projects.projects}
+    no_bundle = not bundle_path(options.data_dir).is_file()
+    return sorted(path for path, entry in previous.items()
+                  if (entry.get("slug") and entry["slug"] not in slugs)
+                  or (no_bundle and entry.get("slug") is None
+                      and path in (files.PDF_NAME, files.DOCX_NAME)))
 
 
 def _bundle_wanted(options: BuildOptions) -> bool:
@@ -355,7 +375,7 @@ def derived_output(options: BuildOptions, path: str, inputs: dict[str, str],
     returned as a reused output; otherwise ``make()`` is called and its output returned
     with these inputs and the key recorded.
     """
-    sde = os.environ.get("SOURCE_DATE_EPOCH") or None
+    sde = source_date_epoch()
     key = _digest({"path": path, "inputs": inputs, "tool": tool_versions()})
     previous = read_manifest(options.out_dir)
     reason = _freshness(path, key, previous, options, sde)
@@ -409,6 +429,29 @@ def _epoch_differs(entry: dict, sde: str | None) -> bool:
     return sde is not None and entry.get("source_date_epoch") != sde
 
 
+_LAST_EPOCH = 4354819199
+"""31 December 2107 23:59:59 UTC: the last second a Word file (a ZIP archive) can be dated."""
+
+
+def source_date_epoch() -> str | None:
+    """``SOURCE_DATE_EPOCH`` as builds record and compare it: None when it is unset or
+    empty, else a whole number of seconds since 1 January 1970 UTC, digits only.
+
+    Anything else (``+1700000000``, `` 1700000000``, ``1.7e9``, ``abc``) is refused: the
+    renderers would read some of those differently (one dating its file by the clock), so
+    ``--check`` could approve files a build does not reproduce.  Raises
+    :class:`OutputError` naming the value and how to write it."""
+    value = os.environ.get("SOURCE_DATE_EPOCH")
+    if not value:
+        return None
+    if not (value.isascii() and value.isdigit()) or int(value) > _LAST_EPOCH:
+        raise OutputError(f"SOURCE_DATE_EPOCH={value!r}: not a date the outputs can carry: "
+                          "set it to a whole number of seconds since 1970-01-01 UTC, digits "
+                          "only, before the year 2108 (e.g. SOURCE_DATE_EPOCH=$(git log -1 "
+                          "--format=%ct)), or unset it; nothing was built")
+    return value
+
+
 def _view_record(view: SheetView, options: BuildOptions) -> dict:
     """The view as plain data for the build key: no source path, logos relative."""
     record = asdict(view)
@@ -450,7 +493,28 @@ def _init_worker(theme: Theme, invariant: bool) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_UNBLOCK, _stop_signals())
+    _end_with_parent()
     _WORKER.update(theme=theme, invariant=invariant)
+
+
+def _end_with_parent() -> None:
+    """Let the system end this rendering process when the build that started it dies
+    (SIGKILL, the OOM killer): a worker would otherwise wait for work for ever.  Linux
+    only (``prctl``); elsewhere nothing changes."""
+    import ctypes
+    import multiprocessing
+    import signal
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    parent = multiprocessing.parent_process()
+    if parent is not None and parent.pid != os.getppid():  # it died before prctl
+        os._exit(1)
 
 
 class _signals_blocked:
@@ -540,6 +604,7 @@ def _render_jobs(jobs: list[SheetJob], theme: Theme, invariant: bool, n_jobs: in
     import multiprocessing
     import threading
     from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
 
     method = ("fork" if "fork" in multiprocessing.get_all_start_methods()
               and threading.active_count() == 1 else "spawn")
@@ -563,6 +628,11 @@ def _render_jobs(jobs: list[SheetJob], theme: Theme, invariant: bool, n_jobs: in
                 results[i] = stage(result)
             if progress:
                 progress(done, total, jobs[i].path)
+    except BrokenProcessPool:  # a worker was killed (kill -9, the OOM killer)
+        _stop_pool(pool)
+        raise OutputError("a rendering process was ended from outside (killed; out of memory?"
+                          "): nothing was changed, the previous outputs are as they were; "
+                          "build again, with --jobs 1 if memory is short") from None
     except BaseException:  # an error, Ctrl-C or SIGTERM: stop the workers, then go on
         _stop_pool(pool)
         raise
@@ -642,6 +712,7 @@ def verify(options: BuildOptions) -> tuple[list[Problem], int]:
     waited for (see :class:`~nexusreports.write.OutputLock`); nothing is written.
     Raises :class:`DataErrors` / :class:`TemplateError` like :func:`check`.
     """
+    source_date_epoch()
     projects, theme, _ = check(options.data_dir, options.templates_dir, options.strict)
     with OutputLock(options.out_dir, create=False):
         return _verify_locked(projects, theme, options)
@@ -650,7 +721,7 @@ def verify(options: BuildOptions) -> tuple[list[Problem], int]:
 def _verify_locked(projects: m.ProjectSet, theme: Theme, options: BuildOptions
                    ) -> tuple[list[Problem], int]:
     out_dir = Path(options.out_dir)
-    sde = os.environ.get("SOURCE_DATE_EPOCH") or None
+    sde = source_date_epoch()
     pending = pending_commits(out_dir)
     tool = tool_versions()
     old_tool = read_manifest_tool(out_dir)
@@ -662,6 +733,11 @@ def _verify_locked(projects: m.ProjectSet, theme: Theme, options: BuildOptions
 
     def note(path: str, message: str) -> None:
         problems.setdefault(path, message)
+
+    for path in _unmakeable(entries, projects, options):  # what build would remove
+        note(path, "no build of this data makes it any more (its project or "
+             f"{bundle_path(options.data_dir).as_posix()} is gone): run nexusreports build "
+             "to remove it")
 
     for path in sorted({*entries, *jobs}):
         entry, job = entries.get(path), jobs.get(path)

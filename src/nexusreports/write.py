@@ -7,7 +7,8 @@ A build is a transaction, as far as a file system allows:
 
 1. **Lock.**  :class:`OutputLock` holds an exclusive ``flock`` on ``<out>/.nexusreports.lock``
    (which names the holder's pid) from before the previous manifest is read until the
-   commit is done.  A second build into the same folder waits for it, saying for which
+   commit is done; a forked process (a rendering worker) closes its copy of the lock's
+   descriptor at once, so only the build itself holds the lock.  A second build into the same folder waits for it, saying for which
    process; builds never interleave.  Taking the lock first :func:`recover`\\ s what an
    interrupted build left.  The lock file is removed when the lock is released.
 2. **Stage.**  :meth:`Staging.stage` writes each output, as soon as it is rendered, to
@@ -21,7 +22,8 @@ A build is a transaction, as far as a file system allows:
    (``journal.json``: every planned rename with the new file's sha256) in place with one
    rename.  That is the commit point: until then nothing in the output folder has changed,
    so a full disk, a write error or a stop signal only removes the staging folder.
-4. **Commit.**  Each staged file is renamed over its target, ``manifest.json`` last, and the
+4. **Commit.**  Each staged file is renamed over its target (and each output no build makes
+   any more, see :meth:`Staging.commit`, is deleted), ``manifest.json`` last, and the
    folders are flushed; then the journal and the staging folder are deleted.  An error or
    a stop signal during these renames rolls them back (the old files are renamed back from
    ``old/``), so the previous set is left as it was, byte for byte.
@@ -146,8 +148,14 @@ def _shown(path: Path) -> str:
 
 def _cannot_write(target: Path, exc: OSError) -> OutputError:
     why = exc.strerror or str(exc)
-    hint = ("free some space on that disk" if exc.errno in (errno.ENOSPC, errno.EDQUOT)
-            else "check that the output folder is writable")
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        hint = "free some space on that disk"
+    elif exc.errno == errno.EXDEV:  # e.g. out/nl, a link to another disk
+        hint = (f"{_shown(target.parent)} is on another disk than the output folder (a link?), "
+                "and outputs are moved into place from inside the output folder: make it a "
+                "plain folder, or point --out at that disk,")
+    else:
+        hint = "check that the output folder is writable"
     return OutputError(f"{_shown(target)}: cannot write ({why}): {hint} and build again; "
                        "nothing was changed, the previous outputs are as they were")
 
@@ -215,6 +223,30 @@ def _remove_dirs(created: list[Path]) -> None:
 
 # --- the lock -----------------------------------------------------------------------------
 
+_LOCK_FDS: set[int] = set()
+"""The lock files this process has open.  A forked process (a rendering worker) closes its
+copies at once: an ``flock`` lasts while any copy of its descriptor is open, so a worker
+that outlived a killed build would otherwise keep the folder locked for ever."""
+
+
+def _close_lock_fds_in_child() -> None:
+    for fd in list(_LOCK_FDS):
+        try:
+            os.close(fd)  # only this process's copy: the parent keeps its lock
+        except OSError:
+            pass
+    _LOCK_FDS.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_close_lock_fds_in_child)
+
+
+def _close_lock_fd(fd: int) -> None:
+    _LOCK_FDS.discard(fd)
+    os.close(fd)
+
+
 class OutputLock:
     """``with OutputLock(out_dir):`` -- hold the output folder's lock (see the module
     docstring), then :func:`recover` it.
@@ -260,6 +292,7 @@ class OutputLock:
                 raise OutputError(f"{_shown(self.path)}: cannot create the lock file "
                                   f"({exc.strerror or exc}): check that the output folder "
                                   "is writable") from exc
+            _LOCK_FDS.add(fd)
             try:
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -272,7 +305,7 @@ class OutputLock:
             except FileNotFoundError:
                 same = False
             except OSError as exc:  # e.g. a network file system without locks
-                os.close(fd)
+                _close_lock_fd(fd)
                 if self._made:  # this folder is ours: leave nothing in it
                     try:
                         os.unlink(self.path)
@@ -283,12 +316,12 @@ class OutputLock:
                                   f"({exc.strerror or exc}): use a local folder for --out"
                                   ) from exc
             except BaseException:
-                os.close(fd)
+                _close_lock_fd(fd)
                 self._release_dirs()
                 raise
             if same:
                 break
-            os.close(fd)
+            _close_lock_fd(fd)
         self._fd = fd
         try:
             os.ftruncate(fd, 0)
@@ -311,7 +344,7 @@ class OutputLock:
         except OSError:
             pass
         self._release_dirs()
-        os.close(self._fd)  # lets go of the lock
+        _close_lock_fd(self._fd)  # lets go of the lock
         self._fd = None
 
     def _release_dirs(self) -> None:
@@ -376,9 +409,12 @@ class Staging:
         self._staged[output.path] = (staged, output.sha256)
         return replace(output, data=b"", file=staged)
 
-    def commit(self, outputs: list[Output], tool: dict[str, str]) -> list[bool]:
-        """Put every staged output in place and then ``manifest.json`` (see the module
-        docstring); return, per output, whether its file was written.
+    def commit(self, outputs: list[Output], tool: dict[str, str],
+               remove: tuple[str, ...] | list[str] = ()) -> list[bool]:
+        """Put every staged output in place, delete the files at the paths in ``remove``
+        (outputs no build can make any more, e.g. of a deleted project) and then put
+        ``manifest.json`` in place (see the module docstring), all in one commit; return,
+        per output, whether its file was written.
 
         The manifest lists each output's path, sha256, size, pages, language, format,
         inputs and build key, plus the tool and library versions in ``tool``.  Outputs of
@@ -386,36 +422,50 @@ class Staging:
         keep their manifest entries while their files exist.  Raises :class:`OutputError`;
         then, as after a stop signal, the output folder is as it was."""
         outputs = [self.stage(o) for o in outputs]
+        made = {o.path for o in outputs}
+        remove = [p for p in dict.fromkeys(remove) if p not in made and p != MANIFEST]
         entries = {path: e for path, e in read_manifest(self.out_dir).items()
-                   if (self.out_dir / path).is_file()}
+                   if path not in remove and (self.out_dir / path).is_file()}
         for output in outputs:
             entries[output.path] = manifest_entry(output)
         manifest = (json.dumps({"tool": tool, "outputs": [entries[k] for k in sorted(entries)]},
                                indent=2, sort_keys=True, ensure_ascii=False) + "\n"
                     ).encode("utf-8")
         self.stage(Output(path=MANIFEST, format="json", lang=None, data=manifest))
-        renames = [p for p in (*(o.path for o in outputs), MANIFEST) if p in self._staged]
-        if renames:
-            self._prepare_and_commit(renames)
+        renames = [p for p in (o.path for o in outputs) if p in self._staged]
+        removals = [p for p in remove if (self.out_dir / p).is_file()]
+        for path in removals:
+            log.warning("removed %s: no build of this data makes it any more",
+                        _shown(self.out_dir / path))
+        plan = [(p, False) for p in renames] + [(p, True) for p in removals]
+        if MANIFEST in self._staged:
+            plan.append((MANIFEST, False))  # last
+        if plan:
+            self._prepare_and_commit(plan)
         self.discard()
         return [o.path in self._staged for o in outputs]
 
-    def _prepare_and_commit(self, renames: list[str]) -> None:
+    def _prepare_and_commit(self, plan: list[tuple[str, bool]]) -> None:
+        """``plan``: (path, whether it is removed) in commit order, the manifest last."""
         made: list[Path] = []
         journal = {"pid": os.getpid(), "renames": []}
         target = self.out_dir
         try:  # 3. prepare: nothing in the output folder changes but new, empty folders
-            for path in renames:
+            for path, removed in plan:
                 target = self.out_dir / path
-                made += _makedirs(target.parent)
+                if not removed:
+                    made += _makedirs(target.parent)
                 old = None
                 if target.is_file():
                     old = self.root / "old" / path
                     old.parent.mkdir(parents=True, exist_ok=True)
                     _keep(target, old)
-                journal["renames"].append({"path": path, "old": old is not None,
-                                           "sha256": self._staged[path][1]})
-            folders = {self._staged[p][0].parent for p in renames}
+                item = {"path": path, "old": old is not None,
+                        "sha256": "" if removed else self._staged[path][1]}
+                if removed:
+                    item["remove"] = True
+                journal["renames"].append(item)
+            folders = {self._staged[p][0].parent for p, removed in plan if not removed}
             for folder in [*sorted(folders), self.root / "new", self.root / "old"]:
                 _fsync_dir(folder)
             target = self.out_dir
@@ -456,7 +506,10 @@ def _apply(out_dir: Path, root: Path, journal: dict) -> None:
     try:
         for item in journal["renames"]:
             target = out_dir / item["path"]
-            os.replace(root / "new" / item["path"], target)
+            if item.get("remove"):
+                _unlink(target)
+            else:
+                os.replace(root / "new" / item["path"], target)
             folders.add(target.parent)
         for folder in sorted(folders):
             _fsync_dir(folder)
@@ -466,6 +519,13 @@ def _apply(out_dir: Path, root: Path, journal: dict) -> None:
             raise _cannot_write(target, exc) from exc
         raise
     _finish(root)
+
+
+def _unlink(target: Path) -> None:
+    try:
+        target.unlink()
+    except FileNotFoundError:
+        pass
 
 
 def _finish(root: Path) -> None:
@@ -492,7 +552,8 @@ def _roll_back(out_dir: Path, root: Path, journal: dict) -> None:
             if item["old"]:
                 if old.exists():
                     os.replace(old, target)
-            elif _holds(target, item["sha256"], target.stat().st_size):
+            elif not item.get("remove") and _holds(target, item["sha256"],
+                                                   target.stat().st_size):
                 target.unlink()
         except OSError:
             log.debug("rollback of %s", target, exc_info=True)
@@ -549,7 +610,9 @@ def _recover_one(out_dir: Path, root: Path) -> None:
     try:
         for item in renames:
             new, target = root / "new" / item["path"], out_dir / item["path"]
-            if new.exists():
+            if item.get("remove"):
+                _unlink(target)
+            elif new.exists():
                 os.replace(new, target)
             elif not _holds(target, item["sha256"], target.stat().st_size):
                 raise FileNotFoundError(new)
