@@ -76,6 +76,31 @@ SITECUSTOMIZE = textwrap.dedent("""\
             return _register(font)
 
         _metrics.registerFont = registerFont
+    elif _mode.startswith("paragraph:"):  # inside ReportLab's paragraph parser
+        from reportlab.platypus import paraparser as _paraparser
+        _feed = _paraparser.ParaParser.feed
+        _at = int(_mode.split(":")[1])
+        _feeds = [0]
+
+        def feed(self, data):
+            _feeds[0] += 1
+            if _feeds[0] == _at:
+                _pause()
+            return _feed(self, data)
+
+        _paraparser.ParaParser.feed = feed
+    elif _mode == "font-file":  # inside ReportLab's reading of a font file (a bare except)
+        from reportlab.pdfbase import ttfonts as _ttfonts
+        _read = _ttfonts.TTFontFile.read_ushort  # first called inside its table directory
+        _reads = [0]
+
+        def read_ushort(self):
+            _reads[0] += 1
+            if _reads[0] == 1:
+                _pause()
+            return _read(self)
+
+        _ttfonts.TTFontFile.read_ushort = read_ushort
     elif _mode.startswith("write:"):
         _at = int(_mode.split(":")[1])
         _fsync = os.fsync
@@ -205,6 +230,22 @@ def assert_consistent(work: Path) -> None:
 
 SIGNALS = [pytest.param(signal.SIGINT, 130, id="SIGINT"),
            pytest.param(signal.SIGTERM, 128 + signal.SIGTERM, id="SIGTERM")]
+
+
+@pytest.mark.parametrize("pause", ["paragraph:5", "font-file"])
+@pytest.mark.parametrize("signum, code", SIGNALS)
+def test_a_signal_inside_reportlab_is_still_an_interruption(work, pause, signum, code):
+    # before: ReportLab's paragraph parser re-raised the interruption with a text message (a
+    # traceback, exit 1), and its font reader turned it into "cannot use this font file
+    # (Corrupt TTF ...): restore it" (exit 1)
+    before = snapshot(work / "out")
+    done = interrupted_build(work, pause, signum)
+    assert done.returncode == code, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        f"Interrupted ({signal.Signals(signum).name}): the build stopped; no file is "
+        "half-written and no temporary file is left. Run it again to finish."]
+    assert snapshot(work / "out") == before
+    assert leftovers(work) == []
 
 
 @pytest.mark.parametrize("signum, code", SIGNALS)

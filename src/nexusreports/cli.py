@@ -545,12 +545,19 @@ class Interrupted(BaseException):
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
+_RECEIVED: list[int] = []
+"""The stop signal this run received, if any.  A library may catch :class:`Interrupted` and
+raise something else in its place (ReportLab re-raises it with a text message from its
+paragraph parser, and turns it into a "corrupt font" error while it reads a font file): once
+a stop signal has arrived, whatever ends the run is that interruption."""
+
 
 def _interrupt(signum: int, frame: object) -> None:
     # the first stop signal unwinds the build; later ones (Ctrl-C pressed twice, a SIGTERM
     # after the SIGINT) are ignored, so the clean-up cannot itself be cut short
     for stop in _STOP_SIGNALS:
         signal.signal(stop, signal.SIG_IGN)
+    _RECEIVED.append(signum)
     raise Interrupted(signum)
 
 
@@ -584,6 +591,7 @@ def main(argv: list[str] | None = None) -> int:
     ignored: the command ends as it would have (exit 0 for a finished build).  Called with
     ``argv`` (in-process use), the previous signal handlers are put back on return; called
     without (the ``nexusreports`` program), the process exits next, so they are not."""
+    _RECEIVED.clear()
     previous = _catch_stop_signals()
     if argv is None:
         previous = {}
@@ -594,10 +602,11 @@ def main(argv: list[str] | None = None) -> int:
         return code
     except Interrupted as exc:
         previous = {}  # exiting: further signals stay ignored
-        click.echo(f"Interrupted ({signal.Signals(exc.signum).name}): the build stopped; no "
+        signum = _RECEIVED[0] if _RECEIVED else exc.signum
+        click.echo(f"Interrupted ({signal.Signals(signum).name}): the build stopped; no "
                    "file is half-written and no temporary file is left. Run it again to "
                    "finish.", err=True)
-        return 128 + exc.signum
+        return 128 + signum
     finally:
         for stop, handler in previous.items():
             signal.signal(stop, handler)
@@ -609,6 +618,8 @@ def _run(argv: list[str] | None) -> int:
         if isinstance(code, int) and code:  # a command's click.exceptions.Exit(code)
             return code
     except NexusError as exc:
+        if _RECEIVED:  # a library turned the interruption into this error
+            raise Interrupted(_RECEIVED[0]) from exc
         for line in exc.lines():
             click.echo(line, err=True)
         if len(exc.lines()) > 1:
@@ -628,6 +639,8 @@ def _run(argv: list[str] | None) -> int:
     except SystemExit as exc:
         return int(exc.code or 0) if not isinstance(exc.code, str) else 1
     except Exception as exc:  # noqa: BLE001 - the one place that must never show a traceback
+        if _RECEIVED:  # a library turned the interruption into this error
+            raise Interrupted(_RECEIVED[0]) from exc
         log.debug("internal error", exc_info=True)
         click.echo(f"internal error: {exc.__class__.__name__}: {exc}. This is a bug in "
                    "nexusreports; run again with -vv and report the output.", err=True)
