@@ -233,7 +233,7 @@ def test_check_builds_nothing(work):
     done = nexus(work, "build", "--out", "out", "--check")
     assert done.returncode == 1
     assert not (work / "out").exists()
-    for path in SHEETS:  # (the bundle is not planned: it is not in a manifest yet)
+    for path in ALL:  # the bundle files too: a full build makes them
         assert f"out/{path}: missing" in done.stderr
 
 
@@ -263,6 +263,17 @@ def test_check_names_every_output_of_a_changed_input(work):
     assert all("data/projects/precision-diagnostics.yaml changed" in line for line in lines)
 
 
+def test_check_names_the_bundle_files_when_the_manifest_is_gone(work):
+    # before: "16 of 16 outputs" were named, the two bundle files left out
+    build(work, "--out", "out")
+    (work / "out/manifest.json").unlink()
+    done = nexus(work, "build", "--out", "out", "--check")
+    assert done.returncode == 1
+    for path in ALL:
+        assert f"out/{path}: missing from manifest.json" in done.stderr
+    assert f"{len(ALL)} of {len(ALL)} outputs in out are not up to date" in done.stderr
+
+
 def test_check_names_a_deleted_output(work):
     build(work, "--out", "out")
     (work / "out/nl/biotech-nexus.pdf").unlink()
@@ -281,7 +292,8 @@ def test_check_names_outputs_made_by_another_tool_version(work):
     manifest.write_text(json.dumps(data), encoding="utf-8")
     done = nexus(work, "build", "--out", "out", "--check")
     assert done.returncode == 1
-    assert done.stderr.count("stale: the tool versions changed (reportlab)") == len(SHEETS)
+    # every sheet and both bundle files (before: the bundles' keys were never compared)
+    assert done.stderr.count("stale: the tool versions changed (reportlab)") == len(ALL)
 
 
 def test_check_compares_source_date_epoch_as_the_build_does(work):

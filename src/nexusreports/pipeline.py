@@ -734,12 +734,20 @@ def _verify_locked(projects: m.ProjectSet, theme: Theme, options: BuildOptions
     def note(path: str, message: str) -> None:
         problems.setdefault(path, message)
 
+    from . import bundle as files  # the bundle files this build would make (no rendering)
+
+    bundles = set()
+    if (options.bundle and not options.only and set(options.langs) == set(m.LANGS)
+            and bundle_path(options.data_dir).is_file()):
+        bundles = {name for fmt, name in (("pdf", files.PDF_NAME), ("docx", files.DOCX_NAME))
+                   if fmt in options.formats}
+
     for path in _unmakeable(entries, projects, options):  # what build would remove
         note(path, "no build of this data makes it any more (its project or "
              f"{bundle_path(options.data_dir).as_posix()} is gone): run nexusreports build "
              "to remove it")
 
-    for path in sorted({*entries, *jobs}):
+    for path in sorted({*entries, *jobs, *bundles}):
         entry, job = entries.get(path), jobs.get(path)
         target = out_dir / path
         if entry is None or not target.is_file():
@@ -765,6 +773,10 @@ def _verify_locked(projects: m.ProjectSet, theme: Theme, options: BuildOptions
             why = (f"the tool versions changed ({', '.join(moved)})" if moved
                    else "its content changed (e.g. the programme it belongs to)")
             note(path, f"stale: {why}: run nexusreports build")
+        elif job is None and tool != old_tool:  # a bundle: its key holds the tool versions
+            moved = sorted(k for k in {*tool, *old_tool} if tool.get(k) != old_tool.get(k))
+            note(path, f"stale: the tool versions changed ({', '.join(moved)}): "
+                 "run nexusreports build")
         elif _epoch_differs(entry, sde):
             built = entry.get("source_date_epoch")
             note(path, "stale: built " + (f"with SOURCE_DATE_EPOCH={built}" if built else
@@ -782,7 +794,7 @@ def _verify_locked(projects: m.ProjectSet, theme: Theme, options: BuildOptions
                           "unfinished: run nexusreports build to complete it")
                   for journal in pending]
     return (unfinished + [Problem(out_dir / p, 0, "", problems[p]) for p in sorted(problems)],
-            len({*entries, *jobs}))
+            len({*entries, *jobs, *bundles}))
 
 
 def _theme_inputs(theme: Theme, options: BuildOptions) -> dict[str, str]:
