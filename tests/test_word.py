@@ -534,8 +534,8 @@ def test_an_unclosed_block_is_reported(shipped, scratch):
     break_template(scratch, "<w:t>{%p endif %}</w:t>", "<w:t>-</w:t>", after="size_note")
     assert render_error(shipped, scratch) == (
         "templates/sheet.docx: body, paragraph “{%p if size_note %}”: the block "
-        "{%p if size_note %} is never closed: add {% endif %} (with the same p/tr/tc letter) "
-        "after the part it repeats or shows")
+        "{%p if size_note %} is never closed: add {%p endif %} after the part it repeats or "
+        "shows")
 
 
 def test_an_unknown_name_is_reported_with_the_text_around_it(shipped, scratch):
@@ -793,3 +793,33 @@ def test_every_sheet_is_one_page_in_libreoffice(sheets, tmp_path):
     assert pages == {name: 1 for name in pages}
     text = PdfReader(tmp_path / "pdf" / "atmp-nl.pdf").pages[0].extract_text()
     assert "2.250" in text and "Randvoorwaarden" in text and "Niet opgegeven" in text
+
+
+@pytest.mark.parametrize("opener, closer, message", [
+    ("{%p if size_note %}", "{% endif %}",
+     "templates/sheet.docx: body, paragraph “{% endif %}”: {% endif %} closes "
+     "{%p if size_note %} (body, paragraph “{%p if size_note %}”), which was opened with {%p "
+     "(a paragraph tag): close it with {%p endif %} (the same p/tr/tc letter)"),
+    ("{% if size_note %}", "{%p endif %}",
+     "templates/sheet.docx: body, paragraph “{%p endif %}”: {%p endif %} closes "
+     "{% if size_note %} (body, paragraph “{% if size_note %}”), which was opened with {% "
+     "(an inline tag): close it with {% endif %} (the same p/tr/tc letter)"),
+])
+def test_a_block_closed_with_another_letter_is_reported_before_rendering(
+        shipped, scratch, opener, closer, message):
+    """docxtpl removes the paragraph around a {%p %} tag only: a block opened with one letter
+    and closed with another would swallow the rest of the document (before: an internal
+    error, IndexError, naming no tag)."""
+    break_template(scratch, "<w:t>{%p if size_note %}</w:t>", f"<w:t>{opener}</w:t>")
+    break_template(scratch, "<w:t>{%p endif %}</w:t>", f"<w:t>{closer}</w:t>",
+                   after="size_note")
+    assert render_error(shipped, scratch) == message
+
+
+def test_an_else_with_another_letter_than_its_if_is_reported(shipped, scratch):
+    break_template(scratch, "<w:t>{%p else %}</w:t>", "<w:t>{% else %}</w:t>",
+                   after="block.bullets")
+    assert render_error(shipped, scratch) == (
+        "templates/sheet.docx: body, paragraph “{% else %}”: {% else %} belongs to "
+        "{%p if block.bullets %} (body, paragraph “{%p if block.bullets %}”), which was opened "
+        "with {%p (a paragraph tag): write it {%p else %} (the same p/tr/tc letter)")

@@ -489,16 +489,29 @@ def _jinja_source(tag: str) -> str | None:
     return None  # a comment
 
 
+def _letter(tag: str) -> str:
+    """docxtpl's letter of a statement tag: ``p``, ``tr``, ``tc``, ``r`` or ``""``."""
+    stmt = _STATEMENT.match(tag)
+    return (stmt.group(2) or "") if stmt else ""
+
+
+def _spelled(word: str, letter: str) -> str:
+    """A statement as an author types it: ``{%p endif %}``, ``{% endfor %}``."""
+    return "{%" + (letter + " " if letter else " ") + word + " %}"
+
+
 def _blocks(tags: list[_Tag]) -> list[str]:
-    """Problems with block structure: never closed, closed wrongly, else without if."""
+    """Problems with block structure: never closed, closed wrongly or with another p/tr/tc
+    letter than it was opened with, else without if."""
     problems: list[str] = []
-    stack: list[tuple[str, str]] = []
+    stack: list[tuple[str, _Tag]] = []
     for tag in tags:
         source = _jinja_source(tag.text)
         if not source or not source.startswith("{%"):
             continue
         body = source[2:-2].strip()
         word = body.split(maxsplit=1)[0] if body else ""
+        letter = _letter(tag.text)
         if word in _BLOCKS or (word == "set" and "=" not in body):
             stack.append((word, tag))
         elif word.startswith("end"):
@@ -510,16 +523,39 @@ def _blocks(tags: list[_Tag]) -> list[str]:
             elif stack[-1][0] != wanted:
                 kw, opener = stack.pop()
                 problems.append(f"{tag.where}: the open block is {opener.text} ({opener.where}), "
-                                f"which must be closed with {{% end{kw} %}} first")
+                                "which must be closed with "
+                                f"{_spelled('end' + kw, _letter(opener.text))} first")
             else:
-                stack.pop()
+                _, opener = stack.pop()
+                opened = _letter(opener.text)
+                if letter != opened:
+                    problems.append(
+                        f"{tag.where}: {tag.text} closes {opener.text} ({opener.where}), which "
+                        f"was opened with {_kind(opened)}: close it with "
+                        f"{_spelled(word, opened)} (the same p/tr/tc letter)")
         elif word in ("else", "elif") and (not stack or stack[-1][0] not in ("if", "for")):
             problems.append(f"{tag.where}: {tag.text} is in no open if or for block")
+        elif word in ("else", "elif") and letter != _letter(stack[-1][1].text):
+            opener = stack[-1][1]
+            opened = _letter(opener.text)
+            problems.append(
+                f"{tag.where}: {tag.text} belongs to {opener.text} ({opener.where}), which was "
+                f"opened with {_kind(opened)}: write it "
+                f"{_spelled(word if word == 'else' else word + ' …', opened)} (the same p/tr/tc "
+                "letter)")
     for word, opener in stack:
         problems.append(f"{opener.where}: the block {opener.text} is never closed: add "
-                        f"{{% end{word} %}} (with "
-                        "the same p/tr/tc letter) after the part it repeats or shows")
+                        f"{_spelled('end' + word, _letter(opener.text))} after the part it "
+                        "repeats or shows")
     return problems
+
+
+_KINDS = {"p": "{%p (a paragraph tag)", "tr": "{%tr (a table row tag)",
+          "tc": "{%tc (a table cell tag)", "r": "{%r (a run tag)", "": "{% (an inline tag)"}
+
+
+def _kind(letter: str) -> str:
+    return _KINDS.get(letter, "{%" + letter)
 
 
 def _names(tags: list[_Tag], context: Mapping[str, Any],
@@ -705,6 +741,11 @@ def render_docx(view: SheetView, theme: Theme, *, now: datetime | None = None) -
         raise TemplateError(where, f"{at}: {message}; the names a template may use are listed "
                             f"in {REFERENCE}") from exc
     doc = tpl.docx
+    if doc.element.body.find(qn("w:sectPr")) is None:
+        # a block whose tags the checks could pair removed the end of the body with it
+        raise TemplateError(where, "body: rendering removed the page settings at the end of "
+                            "the document; a {% if %} or {% for %} and its end enclose more "
+                            f"than the part they should show or repeat; see {REFERENCE}")
     _fit_grids(doc)
     _size_share_bars(doc, view)
     _one_year_timeline(doc, view)
