@@ -739,6 +739,45 @@ def test_a_restyle_that_no_longer_fits_is_refused_naming_the_word_sheet(scratch,
     assert "nl-NL Word sheet does not fit" in capsys.readouterr().err
 
 
+def _has_dejavu_sans() -> bool:
+    if shutil.which("fc-match") is None:
+        return False
+    found = subprocess.run(["fc-match", "-f", "%{family}", "DejaVu Sans"],
+                           capture_output=True, text=True, check=False).stdout
+    return "DejaVu Sans" in found
+
+
+@pytest.mark.skipif(not _has_dejavu_sans(), reason="needs fontconfig and DejaVu Sans")
+def test_a_restyle_in_a_wider_font_is_measured_in_that_font(scratch, capsys):
+    """Every style set in DejaVu Sans (about 15 % wider than Calibri) at Normal 12 pt: before,
+    the estimate measured every font with Carlito's widths and passed it, and LibreOffice ran
+    the Precision Diagnostics sheets onto two pages (and the Word bundle to 16)."""
+    path = scratch / "templates" / "sheet.docx"
+    document = docx.Document(str(path))
+    for style in document.styles:
+        if style.type in (1, 2):  # paragraph and character styles
+            style.font.name = "DejaVu Sans"
+    for name, size in (("Normal", 12), ("Lead", 12.6), ("List Bullet", 12)):
+        document.styles[name].font.size = docx.shared.Pt(size)
+    document.save(str(path))
+    assert main(["validate"]) == 1
+    err = capsys.readouterr().err
+    assert ("data/projects/precision-diagnostics.yaml:19: summary.nl, relevance.nl, "
+            "collaborations.national, collaborations.european: the nl-NL Word sheet does not "
+            "fit on one page: the left column is ") in err
+    assert "the en-GB Word sheet does not fit" in err
+
+
+def test_a_font_that_is_the_themes_is_measured_with_the_themes_widths(sheets):
+    from nexusreports.render.word.fit import Layout, _Run
+    from nexusreports.theme import load_theme
+
+    layout = Layout(docx.Document(io.BytesIO(sheets["atmp", "nl"])), load_theme(TEMPLATES))
+    for font in (None, "Calibri", "Carlito", "+major"):  # the theme's major font is Calibri
+        assert layout.face(_Run(10, False, False, font)) is layout.regular
+        assert layout.face(_Run(10, True, False, font)) is layout.bold
+
+
 def test_the_shipped_word_sheets_fit_with_room_to_spare(sheets, shipped):
     from nexusreports.render.word.fit import measure
 

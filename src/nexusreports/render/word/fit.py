@@ -3,8 +3,10 @@
 Word lays a .docx out only when it opens it, so the build measures the filled sheet itself,
 with the template's own styles (font sizes, bold, capitals, line spacing, space before and
 after, indents), page size, margins and footer, table grid, cell padding and row heights, and
-the widths of the theme's font (Carlito, metric-compatible with Calibri: the template's
-font).  Lines are broken at spaces as Word does; Word's automatic hyphenation can only make
+the widths of each run's font: Calibri (the template's font) with the theme's Carlito, which
+has its widths; another font with the file fontconfig finds for it (the font itself, or the
+one LibreOffice puts in its place where it is not installed); without fontconfig (Windows,
+macOS) every font is measured as Carlito.  Lines are broken at spaces as Word does; Word's automatic hyphenation can only make
 a paragraph shorter, so the estimate errs on the long side.  A sheet taller than its page is
 a :class:`~nexusreports.errors.ContentOverflow` naming the Word sheet, the column that
 overflows, the fields shown in it and by how much.
@@ -22,6 +24,8 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import shutil
+import subprocess
 from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
@@ -46,11 +50,41 @@ _EMU_PER_PT = 12700
 _TWIPS_PER_PT = 20
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=32)
 def _face(path: str):
     from reportlab.pdfbase.ttfonts import TTFont
 
     return TTFont(f"nexusreports-word-{abs(hash(path))}", path)
+
+
+THEME_FONT_NAMES = frozenset({"calibri", "calibri light", "carlito"})
+"""Font names measured with the theme's font (Carlito has Calibri's widths)."""
+
+
+@lru_cache(maxsize=32)
+def system_face(family: str, bold: bool):
+    """The face LibreOffice would set ``family`` in on this machine, or None.
+
+    fontconfig (``fc-match``, where installed, as on Linux and in CI) names the font file
+    for the family, or the font it substitutes when the family is not installed, as
+    LibreOffice does.  None without fontconfig, or when the file is no TrueType font
+    ReportLab can read: the run is then measured with the theme's font.
+    """
+    fc_match = shutil.which("fc-match")
+    if fc_match is None:
+        return None
+    pattern = family.replace("-", r"\-").replace(":", r"\:") + (":weight=bold" if bold else "")
+    try:
+        found = subprocess.run([fc_match, "-f", "%{file}", pattern], capture_output=True,
+                               text=True, timeout=10, check=False).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if not found.lower().endswith(".ttf"):
+        return None
+    try:
+        return _face(found)
+    except Exception:  # noqa: BLE001 - any font ReportLab cannot read: use the theme's
+        return None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,13 +150,23 @@ class _Run:
     size_pt: float
     bold: bool
     caps: bool
+    font: str | None = None
+    """The Latin font name (``w:rFonts``; a theme font as ``+major``/``+minor``)."""
 
 
 def _run_props(layers: Iterable[etree._Element]) -> _Run:
-    size, bold, caps = 10.0, False, False
+    size, bold, caps, font = 10.0, False, False, None
     for rpr in layers:
         if rpr is None:
             continue
+        fonts = rpr.find(qn("w:rFonts"))
+        if fonts is not None:
+            theme = fonts.get(qn("w:asciiTheme"))
+            named = fonts.get(qn("w:ascii")) or fonts.get(qn("w:hAnsi"))
+            if theme:
+                font = "+major" if theme.startswith("major") else "+minor"
+            elif named:
+                font = named
         sz = rpr.find(qn("w:sz"))
         if sz is not None and (sz.get(qn("w:val")) or "").isdigit():
             size = int(sz.get(qn("w:val"))) / 2
@@ -132,7 +176,7 @@ def _run_props(layers: Iterable[etree._Element]) -> _Run:
         c = _on(rpr.find(qn("w:caps")))
         if c is not None:
             caps = c
-    return _Run(size, bold, caps)
+    return _Run(size, bold, caps, font)
 
 
 def _twips_attr(el: etree._Element | None, *names: str) -> float | None:
@@ -186,11 +230,21 @@ class Layout:
         self.styles = _Styles(doc.styles.element)
         self.regular = _face(str(theme.fonts.regular))
         self.bold = _face(str(theme.fonts.bold))
+        self.theme_fonts = _theme_fonts(doc)
 
     # -- text ----------------------------------------------------------------------------
+    def face(self, run: _Run):
+        """The face a run is measured with: the template's font where this machine has it
+        (or the font LibreOffice would put in its place), else the theme's font."""
+        font = self.theme_fonts.get(run.font, run.font) if run.font else None
+        if font and font.strip().lower() not in THEME_FONT_NAMES:
+            face = system_face(font.strip(), run.bold)
+            if face is not None:
+                return face
+        return self.bold if run.bold else self.regular
+
     def _width(self, text: str, run: _Run) -> float:
-        face = self.bold if run.bold else self.regular
-        return face.stringWidth(text.upper() if run.caps else text, run.size_pt)
+        return self.face(run).stringWidth(text.upper() if run.caps else text, run.size_pt)
 
     def paragraph(self, p: etree._Element, width_pt: float) -> float:
         """The height of paragraph ``p`` set in a column ``width_pt`` wide."""
@@ -351,6 +405,25 @@ class Layout:
             if content > spanned:
                 heights[last] += content - spanned
         return sum(heights), cells_out
+
+
+_A = "{http://schemas.openxmlformats.org/drawingml/2006/main}"
+
+
+def _theme_fonts(doc: Any) -> dict[str, str]:
+    """The Latin fonts of the document's theme: ``{"+major": ..., "+minor": ...}``."""
+    try:
+        part = next(rel.target_part for rel in doc.part.rels.values()
+                    if rel.reltype.endswith("/theme"))
+        root = etree.fromstring(part.blob)
+    except (StopIteration, etree.XMLSyntaxError, AttributeError, ValueError):
+        return {}
+    fonts = {}
+    for key, kind in (("+major", "majorFont"), ("+minor", "minorFont")):
+        latin = root.find(f".//{_A}{kind}/{_A}latin")
+        if latin is not None and latin.get("typeface"):
+            fonts[key] = latin.get("typeface")
+    return fonts
 
 
 def _section_geometry(doc: Any) -> tuple[float, float, float, float]:
