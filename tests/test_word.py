@@ -862,3 +862,30 @@ def test_an_else_with_another_letter_than_its_if_is_reported(shipped, scratch):
         "templates/sheet.docx: body, paragraph “{% else %}”: {% else %} belongs to "
         "{%p if block.bullets %} (body, paragraph “{%p if block.bullets %}”), which was opened "
         "with {%p (a paragraph tag): write it {%p else %} (the same p/tr/tc letter)")
+
+
+def test_margins_that_push_a_table_off_the_page_are_refused_naming_the_table(scratch, capsys):
+    """Page margins of 30 mm: the tables keep their fixed widths, and before, the build
+    passed sheets whose right column LibreOffice cut off at the edge of the paper."""
+    path = scratch / "templates" / "sheet.docx"
+    document = docx.Document(str(path))
+    section = document.sections[0]
+    section.left_margin = section.right_margin = docx.shared.Mm(30)
+    document.save(str(path))
+    assert main(["validate"]) == 1
+    assert capsys.readouterr().err.splitlines()[0] == (
+        "templates/sheet.docx: body, table “Biotech Nexus Life sciences en Biotech P"
+        "…”: its text runs 6.0 mm off the right edge of the page (the page is 210 mm wide, its "
+        "margins left 30 mm, right 30 mm, and the table keeps its width); make the page "
+        "margins narrower again (Layout → Margins) or the table narrower (Table Properties → "
+        "Table → Preferred width)")
+
+
+def test_margins_a_little_wider_still_build(scratch):
+    """20 mm margins: the header band's shading runs off the page, its text does not."""
+    path = scratch / "templates" / "sheet.docx"
+    document = docx.Document(str(path))
+    section = document.sections[0]
+    section.left_margin = section.right_margin = docx.shared.Mm(20)
+    document.save(str(path))
+    assert main(["validate"]) == 0

@@ -34,7 +34,7 @@ from typing import Any
 from docx.oxml.ns import qn
 from lxml import etree
 
-from ...errors import ContentOverflow
+from ...errors import ContentOverflow, TemplateError
 from ...theme import Theme
 from ...view import SheetView
 
@@ -538,4 +538,59 @@ def check_fit(doc: Any, view: SheetView, theme: Theme, template: Path) -> None:
                           "its text smaller or its spacing tighter")
 
 
-__all__ = ["Layout", "check_fit", "measure"]
+WIDTH_TOLERANCE_PT = 1.0
+"""How far past the page's edge a table's text may reach before it counts as cut off."""
+
+
+def check_width(doc: Any, template: Path) -> None:
+    """Raise :class:`TemplateError` when the text of a table of the body runs off the right
+    edge of the page (wider page margins push fixed-width tables sideways: Word and
+    LibreOffice then cut the text off at the edge of the paper).
+
+    A table may reach into the margin, and a band's shading may run off the page (the
+    header band is meant to reach the edge); only the text area of its rightmost cells, the
+    cell less its right padding, counts.
+    """
+    section = doc.sections[0]
+    page_w = section.page_width / _EMU_PER_PT
+    left_margin = section.left_margin / _EMU_PER_PT
+    for tbl in doc.element.body.iterchildren(qn("w:tbl")):
+        grid = [(_twips_attr(c, "w") or 0.0)
+                for c in tbl.findall(f"{qn('w:tblGrid')}/{qn('w:gridCol')}")]
+        tbl_pr = tbl.find(qn("w:tblPr"))
+        ind_el = tbl_pr.find(qn("w:tblInd")) if tbl_pr is not None else None
+        indent = (_twips_attr(ind_el, "w") or 0.0) if ind_el is not None and \
+            ind_el.get(qn("w:type"), "dxa") == "dxa" else 0.0
+        default_mar = tbl_pr.find(qn("w:tblCellMar")) if tbl_pr is not None else None
+        worst = 0.0
+        for tr in tbl.findall(qn("w:tr")):
+            col = 0
+            for tc in tr.findall(qn("w:tc")):
+                tc_pr = tc.find(qn("w:tcPr"))
+                span_el = tc_pr.find(qn("w:gridSpan")) if tc_pr is not None else None
+                col += int(span_el.get(qn("w:val"), "1")) if span_el is not None else 1
+                if not _text_of(tc).strip():
+                    continue
+                pad = DEFAULT_CELL_PAD_PT
+                for source in (tc_pr.find(qn("w:tcMar")) if tc_pr is not None else None,
+                               default_mar):
+                    side = source.find(qn("w:right")) if source is not None else None
+                    if side is not None:
+                        pad = _twips_attr(side, "w") or 0.0
+                        break
+                right = left_margin + indent + sum(grid[:col]) - pad
+                worst = max(worst, right - page_w)
+        if worst > WIDTH_TOLERANCE_PT:
+            text = " ".join(" ".join(_text_of(p) for p in tbl.iter(qn("w:p"))).split())
+            shown = text[:40] + ("…" if len(text) > 40 else "")
+            mm = lambda pt: round(pt / 72 * 25.4, 1)  # noqa: E731
+            raise TemplateError(
+                template, f"body, table “{shown}”: its text runs {mm(worst):.1f} mm off the "
+                f"right edge of the page (the page is {mm(page_w):g} mm wide, its margins "
+                f"left {mm(left_margin):g} mm, right {mm(section.right_margin / _EMU_PER_PT):g}"
+                " mm, and the table keeps its width); make the page margins narrower again "
+                "(Layout → Margins) or the table narrower (Table Properties → Table → "
+                "Preferred width)")
+
+
+__all__ = ["Layout", "check_fit", "check_width", "measure"]

@@ -47,7 +47,7 @@ from jinja2 import meta, nodes
 from lxml import etree
 
 from . import ooxml
-from .fit import check_fit
+from .fit import check_fit, check_width
 from ...errors import ErrorGroup, TemplateError
 from ...theme import Theme
 from ...view import SheetView
@@ -750,6 +750,7 @@ def render_docx(view: SheetView, theme: Theme, *, now: datetime | None = None) -
     _size_share_bars(doc, view)
     _one_year_timeline(doc, view)
     _drop_markers(doc)
+    check_width(doc, where)
     check_fit(doc, view, theme, where)
     ooxml.drop_styles_with_effects(doc)
     set_language(doc, view.locale_id)
