@@ -889,3 +889,19 @@ def test_margins_a_little_wider_still_build(scratch):
     section.left_margin = section.right_margin = docx.shared.Mm(20)
     document.save(str(path))
     assert main(["validate"]) == 0
+
+
+def test_a_key_figures_column_too_tall_names_its_fields_and_line(scratch, capsys):
+    """Small and Scale text made bigger: the right column overflows on the programme sheet.
+    Before, the message named no field ("right column: …") and no line."""
+    path = scratch / "templates" / "sheet.docx"
+    document = docx.Document(str(path))
+    for name, size in (("Small", 10), ("Small Muted", 10), ("Scale", 12), ("Scale Active", 12)):
+        document.styles[name].font.size = docx.shared.Pt(size)
+    document.save(str(path))
+    assert main(["validate"]) == 1
+    first = capsys.readouterr().err.splitlines()[0]
+    assert first.startswith(
+        "data/projects/biotech-nexus.yaml:85: size_eur_m, flagship_total_eur_m, period, "
+        "shares.capital_pct, shares.public_pct, trl, mrl, preconditions: the nl-NL Word sheet "
+        "does not fit on one page: the right column is "), first

@@ -447,19 +447,36 @@ def _growth(layout: Layout, tbl: etree._Element) -> list[tuple[float, list]]:
     return out
 
 
-def _view_fields(view: SheetView, header: bool = False) -> list[tuple[str, list[str]]]:
-    """The data fields a Word sheet shows, each with the view texts that show it (the
-    name and domain only in the header band, whose text they are)."""
+def _view_fields(view: SheetView, region: str = "") -> list[tuple[str, list[str]]]:
+    """The data fields a Word sheet shows in ``region``, each with the view texts that show
+    it: the name and domain in the header band, the texts in the left column, the key
+    figures and preconditions (named as the PDF sheet names them) in the right column;
+    elsewhere both columns' fields."""
     lang = view.lang
-    if header:
+    if region.startswith("header"):
         return [("name", [view.title]), (f"domain.{lang}", [view.domain])]
-    return [
+    text = [
         (f"summary.{lang}", list(view.summary)),
         (f"relevance.{lang}", list(view.relevance)),
         (view.national.field, [e.text for e in view.national.entries]),
         (view.european.field, [e.text for e in view.european.entries]),
         ("organisations", [o.name for o in view.organisations]),
     ]
+    figures = [
+        ("size_eur_m", [view.size]),
+        ("flagship_total_eur_m", [view.size_note or ""]),
+        ("period", [view.period_start]),
+        ("shares.capital_pct", [view.shares[0].left_pct] if view.shares else []),
+        ("shares.public_pct", [view.shares[1].left_pct] if len(view.shares) > 1 else []),
+        ("trl", [view.trl_range]),
+        ("mrl", [view.mrl]),
+        ("preconditions", [item.label for group in view.matrix for item in group.items]),
+    ]
+    if region == "left column":
+        return text
+    if region == "right column":
+        return figures
+    return text + figures
 
 
 def _text_of(element: etree._Element) -> str:
@@ -525,7 +542,7 @@ def check_fit(doc: Any, view: SheetView, theme: Theme, template: Path) -> None:
         if tables and tallest is tables[0] and doc.element.body.index(tallest) == 0:
             region = f"header band ({region})"
     shown = _text_of(where)
-    fields = [name for name, texts in _view_fields(view, header=region.startswith("header"))
+    fields = [name for name, texts in _view_fields(view, region)
               if any(t and t.split("\n")[0][:40] in shown for t in texts)]
     normal = _para_props(layout.styles, etree.Element(qn("w:p")))[0]
     line_pt = max(normal.size_pt * LINE_FACTOR * (normal.line / 240 if normal.rule == "auto"
