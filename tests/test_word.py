@@ -905,3 +905,19 @@ def test_a_key_figures_column_too_tall_names_its_fields_and_line(scratch, capsys
         "data/projects/biotech-nexus.yaml:85: size_eur_m, flagship_total_eur_m, period, "
         "shares.capital_pct, shares.public_pct, trl, mrl, preconditions: the nl-NL Word sheet "
         "does not fit on one page: the right column is "), first
+
+
+@pytest.mark.parametrize("old, new, where", [
+    ("<w:t>{{ size }}</w:t>", "<w:t>{{ size | round }}</w:t>", "“{{ size | round }}”"),
+    ("<w:t>{{ item.label }}</w:t>", "<w:t>{{ item.label + 1 }}</w:t>",
+     "“{{ item.label + 1 }}”"),
+])
+def test_a_number_filter_on_formatted_text_names_its_tag(shipped, scratch, old, new, where):
+    """Before: `internal error: TypeError: type str doesn't define __round__ method`."""
+    break_template(scratch, old, new, after="nr_")
+    message = render_error(shipped, scratch)
+    assert message.startswith(f"templates/sheet.docx: body, paragraph {where}: this tag cannot "
+                              "be rendered ("), message
+    assert message.endswith("every value comes as text, already formatted for the language, "
+                            "so filters and arithmetic for numbers (round, int, float, format, "
+                            "sum, +, -) do not apply; see docs/template-reference.md")

@@ -740,6 +740,14 @@ def render_docx(view: SheetView, theme: Theme, *, now: datetime | None = None) -
                          str(exc.message or exc).rstrip("."))
         raise TemplateError(where, f"{at}: {message}; the names a template may use are listed "
                             f"in {REFERENCE}") from exc
+    except (TypeError, ValueError, ArithmeticError, LookupError) as exc:
+        # a filter or operator given a value of another kind ({{ size | round }}: every
+        # number comes formatted, as text); Jinja names no tag, so find the one that fails
+        at = _failing_tag(_scan(data, where)[0], context, type(exc)) or "body"
+        raise TemplateError(where, f"{at}: this tag cannot be rendered ({exc}); every value "
+                            "comes as text, already formatted for the language, so filters "
+                            "and arithmetic for numbers (round, int, float, format, sum, +, -) "
+                            f"do not apply; see {REFERENCE}") from exc
     doc = tpl.docx
     if doc.element.body.find(qn("w:sectPr")) is None:
         # a block whose tags the checks could pair removed the end of the body with it
@@ -772,6 +780,35 @@ def render_docx(view: SheetView, theme: Theme, *, now: datetime | None = None) -
     props.created = stamp
     props.modified = stamp
     return _repack_parts(_package_parts(doc), where)
+
+
+_EXPRESSION_OF = re.compile(r"^\{%\s*(?:if|elif)\s+(.*?)\s*%\}$|^\{%\s*for\s+.+?\s+in\s+(.*?)\s*%\}$", re.S)
+
+
+def _failing_tag(tags: list[_Tag], context: Mapping[str, Any], kind: type) -> str | None:
+    """Where the first tag stands whose expression, evaluated alone, raises ``kind``
+    (tags that use a loop's variable cannot be evaluated alone and are passed over)."""
+    env = _environment()
+    for tag in tags:
+        source = _jinja_source(tag.text)
+        if not source:
+            continue
+        if source.startswith("{{"):
+            expression = source[2:-2].strip()
+        else:
+            found = _EXPRESSION_OF.match(source)
+            expression = next((g for g in found.groups() if g), None) if found else None
+        if not expression:
+            continue
+        try:
+            env.from_string("{{ " + expression + " }}").render(context)
+        except kind:
+            return tag.where
+        except Exception:  # noqa: BLE001 - a loop variable, or another problem
+            continue
+    numeric = re.compile(r"\|\s*(round|int|float|format|sum|abs|max|min)\b|\s[-+*/]\s")
+    return next((tag.where for tag in tags if tag.text.startswith(("{{", "{%"))
+                 and numeric.search(tag.text[2:-2])), None)
 
 
 def core_property(text: str) -> str:
