@@ -921,3 +921,12 @@ def test_a_number_filter_on_formatted_text_names_its_tag(shipped, scratch, old, 
     assert message.endswith("every value comes as text, already formatted for the language, "
                             "so filters and arithmetic for numbers (round, int, float, format, "
                             "sum, +, -) do not apply; see docs/template-reference.md")
+
+
+def test_a_share_bar_that_does_not_exist_is_named_where_it_is_used(shipped, scratch):
+    """Before: 'no table holds the bookmark nr_shares_2 … add nr_shares_2', as if a third
+    bar could be made."""
+    break_template(scratch, "<w:t>{{ size }}</w:t>", "<w:t>{{ shares[2].left_pct }}</w:t>")
+    assert render_error(shipped, scratch) == (
+        "templates/sheet.docx: body, paragraph “{{ shares[2].left_pct }}”: there is no "
+        "shares[2]: the share bars are shares[0], shares[1]; see docs/template-reference.md")

@@ -620,14 +620,23 @@ def share_bar_tables(root: etree._Element) -> dict[int, etree._Element]:
     return bars
 
 
-def _share_bars(data: bytes, tags: list[_Tag]) -> list[str]:
+def _share_bars(data: bytes, tags: list[_Tag], count: int = 2) -> list[str]:
     """Share bars the build cannot size: for each ``shares[i]`` a tag of the body uses, one
-    table of the body must hold the bookmark ``nr_shares_<i>`` and be one row of two cells."""
+    table of the body must hold the bookmark ``nr_shares_<i>`` and be one row of two cells.
+    A ``shares[i]`` past the ``count`` share bars there are is reported where it stands."""
+    problems = []
+    for tag in tags:
+        for m in _SHARES_TAG.finditer(tag.text):
+            if int(m.group(1)) >= count:
+                problems.append(
+                    f"{tag.where}: there is no {m.group(0).replace(' ', '')}: the share bars "
+                    f"are {', '.join(f'shares[{i}]' for i in range(count))}; see {REFERENCE}")
+    if problems:
+        return list(dict.fromkeys(problems))
     used = sorted({int(m.group(1)) for tag in tags if tag.part == "word/document.xml"
                    for m in _SHARES_TAG.finditer(tag.text)})
     root = etree.fromstring(zipfile.ZipFile(io.BytesIO(data)).read("word/document.xml"))
     bars = share_bar_tables(root)
-    problems = []
     for index in used:
         name, mark = f"shares[{index}]", marker_name(f"shares_{index}")
         tbl = bars.get(index)
@@ -681,7 +690,9 @@ def check_template(data: bytes, where: Path, context: Mapping[str, Any]) -> None
         if not problems:
             problems = _names(tags, context, _environment())
         if not problems:
-            problems = _share_bars(data, tags)
+            shares = context.get("shares")
+            problems = _share_bars(data, tags,
+                                   len(shares) if isinstance(shares, (list, tuple)) else 2)
         errors = list(dict.fromkeys(problems))
         if len(_CHECKED) >= 32:
             _CHECKED.clear()
