@@ -930,3 +930,12 @@ def test_a_share_bar_that_does_not_exist_is_named_where_it_is_used(shipped, scra
     assert render_error(shipped, scratch) == (
         "templates/sheet.docx: body, paragraph “{{ shares[2].left_pct }}”: there is no "
         "shares[2]: the share bars are shares[0], shares[1]; see docs/template-reference.md")
+
+
+def test_including_another_file_is_refused_before_rendering(shipped, scratch):
+    """Before: 'body: … no loader for this environment specified', naming no paragraph."""
+    break_template(scratch, "<w:t>{{ size }}</w:t>", '<w:t>{% include "parts.docx" %}</w:t>')
+    assert render_error(shipped, scratch) == (
+        "templates/sheet.docx: body, paragraph “{% include \"parts.docx\" %}”: a Word template "
+        "cannot include other files ({% include … %}); put the part in this template; see "
+        "docs/template-reference.md")

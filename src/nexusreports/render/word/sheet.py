@@ -579,6 +579,13 @@ def _names(tags: list[_Tag], context: Mapping[str, Any],
         regex = re.compile(pattern)
         return next((t.where for t, src in sources if regex.search(src)), "?")
 
+    for node in tree.find_all((nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)):
+        word = {nodes.Include: "include", nodes.Import: "import",
+                nodes.FromImport: "from", nodes.Extends: "extends"}[type(node)]
+        pattern = r"^\{%\s*" + word + r"\b"
+        problems.append(f"{tag_using(pattern)}: a Word template cannot "
+                        f"{'use' if word == 'from' else word} other files ({{% {word} … %}}); "
+                        f"put the part in this template; see {REFERENCE}")
     known = set(context) | set(env.globals)
     for name in sorted(meta.find_undeclared_variables(tree) - known):
         pattern = r"\b" + re.escape(name) + r"\b"
