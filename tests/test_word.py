@@ -939,3 +939,38 @@ def test_including_another_file_is_refused_before_rendering(shipped, scratch):
         "templates/sheet.docx: body, paragraph “{% include \"parts.docx\" %}”: a Word template "
         "cannot include other files ({% include … %}); put the part in this template; see "
         "docs/template-reference.md")
+
+
+def with_header(folder: Path, lines: int) -> None:
+    """The template in ``folder`` with a page header of ``lines`` paragraphs (python-docx, as
+    a script would add one) and Normal at 11 pt."""
+    path = folder / "templates" / "sheet.docx"
+    document = docx.Document(str(path))
+    header = document.sections[0].header
+    header.is_linked_to_previous = False
+    header.paragraphs[0].text = "{{ project_name }}"
+    for _ in range(lines - 1):
+        header.add_paragraph("{{ labels.project_sheet }} – {{ domain }}")
+    document.styles["Normal"].font.size = docx.shared.Pt(11)
+    document.save(str(path))
+
+
+def test_a_page_header_added_to_the_template_takes_its_room(scratch, capsys):
+    """Eight header lines push the body down 50 mm: before, the estimate left the header out
+    (43-53 mm to spare) and LibreOffice put three sheets on two pages."""
+    with_header(scratch, 8)
+    assert main(["validate"]) == 1
+    assert ("data/projects/precision-diagnostics.yaml:19: summary.nl, relevance.nl, "
+            "collaborations.national, collaborations.european: the nl-NL Word sheet does not "
+            "fit on one page: the left column is ") in capsys.readouterr().err
+
+
+def test_a_page_header_added_to_the_template_has_its_style(shipped, scratch):
+    """python-docx and Word give a new header the style "Header": the template keeps it, so
+    the sheets stay valid (before: "Style 'Header' referenced but not defined")."""
+    with_header(scratch, 2)
+    _, theme, _ = check(scratch / "data", Path("templates"))
+    data = render_docx(view_of(shipped, "atmp", "nl"), theme, now=STAMP)
+    assert docx_errors(data) == []
+    assert "Flagship Biotech Nexus: ATMP I&II" in " ".join(
+        t.text or "" for t in xml(data, "word/header1.xml").iter(f"{{{W}}}t"))

@@ -2,7 +2,7 @@
 
 Word lays a .docx out only when it opens it, so the build measures the filled sheet itself,
 with the template's own styles (font sizes, bold, capitals, line spacing, space before and
-after, indents), page size, margins and footer, table grid, cell padding and row heights, and
+after, indents), page size, margins, header and footer, table grid, cell padding and row heights, and
 the widths of each run's font: Calibri (the template's font) with the theme's Carlito, which
 has its widths; another font with the file fontconfig finds for it (the font itself, or the
 one LibreOffice puts in its place where it is not installed); without fontconfig (Windows,
@@ -493,10 +493,16 @@ def measure(doc: Any, theme: Theme) -> tuple[float, float, list[tuple[float, etr
     page_h, top, bottom, footer_distance = _section_geometry(doc)
     section = doc.sections[0]
     text_w = (section.page_width - section.left_margin - section.right_margin) / _EMU_PER_PT
-    footer = section.footer
+    first = section.different_first_page_header_footer  # the one page is the first
+    footer = section.first_page_footer if first else section.footer
     if not footer.is_linked_to_previous:
         footer_h = layout.blocks(footer._element, text_w)
         bottom = max(bottom, footer_distance + footer_h)
+    header = section.first_page_header if first else section.header
+    if not header.is_linked_to_previous:
+        header_h = layout.blocks(header._element, text_w)
+        if header_h > 0:
+            top = max(top, section.header_distance.pt + header_h)
     room = page_h - top - bottom
     blocks = []
     for child in doc.element.body:
