@@ -974,3 +974,20 @@ def test_a_page_header_added_to_the_template_has_its_style(shipped, scratch):
     assert docx_errors(data) == []
     assert "Flagship Biotech Nexus: ATMP I&II" in " ".join(
         t.text or "" for t in xml(data, "word/header1.xml").iter(f"{{{W}}}t"))
+
+
+def test_bigger_key_figure_text_is_refused_for_the_sheets_libreoffice_runs_over(scratch,
+                                                                                   capsys):
+    """Small and Scale text at 10 and 12 pt: LibreOffice runs five sheets onto a second page
+    (biotech-nexus in both languages, the three flagships in Dutch). The estimate alone put
+    the flagships 2.1 mm inside their page; the 4 mm the page must leave catches them."""
+    path = scratch / "templates" / "sheet.docx"
+    document = docx.Document(str(path))
+    for name, size in (("Small", 10), ("Small Muted", 10), ("Scale", 12), ("Scale Active", 12)):
+        document.styles[name].font.size = docx.shared.Pt(size)
+    document.save(str(path))
+    assert main(["validate"]) == 1
+    refused = sorted(re.findall(r"data/projects/([\w-]+)\.yaml:\d+: .*? the (\w\w)-\w\w Word "
+                                r"sheet does not fit", capsys.readouterr().err))
+    assert refused == [("atmp", "nl"), ("biotech-nexus", "en"), ("biotech-nexus", "nl"),
+                       ("infectieziekten", "nl"), ("precision-diagnostics", "nl")]

@@ -44,6 +44,11 @@ winDescent) / unitsPerEm = 2500 / 2048): Word's "single" line for these fonts.""
 DEFAULT_CELL_PAD_PT = 5.4
 """Word's default left and right cell padding (0.19 cm) where a table sets none."""
 TOLERANCE_PT = 0.5
+SAFETY_PT = 4 / 25.4 * 72
+"""Room (4 mm) a sheet must leave at the foot of its page: LibreOffice laid sheets out up
+to about 3 mm taller than the estimate where a restyle made the key-figures column or a page
+header the tallest part (cell borders, the heading lines LibreOffice sets taller); the
+shipped sheets leave some 50 mm."""
 """Rounding the estimate may be off by without calling a sheet too tall."""
 
 _EMU_PER_PT = 12700
@@ -521,6 +526,7 @@ def check_fit(doc: Any, view: SheetView, theme: Theme, template: Path) -> None:
     overflow in mm, with the lines to cut at the template's Normal line.
     """
     used, room, blocks = measure(doc, theme)
+    room -= SAFETY_PT
     if used <= room + TOLERANCE_PT:
         return
     over_pt = used - room
