@@ -2,14 +2,15 @@
 
 Word lays a .docx out only when it opens it, so the build measures the filled sheet itself,
 with the template's own styles (font sizes, bold, capitals, line spacing, space before and
-after, indents), page size, margins, header and footer, table grid, cell padding and row heights, and
-the widths of each run's font: Calibri (the template's font) with the theme's Carlito, which
-has its widths; another font with the file fontconfig finds for it (the font itself, or the
-one LibreOffice puts in its place where it is not installed); without fontconfig (Windows,
-macOS) every font is measured as Carlito.  Lines are broken at spaces as Word does; Word's automatic hyphenation can only make
-a paragraph shorter, so the estimate errs on the long side.  A sheet taller than its page is
-a :class:`~nexusreports.errors.ContentOverflow` naming the Word sheet, the column that
-overflows, the fields shown in it and by how much.
+after, indents), page size, margins, header and footer, table grid, cell padding and row
+heights, and the widths of each run's font: Calibri (the template's font) with the theme's
+Carlito, which has its widths; another font with the file fontconfig finds for it (the font
+itself, or the one LibreOffice puts in its place where it is not installed); without
+fontconfig (Windows, macOS) every font is measured as Carlito.  Lines are broken at spaces
+as Word does; Word's automatic hyphenation can only make a paragraph shorter, so the
+estimate errs on the long side, and a sheet must leave :data:`SAFETY_PT` free.  A sheet
+taller than that is a :class:`~nexusreports.errors.ContentOverflow` naming the Word sheet,
+the column that overflows, the fields shown in it and by how much.
 
 What is guaranteed where (docs/template-reference.md says the same): this estimate runs in
 every ``validate`` and ``build``; the test suite also converts every Word sheet and the

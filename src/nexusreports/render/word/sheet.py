@@ -800,7 +800,8 @@ def render_docx(view: SheetView, theme: Theme, *, now: datetime | None = None) -
     return _repack_parts(_package_parts(doc), where)
 
 
-_EXPRESSION_OF = re.compile(r"^\{%\s*(?:if|elif)\s+(.*?)\s*%\}$|^\{%\s*for\s+.+?\s+in\s+(.*?)\s*%\}$", re.S)
+_EXPRESSION_OF = re.compile(r"^\{%\s*(?:if|elif)\s+(.*?)\s*%\}$"
+                            r"|^\{%\s*for\s+.+?\s+in\s+(.*?)\s*%\}$", re.S)
 
 
 def _failing_tag(tags: list[_Tag], context: Mapping[str, Any], kind: type) -> str | None:
