@@ -534,8 +534,8 @@ def test_an_unclosed_block_is_reported(shipped, scratch):
     break_template(scratch, "<w:t>{%p endif %}</w:t>", "<w:t>-</w:t>", after="size_note")
     assert render_error(shipped, scratch) == (
         "templates/sheet.docx: body, paragraph “{%p if size_note %}”: the block "
-        "{%p if size_note %} is never closed: add {% endif %} (with the same p/tr/tc letter) "
-        "after the part it repeats or shows")
+        "{%p if size_note %} is never closed: add {%p endif %} after the part it repeats or "
+        "shows")
 
 
 def test_an_unknown_name_is_reported_with_the_text_around_it(shipped, scratch):
@@ -739,6 +739,45 @@ def test_a_restyle_that_no_longer_fits_is_refused_naming_the_word_sheet(scratch,
     assert "nl-NL Word sheet does not fit" in capsys.readouterr().err
 
 
+def _has_dejavu_sans() -> bool:
+    if shutil.which("fc-match") is None:
+        return False
+    found = subprocess.run(["fc-match", "-f", "%{family}", "DejaVu Sans"],
+                           capture_output=True, text=True, check=False).stdout
+    return "DejaVu Sans" in found
+
+
+@pytest.mark.skipif(not _has_dejavu_sans(), reason="needs fontconfig and DejaVu Sans")
+def test_a_restyle_in_a_wider_font_is_measured_in_that_font(scratch, capsys):
+    """Every style set in DejaVu Sans (about 15 % wider than Calibri) at Normal 12 pt: before,
+    the estimate measured every font with Carlito's widths and passed it, and LibreOffice ran
+    the Precision Diagnostics sheets onto two pages (and the Word bundle to 16)."""
+    path = scratch / "templates" / "sheet.docx"
+    document = docx.Document(str(path))
+    for style in document.styles:
+        if style.type in (1, 2):  # paragraph and character styles
+            style.font.name = "DejaVu Sans"
+    for name, size in (("Normal", 12), ("Lead", 12.6), ("List Bullet", 12)):
+        document.styles[name].font.size = docx.shared.Pt(size)
+    document.save(str(path))
+    assert main(["validate"]) == 1
+    err = capsys.readouterr().err
+    assert ("data/projects/precision-diagnostics.yaml:19: summary.nl, relevance.nl, "
+            "collaborations.national, collaborations.european: the nl-NL Word sheet does not "
+            "fit on one page: the left column is ") in err
+    assert "the en-GB Word sheet does not fit" in err
+
+
+def test_a_font_that_is_the_themes_is_measured_with_the_themes_widths(sheets):
+    from nexusreports.render.word.fit import Layout, _Run
+    from nexusreports.theme import load_theme
+
+    layout = Layout(docx.Document(io.BytesIO(sheets["atmp", "nl"])), load_theme(TEMPLATES))
+    for font in (None, "Calibri", "Carlito", "+major"):  # the theme's major font is Calibri
+        assert layout.face(_Run(10, False, False, font)) is layout.regular
+        assert layout.face(_Run(10, True, False, font)) is layout.bold
+
+
 def test_the_shipped_word_sheets_fit_with_room_to_spare(sheets, shipped):
     from nexusreports.render.word.fit import measure
 
@@ -793,3 +832,162 @@ def test_every_sheet_is_one_page_in_libreoffice(sheets, tmp_path):
     assert pages == {name: 1 for name in pages}
     text = PdfReader(tmp_path / "pdf" / "atmp-nl.pdf").pages[0].extract_text()
     assert "2.250" in text and "Randvoorwaarden" in text and "Niet opgegeven" in text
+
+
+@pytest.mark.parametrize("opener, closer, message", [
+    ("{%p if size_note %}", "{% endif %}",
+     "templates/sheet.docx: body, paragraph “{% endif %}”: {% endif %} closes "
+     "{%p if size_note %} (body, paragraph “{%p if size_note %}”), which was opened with {%p "
+     "(a paragraph tag): close it with {%p endif %} (the same p/tr/tc letter)"),
+    ("{% if size_note %}", "{%p endif %}",
+     "templates/sheet.docx: body, paragraph “{%p endif %}”: {%p endif %} closes "
+     "{% if size_note %} (body, paragraph “{% if size_note %}”), which was opened with {% "
+     "(an inline tag): close it with {% endif %} (the same p/tr/tc letter)"),
+])
+def test_a_block_closed_with_another_letter_is_reported_before_rendering(
+        shipped, scratch, opener, closer, message):
+    """docxtpl removes the paragraph around a {%p %} tag only: a block opened with one letter
+    and closed with another would swallow the rest of the document (before: an internal
+    error, IndexError, naming no tag)."""
+    break_template(scratch, "<w:t>{%p if size_note %}</w:t>", f"<w:t>{opener}</w:t>")
+    break_template(scratch, "<w:t>{%p endif %}</w:t>", f"<w:t>{closer}</w:t>",
+                   after="size_note")
+    assert render_error(shipped, scratch) == message
+
+
+def test_an_else_with_another_letter_than_its_if_is_reported(shipped, scratch):
+    break_template(scratch, "<w:t>{%p else %}</w:t>", "<w:t>{% else %}</w:t>",
+                   after="block.bullets")
+    assert render_error(shipped, scratch) == (
+        "templates/sheet.docx: body, paragraph “{% else %}”: {% else %} belongs to "
+        "{%p if block.bullets %} (body, paragraph “{%p if block.bullets %}”), which was opened "
+        "with {%p (a paragraph tag): write it {%p else %} (the same p/tr/tc letter)")
+
+
+def test_margins_that_push_a_table_off_the_page_are_refused_naming_the_table(scratch, capsys):
+    """Page margins of 30 mm: the tables keep their fixed widths, and before, the build
+    passed sheets whose right column LibreOffice cut off at the edge of the paper."""
+    path = scratch / "templates" / "sheet.docx"
+    document = docx.Document(str(path))
+    section = document.sections[0]
+    section.left_margin = section.right_margin = docx.shared.Mm(30)
+    document.save(str(path))
+    assert main(["validate"]) == 1
+    assert capsys.readouterr().err.splitlines()[0] == (
+        "templates/sheet.docx: body, table “Biotech Nexus Life sciences en Biotech P"
+        "…”: its text runs 6.0 mm off the right edge of the page (the page is 210 mm wide, its "
+        "margins left 30 mm, right 30 mm, and the table keeps its width); make the page "
+        "margins narrower again (Layout → Margins) or the table narrower (Table Properties → "
+        "Table → Preferred width)")
+
+
+def test_margins_a_little_wider_still_build(scratch):
+    """20 mm margins: the header band's shading runs off the page, its text does not."""
+    path = scratch / "templates" / "sheet.docx"
+    document = docx.Document(str(path))
+    section = document.sections[0]
+    section.left_margin = section.right_margin = docx.shared.Mm(20)
+    document.save(str(path))
+    assert main(["validate"]) == 0
+
+
+def test_a_key_figures_column_too_tall_names_its_fields_and_line(scratch, capsys):
+    """Small and Scale text made bigger: the right column overflows on the programme sheet.
+    Before, the message named no field ("right column: …") and no line."""
+    path = scratch / "templates" / "sheet.docx"
+    document = docx.Document(str(path))
+    for name, size in (("Small", 10), ("Small Muted", 10), ("Scale", 12), ("Scale Active", 12)):
+        document.styles[name].font.size = docx.shared.Pt(size)
+    document.save(str(path))
+    assert main(["validate"]) == 1
+    first = capsys.readouterr().err.splitlines()[0]
+    assert first.startswith(
+        "data/projects/biotech-nexus.yaml:85: size_eur_m, flagship_total_eur_m, period, "
+        "shares.capital_pct, shares.public_pct, trl, mrl, preconditions: the nl-NL Word sheet "
+        "does not fit on one page: the right column is "), first
+
+
+@pytest.mark.parametrize("old, new, where", [
+    ("<w:t>{{ size }}</w:t>", "<w:t>{{ size | round }}</w:t>", "“{{ size | round }}”"),
+    ("<w:t>{{ item.label }}</w:t>", "<w:t>{{ item.label + 1 }}</w:t>",
+     "“{{ item.label + 1 }}”"),
+])
+def test_a_number_filter_on_formatted_text_names_its_tag(shipped, scratch, old, new, where):
+    """Before: `internal error: TypeError: type str doesn't define __round__ method`."""
+    break_template(scratch, old, new, after="nr_")
+    message = render_error(shipped, scratch)
+    assert message.startswith(f"templates/sheet.docx: body, paragraph {where}: this tag cannot "
+                              "be rendered ("), message
+    assert message.endswith("every value comes as text, already formatted for the language, "
+                            "so filters and arithmetic for numbers (round, int, float, format, "
+                            "sum, +, -) do not apply; see docs/template-reference.md")
+
+
+def test_a_share_bar_that_does_not_exist_is_named_where_it_is_used(shipped, scratch):
+    """Before: 'no table holds the bookmark nr_shares_2 … add nr_shares_2', as if a third
+    bar could be made."""
+    break_template(scratch, "<w:t>{{ size }}</w:t>", "<w:t>{{ shares[2].left_pct }}</w:t>")
+    assert render_error(shipped, scratch) == (
+        "templates/sheet.docx: body, paragraph “{{ shares[2].left_pct }}”: there is no "
+        "shares[2]: the share bars are shares[0], shares[1]; see docs/template-reference.md")
+
+
+def test_including_another_file_is_refused_before_rendering(shipped, scratch):
+    """Before: 'body: … no loader for this environment specified', naming no paragraph."""
+    break_template(scratch, "<w:t>{{ size }}</w:t>", '<w:t>{% include "parts.docx" %}</w:t>')
+    assert render_error(shipped, scratch) == (
+        "templates/sheet.docx: body, paragraph “{% include \"parts.docx\" %}”: a Word template "
+        "cannot include other files ({% include … %}); put the part in this template; see "
+        "docs/template-reference.md")
+
+
+def with_header(folder: Path, lines: int) -> None:
+    """The template in ``folder`` with a page header of ``lines`` paragraphs (python-docx, as
+    a script would add one) and Normal at 11 pt."""
+    path = folder / "templates" / "sheet.docx"
+    document = docx.Document(str(path))
+    header = document.sections[0].header
+    header.is_linked_to_previous = False
+    header.paragraphs[0].text = "{{ project_name }}"
+    for _ in range(lines - 1):
+        header.add_paragraph("{{ labels.project_sheet }} – {{ domain }}")
+    document.styles["Normal"].font.size = docx.shared.Pt(11)
+    document.save(str(path))
+
+
+def test_a_page_header_added_to_the_template_takes_its_room(scratch, capsys):
+    """Eight header lines push the body down 50 mm: before, the estimate left the header out
+    (43-53 mm to spare) and LibreOffice put three sheets on two pages."""
+    with_header(scratch, 8)
+    assert main(["validate"]) == 1
+    assert ("data/projects/precision-diagnostics.yaml:19: summary.nl, relevance.nl, "
+            "collaborations.national, collaborations.european: the nl-NL Word sheet does not "
+            "fit on one page: the left column is ") in capsys.readouterr().err
+
+
+def test_a_page_header_added_to_the_template_has_its_style(shipped, scratch):
+    """python-docx and Word give a new header the style "Header": the template keeps it, so
+    the sheets stay valid (before: "Style 'Header' referenced but not defined")."""
+    with_header(scratch, 2)
+    _, theme, _ = check(scratch / "data", Path("templates"))
+    data = render_docx(view_of(shipped, "atmp", "nl"), theme, now=STAMP)
+    assert docx_errors(data) == []
+    assert "Flagship Biotech Nexus: ATMP I&II" in " ".join(
+        t.text or "" for t in xml(data, "word/header1.xml").iter(f"{{{W}}}t"))
+
+
+def test_bigger_key_figure_text_is_refused_for_the_sheets_libreoffice_runs_over(scratch,
+                                                                                   capsys):
+    """Small and Scale text at 10 and 12 pt: LibreOffice runs five sheets onto a second page
+    (biotech-nexus in both languages, the three flagships in Dutch). The estimate alone put
+    the flagships 2.1 mm inside their page; the 4 mm the page must leave catches them."""
+    path = scratch / "templates" / "sheet.docx"
+    document = docx.Document(str(path))
+    for name, size in (("Small", 10), ("Small Muted", 10), ("Scale", 12), ("Scale Active", 12)):
+        document.styles[name].font.size = docx.shared.Pt(size)
+    document.save(str(path))
+    assert main(["validate"]) == 1
+    refused = sorted(re.findall(r"data/projects/([\w-]+)\.yaml:\d+: .*? the (\w\w)-\w\w Word "
+                                r"sheet does not fit", capsys.readouterr().err))
+    assert refused == [("atmp", "nl"), ("biotech-nexus", "en"), ("biotech-nexus", "nl"),
+                       ("infectieziekten", "nl"), ("precision-diagnostics", "nl")]

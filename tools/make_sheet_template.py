@@ -587,8 +587,10 @@ def prune_styles(doc) -> None:
     for part in parts:
         for tag in ("w:pStyle", "w:rStyle", "w:tblStyle"):
             wanted |= {e.get(qn("w:val")) for e in part.iter(qn(tag))}
+    # Header too: python-docx (and Word) give a header added later the style "Header", which
+    # must then exist (openxml-audit: "Style 'Header' referenced but not defined")
     wanted |= {name for name in ("Normal", "Heading1", "Heading2", "Heading3", "ListBullet",
-                                 "Subtitle", "Footer") if name in by_id}
+                                 "Subtitle", "Footer", "Header") if name in by_id}
     todo = list(wanted)
     while todo:
         style = by_id.get(todo.pop())

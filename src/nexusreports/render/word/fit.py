@@ -2,12 +2,15 @@
 
 Word lays a .docx out only when it opens it, so the build measures the filled sheet itself,
 with the template's own styles (font sizes, bold, capitals, line spacing, space before and
-after, indents), page size, margins and footer, table grid, cell padding and row heights, and
-the widths of the theme's font (Carlito, metric-compatible with Calibri: the template's
-font).  Lines are broken at spaces as Word does; Word's automatic hyphenation can only make
-a paragraph shorter, so the estimate errs on the long side.  A sheet taller than its page is
-a :class:`~nexusreports.errors.ContentOverflow` naming the Word sheet, the column that
-overflows, the fields shown in it and by how much.
+after, indents), page size, margins, header and footer, table grid, cell padding and row
+heights, and the widths of each run's font: Calibri (the template's font) with the theme's
+Carlito, which has its widths; another font with the file fontconfig finds for it (the font
+itself, or the one LibreOffice puts in its place where it is not installed); without
+fontconfig (Windows, macOS) every font is measured as Carlito.  Lines are broken at spaces
+as Word does; Word's automatic hyphenation can only make a paragraph shorter, so the
+estimate errs on the long side, and a sheet must leave :data:`SAFETY_PT` free.  A sheet
+taller than that is a :class:`~nexusreports.errors.ContentOverflow` naming the Word sheet,
+the column that overflows, the fields shown in it and by how much.
 
 What is guaranteed where (docs/template-reference.md says the same): this estimate runs in
 every ``validate`` and ``build``; the test suite also converts every Word sheet and the
@@ -22,6 +25,8 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import shutil
+import subprocess
 from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
@@ -30,7 +35,7 @@ from typing import Any
 from docx.oxml.ns import qn
 from lxml import etree
 
-from ...errors import ContentOverflow
+from ...errors import ContentOverflow, TemplateError
 from ...theme import Theme
 from ...view import SheetView
 
@@ -40,17 +45,52 @@ winDescent) / unitsPerEm = 2500 / 2048): Word's "single" line for these fonts.""
 DEFAULT_CELL_PAD_PT = 5.4
 """Word's default left and right cell padding (0.19 cm) where a table sets none."""
 TOLERANCE_PT = 0.5
+SAFETY_PT = 4 / 25.4 * 72
+"""Room (4 mm) a sheet must leave at the foot of its page: LibreOffice laid sheets out up
+to about 3 mm taller than the estimate where a restyle made the key-figures column or a page
+header the tallest part (cell borders, the heading lines LibreOffice sets taller); the
+shipped sheets leave some 50 mm."""
 """Rounding the estimate may be off by without calling a sheet too tall."""
 
 _EMU_PER_PT = 12700
 _TWIPS_PER_PT = 20
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=32)
 def _face(path: str):
     from reportlab.pdfbase.ttfonts import TTFont
 
     return TTFont(f"nexusreports-word-{abs(hash(path))}", path)
+
+
+THEME_FONT_NAMES = frozenset({"calibri", "calibri light", "carlito"})
+"""Font names measured with the theme's font (Carlito has Calibri's widths)."""
+
+
+@lru_cache(maxsize=32)
+def system_face(family: str, bold: bool):
+    """The face LibreOffice would set ``family`` in on this machine, or None.
+
+    fontconfig (``fc-match``, where installed, as on Linux and in CI) names the font file
+    for the family, or the font it substitutes when the family is not installed, as
+    LibreOffice does.  None without fontconfig, or when the file is no TrueType font
+    ReportLab can read: the run is then measured with the theme's font.
+    """
+    fc_match = shutil.which("fc-match")
+    if fc_match is None:
+        return None
+    pattern = family.replace("-", r"\-").replace(":", r"\:") + (":weight=bold" if bold else "")
+    try:
+        found = subprocess.run([fc_match, "-f", "%{file}", pattern], capture_output=True,
+                               text=True, timeout=10, check=False).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if not found.lower().endswith(".ttf"):
+        return None
+    try:
+        return _face(found)
+    except Exception:  # noqa: BLE001 - any font ReportLab cannot read: use the theme's
+        return None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,13 +156,23 @@ class _Run:
     size_pt: float
     bold: bool
     caps: bool
+    font: str | None = None
+    """The Latin font name (``w:rFonts``; a theme font as ``+major``/``+minor``)."""
 
 
 def _run_props(layers: Iterable[etree._Element]) -> _Run:
-    size, bold, caps = 10.0, False, False
+    size, bold, caps, font = 10.0, False, False, None
     for rpr in layers:
         if rpr is None:
             continue
+        fonts = rpr.find(qn("w:rFonts"))
+        if fonts is not None:
+            theme = fonts.get(qn("w:asciiTheme"))
+            named = fonts.get(qn("w:ascii")) or fonts.get(qn("w:hAnsi"))
+            if theme:
+                font = "+major" if theme.startswith("major") else "+minor"
+            elif named:
+                font = named
         sz = rpr.find(qn("w:sz"))
         if sz is not None and (sz.get(qn("w:val")) or "").isdigit():
             size = int(sz.get(qn("w:val"))) / 2
@@ -132,7 +182,7 @@ def _run_props(layers: Iterable[etree._Element]) -> _Run:
         c = _on(rpr.find(qn("w:caps")))
         if c is not None:
             caps = c
-    return _Run(size, bold, caps)
+    return _Run(size, bold, caps, font)
 
 
 def _twips_attr(el: etree._Element | None, *names: str) -> float | None:
@@ -186,11 +236,21 @@ class Layout:
         self.styles = _Styles(doc.styles.element)
         self.regular = _face(str(theme.fonts.regular))
         self.bold = _face(str(theme.fonts.bold))
+        self.theme_fonts = _theme_fonts(doc)
 
     # -- text ----------------------------------------------------------------------------
+    def face(self, run: _Run):
+        """The face a run is measured with: the template's font where this machine has it
+        (or the font LibreOffice would put in its place), else the theme's font."""
+        font = self.theme_fonts.get(run.font, run.font) if run.font else None
+        if font and font.strip().lower() not in THEME_FONT_NAMES:
+            face = system_face(font.strip(), run.bold)
+            if face is not None:
+                return face
+        return self.bold if run.bold else self.regular
+
     def _width(self, text: str, run: _Run) -> float:
-        face = self.bold if run.bold else self.regular
-        return face.stringWidth(text.upper() if run.caps else text, run.size_pt)
+        return self.face(run).stringWidth(text.upper() if run.caps else text, run.size_pt)
 
     def paragraph(self, p: etree._Element, width_pt: float) -> float:
         """The height of paragraph ``p`` set in a column ``width_pt`` wide."""
@@ -353,6 +413,25 @@ class Layout:
         return sum(heights), cells_out
 
 
+_A = "{http://schemas.openxmlformats.org/drawingml/2006/main}"
+
+
+def _theme_fonts(doc: Any) -> dict[str, str]:
+    """The Latin fonts of the document's theme: ``{"+major": ..., "+minor": ...}``."""
+    try:
+        part = next(rel.target_part for rel in doc.part.rels.values()
+                    if rel.reltype.endswith("/theme"))
+        root = etree.fromstring(part.blob)
+    except (StopIteration, etree.XMLSyntaxError, AttributeError, ValueError):
+        return {}
+    fonts = {}
+    for key, kind in (("+major", "majorFont"), ("+minor", "minorFont")):
+        latin = root.find(f".//{_A}{kind}/{_A}latin")
+        if latin is not None and latin.get("typeface"):
+            fonts[key] = latin.get("typeface")
+    return fonts
+
+
 def _section_geometry(doc: Any) -> tuple[float, float, float, float]:
     """Page height, top margin, bottom margin and footer distance of the first section, pt."""
     section = doc.sections[0]
@@ -374,19 +453,36 @@ def _growth(layout: Layout, tbl: etree._Element) -> list[tuple[float, list]]:
     return out
 
 
-def _view_fields(view: SheetView, header: bool = False) -> list[tuple[str, list[str]]]:
-    """The data fields a Word sheet shows, each with the view texts that show it (the
-    name and domain only in the header band, whose text they are)."""
+def _view_fields(view: SheetView, region: str = "") -> list[tuple[str, list[str]]]:
+    """The data fields a Word sheet shows in ``region``, each with the view texts that show
+    it: the name and domain in the header band, the texts in the left column, the key
+    figures and preconditions (named as the PDF sheet names them) in the right column;
+    elsewhere both columns' fields."""
     lang = view.lang
-    if header:
+    if region.startswith("header"):
         return [("name", [view.title]), (f"domain.{lang}", [view.domain])]
-    return [
+    text = [
         (f"summary.{lang}", list(view.summary)),
         (f"relevance.{lang}", list(view.relevance)),
         (view.national.field, [e.text for e in view.national.entries]),
         (view.european.field, [e.text for e in view.european.entries]),
         ("organisations", [o.name for o in view.organisations]),
     ]
+    figures = [
+        ("size_eur_m", [view.size]),
+        ("flagship_total_eur_m", [view.size_note or ""]),
+        ("period", [view.period_start]),
+        ("shares.capital_pct", [view.shares[0].left_pct] if view.shares else []),
+        ("shares.public_pct", [view.shares[1].left_pct] if len(view.shares) > 1 else []),
+        ("trl", [view.trl_range]),
+        ("mrl", [view.mrl]),
+        ("preconditions", [item.label for group in view.matrix for item in group.items]),
+    ]
+    if region == "left column":
+        return text
+    if region == "right column":
+        return figures
+    return text + figures
 
 
 def _text_of(element: etree._Element) -> str:
@@ -403,10 +499,16 @@ def measure(doc: Any, theme: Theme) -> tuple[float, float, list[tuple[float, etr
     page_h, top, bottom, footer_distance = _section_geometry(doc)
     section = doc.sections[0]
     text_w = (section.page_width - section.left_margin - section.right_margin) / _EMU_PER_PT
-    footer = section.footer
+    first = section.different_first_page_header_footer  # the one page is the first
+    footer = section.first_page_footer if first else section.footer
     if not footer.is_linked_to_previous:
         footer_h = layout.blocks(footer._element, text_w)
         bottom = max(bottom, footer_distance + footer_h)
+    header = section.first_page_header if first else section.header
+    if not header.is_linked_to_previous:
+        header_h = layout.blocks(header._element, text_w)
+        if header_h > 0:
+            top = max(top, section.header_distance.pt + header_h)
     room = page_h - top - bottom
     blocks = []
     for child in doc.element.body:
@@ -425,6 +527,7 @@ def check_fit(doc: Any, view: SheetView, theme: Theme, template: Path) -> None:
     overflow in mm, with the lines to cut at the template's Normal line.
     """
     used, room, blocks = measure(doc, theme)
+    room -= SAFETY_PT
     if used <= room + TOLERANCE_PT:
         return
     over_pt = used - room
@@ -452,7 +555,7 @@ def check_fit(doc: Any, view: SheetView, theme: Theme, template: Path) -> None:
         if tables and tallest is tables[0] and doc.element.body.index(tallest) == 0:
             region = f"header band ({region})"
     shown = _text_of(where)
-    fields = [name for name, texts in _view_fields(view, header=region.startswith("header"))
+    fields = [name for name, texts in _view_fields(view, region)
               if any(t and t.split("\n")[0][:40] in shown for t in texts)]
     normal = _para_props(layout.styles, etree.Element(qn("w:p")))[0]
     line_pt = max(normal.size_pt * LINE_FACTOR * (normal.line / 240 if normal.rule == "auto"
@@ -465,4 +568,59 @@ def check_fit(doc: Any, view: SheetView, theme: Theme, template: Path) -> None:
                           "its text smaller or its spacing tighter")
 
 
-__all__ = ["Layout", "check_fit", "measure"]
+WIDTH_TOLERANCE_PT = 1.0
+"""How far past the page's edge a table's text may reach before it counts as cut off."""
+
+
+def check_width(doc: Any, template: Path) -> None:
+    """Raise :class:`TemplateError` when the text of a table of the body runs off the right
+    edge of the page (wider page margins push fixed-width tables sideways: Word and
+    LibreOffice then cut the text off at the edge of the paper).
+
+    A table may reach into the margin, and a band's shading may run off the page (the
+    header band is meant to reach the edge); only the text area of its rightmost cells, the
+    cell less its right padding, counts.
+    """
+    section = doc.sections[0]
+    page_w = section.page_width / _EMU_PER_PT
+    left_margin = section.left_margin / _EMU_PER_PT
+    for tbl in doc.element.body.iterchildren(qn("w:tbl")):
+        grid = [(_twips_attr(c, "w") or 0.0)
+                for c in tbl.findall(f"{qn('w:tblGrid')}/{qn('w:gridCol')}")]
+        tbl_pr = tbl.find(qn("w:tblPr"))
+        ind_el = tbl_pr.find(qn("w:tblInd")) if tbl_pr is not None else None
+        indent = (_twips_attr(ind_el, "w") or 0.0) if ind_el is not None and \
+            ind_el.get(qn("w:type"), "dxa") == "dxa" else 0.0
+        default_mar = tbl_pr.find(qn("w:tblCellMar")) if tbl_pr is not None else None
+        worst = 0.0
+        for tr in tbl.findall(qn("w:tr")):
+            col = 0
+            for tc in tr.findall(qn("w:tc")):
+                tc_pr = tc.find(qn("w:tcPr"))
+                span_el = tc_pr.find(qn("w:gridSpan")) if tc_pr is not None else None
+                col += int(span_el.get(qn("w:val"), "1")) if span_el is not None else 1
+                if not _text_of(tc).strip():
+                    continue
+                pad = DEFAULT_CELL_PAD_PT
+                for source in (tc_pr.find(qn("w:tcMar")) if tc_pr is not None else None,
+                               default_mar):
+                    side = source.find(qn("w:right")) if source is not None else None
+                    if side is not None:
+                        pad = _twips_attr(side, "w") or 0.0
+                        break
+                right = left_margin + indent + sum(grid[:col]) - pad
+                worst = max(worst, right - page_w)
+        if worst > WIDTH_TOLERANCE_PT:
+            text = " ".join(" ".join(_text_of(p) for p in tbl.iter(qn("w:p"))).split())
+            shown = text[:40] + ("…" if len(text) > 40 else "")
+            mm = lambda pt: round(pt / 72 * 25.4, 1)  # noqa: E731
+            raise TemplateError(
+                template, f"body, table “{shown}”: its text runs {mm(worst):.1f} mm off the "
+                f"right edge of the page (the page is {mm(page_w):g} mm wide, its margins "
+                f"left {mm(left_margin):g} mm, right {mm(section.right_margin / _EMU_PER_PT):g}"
+                " mm, and the table keeps its width); make the page margins narrower again "
+                "(Layout → Margins) or the table narrower (Table Properties → Table → "
+                "Preferred width)")
+
+
+__all__ = ["Layout", "check_fit", "check_width", "measure"]

@@ -47,7 +47,7 @@ from jinja2 import meta, nodes
 from lxml import etree
 
 from . import ooxml
-from .fit import check_fit
+from .fit import check_fit, check_width
 from ...errors import ErrorGroup, TemplateError
 from ...theme import Theme
 from ...view import SheetView
@@ -489,16 +489,29 @@ def _jinja_source(tag: str) -> str | None:
     return None  # a comment
 
 
+def _letter(tag: str) -> str:
+    """docxtpl's letter of a statement tag: ``p``, ``tr``, ``tc``, ``r`` or ``""``."""
+    stmt = _STATEMENT.match(tag)
+    return (stmt.group(2) or "") if stmt else ""
+
+
+def _spelled(word: str, letter: str) -> str:
+    """A statement as an author types it: ``{%p endif %}``, ``{% endfor %}``."""
+    return "{%" + (letter + " " if letter else " ") + word + " %}"
+
+
 def _blocks(tags: list[_Tag]) -> list[str]:
-    """Problems with block structure: never closed, closed wrongly, else without if."""
+    """Problems with block structure: never closed, closed wrongly or with another p/tr/tc
+    letter than it was opened with, else without if."""
     problems: list[str] = []
-    stack: list[tuple[str, str]] = []
+    stack: list[tuple[str, _Tag]] = []
     for tag in tags:
         source = _jinja_source(tag.text)
         if not source or not source.startswith("{%"):
             continue
         body = source[2:-2].strip()
         word = body.split(maxsplit=1)[0] if body else ""
+        letter = _letter(tag.text)
         if word in _BLOCKS or (word == "set" and "=" not in body):
             stack.append((word, tag))
         elif word.startswith("end"):
@@ -510,16 +523,39 @@ def _blocks(tags: list[_Tag]) -> list[str]:
             elif stack[-1][0] != wanted:
                 kw, opener = stack.pop()
                 problems.append(f"{tag.where}: the open block is {opener.text} ({opener.where}), "
-                                f"which must be closed with {{% end{kw} %}} first")
+                                "which must be closed with "
+                                f"{_spelled('end' + kw, _letter(opener.text))} first")
             else:
-                stack.pop()
+                _, opener = stack.pop()
+                opened = _letter(opener.text)
+                if letter != opened:
+                    problems.append(
+                        f"{tag.where}: {tag.text} closes {opener.text} ({opener.where}), which "
+                        f"was opened with {_kind(opened)}: close it with "
+                        f"{_spelled(word, opened)} (the same p/tr/tc letter)")
         elif word in ("else", "elif") and (not stack or stack[-1][0] not in ("if", "for")):
             problems.append(f"{tag.where}: {tag.text} is in no open if or for block")
+        elif word in ("else", "elif") and letter != _letter(stack[-1][1].text):
+            opener = stack[-1][1]
+            opened = _letter(opener.text)
+            problems.append(
+                f"{tag.where}: {tag.text} belongs to {opener.text} ({opener.where}), which was "
+                f"opened with {_kind(opened)}: write it "
+                f"{_spelled(word if word == 'else' else word + ' …', opened)} (the same p/tr/tc "
+                "letter)")
     for word, opener in stack:
         problems.append(f"{opener.where}: the block {opener.text} is never closed: add "
-                        f"{{% end{word} %}} (with "
-                        "the same p/tr/tc letter) after the part it repeats or shows")
+                        f"{_spelled('end' + word, _letter(opener.text))} after the part it "
+                        "repeats or shows")
     return problems
+
+
+_KINDS = {"p": "{%p (a paragraph tag)", "tr": "{%tr (a table row tag)",
+          "tc": "{%tc (a table cell tag)", "r": "{%r (a run tag)", "": "{% (an inline tag)"}
+
+
+def _kind(letter: str) -> str:
+    return _KINDS.get(letter, "{%" + letter)
 
 
 def _names(tags: list[_Tag], context: Mapping[str, Any],
@@ -543,6 +579,13 @@ def _names(tags: list[_Tag], context: Mapping[str, Any],
         regex = re.compile(pattern)
         return next((t.where for t, src in sources if regex.search(src)), "?")
 
+    for node in tree.find_all((nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)):
+        word = {nodes.Include: "include", nodes.Import: "import",
+                nodes.FromImport: "from", nodes.Extends: "extends"}[type(node)]
+        pattern = r"^\{%\s*" + word + r"\b"
+        problems.append(f"{tag_using(pattern)}: a Word template cannot "
+                        f"{'use' if word == 'from' else word} other files ({{% {word} … %}}); "
+                        f"put the part in this template; see {REFERENCE}")
     known = set(context) | set(env.globals)
     for name in sorted(meta.find_undeclared_variables(tree) - known):
         pattern = r"\b" + re.escape(name) + r"\b"
@@ -584,14 +627,23 @@ def share_bar_tables(root: etree._Element) -> dict[int, etree._Element]:
     return bars
 
 
-def _share_bars(data: bytes, tags: list[_Tag]) -> list[str]:
+def _share_bars(data: bytes, tags: list[_Tag], count: int = 2) -> list[str]:
     """Share bars the build cannot size: for each ``shares[i]`` a tag of the body uses, one
-    table of the body must hold the bookmark ``nr_shares_<i>`` and be one row of two cells."""
+    table of the body must hold the bookmark ``nr_shares_<i>`` and be one row of two cells.
+    A ``shares[i]`` past the ``count`` share bars there are is reported where it stands."""
+    problems = []
+    for tag in tags:
+        for m in _SHARES_TAG.finditer(tag.text):
+            if int(m.group(1)) >= count:
+                problems.append(
+                    f"{tag.where}: there is no {m.group(0).replace(' ', '')}: the share bars "
+                    f"are {', '.join(f'shares[{i}]' for i in range(count))}; see {REFERENCE}")
+    if problems:
+        return list(dict.fromkeys(problems))
     used = sorted({int(m.group(1)) for tag in tags if tag.part == "word/document.xml"
                    for m in _SHARES_TAG.finditer(tag.text)})
     root = etree.fromstring(zipfile.ZipFile(io.BytesIO(data)).read("word/document.xml"))
     bars = share_bar_tables(root)
-    problems = []
     for index in used:
         name, mark = f"shares[{index}]", marker_name(f"shares_{index}")
         tbl = bars.get(index)
@@ -645,7 +697,9 @@ def check_template(data: bytes, where: Path, context: Mapping[str, Any]) -> None
         if not problems:
             problems = _names(tags, context, _environment())
         if not problems:
-            problems = _share_bars(data, tags)
+            shares = context.get("shares")
+            problems = _share_bars(data, tags,
+                                   len(shares) if isinstance(shares, (list, tuple)) else 2)
         errors = list(dict.fromkeys(problems))
         if len(_CHECKED) >= 32:
             _CHECKED.clear()
@@ -704,11 +758,25 @@ def render_docx(view: SheetView, theme: Theme, *, now: datetime | None = None) -
                          str(exc.message or exc).rstrip("."))
         raise TemplateError(where, f"{at}: {message}; the names a template may use are listed "
                             f"in {REFERENCE}") from exc
+    except (TypeError, ValueError, ArithmeticError, LookupError) as exc:
+        # a filter or operator given a value of another kind ({{ size | round }}: every
+        # number comes formatted, as text); Jinja names no tag, so find the one that fails
+        at = _failing_tag(_scan(data, where)[0], context, type(exc)) or "body"
+        raise TemplateError(where, f"{at}: this tag cannot be rendered ({exc}); every value "
+                            "comes as text, already formatted for the language, so filters "
+                            "and arithmetic for numbers (round, int, float, format, sum, +, -) "
+                            f"do not apply; see {REFERENCE}") from exc
     doc = tpl.docx
+    if doc.element.body.find(qn("w:sectPr")) is None:
+        # a block whose tags the checks could pair removed the end of the body with it
+        raise TemplateError(where, "body: rendering removed the page settings at the end of "
+                            "the document; a {% if %} or {% for %} and its end enclose more "
+                            f"than the part they should show or repeat; see {REFERENCE}")
     _fit_grids(doc)
     _size_share_bars(doc, view)
     _one_year_timeline(doc, view)
     _drop_markers(doc)
+    check_width(doc, where)
     check_fit(doc, view, theme, where)
     ooxml.drop_styles_with_effects(doc)
     set_language(doc, view.locale_id)
@@ -730,6 +798,36 @@ def render_docx(view: SheetView, theme: Theme, *, now: datetime | None = None) -
     props.created = stamp
     props.modified = stamp
     return _repack_parts(_package_parts(doc), where)
+
+
+_EXPRESSION_OF = re.compile(r"^\{%\s*(?:if|elif)\s+(.*?)\s*%\}$"
+                            r"|^\{%\s*for\s+.+?\s+in\s+(.*?)\s*%\}$", re.S)
+
+
+def _failing_tag(tags: list[_Tag], context: Mapping[str, Any], kind: type) -> str | None:
+    """Where the first tag stands whose expression, evaluated alone, raises ``kind``
+    (tags that use a loop's variable cannot be evaluated alone and are passed over)."""
+    env = _environment()
+    for tag in tags:
+        source = _jinja_source(tag.text)
+        if not source:
+            continue
+        if source.startswith("{{"):
+            expression = source[2:-2].strip()
+        else:
+            found = _EXPRESSION_OF.match(source)
+            expression = next((g for g in found.groups() if g), None) if found else None
+        if not expression:
+            continue
+        try:
+            env.from_string("{{ " + expression + " }}").render(context)
+        except kind:
+            return tag.where
+        except Exception:  # noqa: BLE001 - a loop variable, or another problem
+            continue
+    numeric = re.compile(r"\|\s*(round|int|float|format|sum|abs|max|min)\b|\s[-+*/]\s")
+    return next((tag.where for tag in tags if tag.text.startswith(("{{", "{%"))
+                 and numeric.search(tag.text[2:-2])), None)
 
 
 def core_property(text: str) -> str:
