@@ -21,6 +21,7 @@ from pypdf import PdfReader
 from invalid_cases import INVALID, Case, cases, install
 from nexusreports.cli import main
 from nexusreports.localise import catalog
+from nexusreports.theme import RESTORE
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data"
@@ -253,7 +254,7 @@ def check_template_error(workdir: Path, capsys, expected: str) -> None:
 def test_a_missing_font_file_is_named(workdir, templates, capsys):
     (templates / "fonts" / "Carlito-Bold.ttf").unlink()
     check_template_error(workdir, capsys, "templates/theme.yaml:10: fonts.bold: the font file "
-                         "templates/fonts/Carlito-Bold.ttf is missing: restore it from git, or "
+                         "templates/fonts/Carlito-Bold.ttf is missing: " + RESTORE + ", or "
                          "point this at an existing .ttf (relative to the templates folder)")
 
 
@@ -267,8 +268,7 @@ def test_a_broken_theme_is_named_with_its_line(workdir, templates, capsys):
     (templates / "theme.yaml").write_text("fonts: [\n", encoding="utf-8")
     check_template_error(workdir, capsys, "templates/theme.yaml:2: YAML syntax error (expected "
                          "the node content, but found '<stream end>'): check the indentation and "
-                         "the quotes on this line and the one above, or restore "
-                         "templates/theme.yaml from git")
+                         "the quotes on this line and the one above, or " + RESTORE)
 
 
 @pytest.fixture

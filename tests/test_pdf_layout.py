@@ -14,6 +14,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+
+from nexusreports.theme import RESTORE
 from PIL import Image
 from pypdf import PdfReader
 
@@ -146,7 +148,7 @@ def test_a_cut_off_font_file_is_a_template_error_naming_it(tmp_path, monkeypatch
     err = capsys.readouterr().err
     assert code == 1 and "Traceback" not in err and "internal error" not in err
     assert ("templates/fonts/Carlito-Regular.ttf: not a usable TrueType font: the file is "
-            "damaged or cut off (unpack requires a buffer of 2 bytes); restore it from git"
+            "damaged or cut off (unpack requires a buffer of 2 bytes); " + RESTORE
             ) in err.splitlines()
 
 

@@ -39,7 +39,13 @@ MIN_KEY_FIGURES_MM = 50.0
 MIN_BODY_MM = 120.0
 """Least height left for the two columns between the header and the organisations band, mm."""
 
-_SHIPPED = "compare with templates/theme.yaml as shipped (in git)"
+_SHIPPED = ("compare with the theme.yaml of a folder made by 'nexusreports init' (the "
+            "defaults that ship with nexusreports)")
+
+RESTORE = ("put back a good copy (from your version control, or the defaults in the "
+           "templates of a folder made by 'nexusreports init')")
+"""How to mend a damaged or missing file of a templates folder: wherever --templates points,
+the packaged defaults are a good copy."""
 
 
 class _Section(BaseModel):
@@ -188,7 +194,7 @@ class Theme:
                 raise TemplateError(path, f"not a usable TrueType font ({exc})") from exc
             except (struct.error, IndexError, KeyError, ValueError) as exc:  # cut off
                 raise TemplateError(path, "not a usable TrueType font: the file is damaged "
-                                    f"or cut off ({exc}); restore it from git") from exc
+                                    f"or cut off ({exc}); {RESTORE}") from exc
             points = face if points is None else points & face
         return frozenset(points or ())
 
@@ -213,7 +219,7 @@ def load_theme(folder: Path) -> Theme:
         if "the file is empty" in message:
             message = f"the theme is empty: {_SHIPPED}"
         else:
-            message += ", or restore templates/theme.yaml from git"
+            message += f", or {RESTORE}"
         raise ThemeErrors(path, [Problem(path, p.line, p.field, message)]) from exc
     if not isinstance(doc.data, dict):
         raise ThemeErrors(path, [Problem(path, 1, "", "expected the sections fonts:, colours:, "
@@ -227,9 +233,10 @@ def load_theme(folder: Path) -> Theme:
                                                ("regular", "bold", "italic", "bold_italic")})
     for key, font in zip(("regular", "bold", "italic", "bold_italic"), fonts.files()):
         if not font.is_file():
-            problems.append(_at(doc, ("fonts", key), f"the font file {font} is missing: restore "
-                                "it from git, or point this at an existing .ttf (relative to "
-                                "the templates folder)"))
+            problems.append(_at(doc, ("fonts", key), f"the font file {font} is missing: "
+                                f"{RESTORE}, "
+                                "or point this at an existing .ttf (relative to the templates "
+                                "folder)"))
     if problems:
         raise ThemeErrors(path, problems)
     return Theme(folder=folder, fonts=fonts, colours=spec.colours.model_dump(),

@@ -53,7 +53,7 @@ from reportlab.platypus import Flowable, Frame, Spacer, Table, TableStyle
 from reportlab.platypus.frames import _FUZZ
 
 from ...errors import ContentOverflow, TemplateError
-from ...theme import MIN_FONT_PT, Theme
+from ...theme import MIN_FONT_PT, RESTORE, Theme
 from ...view import Block, SheetView, ShareBar, Step
 from ..logos import ORGANISATIONS_PER_ROW, load_logo
 from . import structure
@@ -90,11 +90,11 @@ def register_fonts(theme: Theme) -> str:
         try:
             pdfmetrics.registerFont(TTFont(name, str(path)))
         except (TTFError, OSError) as exc:
-            raise TemplateError(path, f"cannot use this font file ({exc}): restore it from git "
-                                "or point theme.yaml at another .ttf") from exc
+            raise TemplateError(path, f"cannot use this font file ({exc}): {RESTORE}, or "
+                                "point theme.yaml at another .ttf") from exc
         except (struct.error, IndexError, KeyError, ValueError) as exc:  # a cut-off file
             raise TemplateError(path, f"cannot use this font file: it is damaged or cut off "
-                                f"({exc}): restore it from git or point theme.yaml at another "
+                                f"({exc}): {RESTORE}, or point theme.yaml at another "
                                 ".ttf") from exc
     pdfmetrics.registerFontFamily(family, normal=names["regular"], bold=names["bold"],
                                   italic=names["italic"], boldItalic=names["bold_italic"])
@@ -1031,8 +1031,8 @@ def icc_profile(theme: Theme) -> bytes:
     try:
         return path.read_bytes()
     except OSError as exc:
-        raise TemplateError(path, f"cannot read the colour profile ({exc.strerror}): restore "
-                            "it from git (PDF/A needs it)") from exc
+        raise TemplateError(path, f"cannot read the colour profile ({exc.strerror}): "
+                            f"{RESTORE} (PDF/A needs it)") from exc
 
 
 _BAND_GAP = 2 * mm
