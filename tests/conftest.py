@@ -108,7 +108,7 @@ def every_docx_is_schema_valid():
 @pytest.fixture(autouse=True)
 def every_pdf_built_is_publishable(monkeypatch):
     """Every PDF a test renders in this process (sheet or bundle) is checked when the test
-    ends: page-validation PDF/A-2a, PDF/A-2u and PDF/UA-1, and the ParentTree round trip
+    ends: page-validation PDF/A-2u, PDF/UA-1 and PDF/A-2a (all but its declaration), and the ParentTree round trip
     (see tests/tagged.py).  Builds in other processes are checked by test_accessibility."""
     from nexusreports.render.pdf import archive, bundle
     from tagged import tree_problems, validation_problems

@@ -35,8 +35,10 @@ from pikepdf import Array, Dictionary, Name, Pdf, String
 
 from .tagging import Element, LinkRef, MarkedRef
 
-PDFA_PART, PDFA_CONFORMANCE = 2, "A"
-"""PDF/A-2 level a (accessible: tagged, Unicode text): what every PDF declares."""
+PDFA_PART, PDFA_CONFORMANCE = 2, "U"
+"""PDF/A-2 level u (Unicode text) is what every PDF declares; PDF/UA-1 declares the tagging.
+The files also meet every rule of level a (tagged) but its declaration: a file declares one
+level, and the level-u profile of page-validation refuses a file that declares level a."""
 PDFUA_PART = 1
 PRODUCER = "nexusreports (ReportLab, pikepdf)"
 
