@@ -4,8 +4,9 @@ meets every rule of PDF/A-2a but its declaration.
 Real clients judge the files of a default build: page-validation (PDF/A-2u, PDF/UA-1, and
 PDF/A-2a but for the declared level), poppler's ``pdfinfo -struct-text`` for what the
 structure reads; our own ParentTree round trip (tests/tagged.py) for what no validator here
-checks, shown to catch the breakages it is for.  Goldens of the structure (one sheet per language and the bundle)
-are in tests/golden/; ``python tools/regen_goldens.py`` writes them again.
+checks, shown to catch the breakages it is for.  Goldens of the structure (one sheet per
+language and the bundle) are in tests/golden/; ``python tools/regen_goldens.py`` writes them
+again.
 """
 
 from __future__ import annotations
