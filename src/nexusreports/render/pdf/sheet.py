@@ -58,7 +58,7 @@ from ...view import Block, SheetView, ShareBar, Step
 from ..logos import ORGANISATIONS_PER_ROW, load_logo
 from . import structure
 from .archive import Metadata, publishable
-from .tagging import Tag, Tagger, artifact, artifact_unmarked, attach, marked
+from .tagging import Tag, Tagger, Wrapper, artifact, artifact_unmarked, attach, marked
 from .tagging import TaggedParagraph as Paragraph
 
 if TYPE_CHECKING:
@@ -200,22 +200,12 @@ def markup(text: str) -> str:
 
 # --- flowables -----------------------------------------------------------------------------
 
-class _Field(Flowable):
+class _Field(Wrapper):
     """Wraps a flowable to remember which data field it shows (for overflow messages)."""
 
     def __init__(self, inner: Flowable, field: str):
-        super().__init__()
-        self.inner, self.field = inner, field
-
-    def wrap(self, aw: float, ah: float) -> tuple[float, float]:
-        self.width, self.height = self.inner.wrap(aw, ah)
-        return self.width, self.height
-
-    def getSpaceBefore(self) -> float:
-        return self.inner.getSpaceBefore()
-
-    def getSpaceAfter(self) -> float:
-        return self.inner.getSpaceAfter()
+        super().__init__(inner)
+        self.field = field
 
     def draw(self) -> None:
         self.inner.drawOn(self.canv, 0, 0)

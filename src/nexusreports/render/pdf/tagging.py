@@ -221,19 +221,13 @@ def within(canvas: Any, path: tuple[Step, ...]) -> Iterator[Element | None]:
         tagger.current = before
 
 
-class Tag(Flowable):
-    """``inner`` drawn inside the element at ``path`` (relative to the element it is drawn
-    in); ``mark`` marks all it draws as one piece of content (shapes of a Figure).
+class Wrapper(Flowable):
+    """A flowable around ``inner`` whose layout is the inner one's (size and spacing pass
+    through); subclasses add what they remember or how they draw it."""
 
-    Layout is the inner flowable's: sizes, spacing and splitting pass through.  Drawn a
-    second time (a table header repeated on a new page), it is an artifact.
-    """
-
-    def __init__(self, inner: Flowable, *path: Step, mark: bool = False):
+    def __init__(self, inner: Flowable):
         super().__init__()
-        self.inner, self.path, self.mark = inner, path, mark
-        self.field = getattr(inner, "field", None)
-        self._drawn = False
+        self.inner = inner
 
     def wrap(self, aw: float, ah: float) -> tuple[float, float]:
         self.width, self.height = self.inner.wrap(aw, ah)
@@ -244,6 +238,21 @@ class Tag(Flowable):
 
     def getSpaceAfter(self) -> float:
         return self.inner.getSpaceAfter()
+
+
+class Tag(Wrapper):
+    """``inner`` drawn inside the element at ``path`` (relative to the element it is drawn
+    in); ``mark`` marks all it draws as one piece of content (shapes of a Figure).
+
+    Layout is the inner flowable's: sizes, spacing and splitting pass through.  Drawn a
+    second time (a table header repeated on a new page), it is an artifact.
+    """
+
+    def __init__(self, inner: Flowable, *path: Step, mark: bool = False):
+        super().__init__(inner)
+        self.path, self.mark = path, mark
+        self.field = getattr(inner, "field", None)
+        self._drawn = False
 
     def split(self, aw: float, ah: float) -> list[Flowable]:
         return [Tag(part, *self.path, mark=self.mark) for part in self.inner.split(aw, ah)]
