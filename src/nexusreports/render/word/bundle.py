@@ -138,9 +138,9 @@ def render_bundle_docx(bundle: BundleView, theme: Theme, *, invariant: bool = Fa
     front_pr = _copy(cover._sectPr)
     ooxml.drop_styles_with_effects(doc)
 
-    kit = _DocxKit(doc, theme, bundle)
-    plan = docx_page_plan(bundle)
     ids = _Ids()
+    kit = _DocxKit(doc, theme, bundle, ids)
+    plan = docx_page_plan(bundle)
     kit.cover()
 
     def new_section(template, footer_of=None):
@@ -205,7 +205,9 @@ def render_bundle_docx(bundle: BundleView, theme: Theme, *, invariant: bool = Fa
 
 
 class _Ids:
-    """Fresh ids for drawings (``wp:docPr``) and bookmarks across the whole bundle."""
+    """Fresh ids for drawings (``wp:docPr``) and bookmarks across the whole bundle: one
+    counter each, so the sheets' renumbered bookmarks and the contents' anchors never share
+    an id, whatever the number of sheets."""
 
     def __init__(self) -> None:
         self.drawing = 0
@@ -234,11 +236,11 @@ class _DocxKit:
     styles of its own (:data:`TEXT_STYLE` ...), so the template's styles (and with them the
     designed sheets) stay as they are and do not change these pages."""
 
-    def __init__(self, doc, theme: Theme, bundle: BundleView):
+    def __init__(self, doc, theme: Theme, bundle: BundleView, ids: _Ids):
         from docx.enum.style import WD_STYLE_TYPE
         from docx.shared import Pt, RGBColor
 
-        self.doc, self.bundle, self.theme = doc, bundle, theme
+        self.doc, self.bundle, self.theme, self.ids = doc, bundle, theme, ids
         self.colours = {k: RGBColor.from_string(v.lstrip("#").upper())
                         for k, v in theme.colours.items()}
         styles = doc.styles
@@ -447,7 +449,7 @@ class _DocxKit:
     def summary(self, part: BundlePart, index: int) -> None:
         heading = self.para(part.summary, style=heading_style(part.lang))
         _bookmark_and_tc(heading._p, _summary_mark(part), part.summary, index,
-                         _next_bookmark_id(self.doc))
+                         self.ids.next_bookmark())
         rows = [*(r.cells for r in part.rows), *(r.cells for r in part.totals)]
         n_plain = len(part.rows)
         for start in range(0, len(rows), SUMMARY_ROWS_PER_PAGE):
@@ -468,7 +470,7 @@ class _DocxKit:
             target = _el("w:p")
             elements[0].addprevious(target)
         _bookmark_and_tc(target, bookmark_name(view), view.project_name, index,
-                         _next_bookmark_id(self.doc))
+                         self.ids.next_bookmark())
 
     def closing(self) -> None:
         from docx.enum.text import WD_ALIGN_PARAGRAPH
@@ -488,12 +490,6 @@ def _toc_id(index: int) -> str:
 
 def _summary_mark(part: BundlePart) -> str:
     return f"summary_{part.lang}"
-
-
-def _next_bookmark_id(doc) -> str:
-    ids = [int(b.get(_qn("w:id"))) for b in doc.element.body.iter(_qn("w:bookmarkStart"))
-           if (b.get(_qn("w:id")) or "").isdigit()]
-    return str(max(ids, default=0) + 1000)
 
 
 def _bookmark_and_tc(p, name: str, text: str, index: int, bookmark_id: str) -> None:
@@ -651,7 +647,7 @@ def _renumber(elements: list, ids: _Ids) -> None:
         for node in element.iter(_qn("w:bookmarkStart"), _qn("w:bookmarkEnd")):
             old = node.get(_qn("w:id"))
             if old not in marks:
-                marks[old] = str(10000 + int(ids.next_bookmark()))
+                marks[old] = ids.next_bookmark()
             node.set(_qn("w:id"), marks[old])
 
 
