@@ -196,7 +196,7 @@ class _TocEntry(Flowable):
             c.setFillColor(k.colours["primary"])
             c.setFont(k.font, self.size)
             with marked(c):
-                c.drawString(self.width - self.num_w, base, f" {self.number}")
+                c.drawRightString(self.width, base, f" {self.number}")  # ends at the edge
             c.setStrokeColor(k.colours["rule"])
             c.setDash(0.6, 2.4)
             c.setLineWidth(0.8)
