@@ -794,7 +794,7 @@ def _check_widths(f: Flowable, region: _Region, view: SheetView, field: str) -> 
     fixed place (timeline years, share labels, TRL steps) against the room it has.
     """
     field = getattr(f, "field", None) or field
-    if isinstance(f, (_Field, Tag)):
+    if isinstance(f, Wrapper):
         _check_widths(f.inner, region, view, field)
     elif isinstance(f, Paragraph):
         _check_paragraph(f, getattr(f, "width", region.w), region, view, field)

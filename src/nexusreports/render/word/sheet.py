@@ -79,8 +79,6 @@ _STATEMENT = re.compile(r"^\{%([-+]?)(?:(p|tr|tc|r)(?=\s))?\s*(.*?)\s*([-+]?)%\}
 _EXPRESSION = re.compile(r"^\{\{([-+]?)(?:(p|tr|tc|r)(?=\s))?\s*(.*?)\s*([-+]?)\}\}$", re.S)
 _BLOCKS = {"for", "if", "with", "macro", "call", "filter", "block", "autoescape", "raw"}
 _TEXT_PARTS = re.compile(r"^word/(document|header\d*|footer\d*|footnotes|endnotes)\.xml$")
-_W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
-_NS = {"w": _W}
 
 
 # --- the context --------------------------------------------------------------------------------
@@ -858,7 +856,7 @@ class _PartCollector:
 
 def _package_parts(doc: Any) -> dict[str, bytes]:
     """The parts ``doc.save`` would zip, by member name, without zipping them (they are
-    zipped once, by :func:`repack`).  Falls back to saving and reading the zip back if
+    zipped once, by :func:`_repack_parts`).  Falls back to saving and reading the zip back if
     python-docx's package writer is not as expected."""
     try:
         from docx.opc.pkgwriter import PackageWriter
@@ -1006,25 +1004,19 @@ _APP_XML = (b"<?xml version='1.0' encoding='UTF-8' standalone='yes'?>\n"
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 
 
-def repack(data: bytes, where: Path) -> bytes:
-    """Check and rewrite a rendered .docx: well-formed parts, no leftover tags, the guard
-    characters removed, ``docProps/app.xml`` naming this tool, entries in a fixed order with
-    fixed timestamps.
-
-    Raises :class:`TemplateError` naming the part when a tag survived rendering or a part is
-    not well-formed XML.
-    """
-    src = zipfile.ZipFile(io.BytesIO(data))
-    return _repack_parts({name: src.read(name) for name in src.namelist()}, where)
-
-
 _CHECKED_PARTS: dict[tuple[str, bytes], bytes] = {}
 """Parts that passed :func:`_check_part`, by (name, bytes): most parts of a sheet (fonts
 table, theme, numbering ...) are the same bytes for every sheet and are checked once."""
 
 
 def _repack_parts(parts: Mapping[str, bytes], where: Path) -> bytes:
-    """:func:`repack` for parts given by member name (in the package's order)."""
+    """Check and rewrite a rendered .docx given as its parts by member name (in the
+    package's order): well-formed parts, no leftover tags, the guard characters removed,
+    ``docProps/app.xml`` naming this tool, entries in a fixed order with fixed timestamps.
+
+    Raises :class:`TemplateError` naming the part when a tag survived rendering or a part is
+    not well-formed XML.
+    """
     names = list(parts)
     first = [n for n in ("[Content_Types].xml", "_rels/.rels") if n in names]
     order = first + sorted(n for n in names if n not in first)
