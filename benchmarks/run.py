@@ -246,6 +246,20 @@ def project_copy(base: Path, name: str) -> Path:
     return work
 
 
+KEEP = ("data", "templates", "nexusreports.toml")
+
+
+def clean(work: Path) -> None:
+    """Make ``work`` cold: remove everything but the project's inputs (out/, and whatever a
+    build might keep beside it)."""
+    for entry in work.iterdir():
+        if entry.name not in KEEP:
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+
+
 def synthetic_data(target: Path, count: int) -> None:
     """``count`` projects: the four shipped ones, then copies of the three flagships made
     stand-alone programmes (same, realistic text lengths; the short name numbered), and a
@@ -391,7 +405,7 @@ def scale(base: Path, sizes: list[int], runs: int, once_above: int, identity_siz
         first: dict[str, str] | None = None
         same_runs = True
         for i in range(n):
-            shutil.rmtree(work / "out", ignore_errors=True)
+            clean(work)
             load = os.getloadavg()
             m = measure(cmd, work, shown=shown)
             m.update(outputs(work / "out"), projects=size, run=i + 1, load_before=load)
@@ -433,6 +447,9 @@ def identity(kept: dict[int, Path], results: list[dict], identity_size: str,
         size = int(identity_size)
     if size in kept and (kept[size] / "out").is_dir():
         work = kept[size]
+        for entry in work.iterdir():  # cold, but keep the --jobs 2 build's out/
+            if entry.name not in (*KEEP, "out"):
+                shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
         cmd, shown = nexus("build", "--jobs", "1", "--out", "out-jobs1")
         say(f"identity: {size} projects with --jobs 1 ...")
         m = measure(cmd, work, shown=shown)
@@ -578,7 +595,7 @@ def full_builds(base: Path, repeat: int, report: dict) -> None:
     expected = len(list((ROOT / "data" / "projects").glob("*.yaml"))) * 2
 
     def ours() -> dict:
-        shutil.rmtree(work / "out", ignore_errors=True)
+        clean(work)
         m = measure(cmd, work, shown=shown)
         m.update(outputs(work / "out"))
         return m
@@ -627,15 +644,17 @@ def full_builds(base: Path, repeat: int, report: dict) -> None:
 
     # (e) one project changed: its own copy, cold once, then a changed paragraph each time
     inc = project_copy(base, "incremental")
-    measure(cmd, inc, shown=shown)
+    measure(cmd, inc, shown=shown)  # cold, untimed
     source = inc / "data" / "projects" / "infectieziekten.yaml"
     original = source.read_text(encoding="utf-8")
     changed = []
     for i in range(repeat):
-        source.write_text(original.replace("  nl: >-\n", f"  nl: >-\n    Versie {i + 1}.\n", 1),
-                          encoding="utf-8")
+        edited = original.replace("  nl: >-\n", f"  nl: >-\n    Versie {i + 1}.\n", 1)
+        if edited == original:
+            raise Failed("benchmarks/run.py: no '  nl: >-' paragraph in infectieziekten.yaml")
+        source.write_text(edited, encoding="utf-8")
         m = measure(cmd, inc, shown=shown)
-        m.pop("stdout")
+        m["summary"] = (m.pop("stdout").strip().splitlines() or [""])[-1]
         changed.append(m)
     report["full"]["one_changed"] = changed
     shutil.rmtree(inc, ignore_errors=True)
@@ -672,7 +691,9 @@ def full_rows(report: dict, rows: list[dict]) -> None:
         "build above (same out/), vs that cold build", stats(nochange), stats(cold),
         d, "no-change / cold", "< 10 %",
         met, needs("it", "<", 0.10 * med_cold, nochange),
-        note="ratio shown in per cent"))
+        note=(f"outputs untouched by every no-change rebuild: "
+              f"{'yes' if all(n.get('outputs_unchanged') for n in full['nochange']) else 'NO'};"
+              f" its last line: {full['nochange'][-1].get('summary', '')!r}")))
     rows[-1]["percent"] = True
     one = [m["seconds"] for m in full.get("one_changed", [])]
     if one:
@@ -681,7 +702,8 @@ def full_rows(report: dict, rows: list[dict]) -> None:
             f"then `{full['command']}` (its 2 sheets + both bundles again; in its own copy), vs "
             "the median cold build of (a) (not paired)", stats(one), stats(cold),
             {"min": min(one) / med_cold, "median": statistics.median(one) / med_cold,
-             "max": max(one) / med_cold, "n": len(one)}, "changed / cold", "–", None))
+             "max": max(one) / med_cold, "n": len(one)}, "changed / cold", "–", None,
+            note=f"its last line: {full['one_changed'][-1].get('summary', '')!r}"))
         rows[-1]["percent"] = True
 
 
@@ -800,7 +822,7 @@ def adhoc(base: Path, repeat: int, typ: dict, report: dict) -> None:
     runs: dict[str, list[float]] = {"only": [], "typst": [], "validate": [], "typst_cli": []}
 
     def build_only() -> float:
-        shutil.rmtree(work / "out", ignore_errors=True)
+        clean(work)
         m = measure(only, work, shown=only_shown)
         made = outputs(work / "out")
         if made["sheets"] != 1:
