@@ -456,7 +456,8 @@ def identity(kept: dict[int, Path], results: list[dict], identity_size: str,
             size = 100 if 100 in kept else min(kept)
     else:
         size = int(identity_size)
-    if size in kept and (kept[size] / "out").is_dir():
+    last = [r for r in results if r["projects"] == size][-1:]
+    if size in kept and last and "killed" not in last[0]:
         work = kept[size]
         for entry in work.iterdir():  # cold, but keep the --jobs 2 build's out/
             if entry.name not in (*KEEP, "out"):
@@ -471,6 +472,8 @@ def identity(kept: dict[int, Path], results: list[dict], identity_size: str,
             say(f"  identical: {'yes' if m['identity']['identical'] else 'no'} "
                 f"({m['identity']['files']} files; differ: {m['identity']['differ'][:5]})")
         report["identity"] = m
+    else:
+        say(f"identity: not checked ({size} projects: no finished --jobs 2 build here)")
     for work in kept.values():
         shutil.rmtree(work, ignore_errors=True)
 
@@ -529,7 +532,7 @@ def scale_rows(report: dict, rows: list[dict]) -> None:
             gap = "" if met else f"needs ≤ {fmt_t(limit * t_small)} at {big} projects"
             ratio = {"min": r, "median": r, "max": r, "n": 1}
         else:
-            ratio, met, gap = {}, False, "the larger build did not finish"
+            ratio, met, gap = {}, False, "a build did not finish"
         rows.append(row(
             "scale", f"time of the default build (`--jobs 2`), {big} vs {small} projects "
             f"({big} run {big_runs} time{'s' if big_runs > 1 else ''}; {small}: median)",
@@ -1091,7 +1094,8 @@ def markdown(report: dict) -> str:
                              f"{met_text(r['met'], r['gap'])} | {r['note']} |")
             elif r["ours"] and r["ratio"]:
                 lines.append(f"| {r['label']} | {fmt_ratio(r['ratio'])} ({r['ratio_name']}): "
-                             f"{fmt_t(r['ours']['median'])} vs {fmt_t(r['other']['median'])} |"
+                             f"{fmt_t(r['ours']['median'])} vs "
+                             f"{fmt_t(r['other']['median']) if r['other'] else '–'} |"
                              f" – | {r['target']} | {met_text(r['met'], r['gap'])} | "
                              f"{r['note']} |")
             else:
