@@ -497,7 +497,8 @@ def scale_rows(report: dict, rows: list[dict]) -> None:
         note += (f"peak of the whole tree (sum of RSS, max over runs) {rss:.0f} MB, sum of "
                  f"PSS {max(r['peak_pss_mb'] for r in by_size[size]):.0f} MB, largest single"
                  f" process (ru_maxrss) {max(r['largest_process_mb'] for r in by_size[size]):.0f}"
-                 f" MB")
+                 f" MB; up to {max(r.get('processes', 1) for r in by_size[size])} processes "
+                 "in the tree")
         same = report.get("scale_same_across_runs", {}).get(str(size))
         if same is not None:
             note += f"; outputs byte-identical across the {len(done)} runs: " \
