@@ -939,10 +939,11 @@ def warm(base: Path, pairs: int, all_views, theme, typ: dict, report: dict) -> N
                                    encoding="utf-8")
     sheets = [typst_data(v)[0] for v in all_views]
 
-    def typst_input(i: int) -> None:
-        """Sheet ``i`` of the rotation, every string numbered ``i``: nothing of its text has
-        been laid out before in this process (Typst memoises layout across compiles)."""
-        data = json.loads(json.dumps(sheets[i % len(sheets)]))
+    def typst_input(k: int, i: int) -> None:
+        """Sheet ``k`` of the rotation, every string numbered ``i`` (a number not used
+        before): nothing of its text has been laid out before in this process (Typst
+        memoises layout across compiles)."""
+        data = json.loads(json.dumps(sheets[k % len(sheets)]))
         for block in data["left"]:
             block["paras"] = [f"{i} {p}" for p in block["paras"]]
         data["right"] = [f"{i} {p}" for p in data["right"]]
@@ -983,7 +984,7 @@ def warm(base: Path, pairs: int, all_views, theme, typ: dict, report: dict) -> N
 
     say(f"warm: {pairs} interleaved pairs each (after one warm-up round of every sheet) ...")
     for i, view in enumerate(all_views):
-        typst_input(10_000 + i)
+        typst_input(i, 10_000 + i)
         render_pdf(view, theme, invariant=True), typst_pdf(), typst_function()
         render_docx(view, theme), bare_docxtpl(view)
     result: dict[str, list[float]] = {"pdf": [], "typst": [], "typst_function": [],
@@ -991,9 +992,9 @@ def warm(base: Path, pairs: int, all_views, theme, typ: dict, report: dict) -> N
     for i in range(pairs):
         view = all_views[i % len(all_views)]
         result["pdf"].append(timed(lambda v=view: render_pdf(v, theme, invariant=True), "pdf"))
-        typst_input(i)
+        typst_input(i, i)
         result["typst"].append(timed(typst_pdf, "typst"))
-        typst_input(pairs + i)
+        typst_input(i, pairs + i)
         result["typst_function"].append(timed(typst_function, "typst_function"))
     for i in range(pairs):
         view = all_views[i % len(all_views)]
