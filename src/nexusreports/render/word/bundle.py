@@ -206,6 +206,7 @@ def write_bundle_docx(bundle: BundleView, sheet_files: Mapping[tuple[str, str], 
             _Package(package, doc, stamp) as pkg:
         with pkg.open("word/document.xml", zip64=_needs_zip64(sheet_files)) as raw:
             stream = _BodyStream(raw, doc, front_pr)
+            kit.flush = stream.flush
             stream.begin(sentinel)
             kit.cover()
 
@@ -286,12 +287,18 @@ _ZIP64_AT = (1 << 31) - (1 << 28)
 written as a Zip64 entry; below it a plain one, as Word itself writes."""
 
 
+_RATIO = 64
+"""How many times its file's size a Word sheet's XML is taken to be at most unpacked: the
+shipped sheets' is about 3 (their document.xml 49 KB in a 15 KB file); a sheet would have to
+be packed better than 64 to 1 (deflate's limit is 1032 to 1) to be misjudged."""
+
+
 def _needs_zip64(sheet_files: Mapping[tuple[str, str], Path]) -> bool:
     """Whether ``document.xml`` may grow past :data:`_ZIP64_AT`: decided from the sheets'
-    file sizes (deflate packs at most 1032 to 1) and, only when those cannot rule it out,
-    from the size of each sheet's own ``document.xml``."""
+    file sizes (see :data:`_RATIO`) and, only when those cannot rule it out (some ten
+    thousand sheets), from the size of each sheet's own parts."""
     sizes = [path.stat().st_size for path in sheet_files.values()]
-    if sum(sizes) * 1032 < _ZIP64_AT:
+    if sum(sizes) * _RATIO < _ZIP64_AT:
         return False
     total = 0
     for path in sheet_files.values():
@@ -507,15 +514,20 @@ class _BodyStream:
             ooxml.set_child(pr, _el("w:pgNumType", **{"w:start": "1"}))
         return pr
 
-    def begin(self, pr) -> None:
-        """End the open section (if any) and open one with section properties ``pr``."""
+    def begin(self, pr, body=None) -> None:
+        """End the open section (if any) and open one with section properties ``pr``; the
+        paragraph that ends the open one goes first into ``body`` (a sheet's, written
+        next), else it is written now."""
         self.flush()
         if self.pending is not None:
             p = _el("w:p")
             p.append(_el("w:pPr"))
             p[0].append(self.pending)
-            self.keep.addprevious(p)
-            self._write_workbench()
+            if body is not None:
+                body.insert(0, p)
+            else:
+                self.keep.addprevious(p)
+                self._write_workbench()
         self.pending = self._numbered(pr)
         self.sections += 1
 
@@ -562,6 +574,8 @@ class _SheetCopy:
                 raise TemplateError(self.path, "the Word sheet has no page settings at the "
                                     "end of its body: build again to write it anew")
             body.remove(sect)
+            related = self._related(root, sum(1 for node in sect.iter() for key in node.attrib
+                                              if key.startswith("{" + _R + "}")))
             pr = _section_pr(sect)
             refs = {(_local(r.tag), r.get(_qn("w:type")) or "default"): r.get(_qn("r:id"))
                     for r in sect if _local(r.tag) in ("headerReference", "footerReference")}
@@ -573,12 +587,13 @@ class _SheetCopy:
                     ooxml.set_child(pr, _el(f"w:{kind}Reference",
                                             **{"w:type": t, "r:id": new_rid}), replace=False)
             elements = list(body)
-            self._relate(elements, rels, self.pkg.rels)
+            if related:
+                self._relate(body, rels, self.pkg.rels)
             _renumber(elements, ids)
             if mark:
                 _mark_language(elements, view.locale_id)
             kit.anchor(elements, view, index)
-            stream.begin(pr)
+            stream.begin(pr, body)
             stream.write_body_of(root, body)
 
     def _xml(self, name: str):
@@ -587,11 +602,24 @@ class _SheetCopy:
         from ...errors import TemplateError
 
         try:
-            return etree.fromstring(self.src.read(name), _parser())
+            self.raw = self.src.read(name)
+            return etree.fromstring(self.raw, _parser())
         except (KeyError, etree.XMLSyntaxError, zipfile.BadZipFile) as exc:
             raise TemplateError(self.path, f"{name} of the Word sheet cannot be read for the "
                                 f"briefing bundle ({exc}): build again to write it anew"
                                 ) from exc
+
+    def _related(self, root, known: int) -> bool:
+        """Whether the part just read (``root``) may hold relationship ids besides the
+        ``known`` ones: its text is searched for the namespace's prefix after white space
+        (text that reads so only makes this say yes)."""
+        import re
+
+        prefixes = [p for p, uri in root.nsmap.items() if uri == _R]
+        if len(prefixes) != 1 or not prefixes[0]:
+            return True
+        found = re.findall(rb"\s" + re.escape(prefixes[0].encode()) + rb":", self.raw)
+        return len(found) > known
 
     def _rels(self, part: str) -> dict[str, tuple[str, str, bool]]:
         """The relationships of ``part``: id -> (type, target part or address, external)."""
@@ -642,7 +670,8 @@ class _SheetCopy:
         root = self._xml(rel[1])
         own = _Rels()
         elements = list(root)
-        self._relate(elements, self._rels(rel[1]), own)
+        if self._related(root, 0):
+            self._relate(root, self._rels(rel[1]), own)
         _renumber(elements, ids)
         _mark_language(elements, view.locale_id)
         if (kind, t) == ("footer", "default"):
@@ -655,8 +684,8 @@ class _SheetCopy:
             self.pkg.add(f"{folder}/_rels/{base}.rels", own.merged())
         return name
 
-    def _relate(self, elements: list, rels, dst: _Rels) -> None:
-        """Re-point every relationship id (``r:id``, ``r:embed`` ...) in ``elements`` from
+    def _relate(self, root, rels, dst: _Rels) -> None:
+        """Re-point every relationship id (``r:id``, ``r:embed`` ...) under ``root`` from
         the sheet part's relationships ``rels`` to equal ones in ``dst``: pictures are added
         to the package once (by their content), hyperlinks stay external."""
         from docx.opc.constants import RELATIONSHIP_TYPE as RT
@@ -664,36 +693,47 @@ class _SheetCopy:
         from ...errors import TemplateError
 
         done: dict[str, str] = {}
-        prefix = "{" + _R + "}"
-        for element in elements:
-            for node in element.iter():
-                for key, value in node.attrib.items():
-                    if not key.startswith(prefix):
-                        continue
-                    if value not in done:
-                        rel = rels.get(value)
-                        if rel is None:
-                            raise TemplateError(self.theme.sheet_docx, f"{key}={value!r} names "
-                                                "no relationship of the filled sheet")
-                        reltype, target, external = rel
-                        if external:
-                            done[value] = dst.relate(reltype, target, external=True)
-                        elif reltype == RT.IMAGE:
-                            try:
-                                blob = self.src.read(target)
-                            except KeyError as exc:
-                                raise TemplateError(self.path, f"the picture {target} is "
-                                                    "missing from the Word sheet: build again "
-                                                    "to write it anew") from exc
-                            name = self.pkg.picture(blob, posixpath.splitext(target)[1][1:],
-                                                    self._content_type(target))
-                            done[value] = dst.relate(reltype, name[len("word/"):])
-                        else:
-                            raise TemplateError(
-                                self.theme.sheet_docx, f"the sheet relates a "
-                                f"{reltype.rsplit('/')[-1]} part, which the briefing bundle "
-                                "cannot carry over: use pictures and external links only")
-                    node.set(key, done[value])
+        for attribute in _RELATED(root):
+            node, key, value = attribute.getparent(), attribute.attrname, str(attribute)
+            if value not in done:
+                rel = rels.get(value)
+                if rel is None:
+                    raise TemplateError(self.theme.sheet_docx, f"{key}={value!r} names "
+                                        "no relationship of the filled sheet")
+                reltype, target, external = rel
+                if external:
+                    done[value] = dst.relate(reltype, target, external=True)
+                elif reltype == RT.IMAGE:
+                    try:
+                        blob = self.src.read(target)
+                    except KeyError as exc:
+                        raise TemplateError(self.path, f"the picture {target} is "
+                                            "missing from the Word sheet: build again "
+                                            "to write it anew") from exc
+                    name = self.pkg.picture(blob, posixpath.splitext(target)[1][1:],
+                                            self._content_type(target))
+                    done[value] = dst.relate(reltype, name[len("word/"):])
+                else:
+                    raise TemplateError(
+                        self.theme.sheet_docx, f"the sheet relates a "
+                        f"{reltype.rsplit('/')[-1]} part, which the briefing bundle "
+                        "cannot carry over: use pictures and external links only")
+            node.set(key, done[value])
+
+
+class _Related:
+    """Every attribute in the relationships namespace (``r:id``, ``r:embed`` ...) under an
+    element (itself included), found by one compiled XPath."""
+
+    def __call__(self, element) -> list:
+        from lxml import etree
+
+        if not hasattr(self, "xpath"):
+            self.xpath = etree.XPath("descendant-or-self::*/@*[namespace-uri() = $ns]")
+        return self.xpath(element, ns=_R)
+
+
+_RELATED = _Related()
 
 
 def _local(tag: str) -> str:
@@ -753,6 +793,7 @@ class _DocxKit:
         from docx.shared import Pt, RGBColor
 
         self.doc, self.bundle, self.theme, self.ids = doc, bundle, theme, ids
+        self.flush = lambda: None  # writes out what the pages so far hold (see _BodyStream)
         self.colours = {k: RGBColor.from_string(v.lstrip("#").upper())
                         for k, v in theme.colours.items()}
         styles = doc.styles
@@ -927,36 +968,42 @@ class _DocxKit:
     def contents(self, part: BundlePart, index: int, plan: Mapping[str, int]) -> None:
         """The contents of ``part``: static entries (text, dotted leader, page number), each a
         hyperlink to its target's bookmark, inside a TOC field over this part's TC entries."""
-        from docx.enum.text import WD_TAB_ALIGNMENT, WD_TAB_LEADER
-        from docx.shared import Mm
+        from docx.shared import Mm, Pt
 
         lang = part.locale_id
         self.para(part.contents, style=heading_style(part.lang))
         entries = [(part.summary, plan[f"summary:{part.lang}"], _summary_mark(part))]
         entries += [(v.project_name, plan[f"{v.lang}:{v.slug}"], bookmark_name(v))
                     for v in part.sheets]
-        paras = []
-        for n, (text, page, anchor) in enumerate(entries):
-            para = self.para(after=5)
-            if n and n % TOC_ENTRIES_PER_PAGE == 0:
-                para.paragraph_format.page_break_before = True
-            para.paragraph_format.tab_stops.add_tab_stop(
-                Mm(210 - 2 * WORD_MARGIN_MM), WD_TAB_ALIGNMENT.RIGHT, WD_TAB_LEADER.DOTS)
-            link = _el("w:hyperlink", **{"w:anchor": anchor, "w:history": "1"})
-            for piece in (text, "\t", part.page_number(page)):
-                run = _text_run(piece) if piece != "\t" else _tab_run()
-                ooxml.run_lang(run, lang)
-                link.append(run)
-            para._p.append(link)
-            paras.append(para)
-        first, last = paras[0]._p, paras[-1]._p
-        ppr = first.find(_qn("w:pPr"))
-        at = list(first).index(ppr) + 1 if ppr is not None else 0
-        for offset, run in enumerate([_field_run("begin"),
-                                      _field_run("", f" TOC \\f {_toc_id(index)} \\h \\z "),
-                                      _field_run("separate")]):
-            first.insert(at + offset, run)
-        last.append(_field_run("end"))
+        # written as the markup python-docx's paragraph API makes, a page at a time: that
+        # API looks the style up by name for every paragraph
+        style_id = _attr(self.doc.styles[TEXT_STYLE].style_id)
+        tab = Mm(210 - 2 * WORD_MARGIN_MM).twips
+        after = Pt(5).twips
+        r_pr = f"<w:rPr><w:lang w:val={_attr(lang)}/></w:rPr>"
+        toc = _field_runs_xml(f" TOC \\f {_toc_id(index)} \\h \\z ")
+        last = len(entries) - 1
+        for start in range(0, len(entries), TOC_ENTRIES_PER_PAGE):
+            page = [f"<w:body {_W_DECL}>"]
+            for n in range(start, min(start + TOC_ENTRIES_PER_PAGE, len(entries))):
+                text, number, anchor = entries[n]
+                page.append(
+                    f"<w:p><w:pPr><w:pStyle w:val={style_id}/>"
+                    + ("<w:pageBreakBefore/>" if n and n % TOC_ENTRIES_PER_PAGE == 0 else "")
+                    + f'<w:tabs><w:tab w:val="right" w:leader="dot" w:pos="{tab}"/></w:tabs>'
+                    f'<w:spacing w:after="{after}"/></w:pPr>'
+                    + (toc if n == 0 else "")
+                    + f'<w:hyperlink w:anchor={_attr(anchor)} w:history="1">'
+                    f'<w:r>{r_pr}<w:t xml:space="preserve">{_escape(text)}</w:t></w:r>'
+                    f"<w:r>{r_pr}<w:tab/></w:r>"
+                    f'<w:r>{r_pr}<w:t xml:space="preserve">'
+                    f"{_escape(part.page_number(number))}</w:t></w:r></w:hyperlink>"
+                    + ('<w:r><w:fldChar w:fldCharType="end"/></w:r>' if n == last else "")
+                    + "</w:p>")
+            page.append("</w:body>")
+            for p in list(_parse("".join(page))):
+                _add_block(self.doc, p)
+            self.flush()
 
     def summary(self, part: BundlePart, index: int) -> None:
         heading = self.para(part.summary, style=heading_style(part.lang))
@@ -970,6 +1017,7 @@ class _DocxKit:
             chunk = rows[start:start + SUMMARY_ROWS_PER_PAGE]
             totals = [start + i >= n_plain for i in range(len(chunk))]
             _summary_table_docx(self.doc, part, chunk, totals, self.colours)
+            self.flush()
 
     def anchor(self, elements: list, view: SheetView, index: int) -> None:
         """The bookmark the contents link to and the TC entry a refreshed TOC lists, in the
@@ -1091,9 +1139,25 @@ def _set_lang(run, locale_id: str) -> None:
 
 
 def _mark_language(elements: list, locale_id: str) -> None:
+    """``w:lang`` = ``locale_id`` on every run in ``elements`` (as :func:`ooxml.run_lang`,
+    in schema order; the common cases without its general search)."""
+    from lxml import etree
+
+    r_pr, lang, val = _qn("w:rPr"), _qn("w:lang"), _qn("w:val")
+    later = {_qn(t) for t in ooxml.successors("w:rPr", "w:lang")}
     for element in elements:
         for run in element.iter(_qn("w:r")):
-            _set_lang(run, locale_id)
+            props = run.find(r_pr)
+            if props is None:
+                props = etree.SubElement(run, r_pr)
+                run.insert(0, props)
+            found = props.find(lang)
+            if found is None:
+                found = etree.SubElement(props, lang)
+                successor = next((c for c in props if c.tag in later), None)
+                if successor is not None:
+                    successor.addprevious(found)
+            found.set(val, locale_id)
 
 
 def _drop_update_fields(doc) -> None:
@@ -1103,19 +1167,40 @@ def _drop_update_fields(doc) -> None:
         settings.remove(flag)
 
 
+@functools.cache
 def _qn(tag: str) -> str:
     from docx.oxml.ns import qn
 
-    return qn(tag)
+    return tag if tag.startswith("{") else qn(tag)
+
+
+@functools.cache
+def _tag(tag: str) -> tuple[str, dict[str, str]]:
+    from docx.oxml.ns import NamespacePrefixedTag
+
+    name = NamespacePrefixedTag(tag)
+    return name.clark_name, name.nsmap
+
+
+_XML_SPACE = "{http://www.w3.org/XML/1998/namespace}space"
 
 
 def _el(tag: str, **attrs: str):
-    from docx.oxml import OxmlElement
+    """A new element ``tag`` (``w:p``), of python-docx's class for it, as ``OxmlElement``
+    makes it, without its parsing of the names for every element."""
+    from docx.oxml.parser import oxml_parser
 
-    el = OxmlElement(tag)
-    for key, value in attrs.items():
-        el.set(_qn(key), value)
-    return el
+    clark, nsmap = _tag(tag)
+    return oxml_parser.makeelement(clark, attrib={_qn(k): v for k, v in attrs.items()},
+                                   nsmap=nsmap)
+
+
+def _sub(parent, tag: str, **attrs: str):
+    """A new element ``tag`` appended to ``parent`` (whose children are in schema order
+    when added in that order)."""
+    child = _el(tag, **attrs)
+    parent.append(child)
+    return child
 
 
 def _field_run(kind: str, instr: str | None = None):
@@ -1151,84 +1236,107 @@ def _text_run(text: str):
     return run
 
 
-def _tab_run():
-    run = _el("w:r")
-    run.append(_el("w:tab"))
-    return run
-
-
 def _summary_table_docx(doc, part: BundlePart, rows: list[tuple[str, ...]],
                         totals: list[bool], colours) -> None:
     """One summary table, added to ``doc``'s body: the column headings (repeated on a new
     page), then ``rows``, those flagged in ``totals`` bold on the panel colour.
 
-    Built as elements (as python-docx would build it), row by row: python-docx's
-    ``table.cell()`` makes the list of all cells again on every call."""
+    Written as the markup python-docx's table API makes, and parsed at once: that API's
+    ``table.cell()`` makes the list of all cells again on every call, and an element made
+    one at a time costs more than the whole table parsed."""
     from docx.shared import Mm
 
-    tbl = _el("w:tbl")
-    tbl_pr = _el("w:tblPr")
-    tbl.append(tbl_pr)
-    # the template need not have "Table Grid": borders of its own, and no style
-    tbl_pr.append(_el("w:tblW", **{"w:type": "auto", "w:w": "0"}))
-    line = {"val": "single", "sz": 4, "space": 0, "color": str(colours["rule"])}
-    ooxml.set_child(tbl_pr, ooxml.side_elements("w:tblBorders", {
-        side: line for side in ("top", "left", "bottom", "right", "insideH", "insideV")}))
-    ooxml.set_child(tbl_pr, ooxml.el("w:tblLayout", type="fixed"))
-    ooxml.table_cell_margins(tbl_pr, top=28, left=57, bottom=28, right=57)  # 0.5 mm, 1 mm
-    # a data table: its first row holds the column headings (Word's "Header Row")
-    ooxml.set_child(tbl_pr, ooxml.el("w:tblLook", val="0020", firstRow=1, lastRow=0,
-                                     firstColumn=0, lastColumn=0, noHBand=1, noVBand=1))
-    ooxml.set_child(tbl_pr, ooxml.el("w:tblDescription", val=part.summary))
+    line = (f'w:val="single" w:sz="4" w:space="0" w:color="{colours["rule"]}"')
+    sides = "".join(f"<w:{side} {line}/>" for side in ("top", "left", "bottom", "right",
+                                                       "insideH", "insideV"))
     numeric = (False, False, True, True, True, False, False)
     scale = (210 - 2 * WORD_MARGIN_MM) / sum(SUMMARY_COLUMNS_MM)
-    widths = [str(Mm(w * scale).twips) for w in SUMMARY_COLUMNS_MM][:len(part.columns)]
-    grid = _el("w:tblGrid")
-    for width in widths:
-        grid.append(_el("w:gridCol", **{"w:w": width}))
-    tbl.append(grid)
-    style_id = doc.styles[TABLE_STYLE].style_id
-    heading_fill = str(colours["primary"])
-    panel_fill = str(colours["panel"])
-    on_primary = str(colours["on_primary"])
+    widths = [Mm(w * scale).twips for w in SUMMARY_COLUMNS_MM][:len(part.columns)]
+    style_id = _attr(doc.styles[TABLE_STYLE].style_id)
+    lang = f'<w:lang w:val={_attr(part.locale_id)}/>'
+    fills = (str(colours["primary"]).upper(), str(colours["panel"]).upper())
+    out = [f'<w:tbl {_W_DECL}><w:tblPr><w:tblW w:type="auto" w:w="0"/>',
+           # the template need not have "Table Grid": borders of its own, and no style
+           f"<w:tblBorders>{sides}</w:tblBorders>", '<w:tblLayout w:type="fixed"/>',
+           ('<w:tblCellMar><w:top w:w="28" w:type="dxa"/><w:left w:w="57" w:type="dxa"/>'
+           '<w:bottom w:w="28" w:type="dxa"/><w:right w:w="57" w:type="dxa"/></w:tblCellMar>'),
+           # a data table: its first row holds the column headings (Word's "Header Row")
+           ('<w:tblLook w:val="0020" w:firstRow="1" w:lastRow="0" w:firstColumn="0" '
+           'w:lastColumn="0" w:noHBand="1" w:noVBand="1"/>'),
+           f"<w:tblDescription w:val={_attr(part.summary)}/></w:tblPr><w:tblGrid>",
+           *(f'<w:gridCol w:w="{w}"/>' for w in widths), "</w:tblGrid>"]
     for r, cells in enumerate([part.columns, *rows]):
-        tr = _el("w:tr")
-        tr_pr = _el("w:trPr")
-        tr_pr.append(_el("w:cantSplit"))
-        if r == 0:
-            tr_pr.append(_el("w:tblHeader"))
-        tr.append(tr_pr)
+        out.append("<w:tr><w:trPr><w:cantSplit/>" + ("<w:tblHeader/>" if r == 0 else "")
+                   + "</w:trPr>")
         bold = r == 0 or totals[r - 1]
-        fill = heading_fill if r == 0 else panel_fill if bold else None
+        shade = "" if not bold else (f'<w:shd w:val="clear" w:color="auto" '
+                                     f'w:fill="{fills[0] if r == 0 else fills[1]}"/>')
+        r_pr = ("<w:b/>" if bold else "") + (
+            f'<w:color w:val="{colours["on_primary"]}"/>' if r == 0 else "") + lang
         for c, text in enumerate(cells):
-            tc = _el("w:tc")
-            tc_pr = _el("w:tcPr")
-            tc_pr.append(_el("w:tcW", **{"w:type": "dxa", "w:w": widths[c]}))
-            if fill is not None:
-                tc_pr.append(_el("w:shd", **{"w:val": "clear", "w:color": "auto",
-                                             "w:fill": fill.upper()}))
-            tc.append(tc_pr)
-            p = _el("w:p")
-            p_pr = _el("w:pPr")
-            p_pr.append(_el("w:pStyle", **{"w:val": style_id}))
-            if numeric[c]:
-                p_pr.append(_el("w:jc", **{"w:val": "right"}))
-            p.append(p_pr)
-            run = _el("w:r")
-            r_pr = _el("w:rPr")
-            if bold:
-                r_pr.append(_el("w:b"))
-            if r == 0:
-                r_pr.append(_el("w:color", **{"w:val": on_primary}))
-            r_pr.append(_el("w:lang", **{"w:val": part.locale_id}))
-            run.append(r_pr)
-            if text:
-                run.text = text  # python-docx's: tabs and line breaks as their elements
-            p.append(run)
-            tc.append(p)
-            tr.append(tc)
-        tbl.append(tr)
-    _add_block(doc, tbl)
+            out.append(f'<w:tc><w:tcPr><w:tcW w:type="dxa" w:w="{widths[c]}"/>{shade}'
+                       f"</w:tcPr><w:p><w:pPr><w:pStyle w:val={style_id}/>"
+                       + ('<w:jc w:val="right"/>' if numeric[c] else "")
+                       + f"</w:pPr><w:r><w:rPr>{r_pr}</w:rPr>{_run_content(text)}</w:r>"
+                       "</w:p></w:tc>")
+        out.append("</w:tr>")
+    out.append("</w:tbl>")
+    _add_block(doc, _parse("".join(out)))
+
+
+_W_DECL = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+
+
+def _escape(text: str) -> str:
+    """``text`` as XML character data."""
+    from xml.sax.saxutils import escape
+
+    return escape(text)
+
+
+def _field_runs_xml(instr: str) -> str:
+    """The runs that open a complex field ``instr`` (begin, instruction, separate)."""
+    return ('<w:r><w:fldChar w:fldCharType="begin"/></w:r><w:r><w:instrText '
+            f'xml:space="preserve">{_escape(instr)}</w:instrText></w:r>'
+            '<w:r><w:fldChar w:fldCharType="separate"/></w:r>')
+
+
+def _attr(value: str) -> str:
+    """``value`` as a quoted XML attribute value."""
+    from xml.sax.saxutils import quoteattr
+
+    return quoteattr(value)
+
+
+def _run_content(text: str) -> str:
+    """The markup of a run's text as python-docx's ``run.text`` writes it: ``w:t`` (space
+    preserved where it leads or trails), a tab as ``w:tab``, a line break as ``w:br``."""
+    from xml.sax.saxutils import escape
+
+    out, piece = [], []
+
+    def flush() -> None:
+        if piece:
+            text = "".join(piece)
+            space = ' xml:space="preserve"' if text.strip() != text else ""
+            out.append(f"<w:t{space}>{escape(text)}</w:t>")
+            piece.clear()
+
+    for char in text:
+        if char in "\t\n\r":
+            flush()
+            out.append("<w:tab/>" if char == "\t" else "<w:br/>")
+        else:
+            piece.append(char)
+    flush()
+    return "".join(out)
+
+
+def _parse(xml: str):
+    """The element of markup ``xml``, of python-docx's classes."""
+    from docx.oxml.parser import parse_xml
+
+    return parse_xml(xml)
 
 
 def _add_block(doc, element) -> None:
