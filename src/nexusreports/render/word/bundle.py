@@ -567,6 +567,7 @@ class _SheetCopy:
         with src:
             self.src = src
             root = self._xml("word/document.xml")
+            raw = self.raw
             rels = self._rels("word/document.xml")
             body = root.find(_qn("w:body"))
             sect = body.find(_qn("w:sectPr")) if body is not None else None
@@ -574,8 +575,8 @@ class _SheetCopy:
                 raise TemplateError(self.path, "the Word sheet has no page settings at the "
                                     "end of its body: build again to write it anew")
             body.remove(sect)
-            related = self._related(root, sum(1 for node in sect.iter() for key in node.attrib
-                                              if key.startswith("{" + _R + "}")))
+            related = _related(raw, sum(1 for node in sect.iter() for key in node.attrib
+                                        if key.startswith("{" + _R + "}")))
             pr = _section_pr(sect)
             refs = {(_local(r.tag), r.get(_qn("w:type")) or "default"): r.get(_qn("r:id"))
                     for r in sect if _local(r.tag) in ("headerReference", "footerReference")}
@@ -608,18 +609,6 @@ class _SheetCopy:
             raise TemplateError(self.path, f"{name} of the Word sheet cannot be read for the "
                                 f"briefing bundle ({exc}): build again to write it anew"
                                 ) from exc
-
-    def _related(self, root, known: int) -> bool:
-        """Whether the part just read (``root``) may hold relationship ids besides the
-        ``known`` ones: its text is searched for the namespace's prefix after white space
-        (text that reads so only makes this say yes)."""
-        import re
-
-        prefixes = [p for p, uri in root.nsmap.items() if uri == _R]
-        if len(prefixes) != 1 or not prefixes[0]:
-            return True
-        found = re.findall(rb"\s" + re.escape(prefixes[0].encode()) + rb":", self.raw)
-        return len(found) > known
 
     def _rels(self, part: str) -> dict[str, tuple[str, str, bool]]:
         """The relationships of ``part``: id -> (type, target part or address, external)."""
@@ -670,7 +659,7 @@ class _SheetCopy:
         root = self._xml(rel[1])
         own = _Rels()
         elements = list(root)
-        if self._related(root, 0):
+        if _related(self.raw, 0):
             self._relate(root, self._rels(rel[1]), own)
         _renumber(elements, ids)
         _mark_language(elements, view.locale_id)
@@ -734,6 +723,20 @@ class _Related:
 
 
 _RELATED = _Related()
+
+
+def _related(raw: bytes, known: int) -> bool:
+    """Whether the part read from ``raw`` may hold relationship ids besides the
+    ``known`` ones: ``raw`` is searched for an attribute in the namespace, by every prefix
+    it declares (text that reads so only makes this say yes)."""
+    import re
+
+    prefixes = set(re.findall(rb'xmlns:([\w.-]+)=["\']' + re.escape(_R.encode()) + rb'["\']',
+                              raw))
+    if not prefixes or re.search(rb'xmlns=["\']' + re.escape(_R.encode()), raw):
+        return bool(prefixes) or _R.encode() in raw
+    found = re.findall(rb"\s(?:" + b"|".join(re.escape(p) for p in prefixes) + rb"):", raw)
+    return len(found) > known
 
 
 def _local(tag: str) -> str:
