@@ -716,6 +716,28 @@ def test_the_docx_bundle_is_made_of_the_word_sheet_files_never_rendering_one_aga
     assert marker in sum(atmp, [])
 
 
+@pytest.mark.parametrize("damage", ["missing", "not a zip"])
+def test_a_word_sheet_file_the_bundle_cannot_read_is_named_with_what_to_do(
+        bundle_build, bundle_view, theme, tmp_path, damage):
+    from nexusreports.bundle import write_docx
+    from nexusreports.errors import TemplateError
+
+    files = {}
+    for key, path in sheet_files(bundle_build).items():
+        files[key] = tmp_path / f"{key[1]}-{key[0]}.docx"
+        shutil.copy(path, files[key])
+    broken = files[("atmp", "en")]
+    if damage == "missing":
+        broken.unlink()
+    else:
+        broken.write_text("not a zip")
+    with pytest.raises(TemplateError) as caught:
+        write_docx(bundle_view, files, theme, io.BytesIO())
+    assert str(broken.name) in str(caught.value)
+    assert "the Word sheet cannot be read for the briefing bundle" in str(caught.value)
+    assert "build again to write it anew" in str(caught.value)
+
+
 def test_the_docx_bundle_of_the_files_a_build_wrote_is_that_of_the_views_rendered_anew(
         bundle_view, theme, tmp_path, monkeypatch):
     from nexusreports.bundle import write_docx

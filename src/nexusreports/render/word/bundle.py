@@ -245,13 +245,19 @@ def _open_sheet_document(path: Path):
     """The python-docx Document of the Word sheet at ``path``."""
     from docx import Document
 
-    from ...errors import TemplateError
-
     try:
         return Document(str(path))
     except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
-        raise TemplateError(path, f"the Word sheet cannot be read for the briefing bundle "
-                            f"({exc}): build again to write it anew") from exc
+        raise _unreadable(path, exc) from exc
+
+
+def _unreadable(path: Path, exc: Exception):
+    """The error for a Word sheet file the bundle cannot read."""
+    from ...errors import TemplateError
+
+    why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+    return TemplateError(path, f"the Word sheet cannot be read for the briefing bundle "
+                         f"({why}): build again to write it anew")
 
 
 def _drop_body_relationships(doc) -> None:
@@ -297,7 +303,12 @@ def _needs_zip64(sheet_files: Mapping[tuple[str, str], Path]) -> bool:
     """Whether ``document.xml`` may grow past :data:`_ZIP64_AT`: decided from the sheets'
     file sizes (see :data:`_RATIO`) and, only when those cannot rule it out (some ten
     thousand sheets), from the size of each sheet's own parts."""
-    sizes = [path.stat().st_size for path in sheet_files.values()]
+    sizes = []
+    for path in sheet_files.values():
+        try:
+            sizes.append(path.stat().st_size)
+        except OSError as exc:
+            raise _unreadable(path, exc) from exc
     if sum(sizes) * _RATIO < _ZIP64_AT:
         return False
     total = 0
@@ -562,8 +573,7 @@ class _SheetCopy:
         try:
             src = zipfile.ZipFile(self.path)
         except (OSError, zipfile.BadZipFile) as exc:
-            raise TemplateError(self.path, f"the Word sheet cannot be read for the briefing "
-                                f"bundle ({exc}): build again to write it anew") from exc
+            raise _unreadable(self.path, exc) from exc
         with src:
             self.src = src
             root = self._xml("word/document.xml")
