@@ -585,7 +585,7 @@ class _SheetCopy:
                 raise TemplateError(self.path, "the Word sheet has no page settings at the "
                                     "end of its body: build again to write it anew")
             body.remove(sect)
-            related = _related(raw, sum(1 for node in sect.iter() for key in node.attrib
+            related = _related(root, raw, sum(1 for node in sect.iter() for key in node.attrib
                                         if key.startswith("{" + _R + "}")))
             pr = _section_pr(sect)
             refs = {(_local(r.tag), r.get(_qn("w:type")) or "default"): r.get(_qn("r:id"))
@@ -669,7 +669,7 @@ class _SheetCopy:
         root = self._xml(rel[1])
         own = _Rels()
         elements = list(root)
-        if _related(self.raw, 0):
+        if _related(root, self.raw, 0):
             self._relate(root, self._rels(rel[1]), own)
         _renumber(elements, ids)
         _mark_language(elements, view.locale_id)
@@ -735,18 +735,18 @@ class _Related:
 _RELATED = _Related()
 
 
-def _related(raw: bytes, known: int) -> bool:
-    """Whether the part read from ``raw`` may hold relationship ids besides the
-    ``known`` ones: ``raw`` is searched for an attribute in the namespace, by every prefix
-    it declares (text that reads so only makes this say yes)."""
-    import re
-
-    prefixes = set(re.findall(rb'xmlns:([\w.-]+)=["\']' + re.escape(_R.encode()) + rb'["\']',
-                              raw))
-    if not prefixes or re.search(rb'xmlns=["\']' + re.escape(_R.encode()), raw):
-        return bool(prefixes) or _R.encode() in raw
-    found = re.findall(rb"\s(?:" + b"|".join(re.escape(p) for p in prefixes) + rb"):", raw)
-    return len(found) > known
+def _related(root, raw: bytes, known: int) -> bool:
+    """Whether the part ``root``, read from ``raw``, may hold relationship ids besides the
+    ``known`` ones: with the namespace declared once, on the root, ``raw`` is searched for
+    its prefix after white space (text that reads so only makes this say yes); else yes,
+    if the namespace is there at all."""
+    uri = _R.encode()
+    prefixes = [p for p, ns in root.nsmap.items() if ns == _R]
+    declared = raw.count(uri)
+    if declared != 1 or len(prefixes) != 1 or not prefixes[0]:
+        return declared > 0
+    mark = prefixes[0].encode() + b":"
+    return sum(raw.count(space + mark) for space in (b" ", b"\t", b"\n", b"\r")) > known
 
 
 def _local(tag: str) -> str:
@@ -1134,16 +1134,18 @@ def _add_page_number(footer, part: BundlePart) -> None:
 
 def _renumber(elements: list, ids: _Ids) -> None:
     """Fresh ``wp:docPr`` ids and bookmark ids (ids must be unique in the document)."""
-    wp = "http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing"
+    drawing = "{http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing}docPr"
+    w_id = _qn("w:id")
     marks: dict[str, str] = {}
-    for element in elements:
-        for node in element.iter(f"{{{wp}}}docPr"):
-            node.set("id", ids.next_drawing())
-        for node in element.iter(_qn("w:bookmarkStart"), _qn("w:bookmarkEnd")):
-            old = node.get(_qn("w:id"))
+    for element in elements:  # one pass: the two counters are apart, so the order holds
+        for node in element.iter(drawing, _qn("w:bookmarkStart"), _qn("w:bookmarkEnd")):
+            if node.tag == drawing:
+                node.set("id", ids.next_drawing())
+                continue
+            old = node.get(w_id)
             if old not in marks:
                 marks[old] = ids.next_bookmark()
-            node.set(_qn("w:id"), marks[old])
+            node.set(w_id, marks[old])
 
 
 def _set_lang(run, locale_id: str) -> None:
