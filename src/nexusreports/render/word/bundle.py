@@ -738,15 +738,14 @@ _RELATED = _Related()
 def _related(root, raw: bytes, known: int) -> bool:
     """Whether the part ``root``, read from ``raw``, may hold relationship ids besides the
     ``known`` ones: with the namespace declared once, on the root, ``raw`` is searched for
-    its prefix after white space (text that reads so only makes this say yes); else yes,
-    if the namespace is there at all."""
+    its prefix and colon (text or a longer prefix that reads so only makes this say yes);
+    else yes, if the namespace is there at all."""
     uri = _R.encode()
     prefixes = [p for p, ns in root.nsmap.items() if ns == _R]
     declared = raw.count(uri)
     if declared != 1 or len(prefixes) != 1 or not prefixes[0]:
         return declared > 0
-    mark = prefixes[0].encode() + b":"
-    return sum(raw.count(space + mark) for space in (b" ", b"\t", b"\n", b"\r")) > known
+    return raw.count(prefixes[0].encode() + b":") > known
 
 
 def _local(tag: str) -> str:
