@@ -101,7 +101,7 @@ def every_docx_is_schema_valid():
 
     def audited_stream(write):  # the bundle is written to a file: read it back
         def wrapper(*args, **kwargs):
-            target = args[3]
+            target = kwargs["target"] if "target" in kwargs else args[3]
             start = target.tell()
             write(*args, **kwargs)
             end = target.tell()

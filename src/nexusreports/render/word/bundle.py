@@ -1,14 +1,17 @@
-"""The briefing bundle as one Word document: :func:`render_bundle_docx`.
+"""The briefing bundle as one Word document: :func:`write_bundle_docx` (and
+:func:`render_bundle_docx`, its bytes for callers without the sheet files).
 
-Built in one pass on the Word sheet template: the document starts as the designed sheet
-(:func:`.sheet.render_docx`), emptied, so styles, numbering, theme and settings are the
-template's; each sheet section is that template filled for its view (body, footer, page setup,
-pictures), with the page number added to its footer.  Before them: a cover section, per
-language a section with the contents and the summary table; a closing section ends it.  Page
-numbers run on from 1 after the cover (never restarted), as the PDF's page labels.  The
-contents are static entries whose page numbers follow from the layout
-(:func:`docx_page_plan`), each a hyperlink to a bookmark on its sheet, inside a ``TOC \\f``
-field over ``TC`` entries, so Word can refresh it without the two languages' contents mixing.
+Made of the Word sheets' files, never rendering a sheet again: the document starts as the
+first sheet's file, emptied, so styles, numbering, theme and settings are the template's;
+``word/document.xml`` is then written as a stream, each sheet's file opened in its turn and
+its body, footer, page setup and pictures carried into a section of its own, with the page
+number added to its footer, then dropped (memory does not grow with the sheets).  Before
+them: a cover section, per language a section with the contents and the summary table; a
+closing section ends it.  Page numbers run on from 1 after the cover (never restarted), as
+the PDF's page labels.  The contents are static entries whose page numbers follow from the
+layout (:func:`docx_page_plan`), each a hyperlink to a bookmark on its sheet, inside a
+``TOC \\f`` field over ``TC`` entries, so Word can refresh it without the two languages'
+contents mixing.
 
 Nothing here formats a number or chooses a word: every string comes from the view.
 Lengths are in mm (``*_mm``) or points (pt).
