@@ -85,7 +85,7 @@ def docx_errors(data: bytes) -> list[str]:
 
 @pytest.fixture(scope="session", autouse=True)
 def every_docx_is_schema_valid():
-    """Wrap the two places that zip a .docx (a Word sheet, the Word bundle) so that every
+    """Wrap the two places that write a .docx (a Word sheet, the Word bundle) so that every
     document any test makes is checked by openxml-audit as it is made: an error fails the
     test that made it, with the validator's messages."""
     import nexusreports.render.word.bundle as word_bundle
@@ -99,9 +99,21 @@ def every_docx_is_schema_valid():
             return data
         return wrapper
 
+    def audited_stream(write):  # the bundle is written to a file: read it back
+        def wrapper(*args, **kwargs):
+            target = kwargs["target"] if "target" in kwargs else args[3]
+            start = target.tell()
+            write(*args, **kwargs)
+            end = target.tell()
+            target.seek(start)
+            errors = docx_errors(target.read(end - start))
+            assert not errors, "openxml-audit: " + "; ".join(errors[:10])
+        return wrapper
+
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(word_sheet, "_repack_parts", audited(word_sheet._repack_parts))
-        patch.setattr(word_bundle, "_zip_with_time", audited(word_bundle._zip_with_time))
+        patch.setattr(word_bundle, "write_bundle_docx",
+                      audited_stream(word_bundle.write_bundle_docx))
         yield
 
 
