@@ -1,5 +1,9 @@
-"""Tagged PDF, the file side: a pikepdf (qpdf) pass that makes ReportLab's output PDF/UA-1
-and PDF/A-2 at once.
+"""Tagged PDF, the file side: what makes ReportLab's output PDF/UA-1 and PDF/A-2 at once.
+
+A sheet is made so by ReportLab itself, before it saves (:func:`publish_canvas`: the
+structure tree, ParentTree and document level written into its own document, its streams
+and ToUnicode maps written as PDF/A wants them), so the file is written once.  The bundle,
+assembled from the sheets' files, goes through a pikepdf (qpdf) pass:
 
 :func:`publishable` takes the bytes ReportLab saved and the tree a
 :class:`~.tagging.Tagger` recorded while drawing, and
@@ -19,6 +23,7 @@ and PDF/A-2 at once.
   input under ``SOURCE_DATE_EPOCH`` gives equal bytes.
 
 The bundle (:mod:`.bundle`) uses the same pieces on a document assembled from tagged parts.
+Both ways give the same structure tree (the goldens in ``tests/golden`` did not change).
 """
 
 from __future__ import annotations
@@ -28,10 +33,12 @@ import re
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from typing import Any
 from xml.sax.saxutils import escape
 
 import pikepdf
 from pikepdf import Array, Dictionary, Name, Pdf, String
+from reportlab.pdfbase import pdfdoc
 
 from .tagging import Element, LinkRef, MarkedRef
 
@@ -421,6 +428,202 @@ def publishable(data: bytes, tree: Element, meta: Metadata, icc: bytes) -> bytes
         return save(pdf)
 
 
+# --- a sheet: the same, written by ReportLab itself -------------------------------------------
+
+def publish_canvas(canvas: Any, buf: io.BytesIO, tree: Element, meta: Metadata,
+                   icc: bytes) -> bytes:
+    """The PDF bytes of ``canvas`` (writing to ``buf``; its last page shown) with the
+    recorded ``tree``, made PDF/UA-1 and PDF/A-2 by ReportLab itself
+    (:func:`finish_canvas`), then saved (:func:`save_canvas`)."""
+    finish_canvas(canvas, tree, meta, icc)
+    return save_canvas(canvas, buf)
+
+
+def save_canvas(canvas: Any, buf: io.BytesIO) -> bytes:
+    """Save ``canvas`` (writing to ``buf``) and return its bytes."""
+    canvas.save()
+    return buf.getvalue()
+
+
+def finish_canvas(canvas: Any, tree: Element, meta: Metadata, icc: bytes) -> None:
+    """What :func:`publishable` does, done in ReportLab's own document before it is saved
+    (call after the last ``showPage``, before ``save``): no second parse and save.
+
+    The structure tree and ParentTree, ``/StructParents`` on the pages, ``/MarkInfo``,
+    ``/Lang``, ``/ViewerPreferences``, the OutputIntent, XMP and the info dictionary's
+    producer; PDF 1.7.  ReportLab's streams get the end-of-line before ``endstream`` and
+    its ToUnicode maps only the codes a subset uses (:func:`_archival_reportlab`), so the
+    bytes it writes are PDF/A-2 and PDF/UA-1 as they are.  Links are not supported here
+    (a sheet has none; the bundle, which has, goes through pikepdf)."""
+    _archival_reportlab()
+    doc = canvas._doc
+    doc._nexus_archival = True
+    doc._pdfVersion = (1, 7)
+    if meta.stamp is None:
+        stamp = pdfdoc.PDFDate(ts=doc._timeStamp, dateFormatter=doc.info._dateFormatter)
+        meta = replace(meta, stamp=stamp.format(doc).decode("latin-1").strip("()"))
+    pages = doc.Pages.pages
+    page_names = [doc.Reference(page).name for page in pages]
+    marks: dict[int, dict[int, str]] = {}
+    top = _rl_element(doc, tree, "StructTreeRoot", page_names, marks, [0])
+    nums: list[bytes | str] = [b"<< /Nums ["]
+    key = 0
+    for i, page in enumerate(pages):
+        if i in marks:
+            by_mcid = marks[i]
+            if sorted(by_mcid) != list(range(len(by_mcid))):
+                raise ValueError(f"page {i + 1}: MCIDs {sorted(by_mcid)} are not 0..n-1")
+            page.StructParents = key
+            page.__NoDefault__ = [*pdfdoc.PDFPage.__NoDefault__, "StructParents"]
+            array: list[bytes | str] = [b"["]
+            for n in range(len(by_mcid)):
+                array += [by_mcid[n], b" "]
+            array.append(b"]")
+            nums += [b"%d " % key, doc.Reference(_Raw(array)).name, b" "]
+            key += 1
+    nums.append(b"] >>")
+    parent_tree = doc.Reference(_Raw(nums)).name
+    doc.Reference(_Raw([b"<< /Type /StructTreeRoot /K [", *([top] if top else []),
+                        b"] /ParentTree ", parent_tree, b" /ParentTreeNextKey %d >>" % key]),
+                  "StructTreeRoot")
+    root_ref = pdfdoc.PDFObjectReference("StructTreeRoot")
+    cat = doc.Catalog
+    cat.StructTreeRoot = root_ref
+    cat.MarkInfo = pdfdoc.PDFDictionary({"Marked": b"true"})
+    cat.Lang = pdfdoc.PDFString(meta.language)
+    cat.ViewerPreferences = pdfdoc.PDFDictionary({"DisplayDocTitle": b"true"})
+    profile = pdfdoc.PDFStream(pdfdoc.PDFDictionary({"N": 3}), icc,
+                               filters=[pdfdoc.PDFZCompress])
+    cat.OutputIntents = pdfdoc.PDFArray([pdfdoc.PDFDictionary({
+        "Type": pdfdoc.PDFName("OutputIntent"), "S": pdfdoc.PDFName("GTS_PDFA1"),
+        "OutputConditionIdentifier": pdfdoc.PDFString("sRGB IEC61966-2.1"),
+        "Info": pdfdoc.PDFString("sRGB IEC61966-2.1"),
+        "DestOutputProfile": doc.Reference(profile)})])
+    cat.__NoDefault__ = [*pdfdoc.PDFCatalog.__NoDefault__, "OutputIntents"]
+    cat.Metadata = pdfdoc.PDFStream(pdfdoc.PDFDictionary({
+        "Type": pdfdoc.PDFName("Metadata"), "Subtype": pdfdoc.PDFName("XML")}),
+        xmp(meta), filters=[])
+    doc.info.producer = PRODUCER
+
+
+class _Raw(pdfdoc.PDFObject):
+    """A PDF object written as it is: bytes, with the references among ``parts`` (names
+    of ReportLab objects) resolved to their numbers when the file is written (ReportLab's
+    own formatting of a dictionary costs more than the rest of the tree)."""
+
+    def __init__(self, parts: list[bytes | str]):
+        self.parts = parts
+
+    def format(self, document: Any) -> bytes:
+        numbers = document.idToObjectNumberAndVersion
+        return b"".join(p if isinstance(p, bytes) else b"%d 0 R" % numbers[p][0]
+                        for p in self.parts)
+
+
+def _text(doc: Any, value: str) -> bytes:
+    return pdfdoc.PDFString(value).format(doc)
+
+
+def _rl_element(doc: Any, node: Element, parent: str, page_names: list[str], marks: dict,
+                counter: list[int]) -> str | None:
+    """:func:`write_tree` for ReportLab's document: ``node`` as a structure element under
+    ``parent`` (an object's name); its object's name, ``None`` for an element with no
+    content."""
+    step = node.step
+    counter[0] += 1
+    name = f"StructElem{counter[0]}"
+    first_page = next((k.page for k in node.kids if isinstance(k, MarkedRef)), None)
+    kids: list[bytes | str] = []
+    for kid in node.kids:
+        if isinstance(kid, Element):
+            written = _rl_element(doc, kid, name, page_names, marks, counter)
+            if written is not None:
+                kids.append(written)
+        elif isinstance(kid, MarkedRef):
+            marks.setdefault(kid.page, {})[kid.mcid] = name
+            if kid.page == first_page:
+                kids.append(b"%d" % kid.mcid)
+            else:
+                kids += [b"<< /Type /MCR /Pg ", page_names[kid.page], b" /MCID %d >>" % kid.mcid]
+        else:
+            raise ValueError("a link on a sheet: tag it through pikepdf (publishable)")
+    if not kids and not step.actual and not step.alt and step.role not in ("TD", "TH"):
+        return None  # (an empty table cell stays: every row keeps its columns)
+    parts: list[bytes | str] = [b"<< /Type /StructElem /S /%s /P " % step.role.encode(), parent]
+    if first_page is not None:
+        parts += [b" /Pg ", page_names[first_page]]
+    if len(kids) == 1 and isinstance(kids[0], bytes):
+        parts += [b" /K ", kids[0]]
+    else:
+        parts.append(b" /K [")
+        for kid in kids:
+            parts += [kid, b" "]
+        parts.append(b"]")
+    if step.alt is not None:
+        parts += [b" /Alt ", _text(doc, step.alt)]
+    if step.actual is not None:
+        parts += [b" /ActualText ", _text(doc, step.actual)]
+    if step.lang:
+        parts += [b" /Lang ", _text(doc, step.lang)]
+    attrs = dict(step.attrs)
+    if attrs:
+        owner = "Table" if set(attrs) <= _TABLE_ATTRS else "Layout"
+        parts.append(b" /A << /O /%s" % owner.encode())
+        for key, value in attrs.items():
+            parts.append((b" /%s /%s" if isinstance(value, str) else b" /%s %d")
+                         % (key.encode(), value.encode() if isinstance(value, str) else value))
+        parts.append(b" >>")
+    parts.append(b" >>")
+    doc.Reference(_Raw(parts), name)
+    return name
+
+
+_patched = False
+
+
+def _archival_reportlab() -> None:
+    """Make ReportLab write what PDF/A asks of every stream and ToUnicode map (once per
+    process): an end-of-line before ``endstream`` in the documents :func:`finish_canvas`
+    marks (a stream whose compressed bytes end with a CR stored uncompressed, see
+    :func:`_no_trailing_cr`), and no ToUnicode entry for a code a subset does not use
+    (ReportLab maps those to U+0000, which PDF/A and PDF/UA forbid)."""
+    global _patched
+    if _patched:
+        return
+    from reportlab.pdfbase import ttfonts
+
+    stream_format = pdfdoc.PDFStream.format
+    to_unicode = ttfonts.makeToUnicodeCMap
+
+    def unfiltered(stream: Any, document: Any) -> bytes:
+        saved = stream.filters, document.defaultStreamFilters
+        stream.filters = document.defaultStreamFilters = None  # (``[]`` writes /Filter [])
+        try:
+            return stream_format(stream, document)
+        finally:
+            stream.filters, document.defaultStreamFilters = saved
+
+    def format_stream(self: Any, document: Any) -> bytes:
+        if not getattr(document, "_nexus_archival", False):
+            return stream_format(self, document)
+        if self.filters == []:
+            return unfiltered(self, document)[:-len(b"endstream\n")] + b"\nendstream\n"
+        body = stream_format(self, document)[:-len(b"endstream\n")]
+        if body.endswith(b"\r") and "Filter" not in self.dictionary.dict:
+            plain = unfiltered(self, document)[:-len(b"endstream\n")]
+            if not plain.endswith(b"\r"):
+                body = plain
+        return body + b"\nendstream\n"
+
+    def used_only(fontname: str, subset: list[int]) -> str:
+        cmap = to_unicode(fontname, subset).encode("latin-1")
+        return _BFCHAR.sub(_used_only, cmap).decode("latin-1")
+
+    pdfdoc.PDFStream.format = format_stream
+    ttfonts.makeToUnicodeCMap = used_only
+    _patched = True
+
+
 def tag_pdf(pdf: Pdf, meta: Metadata, icc: bytes) -> None:
     """What :func:`publishable` does once the tree is in place, for a PDF assembled from
     pieces (the bundle): unmarked drawing made artifacts, the ParentTree from the tree."""
@@ -432,4 +635,5 @@ def tag_pdf(pdf: Pdf, meta: Metadata, icc: bytes) -> None:
 
 __all__ = ["Metadata", "PDFA_CONFORMANCE", "PDFA_PART", "PDFUA_PART", "artifact_rest",
            "document_level", "fix_to_unicode", "link_parent_tree", "new_tree_root",
-           "publishable", "save", "tag_pdf", "write_tree", "xmp"]
+           "publish_canvas", "publishable", "save", "save_canvas", "tag_pdf", "write_tree",
+           "xmp"]

@@ -57,7 +57,7 @@ from ...theme import MIN_FONT_PT, RESTORE, Theme
 from ...view import Block, SheetView, ShareBar, Step
 from ..logos import ORGANISATIONS_PER_ROW, load_logo
 from . import structure
-from .archive import Metadata, publishable
+from .archive import Metadata, publish_canvas
 from .tagging import Tag, Tagger, Wrapper, artifact, artifact_unmarked, attach, marked
 from .tagging import TaggedParagraph as Paragraph
 
@@ -1002,9 +1002,7 @@ def render_pdf(view: SheetView, theme: Theme, *, invariant: bool = False) -> byt
         _footer(canvas, view, kit, ml, mb, page_w - ml - mr, footer_h)
     artifact_unmarked(canvas)
     canvas.showPage()
-    canvas.save()
-    return publishable(buf.getvalue(), tagger.finished(), metadata(info),
-                       icc_profile(theme))
+    return publish_canvas(canvas, buf, tagger.finished(), metadata(info), icc_profile(theme))
 
 
 def metadata(info, stamp: str | None = None) -> Metadata:

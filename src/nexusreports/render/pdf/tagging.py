@@ -18,8 +18,8 @@ tagger writes the marked-content operators into the content stream and records t
   numbers and footers).
 
 Whatever is drawn outside any marked content (bands, bars, rules, boxes, table backgrounds)
-is made an ``/Artifact`` after saving, by :mod:`.archive`, which also turns the recorded tree
-into the file's ``StructTreeRoot`` and ``ParentTree``.
+is made an ``/Artifact`` on the canvas before the page is shown (:func:`artifact_unmarked`);
+:mod:`.archive` turns the recorded tree into the file's ``StructTreeRoot`` and ``ParentTree``.
 
 Words: every alternative text and ActualText a :class:`Step` carries comes from the view;
 nothing here chooses a word.
