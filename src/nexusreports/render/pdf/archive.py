@@ -33,14 +33,16 @@ import re
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
-import pikepdf
-from pikepdf import Array, Dictionary, Name, Pdf, String
 from reportlab.pdfbase import pdfdoc
 
 from .tagging import Element, LinkRef, MarkedRef
+
+if TYPE_CHECKING:  # pikepdf is imported where it is used: a sheet never needs it
+    import pikepdf
+    from pikepdf import Pdf
 
 PDFA_PART, PDFA_CONFORMANCE = 2, "U"
 """PDF/A-2 level u (Unicode text) is what every PDF declares; PDF/UA-1 declares the tagging.
@@ -91,6 +93,7 @@ def write_tree(pdf: Pdf, root: Element, parent: pikepdf.Object, page_offset: int
     """Write ``root`` (recorded on pages ``page_offset``...) as a structure element under
     ``parent``; return it (``None`` for an element with no content at all).  ``found``
     collects its marked content and annotations."""
+    from pikepdf import Array, Dictionary, Name, String
     if found is None:
         found = Found({}, [])
     pages = pdf.pages
@@ -139,6 +142,7 @@ def write_tree(pdf: Pdf, root: Element, parent: pikepdf.Object, page_offset: int
 
 def new_tree_root(pdf: Pdf) -> pikepdf.Object:
     """An empty ``StructTreeRoot`` on ``pdf``'s catalog."""
+    from pikepdf import Array, Dictionary, Name
     root = pdf.make_indirect(Dictionary(Type=Name.StructTreeRoot, K=Array()))
     pdf.Root.StructTreeRoot = root
     return root
@@ -146,6 +150,7 @@ def new_tree_root(pdf: Pdf) -> pikepdf.Object:
 
 def _elements(node: pikepdf.Object) -> Iterable[pikepdf.Object]:
     """Every structure element under ``node`` (a StructTreeRoot or element), pre-order."""
+    from pikepdf import Array, Dictionary, Name
     kids = node.get("/K")
     if kids is None:
         return
@@ -158,6 +163,8 @@ def _elements(node: pikepdf.Object) -> Iterable[pikepdf.Object]:
 
 def _walk(pdf: Pdf) -> Found:
     """The marked content and OBJRs of every element of ``pdf``'s structure tree."""
+    import pikepdf
+    from pikepdf import Array, Dictionary, Name
     page_index = {p.obj.objgen: i for i, p in enumerate(pdf.pages)}
     found = Found({}, [])
     for elem in _elements(pdf.Root.StructTreeRoot):
@@ -178,6 +185,7 @@ def link_parent_tree(pdf: Pdf, found: Found | None = None) -> None:
     ``found``): each page's ``/StructParents`` indexes an array MCID -> element, each
     annotation in an OBJR gets a ``/StructParent`` pointing at its element; pages with
     annotations get ``/Tabs /S``."""
+    from pikepdf import Array, Dictionary, Name
     if found is None:
         found = _walk(pdf)
     nums = Array()
@@ -216,6 +224,8 @@ _SHOW = {"Tj", "TJ", "'", '"', "Do", "sh"}
 def artifact_rest(pdf: Pdf) -> None:
     """Wrap every painting operator drawn outside marked content in ``/Artifact BMC ... EMC``
     (bands, bars, rules, boxes, table backgrounds and lines: whatever was not tagged)."""
+    import pikepdf
+    from pikepdf import Name
     begin = pikepdf.ContentStreamInstruction([Name.Artifact], pikepdf.Operator("BMC"))
     end = pikepdf.ContentStreamInstruction([], pikepdf.Operator("EMC"))
     for page in pdf.pages:
@@ -258,6 +268,7 @@ _BFCHAR = re.compile(rb"(\d+) beginbfchar\r?\n(.*?)endbfchar", re.S)
 def fix_to_unicode(pdf: Pdf) -> None:
     """Drop ToUnicode entries that map a font code to U+0000 (codes ReportLab's subsets do
     not use): PDF/A and PDF/UA forbid mapping to U+0000."""
+    from pikepdf import Dictionary, Name
     seen: set[tuple[int, int]] = set()
     for font in list(pdf.objects):
         if not isinstance(font, Dictionary) or font.get("/Type") != Name.Font:
@@ -342,6 +353,7 @@ def xmp(meta: Metadata) -> bytes:
 def document_level(pdf: Pdf, meta: Metadata, icc: bytes) -> None:
     """Catalog and info of a publishable PDF: MarkInfo, Lang, DisplayDocTitle, the sRGB
     OutputIntent, XMP and the info dictionary with the same values."""
+    from pikepdf import Array, Dictionary, Name, String
     root = pdf.Root
     root.MarkInfo = Dictionary(Marked=True)
     root.Lang = String(meta.language)
@@ -371,6 +383,7 @@ def deflate(data: bytes) -> bytes:
 
 def flate_stream(pdf: Pdf, data: bytes) -> pikepdf.Stream:
     """A new stream of ``data``, compressed by :func:`deflate`."""
+    from pikepdf import Name
     stream = pdf.make_stream(deflate(data))
     stream.Filter = Name.FlateDecode
     return stream
@@ -383,6 +396,7 @@ def _no_trailing_cr(pdf: Pdf) -> None:
     marker, and the stream as a byte short of its ``/Length`` (PDF/A checks it).  A Flate
     stream ends with the checksum of its data, so no compression setting avoids it (about
     one stream in 256)."""
+    import pikepdf
     for obj in pdf.objects:
         if isinstance(obj, pikepdf.Stream) and "/Filter" in obj \
                 and obj.read_raw_bytes().endswith(b"\r"):
@@ -400,6 +414,7 @@ def save(pdf: Pdf) -> bytes:
     Streams are written as they are (ReportLab's and ours compressed by then, the XMP left
     readable), none ending with a CR; no object streams, whose compressed bytes qpdf would
     make at writing time."""
+    import pikepdf
     out = io.BytesIO()
     if "/ID" in pdf.trailer:  # else qpdf keeps ReportLab's first half: both halves the digest
         del pdf.trailer["/ID"]
@@ -414,6 +429,7 @@ def publishable(data: bytes, tree: Element, meta: Metadata, icc: bytes) -> bytes
     """ReportLab's ``data`` with the recorded ``tree`` made PDF/UA-1 and PDF/A-2 (see the
     module docstring); what was drawn outside marked content is an artifact already
     (:func:`.tagging.artifact_unmarked`)."""
+    from pikepdf import Pdf
     with Pdf.open(io.BytesIO(data)) as pdf:
         if meta.stamp is None:
             meta = replace(meta, stamp=creation_stamp(pdf))
