@@ -949,15 +949,34 @@ def _letters(text: str) -> int:
     return sum(ch.isalpha() for ch in text)
 
 
-def render_pdf(view: SheetView, theme: Theme, *, invariant: bool = False) -> bytes:
-    """Draw the sheet of ``view`` and return the PDF bytes (one A4 page).
+@dataclass
+class _Page:
+    """A sheet laid out (every region measured and placed), ready to be drawn."""
 
-    ``invariant`` fixes the creation date and document ID (ReportLab's invariant mode; the
-    date comes from ``SOURCE_DATE_EPOCH`` when set) so identical input gives identical bytes.
+    kit: _Kit
+    header: list[_Region]
+    regions: list[_Region]
+    orgs: _Region
+    page_w: float
+    page_h: float
+    header_h: float
+    ml: float
+    mr: float
+    mb: float
+    footer_h: float
 
-    Raises :class:`ContentOverflow` when content does not fit its region, and
-    :class:`TemplateError` when a theme font is unusable.
-    """
+
+def layout_pdf(view: SheetView, theme: Theme) -> None:
+    """Lay out the sheet of ``view`` as :func:`render_pdf` does, drawing and saving
+    nothing (``nexusreports validate``): raises the same :class:`ContentOverflow` (and
+    :class:`TemplateError` for an unusable font or a missing colour profile)."""
+    _lay_out_page(view, theme)
+    icc_profile(theme)
+
+
+def _lay_out_page(view: SheetView, theme: Theme) -> _Page:
+    """Build and measure every region of the sheet; raise :class:`ContentOverflow` when
+    one does not fit."""
     kit = _kit(theme, view.lang, view.names)
     g = theme.page
     page_w, page_h = A4
@@ -983,6 +1002,22 @@ def render_pdf(view: SheetView, theme: Theme, *, invariant: bool = False) -> byt
     for region in header:
         _measure(region, view, kit)
     _share_the_body(regions, orgs, room, g["organisations_height_mm"] * mm, view, kit)
+    return _Page(kit, header, regions, orgs, page_w, page_h, header_h, ml, mr, mb, footer_h)
+
+
+def render_pdf(view: SheetView, theme: Theme, *, invariant: bool = False) -> bytes:
+    """Draw the sheet of ``view`` and return the PDF bytes (one A4 page).
+
+    ``invariant`` fixes the creation date and document ID (ReportLab's invariant mode; the
+    date comes from ``SOURCE_DATE_EPOCH`` when set) so identical input gives identical bytes.
+
+    Raises :class:`ContentOverflow` when content does not fit its region, and
+    :class:`TemplateError` when a theme font is unusable.
+    """
+    laid = _lay_out_page(view, theme)
+    kit, header, regions, orgs = laid.kit, laid.header, laid.regions, laid.orgs
+    page_w, page_h, header_h = laid.page_w, laid.page_h, laid.header_h
+    ml, mr, mb, footer_h = laid.ml, laid.mr, laid.mb, laid.footer_h
 
     buf = io.BytesIO()
     canvas = new_canvas(buf, kit.font, kit.type["body_pt"], invariant=invariant,
