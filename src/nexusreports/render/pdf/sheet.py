@@ -34,6 +34,7 @@ letters from either end, never in a name (:func:`hyphenatable`, the view's ``nam
 from __future__ import annotations
 
 import io
+import re
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -782,8 +783,23 @@ def _words(text: str) -> list[str]:
     >>> _words("€\xa021.200\xa0miljoen en meer")
     ['€\xa021.200\xa0miljoen', 'en', 'meer']
     """
-    return "".join(" " if ch.isspace() and ch not in _NO_BREAK else ch
-                    for ch in text).split(" ")
+    return _BREAKS.split(text)
+
+
+_BREAKS = re.compile(f"[^\\S{_NO_BREAK}]")
+"""Whitespace a line may break at (``\\s`` is :meth:`str.isspace`)."""
+
+
+@lru_cache(maxsize=64)
+def _widest_glyph(font: str) -> float | None:
+    """The widest advance (per 1000 of the size) of any glyph of TrueType ``font``, the
+    missing-glyph one included (``None`` for another kind of font): a word of ``n``
+    characters is never wider than ``n`` times it."""
+    face = getattr(pdfmetrics.getFont(font), "face", None)
+    widths = getattr(face, "charWidths", None)
+    if widths is None:
+        return None
+    return max([*widths.values(), face.defaultWidth])
 
 
 def _check_widths(f: Flowable, region: _Region, view: SheetView, field: str) -> None:
@@ -835,8 +851,12 @@ def _check_paragraph(para: Paragraph, width: float, region: _Region, view: Sheet
     style = para.style
     avail = width - style.leftIndent - style.rightIndent
     split = style.hyphenationLang if callable(style.hyphenationLang) else None
+    widest_glyph = _widest_glyph(style.fontName)
+    # words this short fit whatever their letters (most words: no width to measure)
+    short = (avail - 0.01) * 1000 / (style.fontSize * widest_glyph) if widest_glyph else 0
     for word in _words(para.getPlainText()):
-        if not word or pdfmetrics.stringWidth(word, style.fontName, style.fontSize) <= avail:
+        if not word or len(word) < short \
+                or pdfmetrics.stringWidth(word, style.fontName, style.fontSize) <= avail:
             continue
         cuts = {i + 1 for i, ch in enumerate(word) if ch in "/–"}  # a hyphen: split() says
         if split is not None:
