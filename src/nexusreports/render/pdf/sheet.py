@@ -48,13 +48,13 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFError, TTFont
+from reportlab.pdfbase.ttfonts import TTFError
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Flowable, Frame, Spacer, Table, TableStyle
 from reportlab.platypus.frames import _FUZZ
 
 from ...errors import ContentOverflow, TemplateError
-from ...theme import MIN_FONT_PT, RESTORE, Theme
+from ...theme import MIN_FONT_PT, RESTORE, Theme, read_font
 from ...view import Block, SheetView, ShareBar, Step
 from ..logos import ORGANISATIONS_PER_ROW, load_logo
 from . import structure
@@ -81,15 +81,13 @@ def register_fonts(theme: Theme) -> str:
     it is cut off: ReportLab's parser then fails with ``struct.error``).
     """
     family = theme.fonts.family
-    names = {"regular": family, "bold": f"{family}-Bold", "italic": f"{family}-Italic",
-             "bold_italic": f"{family}-BoldItalic"}
+    faces = theme.fonts.faces()
     registered = set(pdfmetrics.getRegisteredFontNames())
-    for key, name in names.items():
+    for name, path in faces.items():
         if name in registered:
             continue
-        path = getattr(theme.fonts, key)
         try:
-            pdfmetrics.registerFont(TTFont(name, str(path)))
+            pdfmetrics.registerFont(read_font(name, path))  # (read for the charset already)
         except (TTFError, OSError) as exc:
             raise TemplateError(path, f"cannot use this font file ({exc}): {RESTORE}, or "
                                 "point theme.yaml at another .ttf") from exc
@@ -97,8 +95,8 @@ def register_fonts(theme: Theme) -> str:
             raise TemplateError(path, f"cannot use this font file: it is damaged or cut off "
                                 f"({exc}): {RESTORE}, or point theme.yaml at another "
                                 ".ttf") from exc
-    pdfmetrics.registerFontFamily(family, normal=names["regular"], bold=names["bold"],
-                                  italic=names["italic"], boldItalic=names["bold_italic"])
+    pdfmetrics.registerFontFamily(family, normal=family, bold=f"{family}-Bold",
+                                  italic=f"{family}-Italic", boldItalic=f"{family}-BoldItalic")
     return family
 
 
