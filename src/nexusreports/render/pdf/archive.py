@@ -50,6 +50,8 @@ The files also meet every rule of level a (tagged) but its declaration: a file d
 level, and the level-u profile of page-validation refuses a file that declares level a."""
 PDFUA_PART = 1
 PRODUCER = "nexusreports (ReportLab, pikepdf)"
+SHEET_PRODUCER = "nexusreports (ReportLab)"
+"""A sheet is written by ReportLab alone (:func:`publish_canvas`); the bundle through pikepdf."""
 
 _TABLE_ATTRS = {"Scope", "ColSpan", "RowSpan", "Headers", "Summary"}
 
@@ -69,6 +71,7 @@ class Metadata:
     language: str
     creator: str
     stamp: str | None = None
+    producer: str = PRODUCER
 
 
 def creation_stamp(pdf: Pdf) -> str:
@@ -319,7 +322,7 @@ def xmp(meta: Metadata) -> bytes:
    <dc:description><rdf:Alt><rdf:li xml:lang="x-default">{e(meta.subject)}</rdf:li></rdf:Alt></dc:description>
    <dc:language><rdf:Bag><rdf:li>{e(meta.language)}</rdf:li></rdf:Bag></dc:language>
    <pdf:Keywords>{e(meta.keywords)}</pdf:Keywords>
-   <pdf:Producer>{e(PRODUCER)}</pdf:Producer>
+   <pdf:Producer>{e(meta.producer)}</pdf:Producer>
    <xmp:CreatorTool>{e(meta.creator)}</xmp:CreatorTool>
    <xmp:CreateDate>{date}</xmp:CreateDate>
    <xmp:ModifyDate>{date}</xmp:ModifyDate>
@@ -371,7 +374,7 @@ def document_level(pdf: Pdf, meta: Metadata, icc: bytes) -> None:
     info = pdf.make_indirect(Dictionary(
         Title=String(meta.title), Author=String(meta.author), Subject=String(meta.subject),
         Keywords=String(meta.keywords), Creator=String(meta.creator),
-        Producer=String(PRODUCER), CreationDate=String(meta.stamp),
+        Producer=String(meta.producer), CreationDate=String(meta.stamp),
         ModDate=String(meta.stamp)))
     pdf.trailer.Info = info
 
@@ -472,6 +475,7 @@ def finish_canvas(canvas: Any, tree: Element, meta: Metadata, icc: bytes) -> Non
     bytes it writes are PDF/A-2 and PDF/UA-1 as they are.  Links are not supported here
     (a sheet has none; the bundle, which has, goes through pikepdf)."""
     _archival_reportlab()
+    meta = replace(meta, producer=SHEET_PRODUCER)
     doc = canvas._doc
     doc._nexus_archival = True
     doc._pdfVersion = (1, 7)
@@ -519,7 +523,7 @@ def finish_canvas(canvas: Any, tree: Element, meta: Metadata, icc: bytes) -> Non
     cat.Metadata = pdfdoc.PDFStream(pdfdoc.PDFDictionary({
         "Type": pdfdoc.PDFName("Metadata"), "Subtype": pdfdoc.PDFName("XML")}),
         xmp(meta), filters=[])
-    doc.info.producer = PRODUCER
+    doc.info.producer = meta.producer
 
 
 class _Raw(pdfdoc.PDFObject):
