@@ -33,6 +33,7 @@ import re
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
@@ -512,8 +513,12 @@ def finish_canvas(canvas: Any, tree: Element, meta: Metadata, icc: bytes) -> Non
     cat.MarkInfo = pdfdoc.PDFDictionary({"Marked": b"true"})
     cat.Lang = pdfdoc.PDFString(meta.language)
     cat.ViewerPreferences = pdfdoc.PDFDictionary({"DisplayDocTitle": b"true"})
-    profile = pdfdoc.PDFStream(pdfdoc.PDFDictionary({"N": 3}), icc,
-                               filters=[pdfdoc.PDFZCompress])
+    packed = _deflated(icc)
+    if packed.endswith(b"\r"):  # (see _no_trailing_cr)
+        profile = pdfdoc.PDFStream(pdfdoc.PDFDictionary({"N": 3}), icc, filters=[])
+    else:
+        profile = pdfdoc.PDFStream(pdfdoc.PDFDictionary(
+            {"N": 3, "Filter": pdfdoc.PDFArray([pdfdoc.PDFName("FlateDecode")])}), packed)
     cat.OutputIntents = pdfdoc.PDFArray([pdfdoc.PDFDictionary({
         "Type": pdfdoc.PDFName("OutputIntent"), "S": pdfdoc.PDFName("GTS_PDFA1"),
         "OutputConditionIdentifier": pdfdoc.PDFString("sRGB IEC61966-2.1"),
@@ -524,6 +529,13 @@ def finish_canvas(canvas: Any, tree: Element, meta: Metadata, icc: bytes) -> Non
         "Type": pdfdoc.PDFName("Metadata"), "Subtype": pdfdoc.PDFName("XML")}),
         xmp(meta), filters=[])
     doc.info.producer = meta.producer
+
+
+@lru_cache(maxsize=4)
+def _deflated(data: bytes) -> bytes:
+    """``data`` compressed as ReportLab compresses a stream, once per process (the colour
+    profile is the same in every sheet)."""
+    return pdfdoc.PDFZCompress.encode(data)
 
 
 class _Raw(pdfdoc.PDFObject):
