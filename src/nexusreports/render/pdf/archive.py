@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import io
 import re
+import threading
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -611,6 +612,7 @@ def _rl_element(doc: Any, node: Element, parent: str, page_names: list[str], mar
 
 
 _patched = False
+_patching = threading.Lock()
 
 
 def _archival_reportlab() -> None:
@@ -620,8 +622,13 @@ def _archival_reportlab() -> None:
     :func:`_no_trailing_cr`), and no ToUnicode entry for a code a subset does not use
     (ReportLab maps those to U+0000, which PDF/A and PDF/UA forbid)."""
     global _patched
-    if _patched:
-        return
+    with _patching:  # (the preview may render in more than one thread)
+        if not _patched:
+            _patch_reportlab()
+            _patched = True
+
+
+def _patch_reportlab() -> None:
     from reportlab.pdfbase import ttfonts
 
     stream_format = pdfdoc.PDFStream.format
@@ -653,7 +660,6 @@ def _archival_reportlab() -> None:
 
     pdfdoc.PDFStream.format = format_stream
     ttfonts.makeToUnicodeCMap = used_only
-    _patched = True
 
 
 def tag_pdf(pdf: Pdf, meta: Metadata, icc: bytes) -> None:
