@@ -622,7 +622,7 @@ def _archival_reportlab() -> None:
     :func:`_no_trailing_cr`), and no ToUnicode entry for a code a subset does not use
     (ReportLab maps those to U+0000, which PDF/A and PDF/UA forbid)."""
     global _patched
-    with _patching:  # (the preview may render in more than one thread)
+    with _patching:  # (two threads rendering at once must not patch it twice)
         if not _patched:
             _patch_reportlab()
             _patched = True
