@@ -126,14 +126,20 @@ def every_pdf_built_is_publishable(monkeypatch):
     from tagged import tree_problems, validation_problems
 
     made: list[bytes] = []
-    real = archive.save
+    real, real_canvas = archive.save, archive.save_canvas
 
     def save(pdf):
         data = real(pdf)
         made.append(data)
         return data
 
+    def save_canvas(canvas, buf):  # a sheet, tagged by ReportLab itself
+        data = real_canvas(canvas, buf)
+        made.append(data)
+        return data
+
     monkeypatch.setattr(archive, "save", save)
+    monkeypatch.setattr(archive, "save_canvas", save_canvas)
     monkeypatch.setattr(bundle, "save", save)
     yield made  # (a test that saves a PDF that is not meant to be one of ours clears it)
     for data in made:

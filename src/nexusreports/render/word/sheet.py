@@ -721,10 +721,13 @@ def build_time() -> datetime:
     return datetime.now(timezone.utc).replace(microsecond=0)
 
 
-def render_docx(view: SheetView, theme: Theme, *, now: datetime | None = None) -> bytes:
+def render_docx(view: SheetView, theme: Theme, *, now: datetime | None = None,
+                check_only: bool = False) -> bytes:
     """Fill ``theme.sheet_docx`` with ``view`` and return the .docx bytes.
 
-    ``now`` stamps the core properties created/modified (default :func:`build_time`).
+    ``now`` stamps the core properties created/modified (default :func:`build_time`);
+    ``check_only`` stops after the checks (the fit to the page included) and returns
+    ``b""``: what ``nexusreports validate`` needs, nothing zipped.
     Raises :class:`TemplateError` (or :class:`ErrorGroup`) for a missing or broken template.
     """
     where = theme.sheet_docx
@@ -776,6 +779,8 @@ def render_docx(view: SheetView, theme: Theme, *, now: datetime | None = None) -
     _drop_markers(doc)
     check_width(doc, where)
     check_fit(doc, view, theme, where)
+    if check_only:
+        return b""
     ooxml.drop_styles_with_effects(doc)
     set_language(doc, view.locale_id)
     stamp = (now or build_time()).astimezone(timezone.utc).replace(microsecond=0, tzinfo=None)
