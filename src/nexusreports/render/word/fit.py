@@ -63,14 +63,16 @@ below (``qn`` per lookup cost more than the layout itself)."""
  _GRID_COL, _TBL_CELL_MAR, _TC_PR, _GRID_SPAN, _TC_W, _TC_MAR, _V_MERGE, _TR_PR,
  _TR_HEIGHT, _STYLE, _BASED_ON, _DOC_DEFAULTS, _PPR_DEFAULT, _RPR_DEFAULT) = (
     _W + name for name in (
-        "p r t br cr tab drawing tbl tr tc sdt sdtContent pPr rPr pStyle rStyle spacing ind "
-        "rFonts sz b caps vanish tblPr tblGrid gridCol tblCellMar tcPr gridSpan tcW tcMar "
-        "vMerge trPr trHeight style basedOn docDefaults pPrDefault rPrDefault").split())
+        "p", "r", "t", "br", "cr", "tab", "drawing", "tbl", "tr", "tc", "sdt", "sdtContent",
+        "pPr", "rPr", "pStyle", "rStyle", "spacing", "ind", "rFonts", "sz", "b", "caps",
+        "vanish", "tblPr", "tblGrid", "gridCol", "tblCellMar", "tcPr", "gridSpan", "tcW",
+        "tcMar", "vMerge", "trPr", "trHeight", "style", "basedOn", "docDefaults",
+        "pPrDefault", "rPrDefault"))
 (_VAL, _STYLE_ID, _TYPE, _DEFAULT, _ASCII_THEME, _ASCII, _H_ANSI, _BEFORE, _AFTER, _LINE,
  _LINE_RULE, _FIRST_LINE, _HANGING, _H_RULE) = (
     _W + name for name in (
-        "val styleId type default asciiTheme ascii hAnsi before after line lineRule firstLine "
-        "hanging hRule").split())
+        "val", "styleId", "type", "default", "asciiTheme", "ascii", "hAnsi", "before", "after",
+        "line", "lineRule", "firstLine", "hanging", "hRule"))
 _SIDES = {side: _W + side for side in ("left", "right", "top", "bottom")}
 _ATTRS: dict[str, str] = {}
 """``w:`` attribute names in Clark notation, by local name (filled as they are asked for)."""
