@@ -24,6 +24,7 @@ points, EMU) are converted where they are read.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import re
 import shutil
 import subprocess
@@ -311,11 +312,13 @@ class Layout:
 
     def __init__(self, doc: Any, theme: Theme):
         self.doc = doc
-        self.styles = _Styles(doc.styles.element)
+        styles_root = doc.styles.element
+        self.styles = _Styles(styles_root)
         self.regular = _face(str(theme.fonts.regular))
         self.bold = _face(str(theme.fonts.bold))
         self.theme_fonts = _theme_fonts(doc)
         self._faces: dict[tuple, Any] = {}
+        self._heights = _heights_for(styles_root, self.theme_fonts, theme)
 
     # -- text ----------------------------------------------------------------------------
     def face(self, run: _Run):
@@ -359,6 +362,15 @@ class Layout:
 
     def paragraph(self, p: etree._Element, width_pt: float) -> float:
         """The height of paragraph ``p`` set in a column ``width_pt`` wide."""
+        key = (etree.tostring(p, with_tail=False), width_pt)
+        height = self._heights.get(key)
+        if height is None:
+            if len(self._heights) >= _HEIGHTS_MAX:
+                self._heights.clear()
+            height = self._heights[key] = self._paragraph(p, width_pt)
+        return height
+
+    def _paragraph(self, p: etree._Element, width_pt: float) -> float:
         styles = self.styles
         props, style_id, _ = _para_props(styles, p)
         room = max(1.0, width_pt - props.left_pt - props.right_pt)
@@ -431,6 +443,15 @@ class Layout:
     # -- blocks and tables ---------------------------------------------------------------
     def blocks(self, parent: etree._Element, width_pt: float) -> float:
         """The height of the paragraphs and tables directly in ``parent``."""
+        key = (b"blocks", etree.tostring(parent, with_tail=False), width_pt)
+        height = self._heights.get(key)
+        if height is None:
+            if len(self._heights) >= _HEIGHTS_MAX:
+                self._heights.clear()
+            height = self._heights[key] = self._blocks(parent, width_pt)
+        return height
+
+    def _blocks(self, parent: etree._Element, width_pt: float) -> float:
         total = 0.0
         for child in parent:
             tag = child.tag
@@ -517,6 +538,28 @@ class Layout:
             if content > spanned:
                 heights[last] += content - spanned
         return sum(heights), cells_out
+
+
+_HEIGHTS: dict[tuple, dict[tuple, float]] = {}
+"""Heights of paragraphs and cell contents already measured, by their XML and width, for
+each set of styles and fonts (:func:`_heights_for`): the labels, the scales and most cells
+of a sheet are the same XML on every sheet made from one template."""
+_HEIGHTS_MAX = 20_000
+
+
+def _heights_for(styles_root: etree._Element, theme_fonts: dict[str, str],
+                 theme: Theme) -> dict[tuple, float]:
+    """The remembered heights (:data:`_HEIGHTS`) for documents with these styles, this
+    document theme's fonts and the build theme's font files: what, besides its own XML and
+    width, decides a paragraph's height."""
+    key = (hashlib.sha256(etree.tostring(styles_root)).digest(),
+           tuple(sorted(theme_fonts.items())), str(theme.fonts.regular), str(theme.fonts.bold))
+    heights = _HEIGHTS.get(key)
+    if heights is None:
+        if len(_HEIGHTS) >= 8:
+            _HEIGHTS.clear()
+        heights = _HEIGHTS[key] = {}
+    return heights
 
 
 _TOKENS: dict[tuple, tuple[tuple[bool, float], ...]] = {}
