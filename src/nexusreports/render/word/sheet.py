@@ -26,6 +26,7 @@ Steps of :func:`render_docx`:
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import io
@@ -113,15 +114,51 @@ _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 
 
 class _Template(DocxTemplate):
-    """docxtpl's template, remembering the Jinja source it makes of each XML part.
+    """docxtpl's template, remembering what is the same for every sheet of one template.
 
     ``patch_xml`` (docxtpl's rewrite of a part's XML into Jinja source) depends only on its
     input, which is the same for every sheet made from one template, so it runs once per
-    distinct part (at most :data:`_PATCHED_MAX` kept).
+    distinct part (at most :data:`_PATCHED_MAX` kept).  The template package is read and
+    parsed once per template (``key``: the sha256 of ``data``); each sheet starts from a
+    copy of its parsed parts (:func:`_open_document`), and the body's XML, which docxtpl
+    serializes before every render, is the same string each time.
     """
 
     _PATCHED: dict[str, str] = {}
     _PATCHED_MAX = 64
+
+    def __init__(self, data: bytes, key: str) -> None:
+        super().__init__(io.BytesIO(data))
+        self._data, self._key = data, key
+        self._pristine = False
+
+    def init_docx(self, reload: bool = True) -> None:
+        if not self.docx or (self.is_rendered and reload):
+            self.docx = _open_document(self._data, self._key)
+            self.is_rendered = False
+            self._pristine = True
+
+    def get_xml(self) -> str:
+        if not self._pristine:
+            return super().get_xml()
+        xml = _BODIES.get(self._key)
+        if xml is None:
+            if len(_BODIES) >= 16:
+                _BODIES.clear()
+            xml = _BODIES[self._key] = super().get_xml()
+        return xml
+
+    def map_tree(self, tree: Any) -> None:
+        self._pristine = False
+        super().map_tree(tree)
+
+    def resolve_listing(self, xml: str) -> str:
+        # docxtpl's listing rules only rewrite tabs, line and page breaks and "\a": a part
+        # without any of them comes back unchanged, so it is not searched paragraph by
+        # paragraph, run by run
+        if not _LISTING.search(xml):
+            return xml
+        return super().resolve_listing(xml)
 
     def patch_xml(self, src_xml: str) -> str:
         patched = self._PATCHED.get(src_xml)
@@ -130,6 +167,54 @@ class _Template(DocxTemplate):
                 self._PATCHED.clear()
             patched = self._PATCHED[src_xml] = super().patch_xml(src_xml)
         return patched
+
+
+_LISTING = re.compile("[\t\a\n\f]")
+_BODIES: dict[str, str] = {}
+"""The body XML of each template (by sha256) as docxtpl serializes it before rendering."""
+_OPENED: dict[str, tuple[Any, dict[Any, tuple[type, Any]]]] = {}
+"""Each template package read once (by sha256): python-docx's reader of it, and a pristine
+copy of each XML part's parsed tree with the part's class."""
+
+
+def _open_document(data: bytes, key: str) -> Any:
+    """``docx.Document`` of the template ``data`` (sha256 ``key``), reading and parsing the
+    package only the first time: later each XML part is a copy of the tree parsed then
+    (what ``XmlPart.load`` would parse again), the other parts are loaded as python-docx
+    loads them.  Falls back to ``docx.Document`` if python-docx is not as expected."""
+    from docx import Document
+
+    try:
+        from docx.opc.package import Unmarshaller
+        from docx.opc.part import PartFactory, XmlPart
+        from docx.opc.pkgreader import PackageReader
+        from docx.package import Package
+    except ImportError:  # pragma: no cover - another python-docx
+        return Document(io.BytesIO(data))
+    opened = _OPENED.get(key)
+    if opened is None:
+        doc = Document(io.BytesIO(data))  # its checks and errors, the first time
+        pristine = {part.partname: (type(part), copy.deepcopy(part._element))
+                    for part in doc.part.package.iter_parts()
+                    if isinstance(part, XmlPart) and type(part).load.__func__ is
+                    XmlPart.load.__func__}
+        if len(_OPENED) >= 16:
+            _OPENED.clear()
+        _OPENED[key] = (PackageReader.from_file(io.BytesIO(data)), pristine)
+        return doc
+    reader, pristine = opened
+
+    def part_factory(partname: Any, content_type: str, reltype: str, blob: bytes,
+                     package: Any) -> Any:
+        known = pristine.get(partname)
+        if known is None:
+            return PartFactory(partname, content_type, reltype, blob, package)
+        cls, element = known
+        return cls(partname, content_type, copy.deepcopy(element), package)
+
+    package = Package()
+    Unmarshaller.unmarshal(reader, package, part_factory)
+    return package.main_document_part.document
 
 
 class _Logo(InlineImage):
@@ -736,7 +821,7 @@ def render_docx(view: SheetView, theme: Theme, *, now: datetime | None = None) -
                             "the shipped one") from exc
     data = prepare_template(data)
     check_template(data, where, sheet_context(view))
-    tpl = _Template(io.BytesIO(data))
+    tpl = _Template(data, hashlib.sha256(data).hexdigest())
     tpl.init_docx()
     context = sheet_context(view, tpl)
     try:
