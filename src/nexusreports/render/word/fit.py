@@ -74,6 +74,7 @@ below (``qn`` per lookup cost more than the layout itself)."""
     _W + name for name in (
         "val", "styleId", "type", "default", "asciiTheme", "ascii", "hAnsi", "before", "after",
         "line", "lineRule", "firstLine", "hanging", "hRule"))
+_TBL_IND = _W + "tblInd"
 _SIDES = {side: _W + side for side in ("left", "right", "top", "bottom")}
 _ATTRS: dict[str, str] = {}
 """``w:`` attribute names in Clark notation, by local name (filled as they are asked for)."""
@@ -641,7 +642,7 @@ def _view_fields(view: SheetView, region: str = "") -> list[tuple[str, list[str]
 
 
 def _text_of(element: etree._Element) -> str:
-    return "".join(t.text or "" for t in element.iter(qn("w:t")))
+    return "".join(t.text or "" for t in element.iter(_T))
 
 
 _POSITIONS = {0: "left column", -1: "right column"}
@@ -739,34 +740,34 @@ def check_width(doc: Any, template: Path) -> None:
     section = doc.sections[0]
     page_w = section.page_width / _EMU_PER_PT
     left_margin = section.left_margin / _EMU_PER_PT
-    for tbl in doc.element.body.iterchildren(qn("w:tbl")):
+    for tbl in doc.element.body.iterchildren(_TBL):
         grid = [(_twips_attr(c, "w") or 0.0)
-                for c in tbl.findall(f"{qn('w:tblGrid')}/{qn('w:gridCol')}")]
-        tbl_pr = tbl.find(qn("w:tblPr"))
-        ind_el = tbl_pr.find(qn("w:tblInd")) if tbl_pr is not None else None
+                for c in tbl.findall(f"{_TBL_GRID}/{_GRID_COL}")]
+        tbl_pr = tbl.find(_TBL_PR)
+        ind_el = tbl_pr.find(_TBL_IND) if tbl_pr is not None else None
         indent = (_twips_attr(ind_el, "w") or 0.0) if ind_el is not None and \
-            ind_el.get(qn("w:type"), "dxa") == "dxa" else 0.0
-        default_mar = tbl_pr.find(qn("w:tblCellMar")) if tbl_pr is not None else None
+            ind_el.get(_TYPE, "dxa") == "dxa" else 0.0
+        default_mar = tbl_pr.find(_TBL_CELL_MAR) if tbl_pr is not None else None
         worst = 0.0
-        for tr in tbl.findall(qn("w:tr")):
+        for tr in tbl.findall(_TR):
             col = 0
-            for tc in tr.findall(qn("w:tc")):
-                tc_pr = tc.find(qn("w:tcPr"))
-                span_el = tc_pr.find(qn("w:gridSpan")) if tc_pr is not None else None
-                col += int(span_el.get(qn("w:val"), "1")) if span_el is not None else 1
+            for tc in tr.findall(_TC):
+                tc_pr = tc.find(_TC_PR)
+                span_el = tc_pr.find(_GRID_SPAN) if tc_pr is not None else None
+                col += int(span_el.get(_VAL, "1")) if span_el is not None else 1
                 if not _text_of(tc).strip():
                     continue
                 pad = DEFAULT_CELL_PAD_PT
-                for source in (tc_pr.find(qn("w:tcMar")) if tc_pr is not None else None,
+                for source in (tc_pr.find(_TC_MAR) if tc_pr is not None else None,
                                default_mar):
-                    side = source.find(qn("w:right")) if source is not None else None
+                    side = source.find(_SIDES["right"]) if source is not None else None
                     if side is not None:
                         pad = _twips_attr(side, "w") or 0.0
                         break
                 right = left_margin + indent + sum(grid[:col]) - pad
                 worst = max(worst, right - page_w)
         if worst > WIDTH_TOLERANCE_PT:
-            text = " ".join(" ".join(_text_of(p) for p in tbl.iter(qn("w:p"))).split())
+            text = " ".join(" ".join(_text_of(p) for p in tbl.iter(_P)).split())
             shown = text[:40] + ("…" if len(text) > 40 else "")
             mm = lambda pt: round(pt / 72 * 25.4, 1)  # noqa: E731
             raise TemplateError(

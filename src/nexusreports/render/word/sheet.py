@@ -961,6 +961,14 @@ def _package_parts(doc: Any) -> dict[str, bytes]:
         return {name: src.read(name) for name in src.namelist()}
 
 
+_QN = {name: qn(f"w:{name}") for name in (
+    "tbl", "tr", "tblGrid", "tc", "gridSpan", "tcPr", "tcW", "type", "w", "gridCol", "tblPr",
+    "tblW", "bookmarkStart", "bookmarkEnd", "name", "id")}
+"""``w:`` names in Clark notation for the steps after rendering (they run on every sheet)."""
+_TC_W_PATH = f"{_QN['tcPr']}/{_QN['tcW']}"
+_TBL_W_PATH = f"{_QN['tblPr']}/{_QN['tblW']}"
+
+
 def _fit_grids(doc: Any) -> None:
     """Make each table's grid match its cells after ``{%tc %}`` loops changed their number.
 
@@ -968,28 +976,28 @@ def _fit_grids(doc: Any) -> None:
     in twips, gets one grid column per cell with the first row's widths (docxtpl only adds
     or drops columns at the end, which skews a fixed-layout table).
     """
-    for tbl in doc.element.body.iter(qn("w:tbl")):
-        rows = tbl.findall(qn("w:tr"))
-        grid = tbl.find(qn("w:tblGrid"))
+    for tbl in doc.element.body.iter(_QN["tbl"]):
+        rows = tbl.findall(_QN["tr"])
+        grid = tbl.find(_QN["tblGrid"])
         if not rows or grid is None:
             continue
-        counts = {len(r.findall(qn("w:tc"))) for r in rows}
-        if len(counts) != 1 or tbl.find(f".//{qn('w:gridSpan')}") is not None:
+        counts = {len(r.findall(_QN["tc"])) for r in rows}
+        if len(counts) != 1 or next(tbl.iter(_QN["gridSpan"]), None) is not None:
             continue
         widths = []
-        for tc in rows[0].findall(qn("w:tc")):
-            tc_w = tc.find(f"{qn('w:tcPr')}/{qn('w:tcW')}")
-            if tc_w is None or tc_w.get(qn("w:type")) != "dxa":
+        for tc in rows[0].findall(_QN["tc"]):
+            tc_w = tc.find(_TC_W_PATH)
+            if tc_w is None or tc_w.get(_QN["type"]) != "dxa":
                 break
-            widths.append(tc_w.get(qn("w:w")))
+            widths.append(tc_w.get(_QN["w"]))
         else:
-            for col in grid.findall(qn("w:gridCol")):
+            for col in grid.findall(_QN["gridCol"]):
                 grid.remove(col)
             for width in widths:
-                etree.SubElement(grid, qn("w:gridCol")).set(qn("w:w"), width)
-            tbl_w = tbl.find(f"{qn('w:tblPr')}/{qn('w:tblW')}")
-            if tbl_w is not None and tbl_w.get(qn("w:type")) == "dxa":
-                tbl_w.set(qn("w:w"), str(sum(int(w) for w in widths)))
+                etree.SubElement(grid, _QN["gridCol"]).set(_QN["w"], width)
+            tbl_w = tbl.find(_TBL_W_PATH)
+            if tbl_w is not None and tbl_w.get(_QN["type"]) == "dxa":
+                tbl_w.set(_QN["w"], str(sum(int(w) for w in widths)))
 
 
 def _size_share_bars(doc: Any, view: SheetView) -> None:
@@ -1041,13 +1049,13 @@ def _drop_markers(doc: Any) -> None:
     whose start is gone goes too (LibreOffice writes some starts twice)."""
     body = doc.element.body
     gone = set()
-    for mark in list(body.iter(qn("w:bookmarkStart"))):
-        if (mark.get(qn("w:name")) or "").startswith(MARKER_PREFIX):
-            gone.add(mark.get(qn("w:id")))
+    for mark in list(body.iter(_QN["bookmarkStart"])):
+        if (mark.get(_QN["name"]) or "").startswith(MARKER_PREFIX):
+            gone.add(mark.get(_QN["id"]))
             mark.getparent().remove(mark)
-    starts = {m.get(qn("w:id")) for m in body.iter(qn("w:bookmarkStart"))}
-    for end in list(body.iter(qn("w:bookmarkEnd"))):
-        if end.get(qn("w:id")) in gone or end.get(qn("w:id")) not in starts:
+    starts = {m.get(_QN["id"]) for m in body.iter(_QN["bookmarkStart"])}
+    for end in list(body.iter(_QN["bookmarkEnd"])):
+        if end.get(_QN["id"]) in gone or end.get(_QN["id"]) not in starts:
             end.getparent().remove(end)
 
 
