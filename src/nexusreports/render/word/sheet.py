@@ -245,10 +245,15 @@ def sheet_context(view: SheetView, tpl: DocxTemplate | None = None) -> dict[str,
     without a logo, or when ``tpl`` is None).
     """
     context = vars(_plain(view))
+    _add_logos(context, view, tpl)
+    return context
+
+
+def _add_logos(context: dict[str, Any], view: SheetView, tpl: DocxTemplate | None) -> None:
+    """Give each organisation of ``context`` its ``image`` (see :func:`sheet_context`)."""
     for org, source in zip(context["organisations"], view.organisations):
         org.image = (_Logo(tpl, source.logo, _guard(source.alt))
                      if tpl is not None and source.logo else None)
-    return context
 
 
 class _Environment(jinja2.Environment):
@@ -820,10 +825,11 @@ def render_docx(view: SheetView, theme: Theme, *, now: datetime | None = None) -
                             "Word template (sheet.docx) in this folder, for example a copy of "
                             "the shipped one") from exc
     data = prepare_template(data)
-    check_template(data, where, sheet_context(view))
+    context = sheet_context(view)  # the logos are added once there is a document for them
+    check_template(data, where, context)
     tpl = _Template(data, hashlib.sha256(data).hexdigest())
     tpl.init_docx()
-    context = sheet_context(view, tpl)
+    _add_logos(context, view, tpl)
     try:
         tpl.render(context, _environment(), autoescape=True)
     except jinja2.TemplateError as exc:
