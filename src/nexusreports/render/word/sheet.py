@@ -815,8 +815,43 @@ def render_docx(view: SheetView, theme: Theme, *, now: datetime | None = None) -
     """Fill ``theme.sheet_docx`` with ``view`` and return the .docx bytes.
 
     ``now`` stamps the core properties created/modified (default :func:`build_time`).
-    Raises :class:`TemplateError` (or :class:`ErrorGroup`) for a missing or broken template.
+    Raises :class:`TemplateError` (or :class:`ErrorGroup`) for a missing or broken template,
+    :class:`~nexusreports.errors.ContentOverflow` for a sheet taller than its page.
     """
+    doc, where = _filled_and_checked(view, theme)
+    ooxml.drop_styles_with_effects(doc)
+    set_language(doc, view.locale_id)
+    stamp = (now or build_time()).astimezone(timezone.utc).replace(microsecond=0, tzinfo=None)
+    props = doc.core_properties
+    info = view.info
+    props.title = core_property(info.title)
+    props.subject = core_property(info.subject)
+    props.author = core_property(info.author)
+    props.last_modified_by = CREATOR
+    props.keywords = core_property(info.keywords)
+    props.language = info.language
+    props.comments = ""
+    props.category = ""
+    props.content_status = ""
+    props.identifier = ""
+    props.version = ""
+    props.revision = 1
+    props.created = stamp
+    props.modified = stamp
+    return _repack_parts(_package_parts(doc), where)
+
+
+def check_sheet_fit(view: SheetView, theme: Theme) -> None:
+    """Everything :func:`render_docx` checks, without writing the document: the template,
+    the rendering, the width of the tables and the one-page fit (:func:`.fit.check_fit`).
+
+    Raises what :func:`render_docx` raises; the core properties, the language and the zip,
+    which cannot fail for a sheet that got this far, are left out (for ``validate``)."""
+    _filled_and_checked(view, theme)
+
+
+def _filled_and_checked(view: SheetView, theme: Theme) -> tuple[Any, Path]:
+    """The filled sheet (python-docx document) and the template's path, checked to fit."""
     where = theme.sheet_docx
     try:
         data = where.read_bytes()
@@ -867,26 +902,7 @@ def render_docx(view: SheetView, theme: Theme, *, now: datetime | None = None) -
     _drop_markers(doc)
     check_width(doc, where)
     check_fit(doc, view, theme, where)
-    ooxml.drop_styles_with_effects(doc)
-    set_language(doc, view.locale_id)
-    stamp = (now or build_time()).astimezone(timezone.utc).replace(microsecond=0, tzinfo=None)
-    props = doc.core_properties
-    info = view.info
-    props.title = core_property(info.title)
-    props.subject = core_property(info.subject)
-    props.author = core_property(info.author)
-    props.last_modified_by = CREATOR
-    props.keywords = core_property(info.keywords)
-    props.language = info.language
-    props.comments = ""
-    props.category = ""
-    props.content_status = ""
-    props.identifier = ""
-    props.version = ""
-    props.revision = 1
-    props.created = stamp
-    props.modified = stamp
-    return _repack_parts(_package_parts(doc), where)
+    return doc, where
 
 
 _EXPRESSION_OF = re.compile(r"^\{%\s*(?:if|elif)\s+(.*?)\s*%\}$"
