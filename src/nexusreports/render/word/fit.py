@@ -24,7 +24,6 @@ points, EMU) are converted where they are read.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import re
 import shutil
 import subprocess
@@ -553,8 +552,8 @@ def _heights_for(styles_root: etree._Element, theme_fonts: dict[str, str],
     """The remembered heights (:data:`_HEIGHTS`) for documents with these styles, this
     document theme's fonts and the build theme's font files: what, besides its own XML and
     width, decides a paragraph's height."""
-    key = (hashlib.sha256(etree.tostring(styles_root)).digest(),
-           tuple(sorted(theme_fonts.items())), str(theme.fonts.regular), str(theme.fonts.bold))
+    key = (etree.tostring(styles_root), tuple(sorted(theme_fonts.items())),
+           str(theme.fonts.regular), str(theme.fonts.bold))
     heights = _HEIGHTS.get(key)
     if heights is None:
         if len(_HEIGHTS) >= 8:
@@ -577,8 +576,25 @@ def _theme_fonts(doc: Any) -> dict[str, str]:
     try:
         part = next(rel.target_part for rel in doc.part.rels.values()
                     if rel.reltype.endswith("/theme"))
-        root = etree.fromstring(part.blob)
-    except (StopIteration, etree.XMLSyntaxError, AttributeError, ValueError):
+        blob = part.blob
+    except (StopIteration, AttributeError, ValueError):
+        return {}
+    fonts = _THEME_FONTS.get(blob)
+    if fonts is None:
+        if len(_THEME_FONTS) >= 16:
+            _THEME_FONTS.clear()
+        fonts = _THEME_FONTS[blob] = _theme_fonts_of(blob)
+    return dict(fonts)
+
+
+_THEME_FONTS: dict[bytes, dict[str, str]] = {}
+"""The Latin fonts of each theme part already read, by its bytes."""
+
+
+def _theme_fonts_of(blob: bytes) -> dict[str, str]:
+    try:
+        root = etree.fromstring(blob)
+    except (etree.XMLSyntaxError, ValueError):
         return {}
     fonts = {}
     for key, kind in (("+major", "majorFont"), ("+minor", "minorFont")):

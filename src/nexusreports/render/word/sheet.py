@@ -152,6 +152,13 @@ class _Template(DocxTemplate):
         self._pristine = False
         super().map_tree(tree)
 
+    def fix_docpr_ids(self, tree: Any) -> None:
+        # docxtpl's renumbering of the pictures' ids (its XPath //wp:docPr from the root of
+        # the rendered body), walking the tree in the same document order
+        for elt in tree.iter(_DOC_PR):
+            self.docx_ids_index += 1
+            elt.attrib["id"] = str(self.docx_ids_index)
+
     def resolve_listing(self, xml: str) -> str:
         # docxtpl's listing rules only rewrite tabs, line and page breaks and "\a": a part
         # without any of them comes back unchanged, so it is not searched paragraph by
@@ -170,6 +177,7 @@ class _Template(DocxTemplate):
 
 
 _LISTING = re.compile("[\t\a\n\f]")
+_DOC_PR = "{http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing}docPr"
 _BODIES: dict[str, str] = {}
 """The body XML of each template (by sha256) as docxtpl serializes it before rendering."""
 _OPENED: dict[str, tuple[Any, dict[Any, tuple[type, Any]]]] = {}
