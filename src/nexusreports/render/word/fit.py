@@ -84,8 +84,15 @@ _WP_EXTENT = ".//{http://schemas.openxmlformats.org/drawingml/2006/wordprocessin
 
 @lru_cache(maxsize=32)
 def _face(path: str):
+    """The TrueType font at ``path`` for its widths: the one the PDF sheets registered with
+    ReportLab when they did (reading a font file costs some 50 ms), else read here."""
+    from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.ttfonts import TTFont
 
+    for name in pdfmetrics.getRegisteredFontNames():
+        font = pdfmetrics.getFont(name)
+        if isinstance(font, TTFont) and getattr(font.face, "filename", None) == path:
+            return font
     return TTFont(f"nexusreports-word-{abs(hash(path))}", path)
 
 
