@@ -846,7 +846,8 @@ def render_docx(view: SheetView, theme: Theme, *, now: datetime | None = None) -
     props.revision = 1
     props.created = stamp
     props.modified = stamp
-    return _repack_parts(_package_parts(doc), where)
+    parts, trees = _package_parts(doc)
+    return _repack_parts(parts, where, trees)
 
 
 def check_sheet_fit(view: SheetView, theme: Theme) -> None:
@@ -969,11 +970,14 @@ class _PartCollector:
         pass
 
 
-def _package_parts(doc: Any) -> dict[str, bytes]:
+def _package_parts(doc: Any) -> tuple[dict[str, bytes], frozenset[str]]:
     """The parts ``doc.save`` would zip, by member name, without zipping them (they are
-    zipped once, by :func:`_repack_parts`).  Falls back to saving and reading the zip back if
-    python-docx's package writer is not as expected."""
+    zipped once, by :func:`_repack_parts`), and the names of those python-docx serialized
+    from a parsed element tree (XML parts, relationships, content types).  Falls back to
+    saving and reading the zip back (naming no part as serialized) if python-docx's package
+    writer is not as expected."""
     try:
+        from docx.opc.part import XmlPart
         from docx.opc.pkgwriter import PackageWriter
 
         package = doc.part.package
@@ -983,12 +987,16 @@ def _package_parts(doc: Any) -> dict[str, bytes]:
         PackageWriter._write_content_types_stream(collector, package.parts)
         PackageWriter._write_pkg_rels(collector, package.rels)
         PackageWriter._write_parts(collector, package.parts)
-        return collector.parts
-    except AttributeError:  # pragma: no cover - another python-docx
+        trees = {part.partname.membername for part in package.parts
+                 if isinstance(part, XmlPart)}
+        trees.update(name for name in collector.parts
+                     if name == "[Content_Types].xml" or name.endswith(".rels"))
+        return collector.parts, frozenset(trees)
+    except (AttributeError, ImportError):  # pragma: no cover - another python-docx
         buf = io.BytesIO()
         doc.save(buf)
         src = zipfile.ZipFile(buf)
-        return {name: src.read(name) for name in src.namelist()}
+        return {name: src.read(name) for name in src.namelist()}, frozenset()
 
 
 _QN = {name: qn(f"w:{name}") for name in (
@@ -1132,10 +1140,15 @@ _CHECKED_PARTS: dict[tuple[str, bytes], bytes] = {}
 table, theme, numbering ...) are the same bytes for every sheet and are checked once."""
 
 
-def _repack_parts(parts: Mapping[str, bytes], where: Path) -> bytes:
+def _repack_parts(parts: Mapping[str, bytes], where: Path,
+                  trees: frozenset[str] = frozenset()) -> bytes:
     """Check and rewrite a rendered .docx given as its parts by member name (in the
     package's order): well-formed parts, no leftover tags, the guard characters removed,
     ``docProps/app.xml`` naming this tool, entries in a fixed order with fixed timestamps.
+
+    Parts named in ``trees`` were serialized by lxml from an element tree: lxml writes
+    well-formed XML only (it refuses text and names XML cannot hold when they are set, and
+    removing the guard characters from text keeps it so), so they are not parsed again.
 
     Raises :class:`TemplateError` naming the part when a tag survived rendering or a part is
     not well-formed XML.
@@ -1150,7 +1163,7 @@ def _repack_parts(parts: Mapping[str, bytes], where: Path) -> bytes:
             if name.endswith((".xml", ".rels")):
                 checked = _CHECKED_PARTS.get((name, blob))
                 if checked is None:
-                    checked = _check_part(name, blob, where)
+                    checked = _check_part(name, blob, where, parse=name not in trees)
                     if len(_CHECKED_PARTS) >= 256:
                         _CHECKED_PARTS.clear()
                     _CHECKED_PARTS[(name, blob)] = checked
@@ -1165,7 +1178,7 @@ def _repack_parts(parts: Mapping[str, bytes], where: Path) -> bytes:
     return out.getvalue()
 
 
-def _check_part(name: str, blob: bytes, where: Path) -> bytes:
+def _check_part(name: str, blob: bytes, where: Path, *, parse: bool = True) -> bytes:
     text = blob.decode("utf-8")
     for delimiter in _DELIMITERS:
         at = text.find(delimiter)
@@ -1176,6 +1189,8 @@ def _check_part(name: str, blob: bytes, where: Path) -> bytes:
                                 f"a tag was left unrendered in {name}; retype it as described "
                                 f"in {REFERENCE}")
     blob = text.replace(_GUARD, "").encode("utf-8")
+    if not parse:
+        return blob
     try:
         etree.fromstring(blob)
     except etree.XMLSyntaxError as exc:
