@@ -34,7 +34,7 @@ import logging
 import os
 import re
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from types import SimpleNamespace
@@ -121,7 +121,8 @@ class _Template(DocxTemplate):
     distinct part (at most :data:`_PATCHED_MAX` kept).  The template package is read and
     parsed once per template (``key``: the sha256 of ``data``); each sheet starts from a
     copy of its parsed parts (:func:`_open_document`), and the body's XML, which docxtpl
-    serializes before every render, is the same string each time.
+    serializes before every render (and then replaces the body with the rendered one), is
+    the template's, serialized once.
     """
 
     _PATCHED: dict[str, str] = {}
@@ -130,26 +131,21 @@ class _Template(DocxTemplate):
     def __init__(self, data: bytes, key: str) -> None:
         super().__init__(io.BytesIO(data))
         self._data, self._key = data, key
-        self._pristine = False
+        self._body_xml: str | None = None
 
     def init_docx(self, reload: bool = True) -> None:
         if not self.docx or (self.is_rendered and reload):
-            self.docx = _open_document(self._data, self._key)
+            self.docx, self._body_xml = _open_document(self._data, self._key,
+                                                       self.xml_to_string)
             self.is_rendered = False
-            self._pristine = True
 
     def get_xml(self) -> str:
-        if not self._pristine:
+        if self._body_xml is None:
             return super().get_xml()
-        xml = _BODIES.get(self._key)
-        if xml is None:
-            if len(_BODIES) >= 16:
-                _BODIES.clear()
-            xml = _BODIES[self._key] = super().get_xml()
-        return xml
+        return self._body_xml
 
     def map_tree(self, tree: Any) -> None:
-        self._pristine = False
+        self._body_xml = None  # the body is the rendered one from here on
         super().map_tree(tree)
 
     def fix_docpr_ids(self, tree: Any) -> None:
@@ -178,18 +174,20 @@ class _Template(DocxTemplate):
 
 _LISTING = re.compile("[\t\a\n\f]")
 _DOC_PR = "{http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing}docPr"
-_BODIES: dict[str, str] = {}
-"""The body XML of each template (by sha256) as docxtpl serializes it before rendering."""
-_OPENED: dict[str, tuple[Any, dict[Any, tuple[type, Any]]]] = {}
-"""Each template package read once (by sha256): python-docx's reader of it, and a pristine
-copy of each XML part's parsed tree with the part's class."""
+_OPENED: dict[str, tuple[Any, dict[Any, tuple[type, Any]], str]] = {}
+"""Each template package read once (by sha256): python-docx's reader of it, a pristine copy
+of each XML part's parsed tree with the part's class (the document's with an empty body),
+and the body's XML as docxtpl serializes it."""
 
 
-def _open_document(data: bytes, key: str) -> Any:
-    """``docx.Document`` of the template ``data`` (sha256 ``key``), reading and parsing the
-    package only the first time: later each XML part is a copy of the tree parsed then
-    (what ``XmlPart.load`` would parse again), the other parts are loaded as python-docx
-    loads them.  Falls back to ``docx.Document`` if python-docx is not as expected."""
+def _open_document(data: bytes, key: str,
+                   serialize: Callable[[Any], str]) -> tuple[Any, str | None]:
+    """``docx.Document`` of the template ``data`` (sha256 ``key``) and its body's XML (made
+    by ``serialize``, docxtpl's ``xml_to_string``, as its ``get_xml`` does), reading and parsing the package only the first time:
+    later each XML part is a copy of the tree parsed then (what ``XmlPart.load`` would
+    parse again), except that the body is left empty (docxtpl replaces it with the one it
+    renders from that XML); the other parts are loaded as python-docx loads them.  Falls
+    back to ``docx.Document`` (and no XML) if python-docx is not as expected."""
     from docx import Document
 
     try:
@@ -198,7 +196,7 @@ def _open_document(data: bytes, key: str) -> Any:
         from docx.opc.pkgreader import PackageReader
         from docx.package import Package
     except ImportError:  # pragma: no cover - another python-docx
-        return Document(io.BytesIO(data))
+        return Document(io.BytesIO(data)), None
     opened = _OPENED.get(key)
     if opened is None:
         doc = Document(io.BytesIO(data))  # its checks and errors, the first time
@@ -206,11 +204,18 @@ def _open_document(data: bytes, key: str) -> Any:
                     for part in doc.part.package.iter_parts()
                     if isinstance(part, XmlPart) and type(part).load.__func__ is
                     XmlPart.load.__func__}
+        main = pristine.get(doc.part.partname)
+        body = main[1].find(qn("w:body")) if main is not None else None
+        if body is None:
+            return doc, None  # no body to render: docxtpl fails as it does
+        for child in list(body):
+            body.remove(child)
+        body_xml = serialize(doc.element.body)
         if len(_OPENED) >= 16:
             _OPENED.clear()
-        _OPENED[key] = (PackageReader.from_file(io.BytesIO(data)), pristine)
-        return doc
-    reader, pristine = opened
+        _OPENED[key] = (PackageReader.from_file(io.BytesIO(data)), pristine, body_xml)
+        return doc, body_xml
+    reader, pristine, body_xml = opened
 
     def part_factory(partname: Any, content_type: str, reltype: str, blob: bytes,
                      package: Any) -> Any:
@@ -222,7 +227,7 @@ def _open_document(data: bytes, key: str) -> Any:
 
     package = Package()
     Unmarshaller.unmarshal(reader, package, part_factory)
-    return package.main_document_part.document
+    return package.main_document_part.document, body_xml
 
 
 class _Logo(InlineImage):
