@@ -1034,13 +1034,25 @@ def _fit_grids(doc: Any) -> None:
                 break
             widths.append(tc_w.get(_QN["w"]))
         else:
-            for col in grid.findall(_QN["gridCol"]):
-                grid.remove(col)
-            for width in widths:
-                etree.SubElement(grid, _QN["gridCol"]).set(_QN["w"], width)
+            if not _is_grid(grid, widths):
+                for col in grid.findall(_QN["gridCol"]):
+                    grid.remove(col)
+                for width in widths:
+                    etree.SubElement(grid, _QN["gridCol"]).set(_QN["w"], width)
             tbl_w = tbl.find(_TBL_W_PATH)
             if tbl_w is not None and tbl_w.get(_QN["type"]) == "dxa":
                 tbl_w.set(_QN["w"], str(sum(int(w) for w in widths)))
+
+
+def _is_grid(grid: etree._Element, widths: list[str | None]) -> bool:
+    """Whether ``grid`` is already what :func:`_fit_grids` would make of it: nothing but one
+    bare ``w:gridCol`` per width, with that width (most tables, whose cells no loop made)."""
+    cols = list(grid)
+    return len(cols) == len(widths) and all(
+        width is not None and col.tag == _QN["gridCol"] and col.get(_QN["w"]) == width
+        and len(col.attrib) == 1
+        and len(col) == 0 and col.text is None and col.tail is None
+        for col, width in zip(cols, widths))
 
 
 def _size_share_bars(doc: Any, view: SheetView) -> None:
