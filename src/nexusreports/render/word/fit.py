@@ -369,12 +369,12 @@ class Layout:
 
     def paragraph(self, p: etree._Element, width_pt: float) -> float:
         """The height of paragraph ``p`` set in a column ``width_pt`` wide."""
-        key = (etree.tostring(p, with_tail=False), width_pt)
+        xml = etree.tostring(p, with_tail=False)
+        key = (xml, width_pt)
         height = self._heights.get(key)
         if height is None:
-            if len(self._heights) >= _HEIGHTS_MAX:
-                self._heights.clear()
-            height = self._heights[key] = self._paragraph(p, width_pt)
+            height = self._paragraph(p, width_pt)
+            _remember(self._heights, key, len(xml), height)
         return height
 
     def _paragraph(self, p: etree._Element, width_pt: float) -> float:
@@ -450,12 +450,12 @@ class Layout:
     # -- blocks and tables ---------------------------------------------------------------
     def blocks(self, parent: etree._Element, width_pt: float) -> float:
         """The height of the paragraphs and tables directly in ``parent``."""
-        key = (b"blocks", etree.tostring(parent, with_tail=False), width_pt)
+        xml = etree.tostring(parent, with_tail=False)
+        key = (b"blocks", xml, width_pt)
         height = self._heights.get(key)
         if height is None:
-            if len(self._heights) >= _HEIGHTS_MAX:
-                self._heights.clear()
-            height = self._heights[key] = self._blocks(parent, width_pt)
+            height = self._blocks(parent, width_pt)
+            _remember(self._heights, key, len(xml), height)
         return height
 
     def _blocks(self, parent: etree._Element, width_pt: float) -> float:
@@ -551,7 +551,23 @@ _HEIGHTS: dict[tuple, dict[tuple, float]] = {}
 """Heights of paragraphs and cell contents already measured, by their XML and width, for
 each set of styles and fonts (:func:`_heights_for`): the labels, the scales and most cells
 of a sheet are the same XML on every sheet made from one template."""
-_HEIGHTS_MAX = 20_000
+_HEIGHTS_BUDGET = 4_000_000
+"""How many bytes of XML (the keys) :data:`_HEIGHTS` holds at most before it starts again:
+memory stays bounded however many sheets a process renders (each sheet's own texts are new
+keys)."""
+_heights_bytes = 0
+
+
+def _remember(heights: dict[tuple, float], key: tuple, size: int, height: float) -> None:
+    """Keep ``height`` under ``key`` (``size`` bytes of XML) in ``heights``, one of the
+    dicts of :data:`_HEIGHTS`; all of them are emptied when they would pass the budget."""
+    global _heights_bytes
+    if _heights_bytes + size > _HEIGHTS_BUDGET:
+        for remembered in _HEIGHTS.values():
+            remembered.clear()
+        _heights_bytes = 0
+    heights[key] = height
+    _heights_bytes += size
 
 
 def _heights_for(styles_root: etree._Element, theme_fonts: dict[str, str],
@@ -565,6 +581,8 @@ def _heights_for(styles_root: etree._Element, theme_fonts: dict[str, str],
     if heights is None:
         if len(_HEIGHTS) >= 8:
             _HEIGHTS.clear()
+            global _heights_bytes
+            _heights_bytes = 0
         heights = _HEIGHTS[key] = {}
     return heights
 
@@ -572,7 +590,7 @@ def _heights_for(styles_root: etree._Element, theme_fonts: dict[str, str],
 _TOKENS: dict[tuple, tuple[tuple[bool, float], ...]] = {}
 """The measured pieces of each text (:meth:`Layout._tokens`), by face, size, capitals and
 text: the labels and most texts repeat from sheet to sheet."""
-_TOKENS_MAX = 50_000
+_TOKENS_MAX = 20_000
 
 
 _A = "{http://schemas.openxmlformats.org/drawingml/2006/main}"

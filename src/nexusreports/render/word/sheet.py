@@ -1153,8 +1153,10 @@ _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 
 
 _CHECKED_PARTS: dict[tuple[str, bytes], bytes] = {}
-"""Parts that passed :func:`_check_part`, by (name, bytes): most parts of a sheet (fonts
-table, theme, numbering ...) are the same bytes for every sheet and are checked once."""
+"""Parts that passed :func:`_check_part` with a parse, by (name, bytes): the parts python-docx
+keeps as bytes (fonts table, theme ...) are the same bytes for every sheet and are checked
+once.  The parts it serializes from trees are new bytes on every sheet and need no parse, so
+they are checked each time and not kept (memory does not grow with the sheets)."""
 
 
 def _repack_parts(parts: Mapping[str, bytes], where: Path,
@@ -1177,10 +1179,12 @@ def _repack_parts(parts: Mapping[str, bytes], where: Path,
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
         for name in order:
             blob = parts[name]
-            if name.endswith((".xml", ".rels")):
+            if name in trees:  # quick to check, and new bytes on every sheet
+                blob = _check_part(name, blob, where, parse=False)
+            elif name.endswith((".xml", ".rels")):
                 checked = _CHECKED_PARTS.get((name, blob))
                 if checked is None:
-                    checked = _check_part(name, blob, where, parse=name not in trees)
+                    checked = _check_part(name, blob, where)
                     if len(_CHECKED_PARTS) >= 256:
                         _CHECKED_PARTS.clear()
                     _CHECKED_PARTS[(name, blob)] = checked
