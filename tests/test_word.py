@@ -1046,7 +1046,7 @@ def test_remembered_heights_are_the_heights_measured_afresh(shipped, sheets):
     shipped_docs = [docx.Document(io.BytesIO(data)) for data in sheets.values()]
     remembered = [fit.measure(d, theme)[:2] for d in shipped_docs]
     fit._HEIGHTS.clear()
-    fit._TOKENS.clear()
+    fit._WIDTHS.clear()
     afresh = [fit.measure(d, theme)[:2] for d in shipped_docs]
     assert remembered == afresh
     assert all(w[0] > a[0] for w, a in zip(warm, afresh))  # the restyle measured taller

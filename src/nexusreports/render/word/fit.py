@@ -348,24 +348,25 @@ class Layout:
     def _width(self, text: str, run: _Run) -> float:
         return self.face(run).stringWidth(text.upper() if run.caps else text, run.size_pt)
 
-    def _tokens(self, text: str, run: _Run) -> tuple[tuple[bool, float], ...]:
+    def _tokens(self, text: str, run: _Run) -> list[tuple[bool, float]]:
         """The pieces of a ``w:t``'s text as lines are broken there: (is a space, width)
-        for each space and each word between spaces, remembered per face, size and text."""
+        for each space and each word between spaces; each word's width is remembered per
+        face and size (:data:`_WIDTHS`)."""
         face = self.face(run)
-        key = (face, run.size_pt, run.caps, text)
-        tokens = _TOKENS.get(key)
-        if tokens is None:
-            out = []
-            for token in _SPACE_SPLIT.split(text):
-                if token == " ":
-                    out.append((True, face.stringWidth(" ", run.size_pt)))
-                elif token:
-                    out.append((False, face.stringWidth(token.upper() if run.caps else token,
-                                                        run.size_pt)))
-            if len(_TOKENS) >= _TOKENS_MAX:
-                _TOKENS.clear()
-            tokens = _TOKENS[key] = tuple(out)
-        return tokens
+        size, caps = run.size_pt, run.caps
+        out = []
+        for token in _SPACE_SPLIT.split(text):
+            if not token:
+                continue
+            shown = token.upper() if caps else token
+            key = (face, size, shown)
+            width = _WIDTHS.get(key)
+            if width is None:
+                if len(_WIDTHS) >= _WIDTHS_MAX:
+                    _WIDTHS.clear()
+                width = _WIDTHS[key] = face.stringWidth(shown, size)
+            out.append((token == " ", width))
+        return out
 
     def paragraph(self, p: etree._Element, width_pt: float) -> float:
         """The height of paragraph ``p`` set in a column ``width_pt`` wide."""
@@ -587,10 +588,10 @@ def _heights_for(styles_root: etree._Element, theme_fonts: dict[str, str],
     return heights
 
 
-_TOKENS: dict[tuple, tuple[tuple[bool, float], ...]] = {}
-"""The measured pieces of each text (:meth:`Layout._tokens`), by face, size, capitals and
-text: the labels and most texts repeat from sheet to sheet."""
-_TOKENS_MAX = 20_000
+_WIDTHS: dict[tuple, float] = {}
+"""The width of each word (and of the space) already measured, by face, size and the word
+as shown (in capitals where the run is): most words recur from sheet to sheet."""
+_WIDTHS_MAX = 20_000
 
 
 _A = "{http://schemas.openxmlformats.org/drawingml/2006/main}"
