@@ -183,11 +183,12 @@ and the body's XML as docxtpl serializes it."""
 def _open_document(data: bytes, key: str,
                    serialize: Callable[[Any], str]) -> tuple[Any, str | None]:
     """``docx.Document`` of the template ``data`` (sha256 ``key``) and its body's XML (made
-    by ``serialize``, docxtpl's ``xml_to_string``, as its ``get_xml`` does), reading and parsing the package only the first time:
-    later each XML part is a copy of the tree parsed then (what ``XmlPart.load`` would
-    parse again), except that the body is left empty (docxtpl replaces it with the one it
-    renders from that XML); the other parts are loaded as python-docx loads them.  Falls
-    back to ``docx.Document`` (and no XML) if python-docx is not as expected."""
+    by ``serialize``, docxtpl's ``xml_to_string``, as its ``get_xml`` does), reading and
+    parsing the package only the first time: later each XML part is a copy of the tree
+    parsed then (what ``XmlPart.load`` would parse again), except that the body is left
+    empty (docxtpl replaces it with the one it renders from that XML); the other parts are
+    loaded as python-docx loads them.  Falls back to ``docx.Document`` (and no XML) if
+    python-docx is not as expected."""
     from docx import Document
 
     try:
