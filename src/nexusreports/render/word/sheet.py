@@ -668,7 +668,7 @@ def _names(tags: list[_Tag], context: Mapping[str, Any],
     text = "\n".join(src for _, src in sources)
     try:
         tree = env.parse(text)
-        env.compile(tree)  # an unknown filter or test is found here, not by parse
+        env.compile(tree, raw=True)  # an unknown filter or test is found as the code is made
     except jinja2.TemplateSyntaxError as exc:  # also TemplateAssertionError
         line = min(max((exc.lineno or 1) - 1, 0), len(sources) - 1)
         # Jinja counts characters into the text it was given: meaningless to an author
