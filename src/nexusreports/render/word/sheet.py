@@ -983,16 +983,27 @@ def _package_parts(doc: Any) -> tuple[dict[str, bytes], frozenset[str]]:
     saving and reading the zip back (naming no part as serialized) if python-docx's package
     writer is not as expected."""
     try:
+        from docx.opc.packuri import CONTENT_TYPES_URI, PACKAGE_URI
         from docx.opc.part import XmlPart
-        from docx.opc.pkgwriter import PackageWriter
+        from docx.opc.pkgwriter import _ContentTypesItem
 
         package = doc.part.package
-        for part in package.parts:
+        parts = list(package.parts)
+        for part in parts:
             part.before_marshal()
         collector = _PartCollector()
-        PackageWriter._write_content_types_stream(collector, package.parts)
-        PackageWriter._write_pkg_rels(collector, package.rels)
-        PackageWriter._write_parts(collector, package.parts)
+        # what PackageWriter.write writes, with the content types and relationships (the
+        # same for every sheet) serialized once per distinct content
+        types = ("types", *((part.partname, part.content_type) for part in parts))
+        blob = _PACKAGE_XML.get(types)
+        if blob is None:
+            blob = _keep(_PACKAGE_XML, types, _ContentTypesItem.from_parts(parts).blob)
+        collector.write(CONTENT_TYPES_URI, blob)
+        collector.write(PACKAGE_URI.rels_uri, _rels_xml(package.rels))
+        for part in parts:
+            collector.write(part.partname, part.blob)
+            if len(part.rels):
+                collector.write(part.partname.rels_uri, _rels_xml(part.rels))
         trees = {part.partname.membername for part in package.parts
                  if isinstance(part, XmlPart)}
         trees.update(name for name in collector.parts
@@ -1003,6 +1014,27 @@ def _package_parts(doc: Any) -> tuple[dict[str, bytes], frozenset[str]]:
         doc.save(buf)
         src = zipfile.ZipFile(buf)
         return {name: src.read(name) for name in src.namelist()}, frozenset()
+
+
+_PACKAGE_XML: dict[tuple, Any] = {}
+"""The content types and relationship items already serialized, by what they list."""
+
+
+def _keep(cache: dict, key: Any, value: Any) -> Any:
+    if len(cache) >= 64:
+        cache.clear()
+    cache[key] = value
+    return value
+
+
+def _rels_xml(rels: Any) -> Any:
+    """``rels.xml`` (a part's relationships as a .rels item), made once per distinct list."""
+    key = ("rels", *((rel.rId, rel.reltype, rel.target_ref, rel.is_external)
+                     for rel in rels.values()))
+    xml = _PACKAGE_XML.get(key)
+    if xml is None:
+        xml = _keep(_PACKAGE_XML, key, rels.xml)
+    return xml
 
 
 _QN = {name: qn(f"w:{name}") for name in (
