@@ -71,8 +71,10 @@ _GUARD = "\ue000"
 """Private-use character put between the braces of tag delimiters in data text while the
 output is checked for leftover tags; removed before the document is written.  The theme's
 font has no glyph for it, so validation refuses it in data."""
+_GUARD_BYTES = _GUARD.encode("utf-8")
 
 _DELIMITERS = ("{{", "{%", "}}", "%}")
+_DELIMITER_BYTES = tuple(d.encode() for d in _DELIMITERS)
 _TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
 _OPENERS = re.compile(r"\{\{|\{%|\{#")
 _CLOSERS = re.compile(r"\}\}|%\}|#\}")
@@ -1233,6 +1235,10 @@ def _repack_parts(parts: Mapping[str, bytes], where: Path,
 
 
 def _check_part(name: str, blob: bytes, where: Path, *, parse: bool = True) -> bytes:
+    if not parse and not any(d in blob for d in _DELIMITER_BYTES):
+        # serialized by lxml as UTF-8, where these ASCII bytes are those characters: the
+        # same check and result as on the decoded text, without decoding it
+        return blob.replace(_GUARD_BYTES, b"")
     text = blob.decode("utf-8")
     for delimiter in _DELIMITERS:
         at = text.find(delimiter)
