@@ -43,6 +43,7 @@ from typing import Any
 import jinja2
 from docx.oxml.ns import qn
 from docx.shared import Mm
+import docxtpl
 from docxtpl import DocxTemplate, InlineImage
 from jinja2 import meta, nodes
 from lxml import etree
@@ -150,6 +151,63 @@ class _Template(DocxTemplate):
         self._body_xml = None  # the body is the rendered one from here on
         super().map_tree(tree)
 
+    def fix_tables(self, xml: str) -> Any:
+        # docxtpl 0.20's fix_tables, with each row's cells counted once: docxtpl counts the
+        # rows of a nested table again for every table around it, twice.  Its changes to
+        # the grids never change the rows, so the counts are the same.  Another docxtpl
+        # version keeps its own.
+        if not _DOCXTPL_0_20:
+            return super().fix_tables(xml)
+        parser = etree.XMLParser(recover=True)
+        tree = etree.fromstring(xml, parser=parser)
+        ns = "{" + tree.nsmap["w"] + "}"
+        counts = {}  # each row: its cells, and the grid columns they span
+        for r in tree.iter(ns + "tr"):
+            cells = r.findall(ns + "tc")
+            spans = 0
+            for cell in cells:
+                tc_pr = cell.find(ns + "tcPr")
+                grid_span = None if tc_pr is None else tc_pr.find(ns + "gridSpan")
+                spans += int(grid_span.get(ns + "val")) if grid_span is not None else 1
+            counts[r] = (len(cells), spans)
+        for t in tree.iter(ns + "tbl"):
+            tblGrid = t.find(ns + "tblGrid")
+            columns = tblGrid.findall(ns + "gridCol")
+            rows = [counts[r] for r in t.iter(ns + "tr")]
+            to_add = max((n for n, _ in rows), default=0) - len(columns)
+            if to_add > 0:
+                width = 0.0
+                new_average = None
+                for c in columns:
+                    if c.get(ns + "w") is not None:
+                        width += float(c.get(ns + "w"))
+                if width > 0:
+                    old_average = width / len(columns)
+                    new_average = width / (len(columns) + to_add)
+                    for c in columns:
+                        c.set(ns + "w",
+                              str(int(float(c.get(ns + "w")) * new_average / old_average)))
+                    for _ in range(to_add):
+                        etree.SubElement(tblGrid, ns + "gridCol",
+                                         {ns + "w": str(int(new_average))})
+            columns = tblGrid.findall(ns + "gridCol")
+            columns_len = len(columns)
+            cells_len_max = max([0, *(spans for _, spans in rows)])
+            to_remove = columns_len - cells_len_max
+            if to_remove > 0:
+                removed_width = 0.0
+                for c in columns[-to_remove:]:
+                    removed_width += float(c.get(ns + "w"))
+                    tblGrid.remove(c)
+                columns_left = tblGrid.findall(ns + "gridCol")
+                extra_space = 0
+                if len(columns_left) > 0:
+                    extra_space = removed_width / len(columns_left)
+                    extra_space = int(extra_space)
+                for c in columns_left:
+                    c.set(ns + "w", str(int(float(c.get(ns + "w")) + extra_space)))
+        return tree
+
     def fix_docpr_ids(self, tree: Any) -> None:
         # docxtpl's renumbering of the pictures' ids (its XPath //wp:docPr from the root of
         # the rendered body), walking the tree in the same document order
@@ -174,6 +232,7 @@ class _Template(DocxTemplate):
         return patched
 
 
+_DOCXTPL_0_20 = str(getattr(docxtpl, "__version__", "")).startswith("0.20.")
 _LISTING = re.compile("[\t\a\n\f]")
 _DOC_PR = "{http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing}docPr"
 _OPENED: dict[str, tuple[Any, dict[Any, tuple[type, Any]], str]] = {}
