@@ -1050,3 +1050,18 @@ def test_remembered_heights_are_the_heights_measured_afresh(shipped, sheets):
     afresh = [fit.measure(d, theme)[:2] for d in shipped_docs]
     assert remembered == afresh
     assert all(w[0] > a[0] for w, a in zip(warm, afresh))  # the restyle measured taller
+
+
+def test_parts_deflated_once_are_zipped_as_zipfile_zips_them(shipped, sheets):
+    """A part met again (styles, theme ... on every sheet) is written with the deflated
+    bytes kept from before; the sheet is byte for byte what zipfile's writestr made when
+    nothing was kept, and openxml-audit reads it (conftest)."""
+    from nexusreports.render.word import sheet
+
+    view = view_of(shipped, "precision-diagnostics", "en")
+    sheet._DEFLATED.clear()
+    written = render_docx(view, shipped[1], now=STAMP)
+    assert all(known is None for known in sheet._DEFLATED.values())
+    again = render_docx(view, shipped[1], now=STAMP)
+    assert any(known is not None for known in sheet._DEFLATED.values())
+    assert again == written == sheets["precision-diagnostics", "en"]

@@ -34,6 +34,7 @@ import logging
 import os
 import re
 import zipfile
+import zlib
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
@@ -1284,12 +1285,96 @@ def _repack_parts(parts: Mapping[str, bytes], where: Path,
                 blob = checked
             if name == "docProps/app.xml":
                 blob = _APP_XML
-            info = zipfile.ZipInfo(name, _FIXED_TIME)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            info.create_system = 3
-            dst.writestr(info, blob)
+            _write_entry(dst, _entry_info(name), blob)
     return out.getvalue()
+
+
+def _entry_info(name: str) -> zipfile.ZipInfo:
+    """A zip entry of a sheet: deflated, fixed time, mode 644, made on Unix."""
+    info = zipfile.ZipInfo(name, _FIXED_TIME)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.external_attr = 0o644 << 16
+    info.create_system = 3
+    return info
+
+
+_DEFLATED: dict[bytes, tuple[int, bytes] | None] = {}
+"""The CRC and deflated bytes of part contents met more than once (None: met once), by
+content: most parts (styles, theme, settings in each language ...) are the same bytes on
+every sheet, and deflating them is most of writing the zip."""
+_DEFLATED_BUDGET = 4_000_000
+_deflated_bytes = 0
+_RAW_WRITES: list[bool] = []
+"""Whether writing a deflated entry as below gives the bytes ``ZipFile.writestr`` gives
+(found out once per process)."""
+
+
+def _write_entry(dst: zipfile.ZipFile, info: zipfile.ZipInfo, blob: bytes) -> None:
+    """``dst.writestr(info, blob)``, with the deflated bytes of a content met before taken
+    from :data:`_DEFLATED` instead of deflated again."""
+    global _deflated_bytes
+    known = _DEFLATED.get(blob, False)
+    if known is False or not _raw_writes():
+        if _deflated_bytes + len(blob) > _DEFLATED_BUDGET:
+            _DEFLATED.clear()
+            _deflated_bytes = 0
+        _DEFLATED[blob] = None
+        _deflated_bytes += len(blob)
+        dst.writestr(info, blob)
+        return
+    if known is None:
+        known = _DEFLATED[blob] = (zlib.crc32(blob), _deflate(blob))
+        _deflated_bytes += len(known[1])
+    _write_deflated(dst, info, blob, *known)
+
+
+def _deflate(blob: bytes) -> bytes:
+    """``blob`` deflated as ``ZipFile`` deflates an entry (default level, raw stream)."""
+    compressor = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -15)
+    return compressor.compress(blob) + compressor.flush()
+
+
+def _write_deflated(dst: zipfile.ZipFile, info: zipfile.ZipInfo, blob: bytes, crc: int,
+                    data: bytes) -> None:
+    """What ``dst.writestr(info, blob)`` writes to a seekable file, given ``blob``'s CRC and
+    deflated bytes ``data``: the local header with the final sizes and CRC, the data, the
+    entry remembered for the central directory."""
+    info.file_size = len(blob)
+    info.compress_size = len(data)
+    info.CRC = crc
+    info.flag_bits = 0
+    dst.fp.seek(dst.start_dir)
+    info.header_offset = dst.fp.tell()
+    dst._writecheck(info)
+    dst._didModify = True
+    dst.fp.write(info.FileHeader(False))
+    dst.fp.write(data)
+    dst.start_dir = dst.fp.tell()
+    dst.filelist.append(info)
+    dst.NameToInfo[info.filename] = info
+
+
+def _raw_writes() -> bool:
+    """Whether :func:`_write_deflated` writes what ``writestr`` writes (with this Python's
+    zipfile), tried once on two small entries."""
+    if not _RAW_WRITES:
+        sample = [("a.xml", b"<a>" + b"x" * 300 + b"</a>"), ("b/c.xml", b"<c/>")]
+        try:
+            made = []
+            for raw in (False, True):
+                out = io.BytesIO()
+                with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+                    for name, blob in sample:
+                        if raw:
+                            _write_deflated(dst, _entry_info(name), blob, zlib.crc32(blob),
+                                            _deflate(blob))
+                        else:
+                            dst.writestr(_entry_info(name), blob)
+                made.append(out.getvalue())
+            _RAW_WRITES.append(made[0] == made[1])
+        except (AttributeError, TypeError, ValueError):  # another zipfile
+            _RAW_WRITES.append(False)
+    return _RAW_WRITES[0]
 
 
 def _check_part(name: str, blob: bytes, where: Path, *, parse: bool = True) -> bytes:
