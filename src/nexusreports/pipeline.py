@@ -159,9 +159,9 @@ def _check_fit(view: SheetView, fmt: str, theme: Theme) -> None:
 
         layout_pdf(view, theme)
     elif fmt == "docx":
-        from .render.word import render_docx
+        from .render.word import check_sheet_fit
 
-        render_docx(view, theme, check_only=True)
+        check_sheet_fit(view, theme)
     else:  # pragma: no cover - the CLI checks
         raise ValueError(f"unknown format {fmt!r}")
 
