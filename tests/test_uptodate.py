@@ -281,3 +281,39 @@ def test_help_and_version_load_no_heavy_library(args):
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert heavy(done) == set()
+
+
+def test_a_no_change_build_writes_nothing(work):
+    out = work / "out"
+    for p in out.rglob("*"):
+        os.utime(p, (1_000_000_000, 1_000_000_000))
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    done = nexus(work, "build", *ARGS)
+    assert fast(done)
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    assert all(p.stat().st_mtime == 1_000_000_000 for p in before)
+
+
+def test_a_no_change_build_waits_for_a_build_running_into_the_folder(work):
+    """The lock is taken as a build takes it: while another process holds it, the no-change
+    build says so and waits; it decides once the lock is free."""
+    import time
+
+    from nexusreports.write import OutputLock
+
+    with OutputLock(work / "out"):
+        environ = {k: v for k, v in os.environ.items() if k != "SOURCE_DATE_EPOCH"}
+        environ["PYTHONPATH"] = str(work / "src")
+        waiting = subprocess.Popen([sys.executable, "-X", "importtime", "-m", "nexusreports",
+                                    "build", *ARGS], cwd=work, env=environ,
+                                   stderr=subprocess.PIPE, text=True)
+        seen = ""
+        deadline = time.monotonic() + 60
+        while "waiting for it to finish" not in seen and time.monotonic() < deadline:
+            seen += waiting.stderr.readline()
+        assert "another build" in seen and "waiting for it to finish" in seen
+        assert waiting.poll() is None  # still waiting while the lock is held
+    rest = waiting.stderr.read()
+    assert waiting.wait(timeout=60) == 0
+    done = subprocess.CompletedProcess(waiting.args, 0, "", seen + rest)
+    assert fast(done) and "2 outputs in out: 0 built, 2 unchanged" in rest
