@@ -314,6 +314,26 @@ def test_a_no_change_build_waits_for_a_build_running_into_the_folder(work):
         assert "another build" in seen and "waiting for it to finish" in seen
         assert waiting.poll() is None  # still waiting while the lock is held
     rest = waiting.stderr.read()
+    waiting.stderr.close()
     assert waiting.wait(timeout=60) == 0
     done = subprocess.CompletedProcess(waiting.args, 0, "", seen + rest)
     assert fast(done) and "2 outputs in out: 0 built, 2 unchanged" in rest
+
+
+def test_check_after_a_build_is_decided_from_the_manifest_too(work):
+    quick = nexus(work, "build", "--check", *ARGS)
+    assert quick.returncode == 0 and fast(quick)
+    assert said(quick) == ["2 outputs in out match their inputs"]
+    (work / "out/nl/atmp.pdf").write_bytes(b"edited")
+    stale = nexus(work, "build", "--check", *ARGS)
+    assert stale.returncode == 1 and not fast(stale)
+    assert "out/nl/atmp.pdf: modified after the build" in stale.stderr
+
+
+def test_check_takes_the_long_way_when_the_manifest_holds_other_builds_outputs(work):
+    """``--check --only atmp`` checks every manifest entry of atmp, also those another
+    build made (here the English sheets): more than the recorded build's outputs."""
+    assert nexus(work, "build", "--only", "atmp", "--lang", "en", "--no-bundle").returncode == 0
+    done = nexus(work, "build", "--check", *ARGS)
+    assert done.returncode == 0 and not fast(done)
+    assert said(done) == ["4 outputs in out match their inputs"]

@@ -191,16 +191,19 @@ def build(ctx: click.Context, data_dir: Path | None, templates_dir: Path | None,
     started = time.monotonic()
     quiet, verbose = ctx.obj["quiet"], ctx.obj["verbose"]
     choice = dict(langs=langs, only=only, formats=formats, bundle=not no_bundle)
-    snapshot = None
-    if not check_only:
-        from . import uptodate
+    from . import uptodate
 
-        found = uptodate.unchanged(data_dir, templates_dir, out_dir, strict=strict, force=force,
-                                   **choice)
-        if found is not None:  # nothing to do: say so as the build would, load nothing
+    found = uptodate.unchanged(data_dir, templates_dir, out_dir, strict=strict, force=force,
+                               check=check_only, **choice)
+    if found is not None:  # nothing to do: say so as the build would, load nothing
+        if check_only:
+            if not quiet:
+                click.echo(f"{len(found.outputs)} outputs in {out_dir} match their inputs",
+                           err=True)
+        else:
             _report_unchanged(found, out_dir, quiet, verbose, started)
-            return
-        snapshot = uptodate.Snapshot(data_dir, templates_dir)  # for the build's record
+        return
+    snapshot = None if check_only else uptodate.Snapshot(data_dir, templates_dir)
 
     from .pipeline import BuildOptions
 

@@ -206,8 +206,13 @@ def _tree(folder: Path) -> dict[str, str] | None:
     root = Path(folder)
     if not root.is_dir():
         return {}
+    seen: set[tuple[int, int]] = set()
     try:
         for here, dirs, names in os.walk(root, followlinks=True):
+            st = os.stat(here)
+            if (st.st_dev, st.st_ino) in seen:  # a link back up: once is enough
+                return None
+            seen.add((st.st_dev, st.st_ino))
             dirs[:] = sorted(d for d in dirs if d != "__pycache__")
             for name in names:
                 if name.endswith(".pyc"):
@@ -285,18 +290,26 @@ def _warning_text(data_dir: Path, record: list) -> str:
 
 def unchanged(data_dir: Path, templates_dir: Path, out_dir: Path, *,
               langs: tuple[str, ...], only: tuple[str, ...], formats: tuple[str, ...],
-              bundle: bool, strict: bool, force: bool) -> Unchanged | None:
+              bundle: bool, strict: bool, force: bool, check: bool = False
+              ) -> Unchanged | None:
     """What a build with these options would report if it would change nothing in
     ``out_dir``, decided from the manifest (see the module docstring); None when that is
-    not certain (then build as usual).  Holds the output folder's lock while it looks;
-    raises :class:`~nexusreports.errors.OutputError` as the build's lock would."""
+    not certain (then build as usual).  Holds the output folder's lock while it looks (as
+    the build does: waiting for another build, then recovering what a killed one left).
+
+    With ``check`` (``build --check``): whether ``--check`` would find every output up to
+    date -- only when it would check nothing but the recorded build's outputs (no entry of
+    another build in the manifest), and, as ``--check`` does, without recovering anything
+    (a staging folder: None)."""
     if force:
         return None
     ok, sde = _source_date_epoch()
     if not ok or not (Path(out_dir) / w.MANIFEST).is_file():
         return None
+    if check and (Path(out_dir) / w.STAGING_DIR).exists():
+        return None  # --check names an unfinished commit; leave that to it
     try:
-        lock = w.OutputLock(out_dir).__enter__()
+        lock = w.OutputLock(out_dir, create=not check).__enter__()
     except w.OutputError:  # the build reports it as it always has
         return None
     try:
@@ -304,6 +317,8 @@ def unchanged(data_dir: Path, templates_dir: Path, out_dir: Path, *,
         try:
             found = _decide(Path(data_dir), Path(templates_dir), Path(out_dir), sde,
                             _options(langs, only, formats, bundle), strict)
+            if check and not isinstance(found, str):
+                found = _check_covers(found, Path(out_dir), only)
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             found, why = None, f"{exc.__class__.__name__}: {exc}"
         if isinstance(found, str):
@@ -317,6 +332,20 @@ def unchanged(data_dir: Path, templates_dir: Path, out_dir: Path, *,
     return Unchanged(outputs=outputs,
                      warnings=[_warning_text(data_dir, r) for r in warnings],
                      messages=_bundle_messages(data_dir, langs, only, formats, bundle))
+
+
+def _check_covers(found: tuple[list[str], list], out_dir: Path, only: tuple[str, ...]
+                  ) -> tuple[list[str], list] | str:
+    """``found`` when ``pipeline.verify`` would check no output but the recorded ones (it
+    checks every manifest entry, of those projects with ``--only``), else why not."""
+    entries = w.read_manifest(out_dir)
+    if only:
+        entries = {p: e for p, e in entries.items() if e.get("slug") in only}
+    if not set(entries) <= set(found[0]):
+        return "the manifest lists outputs of other builds"
+    if (out_dir / w.STAGING_DIR).exists():
+        return "a staging folder"
+    return found
 
 
 def _decide(data_dir: Path, templates_dir: Path, out_dir: Path, sde: str | None,
