@@ -203,8 +203,8 @@ def _tree(folder: Path) -> dict[str, str] | None:
     """Every file under ``folder`` (relative posix name -> sha256), ``__pycache__`` left out;
     None when there are too many or one cannot be read."""
     found: dict[str, str] = {}
-    root = Path(folder)
-    if not root.is_dir():
+    root = os.fspath(folder)
+    if not os.path.isdir(root):
         return {}
     seen: set[tuple[int, int]] = set()
     try:
@@ -214,11 +214,13 @@ def _tree(folder: Path) -> dict[str, str] | None:
                 return None
             seen.add((st.st_dev, st.st_ino))
             dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+            rel = os.path.relpath(here, root).replace(os.sep, "/")
+            prefix = "" if rel == "." else rel + "/"
             for name in names:
                 if name.endswith(".pyc"):
                     continue
-                path = Path(here) / name
-                found[path.relative_to(root).as_posix()] = w.sha256_file(path)
+                with open(os.path.join(here, name), "rb") as fh:
+                    found[prefix + name] = hashlib.file_digest(fh, "sha256").hexdigest()
                 if len(found) > _MAX_FILES:
                     return None
     except OSError:
