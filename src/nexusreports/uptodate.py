@@ -28,7 +28,9 @@ older manifest is dropped):
 
 It is recorded only when every file of those folders was the same before and after the
 build and matches the inputs its entries list, so a file saved while the build ran is never
-taken for the one the build read.
+taken for the one the build read.  (The snapshot after the build reads again only the files
+whose size, modification time, change time or inode moved since the one before it, in the
+same process: an edit always moves the change time, which no tool can set back.)
 
 The decision.  :func:`unchanged` takes the output folder's lock as a build does (waiting for
 a build running into it, completing or rolling back what an interrupted one left, see
@@ -199,9 +201,13 @@ def _source_date_epoch() -> tuple[bool, str | None]:
     return ok, value
 
 
-def _tree(folder: Path) -> dict[str, str] | None:
+def _tree(folder: Path, stats: dict[str, tuple] | None = None,
+          known: Mapping[str, tuple] | None = None) -> dict[str, str] | None:
     """Every file under ``folder`` (relative posix name -> sha256), ``__pycache__`` left out;
-    None when there are too many or one cannot be read."""
+    None when there are too many or one cannot be read.  ``stats`` (if given) gets each
+    file's (size, mtime_ns, ctime_ns, inode, sha256); a file whose first four are those in
+    ``known`` is not read again (used only within one process, for the snapshot after a
+    build: no edit leaves the change time as it was)."""
     found: dict[str, str] = {}
     root = os.fspath(folder)
     if not os.path.isdir(root):
@@ -219,8 +225,18 @@ def _tree(folder: Path) -> dict[str, str] | None:
             for name in names:
                 if name.endswith(".pyc"):
                     continue
-                with open(os.path.join(here, name), "rb") as fh:
-                    found[prefix + name] = hashlib.file_digest(fh, "sha256").hexdigest()
+                path = os.path.join(here, name)
+                key = prefix + name
+                st = os.stat(path)
+                stat = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+                before = known.get(key) if known else None
+                if before is not None and before[:4] == stat:
+                    found[key] = before[4]
+                else:
+                    with open(path, "rb") as fh:
+                        found[key] = hashlib.file_digest(fh, "sha256").hexdigest()
+                if stats is not None:
+                    stats[key] = (*stat, found[key])
                 if len(found) > _MAX_FILES:
                     return None
     except OSError:
@@ -242,9 +258,13 @@ def _roots(data_dir: Path, templates_dir: Path) -> dict[str, Path]:
 class Snapshot:
     """The files of the folders a build reads, taken before it (see :func:`record`)."""
 
-    def __init__(self, data_dir: Path, templates_dir: Path):
+    def __init__(self, data_dir: Path, templates_dir: Path, *,
+                 like: "Snapshot | None" = None):
         self.roots = _roots(data_dir, templates_dir)
-        self.trees = {name: _tree(root) for name, root in self.roots.items()}
+        self.stats: dict[str, dict[str, tuple]] = {name: {} for name in self.roots}
+        self.trees = {name: _tree(root, self.stats[name],
+                                  like.stats.get(name) if like is not None else None)
+                      for name, root in self.roots.items()}
 
     def digests(self) -> dict[str, str] | None:
         if any(tree is None for tree in self.trees.values()):
@@ -418,7 +438,7 @@ def record(snapshot: Snapshot, out_dir: Path, *, langs: tuple[str, ...],
     digests = snapshot.digests()
     if not ok or digests is None:
         return False
-    after = Snapshot(snapshot.roots["data"], snapshot.roots["templates"])
+    after = Snapshot(snapshot.roots["data"], snapshot.roots["templates"], like=snapshot)
     if after.trees != snapshot.trees:
         log.debug("not recording the build: a file changed while it ran")
         return False
