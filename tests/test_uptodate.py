@@ -56,8 +56,8 @@ def work(pristine: Path, tmp_path: Path) -> Path:
 def nexus(work: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
     environ = {k: v for k, v in os.environ.items() if k != "SOURCE_DATE_EPOCH"}
     environ.update(env, PYTHONPATH=str(work / "src"))
-    return subprocess.run([sys.executable, "-X", "importtime", "-m", "nexusreports", *args], cwd=work, env=environ, capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run([sys.executable, "-X", "importtime", "-m", "nexusreports", *args],
+                          cwd=work, env=environ, capture_output=True, text=True, timeout=300)
 
 
 def imported(done: subprocess.CompletedProcess) -> set[str]:
