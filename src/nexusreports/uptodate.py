@@ -396,7 +396,8 @@ def _decide(data_dir: Path, templates_dir: Path, out_dir: Path, sde: str | None,
     if raw.get("tool") != tool_versions():
         return "the tool versions changed"
     snapshot = Snapshot(data_dir, templates_dir)
-    if snapshot.digests() is None or state.get("files") != snapshot.digests():
+    digests = snapshot.digests()
+    if digests is None or state.get("files") != digests:
         return "a file of the data, templates or package changed"
     entries = w.expand_entries(raw)
     outputs = list(state.get("outputs") or [])
