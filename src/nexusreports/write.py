@@ -731,12 +731,14 @@ def expand_entries(raw: Mapping) -> dict[str, dict]:
     try:
         shared = raw.get("shared") or {}
         entries = {}
+        same: dict[str, str] = {}  # one str object for each name and digest, however often
         for e in raw.get("outputs", []):
             entry = dict(e)
             inputs: dict[str, str] = {}
             for set_id in entry.pop("shared", None) or ():
                 inputs.update(shared[set_id])
-            inputs.update(entry.get("inputs") or {})
+            inputs.update((same.setdefault(k, k), same.setdefault(v, v))
+                          for k, v in (entry.get("inputs") or {}).items())
             entry["inputs"] = dict(sorted(inputs.items()))
             entries[entry["path"]] = entry
         return entries
