@@ -337,3 +337,13 @@ def test_check_takes_the_long_way_when_the_manifest_holds_other_builds_outputs(w
     done = nexus(work, "build", "--check", *ARGS)
     assert done.returncode == 0 and not fast(done)
     assert said(done) == ["4 outputs in out match their inputs"]
+
+
+def test_completing_a_slug_loads_no_heavy_library():
+    env = {**os.environ, "_NEXUSREPORTS_COMPLETE": "bash_complete",
+           "COMP_WORDS": "nexusreports build --only at", "COMP_CWORD": "3"}
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "nexusreports"], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "plain,atmp" in done.stdout
+    assert heavy(done) == set()
