@@ -494,8 +494,7 @@ def _record_locked(snapshot: Snapshot, out_dir: Path, digests: dict, sde: str | 
     states = [state, *older][:_RECORDS]
     if raw.get("build") == states:
         return True
-    raw_entries = [{**e} for e in raw.get("outputs", [])]
-    new = _with_build(raw, raw_entries, states)
+    new = _with_build(text.decode("utf-8"), raw, states)
     folder = out_dir / w.STAGING_DIR / f"{os.getpid()}-record"
     folder.mkdir(parents=True, exist_ok=True)
     try:
@@ -513,9 +512,19 @@ def _record_locked(snapshot: Snapshot, out_dir: Path, digests: dict, sde: str | 
     return True
 
 
-def _with_build(raw: Mapping, entries: list[dict], state: list[dict]) -> bytes:
-    """The manifest ``raw`` with ``state`` as its ``build`` record, as
-    :func:`~nexusreports.write.manifest_bytes` writes it."""
-    expanded = w.expand_entries(raw)
-    ordered = [expanded[e["path"]] for e in entries]
-    return w.manifest_bytes(raw.get("tool") or {}, ordered, state)
+def _with_build(text: str, raw: Mapping, states: list[dict]) -> bytes:
+    """The manifest ``raw`` (read as ``text``) with ``states`` as its ``build`` records, as
+    :func:`~nexusreports.write.manifest_bytes` writes it.  Right after a build the text is
+    that function's (the commit writes it, or finds the same bytes there), so its outputs'
+    lines are kept as they are (no second pass over thousands of entries); a text laid out
+    otherwise is written anew."""
+    marker = ',\n "outputs": [\n'
+    at = text.find(marker)
+    if at < 0 or not text.endswith("\n]}\n"):
+        entries = w.expand_entries(raw)
+        return w.manifest_bytes(raw.get("tool") or {}, [entries[e["path"]] for e in
+                                                        raw.get("outputs", [])], states)
+    head = {k: v for k, v in raw.items() if k != "outputs"}
+    head["build"] = states
+    parts = [f"{w._dumps(k)}: {w._dumps(head[k])}" for k in sorted(head)]
+    return ("{" + ",\n ".join(parts) + text[at:]).encode("utf-8")
