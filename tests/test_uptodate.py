@@ -23,7 +23,7 @@ import pytest
 
 import nexusreports
 from nexusreports import uptodate
-from nexusreports.write import read_manifest
+from nexusreports.write import manifest_bytes, read_manifest
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = Path(nexusreports.__file__).resolve().parent
@@ -251,6 +251,10 @@ def test_the_manifest_lists_shared_inputs_once(work):
     entries = read_manifest(work / "out")  # every entry with its inputs in full
     assert all("templates/fonts/Carlito-Regular.ttf" in e["inputs"] for e in entries.values())
     assert "data/projects/atmp.yaml" in entries["nl/atmp.pdf"]["inputs"]
+    # the build's record was added without rewriting the entries: the bytes are those the
+    # commit would write for these entries and records
+    assert manifest_bytes(raw["tool"], [entries[e["path"]] for e in raw["outputs"]],
+                          raw["build"]).decode("utf-8") == text
 
 
 def test_a_manifest_of_the_previous_version_means_build_everything(work):

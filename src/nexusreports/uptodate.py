@@ -356,6 +356,18 @@ def unchanged(data_dir: Path, templates_dir: Path, out_dir: Path, *,
                      messages=_bundle_messages(data_dir, langs, only, formats, bundle))
 
 
+def _inputs(entry: Mapping, shared: Mapping, checked: set[str]) -> list[tuple[str, str]]:
+    """A stored manifest entry's inputs (name, sha256): its own, and those of each of its
+    shared sets not in ``checked`` yet (each set is looked at once per decision, however
+    many outputs name it)."""
+    found = list((entry.get("inputs") or {}).items())
+    for set_id in entry.get("shared") or ():
+        if set_id not in checked:
+            checked.add(set_id)
+            found += list(shared[set_id].items())
+    return found
+
+
 def _check_covers(found: tuple[list[str], list], out_dir: Path, only: tuple[str, ...]
                   ) -> tuple[list[str], list] | str:
     """``found`` when ``pipeline.verify`` would check no output but the recorded ones (it
@@ -399,7 +411,8 @@ def _decide(data_dir: Path, templates_dir: Path, out_dir: Path, sde: str | None,
     digests = snapshot.digests()
     if digests is None or state.get("files") != digests:
         return "a file of the data, templates or package changed"
-    entries = w.expand_entries(raw)
+    entries = {e["path"]: e for e in raw.get("outputs", [])}  # as stored: not expanded
+    shared, checked = raw.get("shared") or {}, set()
     outputs = list(state.get("outputs") or [])
     if not set(outputs) <= set(entries):
         return "an output is not in the manifest"
@@ -412,7 +425,7 @@ def _decide(data_dir: Path, templates_dir: Path, out_dir: Path, sde: str | None,
         if target.stat().st_size != entry.get("size") or \
                 w.sha256_file(target) != entry.get("sha256"):
             return f"{path} was modified"
-        for name, digest in entry.get("inputs", {}).items():
+        for name, digest in _inputs(entry, shared, checked):
             known = snapshot.sha256(name)
             if known is not None:
                 continue  # in the folders: the digests above cover it
@@ -474,12 +487,13 @@ def _record_locked(snapshot: Snapshot, out_dir: Path, digests: dict, sde: str | 
     raw = json.loads(text)
     if raw.get("manifest") != w.MANIFEST_FORMAT:
         return False
-    entries = w.expand_entries(raw)
+    entries = {e["path"]: e for e in raw.get("outputs", [])}
+    shared, checked = raw.get("shared") or {}, set()
     for output in outputs:
         entry = entries.get(output.path)
         if entry is None or entry.get("sha256") != output.sha256:
             return False  # another build committed meanwhile
-        for name, digest in entry.get("inputs", {}).items():
+        for name, digest in _inputs(entry, shared, checked):
             known = snapshot.sha256(name)
             if known is not None and known != digest:
                 return False  # the build read another version of this file
