@@ -19,6 +19,7 @@ from PIL import Image, ImageFile
 from pypdf import PdfReader
 
 from invalid_cases import INVALID, Case, cases, install
+from nexusreports import uptodate
 from nexusreports.cli import main
 from nexusreports.localise import catalog
 from nexusreports.theme import RESTORE
@@ -278,6 +279,9 @@ def fake_catalog(workdir, monkeypatch):
     path.parent.mkdir(exist_ok=True)
     shutil.copytree(TEMPLATES, workdir / "templates", dirs_exist_ok=True)
     monkeypatch.setattr(catalog, "catalog_path", lambda lang: path)
+    # the no-change decision reads the package's own catalog files (unchanged here), not
+    # this in-process redirection: let the build take the long way, where it is seen
+    monkeypatch.setattr(uptodate, "unchanged", lambda *args, **kwargs: None)
     catalog.load_translations.cache_clear()
     yield path
     catalog.load_translations.cache_clear()

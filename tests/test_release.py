@@ -22,6 +22,7 @@ import pytest
 from pypdf import PdfReader
 
 from nexusreports.pipeline import FORMATS
+from nexusreports.write import read_manifest
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA, TEMPLATES = ROOT / "data", ROOT / "templates"
@@ -146,7 +147,8 @@ def test_the_manifest_lists_every_output_with_its_inputs_and_versions(work):
     build(work, "--out", "out")
     out = work / "out"
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
-    entries = {e["path"]: e for e in manifest["outputs"]}
+    assert {e["path"] for e in manifest["outputs"]} == ALL
+    entries = read_manifest(out)  # inputs in full: the shared sets' and each entry's own
     assert set(entries) == ALL
     fonts = {f"templates/fonts/Carlito-{face}.ttf"
              for face in ("Regular", "Bold", "Italic", "BoldItalic")}
@@ -398,8 +400,7 @@ def test_a_comment_only_edit_refreshes_the_manifest_without_rendering(work):
     build(work, "--out", "out")
     # no sheet is rendered again; the bundle is remade (it lists every data file as input)
     assert rewritten(work / "out") == {"manifest.json"} | BUNDLE
-    manifest = json.loads((work / "out/manifest.json").read_text(encoding="utf-8"))
-    for entry in manifest["outputs"]:  # every output records the edited file as it is now
+    for entry in read_manifest(work / "out").values():  # each records the file as it is now
         if entry["slug"] in ("atmp", None):
             assert entry["inputs"]["data/projects/atmp.yaml"] == sha(source), entry["path"]
     assert nexus(work, "build", "--out", "out", "--check").returncode == 0

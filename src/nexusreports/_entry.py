@@ -1,8 +1,11 @@
 """The ``nexusreports`` program's entry point.
 
-It installs a quiet Ctrl-C / SIGTERM handler *before* importing the command line and its
-libraries (about 0.3 s), so an interrupt during start-up prints one line and exits 130/143
-instead of a traceback; :func:`nexusreports.cli.main` then installs its own handlers.
+It installs a quiet Ctrl-C / SIGTERM handler *before* importing the command line, so an
+interrupt during start-up prints one line and exits 130/143 instead of a traceback;
+:func:`nexusreports.cli.main` then installs its own handlers.  The command line itself is
+light (click and the no-change decision, :mod:`nexusreports.uptodate`); the libraries that
+validate and render (about 0.3 s) load only in the commands that need them, under the
+command line's handlers.
 """
 
 from __future__ import annotations

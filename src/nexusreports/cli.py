@@ -18,24 +18,26 @@ from pathlib import Path
 
 import click
 
-from . import model as m
 from .errors import NexusError
+from .uptodate import FORMATS, LANGS, PROJECTS_DIR
+
+# Nothing heavy is imported here: --help, completion and a build that changes nothing
+# (decided by uptodate.py from the manifest) never load pydantic, ReportLab, python-docx,
+# pikepdf or Babel; each command imports the pipeline when it needs it.
 
 log = logging.getLogger("nexusreports")
 
 
 def _langs(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str, ...]:
     langs = tuple(dict.fromkeys(v.strip() for v in value.split(",") if v.strip()))
-    bad = [lang for lang in langs if lang not in m.LANGS]
+    bad = [lang for lang in langs if lang not in LANGS]
     if bad or not langs:
         raise click.BadParameter(f"{', '.join(bad) or value!r}: use one or more of "
-                                 f"{', '.join(m.LANGS)}, separated by commas (e.g. nl,en)")
+                                 f"{', '.join(LANGS)}, separated by commas (e.g. nl,en)")
     return langs
 
 
 def _formats(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str, ...]:
-    from .pipeline import FORMATS
-
     formats = tuple(dict.fromkeys(v.strip() for v in value.split(",") if v.strip()))
     bad = [f for f in formats if f not in FORMATS]
     if bad or not formats:
@@ -83,8 +85,6 @@ def _project_slugs(ctx: click.Context, param: click.Parameter, incomplete: str) 
     """Shell completion of ``--only``: the project slugs of the data folder (``--data`` if it
     is already on the command line)."""
     from click.shell_completion import CompletionItem
-
-    from .validate import PROJECTS_DIR
 
     folder = _data(ctx.params.get("data_dir")) / PROJECTS_DIR
     try:
@@ -144,7 +144,7 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
 @data_option
 @templates_option
 @out_option
-@click.option("--lang", "langs", default=",".join(m.LANGS), show_default=True, callback=_langs,
+@click.option("--lang", "langs", default=",".join(LANGS), show_default=True, callback=_langs,
               help="Languages to build, comma-separated.")
 @click.option("--only", "only", multiple=True, metavar="SLUG", shell_complete=_project_slugs,
               help="Build only this project: its file name in <data>/projects without .yaml "
@@ -183,22 +183,57 @@ def build(ctx: click.Context, data_dir: Path | None, templates_dir: Path | None,
     """
     import os
 
-    from .pipeline import BuildOptions
-
     if check_only and force:
         raise click.UsageError("--check builds nothing and --force renders everything: use "
                                "one or the other")
     data_dir, templates_dir, out_dir = _data(data_dir), _templates(templates_dir), _out(out_dir)
     _check_slugs(data_dir, only)
     started = time.monotonic()
+    quiet, verbose = ctx.obj["quiet"], ctx.obj["verbose"]
+    choice = dict(langs=langs, only=only, formats=formats, bundle=not no_bundle)
+    from . import uptodate
+
+    found = uptodate.unchanged(data_dir, templates_dir, out_dir, strict=strict, force=force,
+                               check=check_only, **choice)
+    if found is not None:  # nothing to do: say so as the build would, load nothing
+        if check_only:
+            if not quiet:
+                click.echo(f"{len(found.outputs)} outputs in {out_dir} match their inputs",
+                           err=True)
+        else:
+            _report_unchanged(found, out_dir, quiet, verbose, started)
+        return
+    snapshot = None if check_only else uptodate.Snapshot(data_dir, templates_dir)
+
+    from .pipeline import BuildOptions
+
     options = BuildOptions(data_dir=data_dir, templates_dir=templates_dir, out_dir=out_dir,
                            langs=langs, only=only, formats=formats, strict=strict, force=force,
                            jobs=jobs or os.cpu_count() or 1, bundle=not no_bundle)
-    quiet, verbose = ctx.obj["quiet"], ctx.obj["verbose"]
     if check_only:
         _check_outputs(options, quiet)
     else:
-        _build_outputs(options, quiet, verbose, started)
+        result = _build_outputs(options, quiet, verbose, started)
+        uptodate.record(snapshot, out_dir, outputs=result.outputs, warnings=result.warnings,
+                        **choice)
+
+
+def _report_unchanged(found: object, out_dir: Path, quiet: bool, verbose: int,
+                      started: float) -> None:
+    """Print what :func:`_build_outputs` prints for a build that changes nothing."""
+    _ignore_stop_signals()  # nothing is being written: a Ctrl-C now changes nothing
+    for level, text in found.messages:  # type: ignore[attr-defined]
+        log.log(level, text)
+    for warning in found.warnings:  # type: ignore[attr-defined]
+        click.echo(f"warning: {warning}", err=True)
+    outputs = found.outputs  # type: ignore[attr-defined]
+    bar = not quiet and sys.stderr.isatty()
+    if not quiet and (not bar or verbose):
+        for path in outputs:
+            click.echo(f"unchanged {out_dir / path}", err=True)
+    if not quiet:
+        click.echo(f"{len(outputs)} outputs in {out_dir}: 0 built, {len(outputs)} unchanged, "
+                   f"0 failed ({time.monotonic() - started:.1f} s)", err=True)
 
 
 def _check_slugs(data_dir: Path, only: tuple[str, ...]) -> None:
@@ -206,8 +241,6 @@ def _check_slugs(data_dir: Path, only: tuple[str, ...]) -> None:
     names no file in ``data_dir/projects`` (with a "did you mean").  A missing projects
     folder is left to the build, which names it (exit 1)."""
     import difflib
-
-    from .validate import PROJECTS_DIR
 
     if any(not slug.strip() for slug in only):
         raise click.BadParameter("an empty SLUG: give a project's file name without .yaml "
@@ -242,7 +275,7 @@ def _check_outputs(options: object, quiet: bool) -> None:
                    err=True)
 
 
-def _build_outputs(options: object, quiet: bool, verbose: int, started: float) -> None:
+def _build_outputs(options: object, quiet: bool, verbose: int, started: float) -> object:
     from .errors import ErrorGroup
     from .pipeline import build as run_build
 
@@ -276,6 +309,7 @@ def _build_outputs(options: object, quiet: bool, verbose: int, started: float) -
         click.echo(f"{len(result.outputs)} outputs in {out_dir}: {built} built, "
                    f"{len(result.outputs) - built} unchanged, 0 failed "
                    f"({time.monotonic() - started:.1f} s)", err=True)
+    return result
 
 
 class _ProgressBar:

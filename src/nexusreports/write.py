@@ -37,14 +37,27 @@ A build is a transaction, as far as a file system allows:
 Renames within one file system are atomic; the staging folder lives inside the output
 folder so that it is on the same one.
 
-``manifest.json`` (UTF-8 JSON, keys sorted, so equal builds give equal bytes)::
+``manifest.json`` (UTF-8 JSON, keys sorted, one line per output, so equal builds give
+equal bytes; format 2, see :func:`manifest_bytes`)::
 
-    {"tool": {"nexusreports": "0.1.0", "reportlab": "...", ...},
-     "outputs": [{"path": "nl/atmp.pdf", "format": "pdf", "language": "nl-NL", "pages": 1,
-                  "sha256": "...", "size": 40264, "slug": "atmp",
-                  "inputs": {"data/projects/atmp.yaml": "<sha256>", ...},
-                  "key": "<sha256 of what the bytes depend on>",
-                  "source_date_epoch": "1700000000" or null}, ...]}
+    {"manifest": 2,
+     "tool": {"nexusreports": "0.1.0", "reportlab": "...", ...},
+     "shared": {"<id>": {"templates/theme.yaml": "<sha256>", "templates/fonts/...": ...}},
+     "outputs": [
+    {"path": "nl/atmp.pdf", "format": "pdf", "language": "nl-NL", "pages": 1,
+     "sha256": "...", "size": 40264, "slug": "atmp",
+     "inputs": {"data/projects/atmp.yaml": "<sha256>", ...}, "shared": ["<id>"],
+     "key": "<sha256 of what the bytes depend on>", "source_date_epoch": "1700000000" or null},
+    ...],
+     "build": [{...}, ...]}
+
+An output's inputs are its ``inputs`` plus every set named in its ``shared``: the files of
+the templates folder and of the package (theme, fonts, colour profile, Word template,
+catalogs), the same for hundreds of outputs, are listed once in the top-level ``shared``
+(each set named by a digest of its content).  :func:`read_manifest` gives every entry its
+inputs in full.  ``build`` is what the last builds (``nexusreports build``) recorded for deciding,
+without loading the data, that nothing changed (see :mod:`nexusreports.uptodate`).  A
+manifest of another format (0.1's) reads as empty: everything is built again.
 
 ``key`` and ``source_date_epoch`` are what the pipeline compares to decide that an output
 need not be rendered again (and what ``build --check`` compares).
@@ -256,12 +269,15 @@ class OutputLock:
     a warning names that process and this one waits (a stop signal ends the wait).  With
     ``create`` (a build), ``out_dir`` is created if need be, and removed again on release
     when nothing was written to it; without (``build --check``), a missing or read-only
-    output folder is not locked, and nothing is recovered.  Raises :class:`OutputError`.
+    output folder is not locked, and nothing is recovered.  With ``wait=False`` a lock held
+    by another process is not waited for: :class:`LockBusy` is raised instead.  Raises
+    :class:`OutputError`.
     """
 
-    def __init__(self, out_dir: Path, *, create: bool = True):
+    def __init__(self, out_dir: Path, *, create: bool = True, wait: bool = True):
         self.out_dir = Path(out_dir)
         self.create = create
+        self.wait = wait
         self.path = self.out_dir / LOCK_NAME
         self._fd: int | None = None
         self._made: list[Path] = []
@@ -297,6 +313,9 @@ class OutputLock:
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except BlockingIOError:
+                    if not self.wait:
+                        raise LockBusy(f"{_shown(self.out_dir)}: another build holds the "
+                                       "lock") from None
                     log.warning("%s: another build (%s) is writing to this folder; waiting "
                                 "for it to finish", _shown(self.out_dir), _holder(fd))
                     fcntl.flock(fd, fcntl.LOCK_EX)
@@ -350,6 +369,10 @@ class OutputLock:
     def _release_dirs(self) -> None:
         _remove_dirs(self._made)
         self._made = []
+
+
+class LockBusy(OutputError):
+    """Another process holds the output folder's lock (``OutputLock(wait=False)``)."""
 
 
 def _holder(fd: int) -> str:
@@ -428,9 +451,8 @@ class Staging:
                    if path not in remove and (self.out_dir / path).is_file()}
         for output in outputs:
             entries[output.path] = manifest_entry(output)
-        manifest = (json.dumps({"tool": tool, "outputs": [entries[k] for k in sorted(entries)]},
-                               indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-                    ).encode("utf-8")
+        manifest = manifest_bytes(tool, [entries[k] for k in sorted(entries)],
+                                  read_manifest_build(self.out_dir))
         self.stage(Output(path=MANIFEST, format="json", lang=None, data=manifest))
         renames = [p for p in (o.path for o in outputs) if p in self._staged]
         removals = [p for p in remove if (self.out_dir / p).is_file()]
@@ -638,6 +660,14 @@ def _old_temporary_files(out_dir: Path) -> list[Path]:
 
 # --- the manifest ---------------------------------------------------------------------------
 
+MANIFEST_FORMAT = 2
+"""The format of ``manifest.json`` this version writes and reads (see the module docstring);
+0.1's manifests (no ``manifest`` key: every input of every output inline) read as empty."""
+
+_SHARED_HEADS = ("templates", "nexusreports")
+"""Inputs named under these (see ``pipeline._rel``) go to the shared sets."""
+
+
 def manifest_entry(output: Output) -> dict:
     """The manifest record of ``output`` (everything but its bytes)."""
     entry = asdict(replace(output, data=b""))
@@ -647,24 +677,93 @@ def manifest_entry(output: Output) -> dict:
     return entry
 
 
-def read_manifest(out_dir: Path) -> dict[str, dict]:
-    """The entries of ``out_dir/manifest.json`` by output path; empty when there is none or
-    it cannot be read (a build then renders everything)."""
+def _dumps(value: object) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(", ", ": "))
+
+
+def manifest_bytes(tool: Mapping[str, str], entries: list[dict],
+                   build: list[dict] | None = None) -> bytes:
+    """``manifest.json``'s bytes for ``entries`` (as :func:`manifest_entry` makes them, each
+    with its inputs in full), in this order: each entry's inputs named under ``templates/``
+    or ``nexusreports/`` become one shared set, listed once at the top and named by the
+    first 16 hex digits of its sha256; the rest stay in the entry.  Equal arguments give
+    equal bytes."""
+    shared: dict[str, dict[str, str]] = {}
+    lines = []
+    for entry in entries:
+        own, common = {}, {}
+        for name, digest in (entry.get("inputs") or {}).items():
+            (common if name.split("/", 1)[0] in _SHARED_HEADS else own)[name] = digest
+        record = {k: v for k, v in entry.items() if k != "shared"}
+        record["inputs"] = own
+        record["shared"] = []
+        if common:
+            text = _dumps(dict(sorted(common.items())))
+            set_id = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+            shared.setdefault(set_id, common)
+            record["shared"] = [set_id]
+        lines.append(_dumps(record))
+    head = {"manifest": MANIFEST_FORMAT, "tool": dict(tool), "shared": shared}
+    if build:
+        head["build"] = build
+    # one line per output (after the header's keys, each on its own line): a diff of two
+    # manifests shows which outputs changed
+    parts = [f"{_dumps(k)}: {_dumps(head[k])}" for k in sorted(head)]
+    return ("{" + ",\n ".join(parts) + ',\n "outputs": [\n' + ",\n".join(lines)
+            + "\n]}\n").encode("utf-8")
+
+
+def _read_raw(out_dir: Path) -> dict:
+    """``out_dir/manifest.json`` parsed, if it is of this format; else (none, unreadable, of
+    another version) empty."""
     try:
-        old = json.loads((Path(out_dir) / MANIFEST).read_text(encoding="utf-8"))
-        entries = {e["path"]: dict(e) for e in old.get("outputs", [])}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        raw = json.loads((Path(out_dir) / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
         return {}
-    for e in entries.values():
-        if "language" not in e and "lang" in e:  # manifests of 0.1.0 builds
-            e["language"] = e.pop("lang")
-    return entries
+    if not isinstance(raw, dict) or raw.get("manifest") != MANIFEST_FORMAT:
+        return {}
+    return raw
+
+
+def expand_entries(raw: Mapping) -> dict[str, dict]:
+    """The entries of a parsed manifest by output path, each with its inputs in full (its
+    own and those of its shared sets); empty when they cannot be read."""
+    try:
+        shared = raw.get("shared") or {}
+        entries = {}
+        same: dict[str, str] = {}  # one str object for each name and digest, however often
+        for e in raw.get("outputs", []):
+            entry = dict(e)
+            inputs: dict[str, str] = {}
+            for set_id in entry.pop("shared", None) or ():
+                inputs.update(shared[set_id])
+            inputs.update((same.setdefault(k, k), same.setdefault(v, v))
+                          for k, v in (entry.get("inputs") or {}).items())
+            entry["inputs"] = dict(sorted(inputs.items()))
+            entries[entry["path"]] = entry
+        return entries
+    except (KeyError, TypeError, AttributeError, ValueError):
+        return {}
+
+
+def read_manifest(out_dir: Path) -> dict[str, dict]:
+    """The entries of ``out_dir/manifest.json`` by output path, each with its ``inputs`` in
+    full (input name -> sha256); empty when there is none, it cannot be read or it is of
+    another format (a build then renders everything)."""
+    return expand_entries(_read_raw(out_dir))
 
 
 def read_manifest_tool(out_dir: Path) -> dict[str, str]:
     """The ``tool`` versions recorded in ``out_dir/manifest.json`` (empty when unreadable)."""
     try:
-        tool = json.loads((Path(out_dir) / MANIFEST).read_text(encoding="utf-8")).get("tool")
+        tool = _read_raw(out_dir).get("tool") or {}
         return {str(k): str(v) for k, v in tool.items()}
-    except (OSError, ValueError, TypeError, AttributeError):
+    except (TypeError, AttributeError):
         return {}
+
+
+def read_manifest_build(out_dir: Path) -> list[dict] | None:
+    """The ``build`` records of ``out_dir/manifest.json`` (see :mod:`nexusreports.uptodate`),
+    or None."""
+    build = _read_raw(out_dir).get("build")
+    return build if isinstance(build, list) else None
