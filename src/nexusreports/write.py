@@ -60,9 +60,10 @@ import os
 import re
 import secrets
 import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import BinaryIO
 
 from .errors import OutputError
 
@@ -408,6 +409,48 @@ class Staging:
             raise _cannot_write(target, exc) from exc
         self._staged[output.path] = (staged, output.sha256)
         return replace(output, data=b"", file=staged)
+
+    def stage_stream(self, path: str, write: Callable[[BinaryIO], int | None], *,
+                     format: str, lang: str | None) -> Output:
+        """Stage the output at ``path`` by letting ``write`` write it: a staging file is
+        opened ``'w+b'``, ``write(f)`` called, the file flushed to disk and hashed (read back
+        in blocks), so its bytes are never all in memory.  Returns the :class:`Output`
+        (``file``: the staged file; ``pages``: what ``write`` returned; no ``data``).  When
+        the output folder's file already holds these bytes, the staged file is deleted and
+        the output is treated as :meth:`stage` treats it (``file``: that file; not
+        rewritten).  Raises :class:`OutputError` naming the output's path on a full disk or
+        any other write error; anything ``write`` raises is raised as it is (the staged
+        file is deleted in both cases)."""
+        target = self.out_dir / path
+        staged = self.root / "new" / path
+        try:
+            staged.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(staged, os.O_RDWR | os.O_CREAT | os.O_EXCL
+                         | getattr(os, "O_CLOEXEC", 0), 0o644)
+        except OSError as exc:
+            raise _cannot_write(target, exc) from exc
+        try:
+            with os.fdopen(fd, "w+b") as fh:
+                os.fchmod(fh.fileno(), 0o644)
+                pages = write(fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+                size = os.fstat(fh.fileno()).st_size
+                fh.seek(0)
+                sha256 = hashlib.file_digest(fh, "sha256").hexdigest()
+        except OSError as exc:
+            _unlink(staged)
+            raise _cannot_write(target, exc) from exc
+        except BaseException:
+            _unlink(staged)
+            raise
+        out = Output(path=path, format=format, lang=lang, pages=pages, sha256=sha256,
+                     size=size, file=staged)
+        if _holds(target, sha256, size):
+            _unlink(staged)
+            return replace(out, file=target)
+        self._staged[path] = (staged, sha256)
+        return out
 
     def commit(self, outputs: list[Output], tool: dict[str, str],
                remove: tuple[str, ...] | list[str] = ()) -> list[bool]:
