@@ -5,7 +5,6 @@ the parallel build writes is what the serial one writes."""
 from __future__ import annotations
 
 import concurrent.futures
-import io
 import os
 from pathlib import Path
 
@@ -89,8 +88,7 @@ def test_a_build_of_fewer_sheets_than_the_threshold_starts_no_process_pool(tmp_p
 
 def test_the_automatic_number_of_processes_uses_the_pool_from_the_threshold_on():
     def workers(total: int, jobs: int) -> int:
-        return pipeline._Renderer(None, False, BuildOptions(jobs=jobs), None,
-                                  lambda o: o, total).workers
+        return pipeline._Renderer(None, False, BuildOptions(jobs=jobs), None, total).workers
 
     cpus = os.cpu_count() or 1
     assert workers(POOL_MIN_SHEETS - 1, 0) == 1

@@ -47,7 +47,7 @@ from .load import load_yaml
 from .theme import Theme, load_theme
 from .validate import PROJECTS_DIR, bundle_path, load_bundle, load_projects, project_files
 from .view import SheetView, build_bundle_view, build_view
-from .write import (Output, OutputBytes, OutputLock, Staging, pending_commits, read_manifest,
+from .write import (Output, OutputLock, Staging, pending_commits, read_manifest,
                     read_manifest_tool, sha256_file)
 
 log = logging.getLogger("nexusreports")
@@ -94,14 +94,16 @@ Progress = Callable[[int, int, str], None]
 many outputs it will render, then after each one is rendered."""
 
 
-def check(data_dir: Path, templates_dir: Path, strict: bool = False
-          ) -> tuple[m.ProjectSet, Theme, list[Problem]]:
-    """Load the theme and validate every project; return them with the warnings.
+def check(data_dir: Path, templates_dir: Path, strict: bool = False,
+          theme: Theme | None = None) -> tuple[m.ProjectSet, Theme, list[Problem]]:
+    """Load the theme (unless it is given) and validate every project; return them with
+    the warnings.
 
     Raises :class:`DataErrors` (every problem at once; with ``strict`` warnings count as
     problems) or :class:`TemplateError`.
     """
-    theme = load_theme(templates_dir)
+    if theme is None:
+        theme = load_theme(templates_dir)
     warnings: list[Problem] = []
     problems: list[Problem] = []
     projects: m.ProjectSet | None = None
@@ -168,23 +170,43 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildResul
     Safe to call again and again from one long-running process (each call takes and
     releases the folder's lock).
     """
-    source_date_epoch()  # a malformed one is refused before anything is done
-    projects, theme, warnings = check(options.data_dir, options.templates_dir, options.strict)
-    unknown = [s for s in options.only if s not in {p.slug for p in projects.projects}]
-    if unknown:
-        raise DataErrors([Problem(source_path(options.data_dir, s), 0, "",
-                                  "no such project (use the file name without .yaml)")
-                          for s in unknown])
-    # the lock is held from reading the previous manifest until the commit (see write.py)
-    with OutputLock(options.out_dir), Staging(options.out_dir) as staging:
-        return _build_locked(projects, theme, warnings, options, staging, progress)
+    sde = source_date_epoch()  # a malformed one is refused before anything is done
+    theme = load_theme(options.templates_dir)
+    # the rendering processes (if any) start now, while this process is small: each
+    # starts as a copy of it, so they would otherwise each count the validated projects
+    renderer = _Renderer(theme, sde is not None, options, progress, _requested_files(options))
+    try:
+        renderer.start()
+        projects, theme, warnings = check(options.data_dir, options.templates_dir,
+                                          options.strict, theme)
+        unknown = [s for s in options.only if s not in {p.slug for p in projects.projects}]
+        if unknown:
+            raise DataErrors([Problem(source_path(options.data_dir, s), 0, "",
+                                      "no such project (use the file name without .yaml)")
+                              for s in unknown])
+        # the lock is held from reading the previous manifest until the commit (write.py)
+        with OutputLock(options.out_dir), Staging(options.out_dir) as staging:
+            renderer.stage = staging.stage
+            return _build_locked(projects, theme, warnings, options, staging, renderer)
+    finally:
+        renderer.close()
+
+
+def _requested_files(options: BuildOptions) -> int:
+    """How many sheets the build will ask for, from the project files alone (before they
+    are read): decides whether a process pool pays."""
+    try:
+        count = len(options.only) or sum(1 for f in (Path(options.data_dir) / PROJECTS_DIR)
+                                         .iterdir() if f.suffix == ".yaml")
+    except OSError:
+        count = 0
+    return count * len(options.langs) * len(options.formats)
 
 
 def _build_locked(projects: m.ProjectSet, theme: Theme, warnings: list[Problem],
-                  options: BuildOptions, staging: Staging,
-                  progress: Progress | None) -> BuildResult:
+                  options: BuildOptions, staging: Staging, renderer: _Renderer
+                  ) -> BuildResult:
     sde = source_date_epoch()
-    invariant = sde is not None
     tool = tool_versions()
     previous = read_manifest(options.out_dir)
     bundle_wanted = _bundle_wanted(options)
@@ -197,30 +219,26 @@ def _build_locked(projects: m.ProjectSet, theme: Theme, warnings: list[Problem],
     outputs: list[Output | None] = []
     refs: dict[tuple[str, str], _SheetRef] = {}
     all_inputs: dict[str, str] = {}  # every sheet's inputs (the Word bundle's)
-    renderer = _Renderer(theme, invariant, options, progress, staging.stage,
-                         total=_requested(projects, options))
-    try:
-        for job in _plan_jobs(projects, theme, options, tool, _Digests(options)):
-            if bundle_wanted:
-                refs.setdefault((job.view.slug, job.view.lang), _SheetRef.of(
-                    job.view, projects, options))
-                all_inputs.update(job.inputs)
-            index = len(outputs)
-            outputs.append(None)
-            reason = _freshness(job.path, job.key, previous, options, sde)
-            if reason is None:
-                outputs[index] = _reused(job.path, previous[job.path], options,
-                                         inputs=job.inputs, slug=job.view.slug, key=job.key)
-                renderer.skip(job.path)
-            else:
-                log.debug("render %s: %s", job.path, reason)
-                renderer.submit(index, job)
-            for i, out in renderer.done():
-                outputs[i] = replace(out, source_date_epoch=sde)
-        for i, out in renderer.finish():
+    renderer.begin(_requested(projects, options))
+    for job in _plan_jobs(projects, theme, options, tool, _Digests(options)):
+        if bundle_wanted:
+            refs.setdefault((job.view.slug, job.view.lang), _SheetRef.of(
+                job.view, projects, options))
+            all_inputs.update(job.inputs)
+        index = len(outputs)
+        outputs.append(None)
+        reason = _freshness(job.path, job.key, previous, options, sde)
+        if reason is None:
+            outputs[index] = _reused(job.path, previous[job.path], options,
+                                     inputs=job.inputs, slug=job.view.slug, key=job.key)
+            renderer.skip(job.path)
+        else:
+            log.debug("render %s: %s", job.path, reason)
+            renderer.submit(index, job)
+        for i, out in renderer.done():
             outputs[i] = replace(out, source_date_epoch=sde)
-    finally:
-        renderer.close()
+    for i, out in renderer.finish():
+        outputs[i] = replace(out, source_date_epoch=sde)
     if renderer.errors:
         raise ErrorGroup(renderer.errors)
     sheets: list[Output] = [o for o in outputs if o is not None]
@@ -697,21 +715,39 @@ class _Renderer:
     stops the pool when the build ends early (an error, Ctrl-C, SIGTERM)."""
 
     def __init__(self, theme: Theme, invariant: bool, options: BuildOptions,
-                 progress: Progress | None, stage: Callable[[Output], Output], total: int):
+                 progress: Progress | None, expected: int,
+                 stage: Callable[[Output], Output] = lambda output: output):
         self.theme, self.invariant, self.options = theme, invariant, options
-        self.progress, self.stage, self.total = progress, stage, total
+        self.progress, self.stage, self.total = progress, stage, expected
         jobs = options.jobs
         if jobs <= 0:  # automatic: the pool only where it pays
-            jobs = (os.cpu_count() or 1) if total >= POOL_MIN_SHEETS else 1
-        self.workers = max(1, min(jobs, total))
+            jobs = (os.cpu_count() or 1) if expected >= POOL_MIN_SHEETS else 1
+        self.workers = max(1, min(jobs, expected))
         self.errors: list[NexusError] = []
         self._failures: dict[int, NexusError] = {}
         self._ready: list[tuple[int, Output]] = []
         self._inflight: dict[object, tuple[int, _Pending]] = {}
         self._pool: object | None = None
         self._count = 0
-        if progress:
-            progress(0, total, "")
+
+    def begin(self, total: int) -> None:
+        """The build asks for ``total`` sheets (for the progress count)."""
+        self.total = total
+        if self.progress:
+            self.progress(0, total, "")
+
+    def start(self) -> None:
+        """Start the pool's processes now (when there will be a pool): a no-op is sent,
+        which makes the pool start every process at once."""
+        if self.workers > 1 and self._pool is None:
+            from concurrent.futures.process import BrokenProcessPool
+
+            self._start()
+            try:
+                with _signals_blocked():
+                    self._pool.submit(int)  # type: ignore[attr-defined]
+            except BrokenProcessPool:
+                raise self._broken() from None
 
     def _tick(self, path: str) -> None:
         self._count += 1
@@ -743,7 +779,7 @@ class _Renderer:
 
         try:
             if self._pool is None:
-                self._start(job)
+                self._start()
             while len(self._inflight) >= _WINDOW * self.workers:
                 self._collect()
             with _signals_blocked():  # a spawned pool may start a process here
@@ -753,7 +789,7 @@ class _Renderer:
         except BrokenProcessPool:
             raise self._broken() from None
 
-    def _start(self, job: SheetJob) -> None:
+    def _start(self) -> None:
         import multiprocessing
         import threading
         from concurrent.futures import ProcessPoolExecutor
