@@ -35,7 +35,7 @@ import platform
 import sys
 import zlib
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, is_dataclass, replace
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -561,16 +561,23 @@ def source_date_epoch() -> str | None:
 
 def _view_record(view: SheetView, options: BuildOptions) -> dict:
     """The view as plain data for the build key: no source path, logos relative."""
-    record = asdict(view)
-    record.pop("source", None)
-    for org in record.get("organisations", ()):
-        if org.get("logo"):
-            org["logo"] = _rel(org["logo"], options)
+    record = dict(vars(view))  # the nested dataclasses as they are: see _plain
+    del record["source"]
+    record["organisations"] = [{**vars(org), "logo": _rel(org.logo, options)} if org.logo
+                               else org for org in view.organisations]
     return record
 
 
+def _plain(value: object) -> object:
+    """JSON for what :func:`json.dumps` cannot write: a dataclass as its fields (what
+    :func:`dataclasses.asdict` gives, without copying it first), anything else as text."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return vars(value)
+    return str(value)
+
+
 def _digest(value: object) -> str:
-    text = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str,
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False, default=_plain,
                       separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
