@@ -161,7 +161,7 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
               help="Render every output, even those up to date (not with --check).")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
               help="Rendering processes [default: the number of CPUs, or none (render "
-                   "in this process) for a build of fewer than 24 sheets].")
+                   "in this process) for a build of fewer than 32 sheets].")
 @click.option("--no-bundle", "no_bundle", is_flag=True,
               help="Do not make the briefing bundle (briefing-nl-en.pdf/.docx); it is not "
                    "made anyway when --only or --lang builds part of the sheets.")

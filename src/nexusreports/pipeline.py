@@ -187,7 +187,9 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildResul
         # the lock is held from reading the previous manifest until the commit (write.py)
         with OutputLock(options.out_dir), Staging(options.out_dir) as staging:
             renderer.stage = staging.stage
-            return _build_locked(projects, theme, warnings, options, staging, renderer)
+            result = _build_locked(projects, theme, warnings, options, staging, renderer)
+        renderer.shutdown()
+        return result
     finally:
         renderer.close()
 
@@ -249,7 +251,7 @@ def _build_locked(projects: m.ProjectSet, theme: Theme, warnings: list[Problem],
     bundles: list[Output] = []
     if bundle_wanted:
         bundles = _bundle_outputs(projects, theme, options, refs, all_inputs, sheets,
-                                  staging)
+                                  staging, renderer)
 
     # 4. commit: every output in place at once, the manifest last (see write.py)
     final = [*sheets, *bundles]
@@ -289,8 +291,12 @@ class _SheetRef:
         return build_view(self.projects.by_slug(self.slug), self.projects, self.lang,
                           self.data_dir, str(source_path(self.data_dir, self.slug)))
 
+    def __reduce__(self) -> tuple:  # to a rendering process: without the projects
+        return (_SheetRef, (self.slug, self.lang, self.locale_id, self.project_name, None,
+                            self.data_dir))
+
     def __getattr__(self, name: str) -> object:
-        if name.startswith("__"):
+        if name.startswith("__") or name == "projects" or self.projects is None:
             raise AttributeError(name)
         view = self.__dict__.get("_view")
         if view is None:
@@ -335,10 +341,12 @@ def _bundle_wanted(options: BuildOptions) -> bool:
 
 def _bundle_outputs(projects: m.ProjectSet, theme: Theme, options: BuildOptions,
                     refs: Mapping[tuple[str, str], _SheetRef], sheet_inputs: dict[str, str],
-                    sheets: list[Output], staging: Staging) -> list[Output]:
+                    sheets: list[Output], staging: Staging, renderer: _Renderer
+                    ) -> list[Output]:
     """``briefing-nl-en.pdf`` (from the PDF sheets' files; only when ``pdf`` is among the
     formats) and ``briefing-nl-en.docx`` (from the Word sheets' files), each streamed into
-    the staging area.  ``sheet_inputs`` are the input files of every sheet.  Raises
+    the staging area; with a process pool, the PDF in a rendering process while this one
+    makes the Word bundle.  ``sheet_inputs`` are the input files of every sheet.  Raises
     :class:`DataErrors` for an invalid ``data/bundle.yaml``."""
     from . import bundle as files
 
@@ -369,27 +377,56 @@ def _bundle_outputs(projects: m.ProjectSet, theme: Theme, options: BuildOptions,
         pdf_files = {k: o.file for k, o in pdfs.items() if o and o.file}
 
         def make_pdf() -> Output:
+            if renderer.pooled:  # started now, staged once the Word bundle is made
+                pending.append(renderer.call(_bundle_in_worker, "pdf", bundle, pdf_files,
+                                             staging.reserve(files.PDF_NAME)))
+                return Output(path=files.PDF_NAME, format="pdf", lang=langs)
             return staging.stage_stream(
                 files.PDF_NAME, lambda f: files.write_pdf(bundle, pdf_files, theme, f,
                                                           invariant=invariant),
                 format="pdf", lang=langs)
 
+        pending: list = []
         out.append(derived_output(options, files.PDF_NAME, pdf_inputs, make_pdf))
     else:
         log.info("%s not made: it is made of the PDF sheets; add pdf to --format", files.PDF_NAME)
     if "docx" not in options.formats:  # like the PDF bundle: only with its own format
         log.debug("%s not made: add docx to --format", files.DOCX_NAME)
-        return out
-    # the Word bundle is made of the filled sheet template: its inputs are the Word sheets'
-    docx_inputs = dict(inputs)
-    docx_inputs.update(sheet_inputs)
-    if theme.sheet_docx.is_file():
-        docx_inputs[_rel(theme.sheet_docx, options)] = sha256_file(theme.sheet_docx)
-    docx_files = {k: o.file for k, o in sheet_outputs("docx").items() if o and o.file}
-    out.append(derived_output(options, files.DOCX_NAME, docx_inputs, lambda: (
-        staging.stage_stream(files.DOCX_NAME, lambda f: files.write_docx(
-            bundle, docx_files, theme, f, invariant=invariant), format="docx", lang=langs))))
+    else:
+        # the Word bundle is made of the filled sheet template: its inputs are the sheets'
+        docx_inputs = dict(inputs)
+        docx_inputs.update(sheet_inputs)
+        if theme.sheet_docx.is_file():
+            docx_inputs[_rel(theme.sheet_docx, options)] = sha256_file(theme.sheet_docx)
+        docx_files = {k: o.file for k, o in sheet_outputs("docx").items() if o and o.file}
+        out.append(derived_output(options, files.DOCX_NAME, docx_inputs, lambda: (
+            staging.stage_stream(files.DOCX_NAME, lambda f: files.write_docx(
+                bundle, docx_files, theme, f, invariant=invariant), format="docx",
+                lang=langs))))
+    if pending:
+        made = staging.stage_written(files.PDF_NAME, lambda: renderer.result(pending[0]),
+                                     format="pdf", lang=langs)
+        out[0] = replace(made, inputs=out[0].inputs, key=out[0].key,
+                         source_date_epoch=out[0].source_date_epoch)
     return out
+
+
+def _bundle_in_worker(fmt: str, bundle: object, sheet_files: dict, path: Path
+                      ) -> int | None | "_RemoteError":
+    """Write a bundle (``fmt``: pdf or docx) to the staging file ``path``, in a rendering
+    process; return its page count."""
+    from . import bundle as files
+
+    write = files.write_pdf if fmt == "pdf" else files.write_docx
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0),
+                     0o644)
+        with os.fdopen(fd, "w+b") as fh:
+            os.fchmod(fh.fileno(), 0o644)
+            return write(bundle, sheet_files, _WORKER["theme"], fh,  # type: ignore[arg-type]
+                         invariant=bool(_WORKER["invariant"]))
+    except NexusError as exc:
+        return _RemoteError(str(exc), exc.lines(), isinstance(exc, ContentOverflow))
 
 
 @dataclass(frozen=True)
@@ -691,11 +728,13 @@ class _RemoteError(NexusError):
         return list(self._lines)
 
 
-POOL_MIN_SHEETS = 24
+POOL_MIN_SHEETS = 32
 """With ``jobs=0`` (the CLI's default: one rendering process per CPU), a build asking for
 fewer sheets than this renders them in this process: starting the pool (forking, each
-process loading the renderers and fonts) costs more than it saves below a few dozen sheets
-(see docs/benchmarks.md).  An explicit ``jobs`` > 1 always uses a pool."""
+process loading the renderers) costs more than it saves below a few dozen sheets.  Measured
+on 2 cores (shared, so by CPU time): at 24 sheets the pool cost 0.3-0.6 s more CPU than it
+spread (2.3-2.5 s against 2.0 s), at 48 it was even, at 96 faster; faster sheets move the
+break-even up.  An explicit ``jobs`` > 1 always uses a pool."""
 
 _WINDOW = 4
 """Sheets in flight per rendering process: enough to keep each busy, few enough that the
@@ -841,11 +880,41 @@ class _Renderer:
                 self._collect()
         except BrokenProcessPool:
             raise self._broken() from None
-        if self._pool is not None:
-            self._pool.shutdown()  # type: ignore[attr-defined]
-            self._pool = None
         self.errors = [self._failures[i] for i in sorted(self._failures)]
         return self.done()
+
+    @property
+    def pooled(self) -> bool:
+        """Whether a pool runs (for :meth:`call`)."""
+        return self._pool is not None
+
+    def call(self, fn: Callable, *args: object) -> object:
+        """Run ``fn(*args)`` in a rendering process; returns its future."""
+        from concurrent.futures.process import BrokenProcessPool
+
+        try:
+            with _signals_blocked():
+                return self._pool.submit(fn, *args)  # type: ignore[attr-defined]
+        except BrokenProcessPool:
+            raise self._broken() from None
+
+    def result(self, future: object) -> object:
+        """The result of a :meth:`call` (a :class:`_RemoteError` raised)."""
+        from concurrent.futures.process import BrokenProcessPool
+
+        try:
+            value = future.result()  # type: ignore[attr-defined]
+        except BrokenProcessPool:
+            raise self._broken() from None
+        if isinstance(value, _RemoteError):
+            raise value
+        return value
+
+    def shutdown(self) -> None:
+        """The build is done: let the pool's processes end."""
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            pool.shutdown()  # type: ignore[attr-defined]
 
     def _broken(self) -> OutputError:  # a worker was killed (kill -9, the OOM killer)
         self.close()

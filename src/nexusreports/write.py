@@ -452,6 +452,44 @@ class Staging:
         self._staged[path] = (staged, sha256)
         return out
 
+    def reserve(self, path: str) -> Path:
+        """The staging file for the output at ``path``, for another process to write (then
+        :meth:`stage_written`); its folder is created.  Raises :class:`OutputError`."""
+        staged = self.root / "new" / path
+        try:
+            staged.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise _cannot_write(self.out_dir / path, exc) from exc
+        return staged
+
+    def stage_written(self, path: str, wait: Callable[[], int | None], *, format: str,
+                      lang: str | None) -> Output:
+        """Stage the file :meth:`reserve` gave for ``path`` once ``wait()`` (which waits for
+        its writer and returns the page count) returns: flushed to disk and hashed as
+        :meth:`stage_stream` does, with the same result and errors (an ``OSError`` raised
+        by ``wait`` is the writer's: the output's path is named)."""
+        target = self.out_dir / path
+        staged = self.root / "new" / path
+        try:
+            pages = wait()
+            with open(staged, "rb") as fh:
+                os.fsync(fh.fileno())
+                size = os.fstat(fh.fileno()).st_size
+                sha256 = hashlib.file_digest(fh, "sha256").hexdigest()
+        except OSError as exc:
+            _unlink(staged)
+            raise _cannot_write(target, exc) from exc
+        except BaseException:
+            _unlink(staged)
+            raise
+        out = Output(path=path, format=format, lang=lang, pages=pages, sha256=sha256,
+                     size=size, file=staged)
+        if _holds(target, sha256, size):
+            _unlink(staged)
+            return replace(out, file=target)
+        self._staged[path] = (staged, sha256)
+        return out
+
     def commit(self, outputs: list[Output], tool: dict[str, str],
                remove: tuple[str, ...] | list[str] = ()) -> list[bool]:
         """Put every staged output in place, delete the files at the paths in ``remove``
