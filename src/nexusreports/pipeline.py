@@ -367,6 +367,7 @@ def _bundle_outputs(projects: m.ProjectSet, theme: Theme, options: BuildOptions,
             inputs[_rel(po, options)] = sha256_file(po)
     by_path = {o.path: o for o in sheets}
     out = []
+    pending: list = []  # the PDF bundle being written in a rendering process
 
     def sheet_outputs(fmt: str) -> dict[tuple[str, str], Output | None]:
         return {key: by_path.get(output_path(ref, fmt)) for key, ref in refs.items()}
@@ -386,7 +387,6 @@ def _bundle_outputs(projects: m.ProjectSet, theme: Theme, options: BuildOptions,
                                                           invariant=invariant),
                 format="pdf", lang=langs)
 
-        pending: list = []
         out.append(derived_output(options, files.PDF_NAME, pdf_inputs, make_pdf))
     else:
         log.info("%s not made: it is made of the PDF sheets; add pdf to --format", files.PDF_NAME)
