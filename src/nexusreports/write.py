@@ -13,9 +13,12 @@ A build is a transaction, as far as a file system allows:
    interrupted build left.  The lock file is removed when the lock is released.
 2. **Stage.**  :meth:`Staging.stage` writes each output, as soon as it is rendered, to
    ``<out>/.nexusreports-staging/<id>/new/<path>`` and flushes it to disk (``fsync``); the
-   output keeps only its sha256 and the path of that file, not its bytes.  An output whose
-   file already holds these bytes is not staged: it is not rewritten, so its modification
-   time stays.
+   output keeps only its sha256 and the path of that file, not its bytes.  An output too
+   large to hold (the bundles) is written straight into its staging file
+   (:meth:`Staging.stage_stream`, or :meth:`Staging.reserve` and
+   :meth:`Staging.stage_written` when another process writes it) and hashed from there.  An
+   output whose file already holds these bytes is not staged: it is not rewritten, so its
+   modification time stays.
 3. **Prepare.**  :meth:`Staging.commit` stages the new ``manifest.json``, hard-links every
    file about to be replaced to ``old/<path>`` (a second name for its bytes, for a
    rollback; no copy), creates the folders the outputs go to, and then puts the *journal*
