@@ -71,6 +71,29 @@ def test_a_failing_stream_leaves_no_staged_file_and_its_error_stands(tmp_path):
         assert not (staging.root / "new" / "x.pdf").exists()
 
 
+def test_a_file_written_by_another_process_is_staged_once_it_is_done(tmp_path):
+    with Staging(tmp_path) as staging:
+        path = staging.reserve("briefing-nl-en.pdf")
+        assert path.parent.is_dir() and not path.exists()
+
+        def done() -> int:  # what waiting for the rendering process returns
+            path.write_bytes(b"%PDF the bundle")
+            return 7
+
+        out = staging.stage_written("briefing-nl-en.pdf", done, format="pdf", lang=None)
+        assert (out.file, out.pages, out.size) == (path, 7, 15)
+
+        def lost() -> int:
+            raise OSError(28, "No space left on device")
+
+        staging.reserve("b.docx").write_bytes(b"half")
+        with pytest.raises(OutputError, match=r"b\.docx: cannot write"):
+            staging.stage_written("b.docx", lost, format="docx", lang=None)
+        assert not (staging.root / "new" / "b.docx").exists()
+        assert staging.commit([out], {}) == [True]
+    assert (tmp_path / "briefing-nl-en.pdf").read_bytes() == b"%PDF the bundle"
+
+
 # --- rendering: in this process for a small build, a bounded pool for a large one ----------
 
 def test_a_build_of_fewer_sheets_than_the_threshold_starts_no_process_pool(tmp_path,
