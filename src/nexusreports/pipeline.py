@@ -251,7 +251,7 @@ def _build_locked(projects: m.ProjectSet, theme: Theme, warnings: list[Problem],
     bundles: list[Output] = []
     if bundle_wanted:
         bundles = _bundle_outputs(projects, theme, options, refs, all_inputs, sheets,
-                                  staging, renderer)
+                                  staging, renderer, previous)
 
     # 4. commit: every output in place at once, the manifest last (see write.py)
     final = [*sheets, *bundles]
@@ -341,8 +341,8 @@ def _bundle_wanted(options: BuildOptions) -> bool:
 
 def _bundle_outputs(projects: m.ProjectSet, theme: Theme, options: BuildOptions,
                     refs: Mapping[tuple[str, str], _SheetRef], sheet_inputs: dict[str, str],
-                    sheets: list[Output], staging: Staging, renderer: _Renderer
-                    ) -> list[Output]:
+                    sheets: list[Output], staging: Staging, renderer: _Renderer,
+                    previous: dict[str, dict]) -> list[Output]:
     """``briefing-nl-en.pdf`` (from the PDF sheets' files; only when ``pdf`` is among the
     formats) and ``briefing-nl-en.docx`` (from the Word sheets' files), each streamed into
     the staging area; with a process pool, the PDF in a rendering process while this one
@@ -387,7 +387,7 @@ def _bundle_outputs(projects: m.ProjectSet, theme: Theme, options: BuildOptions,
                                                           invariant=invariant),
                 format="pdf", lang=langs)
 
-        out.append(derived_output(options, files.PDF_NAME, pdf_inputs, make_pdf))
+        out.append(derived_output(options, files.PDF_NAME, pdf_inputs, make_pdf, previous))
     else:
         log.info("%s not made: it is made of the PDF sheets; add pdf to --format", files.PDF_NAME)
     if "docx" not in options.formats:  # like the PDF bundle: only with its own format
@@ -402,7 +402,7 @@ def _bundle_outputs(projects: m.ProjectSet, theme: Theme, options: BuildOptions,
         out.append(derived_output(options, files.DOCX_NAME, docx_inputs, lambda: (
             staging.stage_stream(files.DOCX_NAME, lambda f: files.write_docx(
                 bundle, docx_files, theme, f, invariant=invariant), format="docx",
-                lang=langs))))
+                lang=langs)), previous))
     if pending:
         made = staging.stage_written(files.PDF_NAME, lambda: renderer.result(pending[0]),
                                      format="pdf", lang=langs)
@@ -507,7 +507,8 @@ def _plan_jobs(projects: m.ProjectSet, theme: Theme, options: BuildOptions,
 
 
 def derived_output(options: BuildOptions, path: str, inputs: dict[str, str],
-                   make: Callable[[], Output]) -> Output:
+                   make: Callable[[], Output], previous: dict[str, dict] | None = None
+                   ) -> Output:
     """An output made from other files (the bundle from the sheets), reused from the output
     folder when up to date.
 
@@ -517,11 +518,13 @@ def derived_output(options: BuildOptions, path: str, inputs: dict[str, str],
     made this run, their ``Output.sha256``.  When the key (path, inputs, tool versions),
     ``SOURCE_DATE_EPOCH`` and the file match the manifest, the file in the output folder is
     returned as a reused output; otherwise ``make()`` is called and its output returned
-    with these inputs and the key recorded.
+    with these inputs and the key recorded.  ``previous``: the output folder's manifest
+    entries, when the caller has read them already.
     """
     sde = source_date_epoch()
     key = _digest({"path": path, "inputs": inputs, "tool": tool_versions()})
-    previous = read_manifest(options.out_dir)
+    if previous is None:
+        previous = read_manifest(options.out_dir)
     reason = _freshness(path, key, previous, options, sde)
     if reason is None:
         return _reused(path, previous[path], options, inputs=inputs, key=key)
