@@ -160,7 +160,8 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
 @click.option("--force", is_flag=True,
               help="Render every output, even those up to date (not with --check).")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
-              help="Rendering processes [default: the number of CPUs].")
+              help="Rendering processes [default: the number of CPUs, or none (render "
+                   "in this process) for a build of fewer than 32 sheets].")
 @click.option("--no-bundle", "no_bundle", is_flag=True,
               help="Do not make the briefing bundle (briefing-nl-en.pdf/.docx); it is not "
                    "made anyway when --only or --lang builds part of the sheets.")
@@ -181,8 +182,6 @@ def build(ctx: click.Context, data_dir: Path | None, templates_dir: Path | None,
     line says so). Once they are all written, Ctrl-C and SIGTERM are ignored: the build
     finishes, prints its summary and exits 0.
     """
-    import os
-
     if check_only and force:
         raise click.UsageError("--check builds nothing and --force renders everything: use "
                                "one or the other")
@@ -209,7 +208,7 @@ def build(ctx: click.Context, data_dir: Path | None, templates_dir: Path | None,
 
     options = BuildOptions(data_dir=data_dir, templates_dir=templates_dir, out_dir=out_dir,
                            langs=langs, only=only, formats=formats, strict=strict, force=force,
-                           jobs=jobs or os.cpu_count() or 1, bundle=not no_bundle)
+                           jobs=jobs or 0, bundle=not no_bundle)
     if check_only:
         _check_outputs(options, quiet)
     else:

@@ -34,7 +34,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Literal, Union
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Discriminator, Field, PrivateAttr,
+                      Tag)
 
 LANGS: tuple[str, ...] = ("nl", "en")
 """The languages every text is given in, in bundle order."""
@@ -490,17 +491,23 @@ class ProjectSet(_Model):
     """Every project of one data folder, programmes first, then flagships, each by slug."""
 
     projects: tuple[Project, ...]
+    # indexes built once (a lookup per sheet must not scan every project: 10,000 projects)
+    _by_slug: dict[str, Project] = PrivateAttr(default_factory=dict)
+    _flagships: dict[str, list[Project]] = PrivateAttr(default_factory=dict)
+
+    def model_post_init(self, context: object, /) -> None:
+        for p in self.projects:
+            self._by_slug.setdefault(p.slug, p)
+            if p.parent is not None:
+                self._flagships.setdefault(p.parent, []).append(p)
 
     def by_slug(self, slug: str) -> Project:
         """The project with ``slug``; raises ``KeyError`` when there is none."""
-        for p in self.projects:
-            if p.slug == slug:
-                return p
-        raise KeyError(slug)
+        return self._by_slug[slug]
 
     def flagships_of(self, slug: str) -> list[Project]:
         """The flagships whose parent is ``slug``, in slug order."""
-        return [p for p in self.projects if p.parent == slug]
+        return list(self._flagships.get(slug, ()))
 
 
 class Arrangement(StrEnum):

@@ -13,11 +13,16 @@ Word template, logos) and :func:`tool_versions`.  A sheet is rendered again only
 key differs from the one in ``out/manifest.json``, its file is missing or was modified
 after the build, ``SOURCE_DATE_EPOCH`` is set and differs from the one it was built with,
 or ``force`` is given.  Otherwise its file in ``out/`` is reused as it is (the bundle reads
-its bytes from there) and not rewritten.  ``build --check`` compares exactly these, so it
+it from there) and not rewritten.  ``build --check`` compares exactly these, so it
 never approves an output that ``build`` would render again.  The data file is
 recorded as an input but only its effect on the view counts for the key, so a comment-only
 edit refreshes the manifest without re-rendering.  Rendering runs in a process pool when
-``jobs`` > 1; the bytes do not depend on it.
+``jobs`` > 1 (or is 0 and there are enough sheets); the bytes do not depend on it.
+
+Memory does not grow with the number of projects beyond the validated models and one small
+record per output: each sheet is planned, rendered and staged (written to the staging
+area) in turn, with a bounded number in flight, and the bundles are streamed from the
+sheets' files.
 """
 
 from __future__ import annotations
@@ -29,8 +34,8 @@ import os
 import platform
 import sys
 import zlib
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, is_dataclass, replace
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -42,7 +47,7 @@ from .load import load_yaml
 from .theme import Theme, load_theme
 from .validate import PROJECTS_DIR, bundle_path, load_bundle, load_projects, project_files
 from .view import SheetView, build_bundle_view, build_view
-from .write import (Output, OutputBytes, OutputLock, Staging, pending_commits, read_manifest,
+from .write import (Output, OutputLock, Staging, pending_commits, read_manifest,
                     read_manifest_tool, sha256_file)
 
 log = logging.getLogger("nexusreports")
@@ -56,7 +61,9 @@ class BuildOptions:
     """What to build.  Folders are paths; ``langs`` data language codes (``nl``, ``en``);
     ``only`` slugs (empty: all); ``strict`` makes warnings errors; ``force`` renders every
     output even when ``out/`` is up to date; ``jobs`` is the number of rendering processes
-    (1: render in this process); ``bundle`` makes the briefing bundle (see :func:`build`)."""
+    (1: render in this process; 0: one per CPU, but in this process when fewer than
+    :data:`POOL_MIN_SHEETS` sheets are asked for); ``bundle`` makes the briefing bundle
+    (see :func:`build`)."""
 
     data_dir: Path = Path("data")
     templates_dir: Path = Path("templates")
@@ -87,14 +94,16 @@ Progress = Callable[[int, int, str], None]
 many outputs it will render, then after each one is rendered."""
 
 
-def check(data_dir: Path, templates_dir: Path, strict: bool = False
-          ) -> tuple[m.ProjectSet, Theme, list[Problem]]:
-    """Load the theme and validate every project; return them with the warnings.
+def check(data_dir: Path, templates_dir: Path, strict: bool = False,
+          theme: Theme | None = None) -> tuple[m.ProjectSet, Theme, list[Problem]]:
+    """Load the theme (unless it is given) and validate every project; return them with
+    the warnings.
 
     Raises :class:`DataErrors` (every problem at once; with ``strict`` warnings count as
     problems) or :class:`TemplateError`.
     """
-    theme = load_theme(templates_dir)
+    if theme is None:
+        theme = load_theme(templates_dir)
     warnings: list[Problem] = []
     problems: list[Problem] = []
     projects: m.ProjectSet | None = None
@@ -177,66 +186,139 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildResul
     Safe to call again and again from one long-running process (each call takes and
     releases the folder's lock).
     """
-    source_date_epoch()  # a malformed one is refused before anything is done
-    projects, theme, warnings = check(options.data_dir, options.templates_dir, options.strict)
-    unknown = [s for s in options.only if s not in {p.slug for p in projects.projects}]
-    if unknown:
-        raise DataErrors([Problem(source_path(options.data_dir, s), 0, "",
-                                  "no such project (use the file name without .yaml)")
-                          for s in unknown])
-    # the lock is held from reading the previous manifest until the commit (see write.py)
-    with OutputLock(options.out_dir), Staging(options.out_dir) as staging:
-        return _build_locked(projects, theme, warnings, options, staging, progress)
+    sde = source_date_epoch()  # a malformed one is refused before anything is done
+    theme = load_theme(options.templates_dir)
+    # the rendering processes (if any) start now, while this process is small: each
+    # starts as a copy of it, so they would otherwise each count the validated projects
+    renderer = _Renderer(theme, sde is not None, options, progress, _requested_files(options))
+    try:
+        renderer.start()
+        projects, theme, warnings = check(options.data_dir, options.templates_dir,
+                                          options.strict, theme)
+        unknown = [s for s in options.only if s not in {p.slug for p in projects.projects}]
+        if unknown:
+            raise DataErrors([Problem(source_path(options.data_dir, s), 0, "",
+                                      "no such project (use the file name without .yaml)")
+                              for s in unknown])
+        # the lock is held from reading the previous manifest until the commit (write.py)
+        with OutputLock(options.out_dir), Staging(options.out_dir) as staging:
+            renderer.stage = staging.stage
+            result = _build_locked(projects, theme, warnings, options, staging, renderer)
+        renderer.shutdown()
+        return result
+    finally:
+        renderer.close()
+
+
+def _requested_files(options: BuildOptions) -> int:
+    """How many sheets the build will ask for, from the project files alone (before they
+    are read): decides whether a process pool pays."""
+    try:
+        count = len(options.only) or sum(1 for f in (Path(options.data_dir) / PROJECTS_DIR)
+                                         .iterdir() if f.suffix == ".yaml")
+    except OSError:
+        count = 0
+    return count * len(options.langs) * len(options.formats)
 
 
 def _build_locked(projects: m.ProjectSet, theme: Theme, warnings: list[Problem],
-                  options: BuildOptions, staging: Staging,
-                  progress: Progress | None) -> BuildResult:
+                  options: BuildOptions, staging: Staging, renderer: _Renderer
+                  ) -> BuildResult:
     sde = source_date_epoch()
-    invariant = sde is not None
     tool = tool_versions()
     previous = read_manifest(options.out_dir)
+    bundle_wanted = _bundle_wanted(options)
 
-    # 1. plan: every sheet with its inputs and build key; reuse what is up to date
-    jobs = plan(projects, theme, options, tool)
+    # 1. plan each sheet (its view, inputs and build key) and reuse what is up to date;
+    # 2. render the others as they are planned (in a process pool when it pays, see
+    # _Renderer), each staged (written to the staging area, see write.py) as soon as it is
+    # rendered.  Only what later stages need is kept per sheet: its Output (no bytes) and,
+    # for the bundle, a small reference to its view (_SheetRef).
     outputs: list[Output | None] = []
-    todo: list[tuple[int, SheetJob]] = []
-    for job in jobs:
+    refs: dict[tuple[str, str], _SheetRef] = {}
+    all_inputs: dict[str, str] = {}  # every sheet's inputs (the Word bundle's)
+    renderer.begin(_requested(projects, options))
+    for job in _plan_jobs(projects, theme, options, tool, _Digests(options)):
+        if bundle_wanted:
+            refs.setdefault((job.view.slug, job.view.lang), _SheetRef.of(
+                job.view, projects, options))
+            all_inputs.update(job.inputs)
+        index = len(outputs)
+        outputs.append(None)
         reason = _freshness(job.path, job.key, previous, options, sde)
         if reason is None:
-            outputs.append(_reused(job.path, previous[job.path], options, inputs=job.inputs,
-                                   slug=job.view.slug, key=job.key))
+            outputs[index] = _reused(job.path, previous[job.path], options,
+                                     inputs=job.inputs, slug=job.view.slug, key=job.key)
+            renderer.skip(job.path)
         else:
             log.debug("render %s: %s", job.path, reason)
-            outputs.append(None)
-            todo.append((len(outputs) - 1, job))
-
-    # 2. render what is not up to date (in a process pool when jobs > 1), each output
-    # staged (written to the staging area, see write.py) as soon as it is rendered
-    rendered, errors = _render_jobs([job for _, job in todo], theme, invariant, options.jobs,
-                                    progress, staging.stage)
-    if errors:
-        raise ErrorGroup(errors)
-    for (i, job), out in zip(todo, rendered):
-        outputs[i] = replace(out, inputs={**job.inputs, **out.inputs}, slug=job.view.slug,
-                             key=job.key, source_date_epoch=sde)
+            renderer.submit(index, job)
+        for i, out in renderer.done():
+            outputs[i] = replace(out, source_date_epoch=sde)
+    for i, out in renderer.finish():
+        outputs[i] = replace(out, source_date_epoch=sde)
+    if renderer.errors:
+        raise ErrorGroup(renderer.errors)
     sheets: list[Output] = [o for o in outputs if o is not None]
+    del outputs
 
-    # 3. BUNDLE (issue 4) -------------------------------------------------------------------
-    # Make the bundle here, from the in-memory sheet outputs in `sheets` (every requested
-    # sheet is present: rendered now or read back from out/).  To keep no-change rebuilds
-    # from rewriting it, wrap the making in ``derived_output(...)`` (see its docstring) and
-    # append the result to ``bundles``.
+    # 3. the bundle, streamed from the sheets' files (staged now or reused from out/);
+    # derived_output keeps a no-change rebuild from rewriting it
     bundles: list[Output] = []
-    if _bundle_wanted(options):
-        bundles = _bundle_outputs(projects, theme, options, jobs, sheets)
-    # --- end of the bundle step ---------------------------------------------------------
+    if bundle_wanted:
+        bundles = _bundle_outputs(projects, theme, options, refs, all_inputs, sheets,
+                                  staging, renderer, previous)
 
     # 4. commit: every output in place at once, the manifest last (see write.py)
     final = [*sheets, *bundles]
     changed = staging.commit(final, tool, remove=_unmakeable(previous, projects, options))
     return BuildResult(outputs=final, changed=changed, warnings=warnings,
                        rendered=[not o.reused for o in final])
+
+
+def _requested(projects: m.ProjectSet, options: BuildOptions) -> int:
+    """How many sheets the build asks for (rendered or reused)."""
+    count = len(options.only) if options.only else len(projects.projects)
+    return count * len(options.langs) * len(options.formats)
+
+
+@dataclass(frozen=True)
+class _SheetRef:
+    """What the bundle needs of a sheet's view -- its slug, language, locale and project
+    name -- without holding the view (a few hundred bytes, not a few kilobytes, per sheet:
+    the parent's memory must not grow with the projects).  Any other attribute builds the
+    view (once) and reads it there, so a renderer may use it as the :class:`SheetView`."""
+
+    slug: str
+    lang: str
+    locale_id: str
+    project_name: str
+    projects: m.ProjectSet = field(repr=False, compare=False)
+    data_dir: Path = field(repr=False, compare=False)
+
+    @classmethod
+    def of(cls, view: SheetView, projects: m.ProjectSet, options: BuildOptions) -> "_SheetRef":
+        return cls(view.slug, view.lang, view.locale_id, view.project_name, projects,
+                   options.data_dir)
+
+    @property
+    def view(self) -> SheetView:
+        """The sheet's view, built again (not kept)."""
+        return build_view(self.projects.by_slug(self.slug), self.projects, self.lang,
+                          self.data_dir, str(source_path(self.data_dir, self.slug)))
+
+    def __reduce__(self) -> tuple:  # to a rendering process: without the projects
+        return (_SheetRef, (self.slug, self.lang, self.locale_id, self.project_name, None,
+                            self.data_dir))
+
+    def __getattr__(self, name: str) -> object:
+        if name.startswith("__") or name == "projects" or self.projects is None:
+            raise AttributeError(name)
+        view = self.__dict__.get("_view")
+        if view is None:
+            view = self.view
+            object.__setattr__(self, "_view", view)
+        return getattr(view, name)
 
 
 def _unmakeable(previous: dict[str, dict], projects: m.ProjectSet, options: BuildOptions
@@ -274,15 +356,18 @@ def _bundle_wanted(options: BuildOptions) -> bool:
 
 
 def _bundle_outputs(projects: m.ProjectSet, theme: Theme, options: BuildOptions,
-                    jobs: list[SheetJob], sheets: list[Output]) -> list[Output]:
-    """``briefing-nl-en.pdf`` (from the in-memory PDF sheets; only when ``pdf`` is among the
-    formats) and ``briefing-nl-en.docx`` (from the views).  Raises :class:`DataErrors` for
-    an invalid ``data/bundle.yaml``."""
+                    refs: Mapping[tuple[str, str], _SheetRef], sheet_inputs: dict[str, str],
+                    sheets: list[Output], staging: Staging, renderer: _Renderer,
+                    previous: dict[str, dict]) -> list[Output]:
+    """``briefing-nl-en.pdf`` (from the PDF sheets' files; only when ``pdf`` is among the
+    formats) and ``briefing-nl-en.docx`` (from the Word sheets' files), each streamed into
+    the staging area; with a process pool, the PDF in a rendering process while this one
+    makes the Word bundle.  ``sheet_inputs`` are the input files of every sheet.  Raises
+    :class:`DataErrors` for an invalid ``data/bundle.yaml``."""
     from . import bundle as files
 
     config = load_bundle(options.data_dir, projects)
-    sheet_views = {(job.view.slug, job.view.lang): job.view for job in jobs}
-    bundle = build_bundle_view(config, projects, sheet_views)
+    bundle = build_bundle_view(config, projects, refs)  # type: ignore[arg-type]
     invariant = bool(os.environ.get("SOURCE_DATE_EPOCH"))
     langs = ",".join(c.locale_id for c in bundle.covers)
     inputs = {_rel(bundle_path(options.data_dir), options):
@@ -297,33 +382,67 @@ def _bundle_outputs(projects: m.ProjectSet, theme: Theme, options: BuildOptions,
         if po.is_file():
             inputs[_rel(po, options)] = sha256_file(po)
     by_path = {o.path: o for o in sheets}
-    pdfs = {key: by_path.get(output_path(view, "pdf")) for key, view in sheet_views.items()}
     out = []
+    pending: list = []  # the PDF bundle being written in a rendering process
+
+    def sheet_outputs(fmt: str) -> dict[tuple[str, str], Output | None]:
+        return {key: by_path.get(output_path(ref, fmt)) for key, ref in refs.items()}
+
+    pdfs = sheet_outputs("pdf")
     if all(pdfs.values()):
         pdf_inputs = {**inputs, **dict(sheet_input(options, o) for o in pdfs.values() if o)}
+        pdf_files = {k: o.file for k, o in pdfs.items() if o and o.file}
 
         def make_pdf() -> Output:
-            data = files.render_pdf(bundle, OutputBytes({k: o for k, o in pdfs.items() if o}),
-                                     theme, invariant=invariant)
-            return Output(path=files.PDF_NAME, format="pdf", lang=langs, data=data,
-                          pages=files.page_count(data))
+            if renderer.pooled:  # started now, staged once the Word bundle is made
+                pending.append(renderer.call(_bundle_in_worker, "pdf", bundle, pdf_files,
+                                             staging.reserve(files.PDF_NAME)))
+                return Output(path=files.PDF_NAME, format="pdf", lang=langs)
+            return staging.stage_stream(
+                files.PDF_NAME, lambda f: files.write_pdf(bundle, pdf_files, theme, f,
+                                                          invariant=invariant),
+                format="pdf", lang=langs)
 
-        out.append(derived_output(options, files.PDF_NAME, pdf_inputs, make_pdf))
+        out.append(derived_output(options, files.PDF_NAME, pdf_inputs, make_pdf, previous))
     else:
         log.info("%s not made: it is made of the PDF sheets; add pdf to --format", files.PDF_NAME)
     if "docx" not in options.formats:  # like the PDF bundle: only with its own format
         log.debug("%s not made: add docx to --format", files.DOCX_NAME)
-        return out
-    # the Word bundle is made of the filled sheet template: its inputs are the Word sheets'
-    docx_inputs = dict(inputs)
-    for job in jobs:
-        docx_inputs.update(job.inputs)
-    if theme.sheet_docx.is_file():
-        docx_inputs[_rel(theme.sheet_docx, options)] = sha256_file(theme.sheet_docx)
-    out.append(derived_output(options, files.DOCX_NAME, docx_inputs, lambda: Output(
-        path=files.DOCX_NAME, format="docx", lang=langs,
-        data=files.render_docx(bundle, theme, invariant=invariant))))
+    else:
+        # the Word bundle is made of the filled sheet template: its inputs are the sheets'
+        docx_inputs = dict(inputs)
+        docx_inputs.update(sheet_inputs)
+        if theme.sheet_docx.is_file():
+            docx_inputs[_rel(theme.sheet_docx, options)] = sha256_file(theme.sheet_docx)
+        docx_files = {k: o.file for k, o in sheet_outputs("docx").items() if o and o.file}
+        out.append(derived_output(options, files.DOCX_NAME, docx_inputs, lambda: (
+            staging.stage_stream(files.DOCX_NAME, lambda f: files.write_docx(
+                bundle, docx_files, theme, f, invariant=invariant), format="docx",
+                lang=langs)), previous))
+    if pending:
+        made = staging.stage_written(files.PDF_NAME, lambda: renderer.result(pending[0]),
+                                     format="pdf", lang=langs)
+        out[0] = replace(made, inputs=out[0].inputs, key=out[0].key,
+                         source_date_epoch=out[0].source_date_epoch)
     return out
+
+
+def _bundle_in_worker(fmt: str, bundle: object, sheet_files: dict, path: Path
+                      ) -> int | None | "_RemoteError":
+    """Write a bundle (``fmt``: pdf or docx) to the staging file ``path``, in a rendering
+    process; return its page count."""
+    from . import bundle as files
+
+    write = files.write_pdf if fmt == "pdf" else files.write_docx
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0),
+                     0o644)
+        with os.fdopen(fd, "w+b") as fh:
+            os.fchmod(fh.fileno(), 0o644)
+            return write(bundle, sheet_files, _WORKER["theme"], fh,  # type: ignore[arg-type]
+                         invariant=bool(_WORKER["invariant"]))
+    except NexusError as exc:
+        return _RemoteError(str(exc), exc.lines(), isinstance(exc, ContentOverflow))
 
 
 @dataclass(frozen=True)
@@ -348,38 +467,64 @@ def plan(projects: m.ProjectSet, theme: Theme, options: BuildOptions,
          tool: dict[str, str]) -> list[SheetJob]:
     """Every requested sheet, by project (data order), language, then format, with the
     input files it is built from and its build key (see the module docstring)."""
-    theme_inputs = _theme_inputs(theme, options)
-    jobs = []
-    for view in views(projects, options):
-        project = projects.by_slug(view.slug)
-        data_files = [Path(view.source)]
+    return list(_plan_jobs(projects, theme, options, tool, _Digests(options)))
+
+
+class _Digests:
+    """The recorded name (see :func:`_rel`) and sha256 of each input file, each file read
+    once per build (the theme, fonts, catalogs and template are inputs of every sheet),
+    and the same ``str`` objects shared by every sheet's inputs."""
+
+    def __init__(self, options: BuildOptions):
+        self.options = options
+        self._known: dict[Path, tuple[str, str]] = {}
+
+    def __call__(self, path: Path | str) -> tuple[str, str]:
+        key = Path(path)
+        found = self._known.get(key)
+        if found is None:
+            found = self._known[key] = (sys.intern(_rel(key, self.options)),
+                                        sys.intern(sha256_file(key)))
+        return found
+
+
+def _plan_jobs(projects: m.ProjectSet, theme: Theme, options: BuildOptions,
+               tool: dict[str, str], digests: _Digests) -> Iterator[SheetJob]:
+    """:func:`plan`, one sheet at a time (its view built when it is reached)."""
+    theme_inputs = dict(digests(f) for f in _theme_files(theme))
+    from .localise.catalog import catalog_path
+
+    wanted = [p for p in projects.projects if not options.only or p.slug in options.only]
+    for project in wanted:
+        source = source_path(options.data_dir, project.slug)
+        data_files = [source]
         if project.kind == m.Kind.flagship and project.parent:
             data_files.append(source_path(options.data_dir, project.parent))
-        data = {_rel(f, options): sha256_file(f) for f in data_files if f.is_file()}
-        assets = dict(theme_inputs)
-        if view.lang != "en":
-            from .localise.catalog import catalog_path
-
-            po = Path(str(catalog_path(view.lang)))
-            if po.is_file():
-                assets[_rel(po, options)] = sha256_file(po)
-        for org in view.organisations:
-            if org.logo and Path(org.logo).is_file():
-                assets[_rel(org.logo, options)] = sha256_file(Path(org.logo))
-        for fmt in options.formats:
-            fmt_assets = dict(assets)
-            if fmt == "docx" and theme.sheet_docx.is_file():
-                fmt_assets[_rel(theme.sheet_docx, options)] = sha256_file(theme.sheet_docx)
-            key = _digest({"format": fmt, "view": _view_record(view, options),
-                           "assets": fmt_assets,
-                           "tool": tool})
-            jobs.append(SheetJob(view=view, fmt=fmt, path=output_path(view, fmt),
-                                 inputs={**data, **fmt_assets}, key=key))
-    return jobs
+        data = dict(digests(f) for f in data_files if f.is_file())
+        for lang in options.langs:
+            view = build_view(project, projects, lang, options.data_dir, str(source))
+            assets = dict(theme_inputs)
+            if view.lang != "en":
+                po = Path(str(catalog_path(view.lang)))
+                if po.is_file():
+                    assets.update((digests(po),))
+            for org in view.organisations:
+                if org.logo and Path(org.logo).is_file():
+                    assets.update((digests(org.logo),))
+            record = _view_record(view, options)
+            for fmt in options.formats:
+                fmt_assets = dict(assets)
+                if fmt == "docx" and theme.sheet_docx.is_file():
+                    fmt_assets.update((digests(theme.sheet_docx),))
+                key = _digest({"format": fmt, "view": record, "assets": fmt_assets,
+                               "tool": tool})
+                yield SheetJob(view=view, fmt=fmt, path=output_path(view, fmt),
+                               inputs={**data, **fmt_assets}, key=key)
 
 
 def derived_output(options: BuildOptions, path: str, inputs: dict[str, str],
-                   make: Callable[[], Output]) -> Output:
+                   make: Callable[[], Output], previous: dict[str, dict] | None = None
+                   ) -> Output:
     """An output made from other files (the bundle from the sheets), reused from the output
     folder when up to date.
 
@@ -389,11 +534,13 @@ def derived_output(options: BuildOptions, path: str, inputs: dict[str, str],
     made this run, their ``Output.sha256``.  When the key (path, inputs, tool versions),
     ``SOURCE_DATE_EPOCH`` and the file match the manifest, the file in the output folder is
     returned as a reused output; otherwise ``make()`` is called and its output returned
-    with these inputs and the key recorded.
+    with these inputs and the key recorded.  ``previous``: the output folder's manifest
+    entries, when the caller has read them already.
     """
     sde = source_date_epoch()
     key = _digest({"path": path, "inputs": inputs, "tool": tool_versions()})
-    previous = read_manifest(options.out_dir)
+    if previous is None:
+        previous = read_manifest(options.out_dir)
     reason = _freshness(path, key, previous, options, sde)
     if reason is None:
         return _reused(path, previous[path], options, inputs=inputs, key=key)
@@ -470,16 +617,23 @@ def source_date_epoch() -> str | None:
 
 def _view_record(view: SheetView, options: BuildOptions) -> dict:
     """The view as plain data for the build key: no source path, logos relative."""
-    record = asdict(view)
-    record.pop("source", None)
-    for org in record.get("organisations", ()):
-        if org.get("logo"):
-            org["logo"] = _rel(org["logo"], options)
+    record = dict(vars(view))  # the nested dataclasses as they are: see _plain
+    del record["source"]
+    record["organisations"] = [{**vars(org), "logo": _rel(org.logo, options)} if org.logo
+                               else org for org in view.organisations]
     return record
 
 
+def _plain(value: object) -> object:
+    """JSON for what :func:`json.dumps` cannot write: a dataclass as its fields (what
+    :func:`dataclasses.asdict` gives, without copying it first), anything else as text."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return vars(value)
+    return str(value)
+
+
 def _digest(value: object) -> str:
-    text = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str,
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False, default=_plain,
                       separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -593,68 +747,206 @@ class _RemoteError(NexusError):
         return list(self._lines)
 
 
-def _render_jobs(jobs: list[SheetJob], theme: Theme, invariant: bool, n_jobs: int,
-                 progress: Progress | None,
-                 stage: Callable[[Output], Output] = lambda output: output
-                 ) -> tuple[list[Output], list[NexusError]]:
-    """Render ``jobs``; return the outputs (in job order) and the overflow errors.  Other
-    errors are raised at once.  Each output is passed to ``stage`` as soon as it is
-    rendered (in the order they finish) and what ``stage`` returns is kept (the staged
-    output, without its bytes)."""
-    total = len(jobs)
-    if progress:
-        progress(0, total, "")
-    results: list[Output | None] = [None] * total
-    errors: list[NexusError] = []
-    workers = max(1, min(n_jobs, total))
-    if workers == 1:
-        for i, job in enumerate(jobs):
+POOL_MIN_SHEETS = 32
+"""With ``jobs=0`` (the CLI's default: one rendering process per CPU), a build asking for
+fewer sheets than this renders them in this process: starting the pool (forking, each
+process loading the renderers) costs more than it saves below a few dozen sheets.  Measured
+on 2 cores (shared, so by CPU time): at 24 sheets the pool cost 0.3-0.6 s more CPU than it
+spread (2.3-2.5 s against 2.0 s), at 48 it was even, at 96 faster; faster sheets move the
+break-even up.  An explicit ``jobs`` > 1 always uses a pool."""
+
+_WINDOW = 4
+"""Sheets in flight per rendering process: enough to keep each busy, few enough that the
+views sent and the bytes coming back do not pile up in this process."""
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """What is kept of a sheet sent to a rendering process (not its view)."""
+
+    path: str
+    inputs: dict[str, str]
+    slug: str
+    key: str
+
+
+class _Renderer:
+    """Renders sheets as they are submitted: in this process, or in a pool of ``workers``
+    processes with at most :data:`_WINDOW` sheets in flight per process (the pool starts
+    with the first sheet to render, so a build that renders nothing starts none).  Each
+    output is passed to ``stage`` as soon as it is rendered; :meth:`done` and
+    :meth:`finish` give ``(index, staged output)`` pairs; overflow errors are collected in
+    :attr:`errors` (in submission order), other errors raised at once.  :meth:`close`
+    stops the pool when the build ends early (an error, Ctrl-C, SIGTERM)."""
+
+    def __init__(self, theme: Theme, invariant: bool, options: BuildOptions,
+                 progress: Progress | None, expected: int,
+                 stage: Callable[[Output], Output] = lambda output: output):
+        self.theme, self.invariant, self.options = theme, invariant, options
+        self.progress, self.stage, self.total = progress, stage, expected
+        jobs = options.jobs
+        if jobs <= 0:  # automatic: the pool only where it pays
+            jobs = (os.cpu_count() or 1) if expected >= POOL_MIN_SHEETS else 1
+        self.workers = max(1, min(jobs, expected))
+        self.errors: list[NexusError] = []
+        self._failures: dict[int, NexusError] = {}
+        self._ready: list[tuple[int, Output]] = []
+        self._inflight: dict[object, tuple[int, _Pending]] = {}
+        self._pool: object | None = None
+        self._count = 0
+
+    def begin(self, total: int) -> None:
+        """The build asks for ``total`` sheets (for the progress count)."""
+        self.total = total
+        if self.progress:
+            self.progress(0, total, "")
+
+    def start(self) -> None:
+        """Start the pool's processes now (when there will be a pool): a no-op is sent,
+        which makes the pool start every process at once."""
+        if self.workers > 1 and self._pool is None:
+            from concurrent.futures.process import BrokenProcessPool
+
+            self._start()
             try:
-                results[i] = stage(_render(job.view, job.fmt, theme, invariant, job.inputs))
+                with _signals_blocked():
+                    self._pool.submit(int)  # type: ignore[attr-defined]
+            except BrokenProcessPool:
+                raise self._broken() from None
+
+    def _tick(self, path: str) -> None:
+        self._count += 1
+        if self.progress:
+            self.progress(self._count, self.total, path)
+
+    def skip(self, path: str) -> None:
+        """A sheet reused from the output folder (for the progress count)."""
+        self._tick(path)
+
+    def _finished(self, index: int, output: Output, job: _Pending) -> None:
+        staged = self.stage(output)
+        self._ready.append((index, replace(staged, inputs=job.inputs, slug=job.slug,
+                                           key=job.key)))
+        self._tick(job.path)
+
+    def submit(self, index: int, job: SheetJob) -> None:
+        pending = _Pending(job.path, job.inputs, job.view.slug, job.key)
+        if self.workers == 1:
+            try:
+                output = _render(job.view, job.fmt, self.theme, self.invariant, {})
             except ContentOverflow as exc:
-                errors.append(exc)
-            if progress:
-                progress(i + 1, total, job.path)
-        return [r for r in results if r is not None], errors
+                self._failures[index] = exc
+                self._tick(job.path)
+                return
+            self._finished(index, output, pending)
+            return
+        from concurrent.futures.process import BrokenProcessPool
 
-    import multiprocessing
-    import threading
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-    from concurrent.futures.process import BrokenProcessPool
+        try:
+            if self._pool is None:
+                self._start()
+            while len(self._inflight) >= _WINDOW * self.workers:
+                self._collect()
+            with _signals_blocked():  # a spawned pool may start a process here
+                future = self._pool.submit(  # type: ignore[attr-defined]
+                    _render_in_worker, job.view, job.fmt, {})
+            self._inflight[future] = (index, pending)
+        except BrokenProcessPool:
+            raise self._broken() from None
 
-    method = ("fork" if "fork" in multiprocessing.get_all_start_methods()
-              and threading.active_count() == 1 else "spawn")
-    if method == "fork" and any(job.fmt == "pdf" for job in jobs):
-        _warm_pdf(theme, {job.view.locale_id for job in jobs})
-    failures: dict[int, NexusError] = {}
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method),
-                               initializer=_init_worker, initargs=(theme, invariant))
-    try:
-        with _signals_blocked():
-            futures = {pool.submit(_render_in_worker, job.view, job.fmt, job.inputs): i
-                       for i, job in enumerate(jobs)}
-        for done, future in enumerate(as_completed(futures), 1):
-            i = futures[future]
+    def _start(self) -> None:
+        import multiprocessing
+        import threading
+        from concurrent.futures import ProcessPoolExecutor
+
+        method = ("fork" if "fork" in multiprocessing.get_all_start_methods()
+                  and threading.active_count() == 1 else "spawn")
+        if method == "fork" and "pdf" in self.options.formats:
+            from .localise import locale_id
+
+            _warm_pdf(self.theme, {locale_id(lang) for lang in self.options.langs})
+        self._pool = ProcessPoolExecutor(
+            max_workers=self.workers, mp_context=multiprocessing.get_context(method),
+            initializer=_init_worker, initargs=(self.theme, self.invariant))
+
+    def _collect(self, wait_all: bool = False) -> None:
+        """Take the results of the sheets rendered so far (waiting for one at least)."""
+        from concurrent.futures import FIRST_COMPLETED, wait
+
+        finished, _ = wait(list(self._inflight), return_when=FIRST_COMPLETED)
+        for future in finished:
+            index, job = self._inflight.pop(future)
             result = future.result()
             if isinstance(result, _RemoteError):
                 if not result.overflow:
                     raise result
-                failures[i] = result
+                self._failures[index] = result
+                self._tick(job.path)
             else:
-                results[i] = stage(result)
-            if progress:
-                progress(done, total, jobs[i].path)
-    except BrokenProcessPool:  # a worker was killed (kill -9, the OOM killer)
-        _stop_pool(pool)
-        raise OutputError("a rendering process was ended from outside (killed; out of memory?"
-                          "): nothing was changed, the previous outputs are as they were; "
-                          "build again, with --jobs 1 if memory is short") from None
-    except BaseException:  # an error, Ctrl-C or SIGTERM: stop the workers, then go on
-        _stop_pool(pool)
-        raise
-    pool.shutdown()
-    errors = [failures[i] for i in sorted(failures)]
-    return [r for r in results if r is not None], errors
+                self._finished(index, result, job)
+
+    def done(self) -> list[tuple[int, Output]]:
+        """The outputs staged since the last call, with their indexes."""
+        ready, self._ready = self._ready, []
+        return ready
+
+    def finish(self) -> list[tuple[int, Output]]:
+        """Wait for every sheet in flight; return what :meth:`done` returns."""
+        from concurrent.futures.process import BrokenProcessPool
+
+        try:
+            while self._inflight:
+                self._collect()
+        except BrokenProcessPool:
+            raise self._broken() from None
+        self.errors = [self._failures[i] for i in sorted(self._failures)]
+        return self.done()
+
+    @property
+    def pooled(self) -> bool:
+        """Whether a pool runs (for :meth:`call`)."""
+        return self._pool is not None
+
+    def call(self, fn: Callable, *args: object) -> object:
+        """Run ``fn(*args)`` in a rendering process; returns its future."""
+        from concurrent.futures.process import BrokenProcessPool
+
+        try:
+            with _signals_blocked():
+                return self._pool.submit(fn, *args)  # type: ignore[attr-defined]
+        except BrokenProcessPool:
+            raise self._broken() from None
+
+    def result(self, future: object) -> object:
+        """The result of a :meth:`call` (a :class:`_RemoteError` raised)."""
+        from concurrent.futures.process import BrokenProcessPool
+
+        try:
+            value = future.result()  # type: ignore[attr-defined]
+        except BrokenProcessPool:
+            raise self._broken() from None
+        if isinstance(value, _RemoteError):
+            raise value
+        return value
+
+    def shutdown(self) -> None:
+        """The build is done: let the pool's processes end."""
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            pool.shutdown()  # type: ignore[attr-defined]
+
+    def _broken(self) -> OutputError:  # a worker was killed (kill -9, the OOM killer)
+        self.close()
+        return OutputError("a rendering process was ended from outside (killed; out of "
+                           "memory?): nothing was changed, the previous outputs are as they "
+                           "were; build again, with --jobs 1 if memory is short")
+
+    def close(self) -> None:
+        """Stop the pool if it still runs (the build ended early)."""
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            self._inflight.clear()
+            _stop_pool(pool)
 
 
 def _warm_pdf(theme: Theme, locale_ids: set[str]) -> None:
@@ -744,7 +1036,8 @@ def _verify_locked(projects: m.ProjectSet, theme: Theme, options: BuildOptions
     entries = read_manifest(out_dir)
     if options.only:
         entries = {path: e for path, e in entries.items() if e.get("slug") in options.only}
-    jobs = {job.path: job for job in plan(projects, theme, options, tool)}
+    jobs = {job.path: _Pending(job.path, job.inputs, job.view.slug, job.key)  # no views
+            for job in _plan_jobs(projects, theme, options, tool, _Digests(options))}
     problems: dict[str, str] = {}
 
     def note(path: str, message: str) -> None:
@@ -813,11 +1106,15 @@ def _verify_locked(projects: m.ProjectSet, theme: Theme, options: BuildOptions
             len({*entries, *jobs, *bundles}))
 
 
-def _theme_inputs(theme: Theme, options: BuildOptions) -> dict[str, str]:
+def _theme_files(theme: Theme) -> list[Path]:
     files = [theme.folder / "theme.yaml", *theme.fonts.files()]
     if theme.icc_profile.is_file():  # the PDFs' OutputIntent (a missing one: render says so)
         files.append(theme.icc_profile)
-    return {_rel(f, options): sha256_file(f) for f in files}
+    return files
+
+
+def _theme_inputs(theme: Theme, options: BuildOptions) -> dict[str, str]:
+    return {_rel(f, options): sha256_file(f) for f in _theme_files(theme)}
 
 
 def _roots(options: BuildOptions) -> list[tuple[str, Path]]:

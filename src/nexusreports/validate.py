@@ -110,28 +110,31 @@ def load_projects(data_dir: Path, charset: frozenset[int] | None = None,
     files = project_files(data_dir)
     problems: list[Problem] = _yml_problems(Path(data_dir) / PROJECTS_DIR)
     warnings = warnings if warnings is not None else []
-    projects: list[tuple[m.Project, RawDocument]] = []
+    projects: list[m.Project] = []
+    valid_paths: list[Path] = []
     facts: list[_Facts] = []
     unreadable: set[str] = set()  # files of which nothing can be read (YAML errors, a list)
-    for path in files:
+    for path in files:  # one file at a time: only its own checks need its YAML (line map)
         doc, project = validate_file(path, problems)
         if doc is None or not isinstance(doc.data, dict):
             unreadable.add(path.stem)
             continue
-        facts.append(_Facts(path.stem, doc, project))
+        fact = _Facts(path.stem, doc, project)
+        _check_project(fact, problems, warnings)  # also files with type errors
         if project is not None:
-            projects.append((project, doc))
-    _check_slugs([doc.path for _, doc in projects] or files, problems)
-    for fact in facts:  # also files with type errors: every check whose values can be read
-        _check_project(fact, problems, warnings)
-    for project, doc in projects:
-        _check_logos(project, doc, Path(data_dir), problems)
-        if charset is not None:
-            _check_charset(project, doc, charset, problems)
+            _check_logos(project, doc, Path(data_dir), problems)
+            if charset is not None:
+                _check_charset(project, doc, charset, problems)
+            projects.append(project)
+            valid_paths.append(doc.path)
+            fact.release()  # memory: the cross-checks read the model (the YAML if they fail)
+        facts.append(fact)
+        del doc
+    _check_slugs(valid_paths or files, problems)
     _check_relations(facts, problems, unreadable)
     if problems:
         raise DataErrors(list(dict.fromkeys(problems)))
-    ordered = sorted((p for p, _ in projects), key=lambda p: (p.kind != m.Kind.programme, p.slug))
+    ordered = sorted(projects, key=lambda p: (p.kind != m.Kind.programme, p.slug))
     return m.ProjectSet(projects=tuple(ordered))
 
 
@@ -505,8 +508,23 @@ class _Facts:
     """
 
     def __init__(self, slug: str, doc: RawDocument, project: m.Project | None):
-        self.slug, self.doc, self.project = slug, doc, project
+        self.slug, self.project = slug, project
+        self._doc: RawDocument | None = doc
+        self._path = doc.path
         self._values: dict[str, Any] = {}
+
+    @property
+    def doc(self) -> RawDocument:
+        """The file's document (read again after :meth:`release`: a problem needs its lines)."""
+        if self._doc is None:
+            self._doc = load_yaml(self._path)
+        return self._doc
+
+    def release(self) -> None:
+        """Let go of the document (a valid file: :meth:`get` reads the model), so the
+        cross-checks of many files do not hold every file's YAML and line map."""
+        if self.project is not None:
+            self._doc = None
 
     def get(self, name: str) -> Any:
         """The value of the top-level field ``name``, or :data:`_UNKNOWN`."""
@@ -734,11 +752,14 @@ def _check_relations(facts: list[_Facts], problems: list[Problem],
     if lost or unreadable or any(not _known(f.get("kind")) or (
             f.get("kind") == m.Kind.flagship and not _known(f.get("parent"))) for f in facts):
         return  # which projects are whose flagships is not known
+    flagships_of: dict[str, list[_Facts]] = {}  # one pass, not one per programme
+    for f in facts:
+        if f.get("kind") == m.Kind.flagship:
+            flagships_of.setdefault(f.get("parent"), []).append(f)
     for fact in facts:
         if fact.get("kind") != m.Kind.programme:
             continue
-        flagships = [f for f in facts if f.get("kind") == m.Kind.flagship
-                     and f.get("parent") == fact.slug]
+        flagships = flagships_of.get(fact.slug, [])
         sizes = [f.get("size_eur_m") for f in flagships]
         stated = fact.get("flagship_total_eur_m")
         if not all(map(_known, sizes)) or not _known(stated):

@@ -13,9 +13,12 @@ A build is a transaction, as far as a file system allows:
    interrupted build left.  The lock file is removed when the lock is released.
 2. **Stage.**  :meth:`Staging.stage` writes each output, as soon as it is rendered, to
    ``<out>/.nexusreports-staging/<id>/new/<path>`` and flushes it to disk (``fsync``); the
-   output keeps only its sha256 and the path of that file, not its bytes.  An output whose
-   file already holds these bytes is not staged: it is not rewritten, so its modification
-   time stays.
+   output keeps only its sha256 and the path of that file, not its bytes.  An output too
+   large to hold (the bundles) is written straight into its staging file
+   (:meth:`Staging.stage_stream`, or :meth:`Staging.reserve` and
+   :meth:`Staging.stage_written` when another process writes it) and hashed from there.  An
+   output whose file already holds these bytes is not staged: it is not rewritten, so its
+   modification time stays.
 3. **Prepare.**  :meth:`Staging.commit` stages the new ``manifest.json``, hard-links every
    file about to be replaced to ``old/<path>`` (a second name for its bytes, for a
    rollback; no copy), creates the folders the outputs go to, and then puts the *journal*
@@ -73,9 +76,10 @@ import os
 import re
 import secrets
 import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import BinaryIO
 
 from .errors import OutputError
 
@@ -431,6 +435,86 @@ class Staging:
             raise _cannot_write(target, exc) from exc
         self._staged[output.path] = (staged, output.sha256)
         return replace(output, data=b"", file=staged)
+
+    def stage_stream(self, path: str, write: Callable[[BinaryIO], int | None], *,
+                     format: str, lang: str | None) -> Output:
+        """Stage the output at ``path`` by letting ``write`` write it: a staging file is
+        opened ``'w+b'``, ``write(f)`` called, the file flushed to disk and hashed (read back
+        in blocks), so its bytes are never all in memory.  Returns the :class:`Output`
+        (``file``: the staged file; ``pages``: what ``write`` returned; no ``data``).  When
+        the output folder's file already holds these bytes, the staged file is deleted and
+        the output is treated as :meth:`stage` treats it (``file``: that file; not
+        rewritten).  Raises :class:`OutputError` naming the output's path on a full disk or
+        any other write error; anything ``write`` raises is raised as it is (the staged
+        file is deleted in both cases)."""
+        target = self.out_dir / path
+        staged = self.root / "new" / path
+        try:
+            staged.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(staged, os.O_RDWR | os.O_CREAT | os.O_EXCL
+                         | getattr(os, "O_CLOEXEC", 0), 0o644)
+        except OSError as exc:
+            raise _cannot_write(target, exc) from exc
+        try:
+            with os.fdopen(fd, "w+b") as fh:
+                os.fchmod(fh.fileno(), 0o644)
+                pages = write(fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+                size = os.fstat(fh.fileno()).st_size
+                fh.seek(0)
+                sha256 = hashlib.file_digest(fh, "sha256").hexdigest()
+        except OSError as exc:
+            _unlink(staged)
+            raise _cannot_write(target, exc) from exc
+        except BaseException:
+            _unlink(staged)
+            raise
+        out = Output(path=path, format=format, lang=lang, pages=pages, sha256=sha256,
+                     size=size, file=staged)
+        if _holds(target, sha256, size):
+            _unlink(staged)
+            return replace(out, file=target)
+        self._staged[path] = (staged, sha256)
+        return out
+
+    def reserve(self, path: str) -> Path:
+        """The staging file for the output at ``path``, for another process to write (then
+        :meth:`stage_written`); its folder is created.  Raises :class:`OutputError`."""
+        staged = self.root / "new" / path
+        try:
+            staged.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise _cannot_write(self.out_dir / path, exc) from exc
+        return staged
+
+    def stage_written(self, path: str, wait: Callable[[], int | None], *, format: str,
+                      lang: str | None) -> Output:
+        """Stage the file :meth:`reserve` gave for ``path`` once ``wait()`` (which waits for
+        its writer and returns the page count) returns: flushed to disk and hashed as
+        :meth:`stage_stream` does, with the same result and errors (an ``OSError`` raised
+        by ``wait`` is the writer's: the output's path is named)."""
+        target = self.out_dir / path
+        staged = self.root / "new" / path
+        try:
+            pages = wait()
+            with open(staged, "rb") as fh:
+                os.fsync(fh.fileno())
+                size = os.fstat(fh.fileno()).st_size
+                sha256 = hashlib.file_digest(fh, "sha256").hexdigest()
+        except OSError as exc:
+            _unlink(staged)
+            raise _cannot_write(target, exc) from exc
+        except BaseException:
+            _unlink(staged)
+            raise
+        out = Output(path=path, format=format, lang=lang, pages=pages, sha256=sha256,
+                     size=size, file=staged)
+        if _holds(target, sha256, size):
+            _unlink(staged)
+            return replace(out, file=target)
+        self._staged[path] = (staged, sha256)
+        return out
 
     def commit(self, outputs: list[Output], tool: dict[str, str],
                remove: tuple[str, ...] | list[str] = ()) -> list[bool]:

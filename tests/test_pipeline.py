@@ -1,0 +1,183 @@
+"""The pipeline scales: outputs are staged as they are made (their bytes not kept), a
+bounded number of sheets is in flight, a small build renders in this process, and what
+the parallel build writes is what the serial one writes."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+from pathlib import Path
+
+import pytest
+
+from nexusreports import pipeline
+from nexusreports.errors import OutputError
+from nexusreports.pipeline import POOL_MIN_SHEETS, BuildOptions, build
+from nexusreports.write import Staging
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "data"
+TEMPLATES = ROOT / "templates"
+
+
+# --- Staging.stage_stream -------------------------------------------------------------------
+
+def test_a_streamed_output_is_staged_flushed_and_described_without_its_bytes(tmp_path):
+    with Staging(tmp_path) as staging:
+        def write(f):
+            f.write(b"%PDF-1.7 first part ")
+            f.write(b"second part")
+            return 3
+
+        out = staging.stage_stream("briefing.pdf", write, format="pdf", lang="nl-NL,en-GB")
+        assert out.data == b""
+        assert out.file.parent.parent == staging.root and out.file.name == "briefing.pdf"
+        assert out.file.read_bytes() == b"%PDF-1.7 first part second part"
+        assert (out.pages, out.size, out.format, out.lang) == (3, 31, "pdf", "nl-NL,en-GB")
+        import hashlib
+        assert out.sha256 == hashlib.sha256(b"%PDF-1.7 first part second part").hexdigest()
+        assert staging.commit([out], {"tool": "x"}) == [True]
+    assert (tmp_path / "briefing.pdf").read_bytes() == b"%PDF-1.7 first part second part"
+
+
+def test_a_streamed_output_equal_to_the_file_in_place_is_not_rewritten(tmp_path):
+    (tmp_path / "a.docx").write_bytes(b"same bytes")
+    os.utime(tmp_path / "a.docx", (1_000_000_000, 1_000_000_000))
+    with Staging(tmp_path) as staging:
+        out = staging.stage_stream("a.docx", lambda f: f.write(b"same bytes") and None,
+                                   format="docx", lang=None)
+        assert out.file == tmp_path / "a.docx" and out.pages is None
+        assert not (staging.root / "new" / "a.docx").exists()
+        assert staging.commit([out], {}) == [False]
+    assert (tmp_path / "a.docx").stat().st_mtime == 1_000_000_000
+
+
+def test_a_failing_stream_leaves_no_staged_file_and_its_error_stands(tmp_path):
+    with Staging(tmp_path) as staging:
+        def broken(f):
+            f.write(b"half")
+            raise ValueError("the renderer failed")
+
+        with pytest.raises(ValueError, match="the renderer failed"):
+            staging.stage_stream("x.pdf", broken, format="pdf", lang=None)
+        assert not (staging.root / "new" / "x.pdf").exists()
+
+        def full_disk(f):
+            raise OSError(28, "No space left on device")
+
+        with pytest.raises(OutputError, match=r"x\.pdf: cannot write \(No space left on "
+                                              r"device\): free some space"):
+            staging.stage_stream("x.pdf", full_disk, format="pdf", lang=None)
+        assert not (staging.root / "new" / "x.pdf").exists()
+
+
+def test_a_file_written_by_another_process_is_staged_once_it_is_done(tmp_path):
+    with Staging(tmp_path) as staging:
+        path = staging.reserve("briefing-nl-en.pdf")
+        assert path.parent.is_dir() and not path.exists()
+
+        def done() -> int:  # what waiting for the rendering process returns
+            path.write_bytes(b"%PDF the bundle")
+            return 7
+
+        out = staging.stage_written("briefing-nl-en.pdf", done, format="pdf", lang=None)
+        assert (out.file, out.pages, out.size) == (path, 7, 15)
+
+        def lost() -> int:
+            raise OSError(28, "No space left on device")
+
+        staging.reserve("b.docx").write_bytes(b"half")
+        with pytest.raises(OutputError, match=r"b\.docx: cannot write"):
+            staging.stage_written("b.docx", lost, format="docx", lang=None)
+        assert not (staging.root / "new" / "b.docx").exists()
+        assert staging.commit([out], {}) == [True]
+    assert (tmp_path / "briefing-nl-en.pdf").read_bytes() == b"%PDF the bundle"
+
+
+# --- rendering: in this process for a small build, a bounded pool for a large one ----------
+
+def test_a_build_of_fewer_sheets_than_the_threshold_starts_no_process_pool(tmp_path,
+                                                                        monkeypatch):
+    def no_pool(*args, **kwargs):
+        raise AssertionError("a process pool was started")
+
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", no_pool)
+    assert 8 < POOL_MIN_SHEETS  # the 4 shipped projects in 2 languages, Word only
+    result = build(BuildOptions(data_dir=DATA, templates_dir=TEMPLATES, out_dir=tmp_path,
+                                formats=("docx",), bundle=False, jobs=0))
+    assert len(result.outputs) == 8 and all(result.rendered)
+    assert all(o.data == b"" for o in result.outputs)  # staged, not kept
+
+
+def test_the_automatic_number_of_processes_uses_the_pool_from_the_threshold_on():
+    def workers(total: int, jobs: int) -> int:
+        return pipeline._Renderer(None, False, BuildOptions(jobs=jobs), None, total).workers
+
+    cpus = os.cpu_count() or 1
+    assert workers(POOL_MIN_SHEETS - 1, 0) == 1
+    assert workers(POOL_MIN_SHEETS, 0) == min(cpus, POOL_MIN_SHEETS)
+    assert workers(4, 2) == 2  # an explicit --jobs is obeyed
+    assert workers(1, 2) == 1  # no more processes than sheets
+    assert workers(100, 1) == 1
+
+
+def test_a_parallel_build_keeps_a_bounded_number_of_sheets_in_flight(tmp_path, monkeypatch):
+    seen: list[int] = []
+    submit = pipeline._Renderer.submit
+
+    def counting(self, index, job):
+        submit(self, index, job)
+        seen.append(len(self._inflight))
+
+    monkeypatch.setattr(pipeline._Renderer, "submit", counting)
+    monkeypatch.setattr(pipeline, "_WINDOW", 1)
+    result = build(BuildOptions(data_dir=DATA, templates_dir=TEMPLATES, out_dir=tmp_path,
+                                formats=("docx",), bundle=False, jobs=2))
+    assert len(seen) == 8 and max(seen) <= 2  # 1 per process, 2 processes
+    assert all(o.data == b"" and o.file is not None for o in result.outputs)
+
+
+def test_the_pool_and_this_process_write_the_same_bytes(tmp_path, monkeypatch):
+    """--jobs 1 and --jobs 2 (with the bundle) are compared in test_release; here the
+    automatic choice (in this process) against an explicit pool, file by file."""
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1735689600")
+    options = dict(data_dir=DATA, templates_dir=TEMPLATES, formats=("docx",))
+    build(BuildOptions(out_dir=tmp_path / "auto", jobs=0, **options))
+    build(BuildOptions(out_dir=tmp_path / "pool", jobs=2, **options))
+    files = sorted(p.relative_to(tmp_path / "auto") for p in (tmp_path / "auto").rglob("*")
+                   if p.is_file())
+    assert len(files) == 10  # 8 sheets, the Word bundle, the manifest
+    for name in files:
+        assert (tmp_path / "auto" / name).read_bytes() == (tmp_path / "pool" / name).read_bytes(), name
+
+
+# --- what the parent keeps per sheet --------------------------------------------------------
+
+def test_the_bundle_holds_small_references_to_the_sheets_not_their_views(shipped):
+    projects, _ = shipped
+    options = BuildOptions(data_dir=DATA)
+    job = next(pipeline._plan_jobs(projects, shipped[1], options, {},
+                                   pipeline._Digests(options)))
+    ref = pipeline._SheetRef.of(job.view, projects, options)
+    assert (ref.slug, ref.lang, ref.locale_id, ref.project_name) == (
+        job.view.slug, job.view.lang, job.view.locale_id, job.view.project_name)
+    assert "_view" not in ref.__dict__
+    assert ref.view == job.view  # built again when a renderer needs all of it
+    assert ref.summary == job.view.summary
+
+
+def test_each_input_file_is_hashed_once_per_build(tmp_path, monkeypatch, shipped):
+    projects, theme = shipped
+    read: list[Path] = []
+    real = pipeline.sha256_file
+
+    def counting(path):
+        read.append(Path(path))
+        return real(path)
+
+    monkeypatch.setattr(pipeline, "sha256_file", counting)
+    jobs = pipeline.plan(projects, theme, BuildOptions(data_dir=DATA, templates_dir=TEMPLATES),
+                         pipeline.tool_versions())
+    assert len(jobs) == 16
+    assert len(read) == len(set(read))
+    assert theme.sheet_docx in read and TEMPLATES / "theme.yaml" in read
