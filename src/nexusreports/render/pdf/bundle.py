@@ -26,6 +26,8 @@ import io
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
 
 import pikepdf
 from pikepdf import Array, Dictionary, Name, Pdf, String
@@ -41,7 +43,9 @@ from reportlab.platypus import (BaseDocTemplate, Flowable, Frame, PageBreak, Pag
 from ...theme import Theme
 from ...view import BundlePart, BundleView
 from .. import SUMMARY_COLUMNS_MM
-from .archive import creation_stamp, link_parent_tree, new_tree_root, save, tag_pdf, write_tree
+from .archive import (PRODUCER, Found, Metadata, artifact_rest, creation_stamp, deflate,
+                      fix_to_unicode, write_tree, xmp)
+from .incremental import Copy, Writer, stream_data
 from .sheet import CREATOR, icc_profile, markup, metadata, new_canvas, register_fonts
 from .tagging import LinkRef, Step, Tagger, artifact, attach, marked, tagger_of, within
 from .tagging import TaggedParagraph as Paragraph
@@ -350,11 +354,13 @@ def _overlay_pdf(footers: list[str], kit: _Kit, invariant: bool) -> bytes:
 
 @dataclass
 class _Piece:
-    """A run of pages in the bundle: ``kind`` cover, front, sheet or closing."""
+    """A run of pages in the bundle: ``kind`` cover, front, sheet or closing; a sheet's
+    ``source`` is its file (or bytes), the others' ``data`` their PDF bytes."""
 
     kind: str
-    data: bytes
     pages: int
+    data: bytes = b""
+    source: Path | bytes | None = None
     lang: str | None = None
     slug: str | None = None
     record: _Record | None = None
@@ -363,32 +369,23 @@ class _Piece:
     locale_id: str | None = None
 
 
-def render_bundle_pdf(bundle: BundleView, sheet_pdfs: Mapping[tuple[str, str], bytes],
-                      theme: Theme, *, invariant: bool = False) -> bytes:
-    """The bundle PDF: front pages drawn here, sheet pages (with their trees) from
-    ``sheet_pdfs``.
+def _open(source: Path | bytes) -> Pdf:
+    return Pdf.open(io.BytesIO(source)) if isinstance(source, bytes) else Pdf.open(source)
 
-    ``sheet_pdfs`` maps ``(slug, lang)`` to the single-sheet PDF bytes of every sheet in
-    ``bundle.sequence``.  ``invariant`` fixes dates and ids (``SOURCE_DATE_EPOCH``) so equal
-    input gives equal bytes.  Raises :class:`~nexusreports.errors.TemplateError` for an
-    unusable theme font and ``KeyError`` for a missing sheet.
-    """
-    kit = _kit(theme)
-    cover = _cover_pdf(bundle, kit, invariant)
-    closing = _closing_pdf(bundle, kit, invariant)
-    locales = {s.lang: s.locale_id for s in bundle.sequence}
-    sheets = {key: _Piece("sheet", data, len(Pdf.open(io.BytesIO(data)).pages), lang=key[1],
-                          slug=key[0], locale_id=locales.get(key[1]))
-              for key, data in sheet_pdfs.items()}
+
+def _arrange(bundle: BundleView, kit: _Kit, cover: _Drawn, closing: _Drawn,
+             sheets: Mapping[tuple[str, str], _Piece], invariant: bool) -> list[_Piece]:
+    """The pieces in page order with their first pages, the front pages drawn with the page
+    numbers they print (laid out again until the numbers stop changing)."""
     numbers: dict[str, dict[str, str]] = {p.lang: {} for p in bundle.parts}
     pieces: list[_Piece] = []
     for _ in range(3):  # page numbers are known once the front pages have been laid out
         fronts = {}
         for part in bundle.parts:
             drawn, record = _front_pdf(bundle, part, kit, numbers[part.lang], invariant)
-            fronts[part.lang] = _Piece("front", drawn.data, drawn.pages, lang=part.lang,
+            fronts[part.lang] = _Piece("front", drawn.pages, drawn.data, lang=part.lang,
                                        record=record, tree=drawn.tree)
-        pieces = [_Piece("cover", cover.data, 1, tree=cover.tree)]
+        pieces = [_Piece("cover", 1, cover.data, tree=cover.tree)]
         if bundle.arrangement == "by-project":
             pieces += [fronts[p.lang] for p in bundle.parts]
             pieces += [sheets[(s.slug, s.lang)] for s in bundle.sequence]
@@ -396,7 +393,7 @@ def render_bundle_pdf(bundle: BundleView, sheet_pdfs: Mapping[tuple[str, str], b
             for part in bundle.parts:
                 pieces.append(fronts[part.lang])
                 pieces += [sheets[(s.slug, s.lang)] for s in part.sheets]
-        pieces.append(_Piece("closing", closing.data, 1, tree=closing.tree))
+        pieces.append(_Piece("closing", 1, closing.data, tree=closing.tree))
         start = 0
         for piece in pieces:
             piece.start, start = start, start + piece.pages
@@ -412,58 +409,307 @@ def render_bundle_pdf(bundle: BundleView, sheet_pdfs: Mapping[tuple[str, str], b
         if wanted == numbers:
             break
         numbers = wanted
+    return pieces
 
-    with Pdf.new() as pdf:
-        tree_root = new_tree_root(pdf)
-        document = pdf.make_indirect(Dictionary(Type=Name.StructElem, S=Name.Document,
-                                                P=tree_root, K=Array()))
-        tree_root.K.append(document)
-        sources = [Pdf.open(io.BytesIO(piece.data)) for piece in pieces]
-        for source in sources:
-            pdf.pages.extend(source.pages)
-        _link_contents(pdf, bundle, pieces, sheets)
-        for piece, source in zip(pieces, sources):
-            if piece.kind == "sheet":
-                part = pdf.copy_foreign(source.Root.StructTreeRoot.K[0])
-                part.S, part.P = Name.Part, document
-                part.Lang = String(piece.locale_id or "")
-                document.K.append(part)
-            else:
-                assert piece.tree is not None
-                elem = write_tree(pdf, piece.tree.finished(), document, piece.start)
-                if elem is not None:
-                    document.K.append(elem)
-        link_parent_tree(pdf)  # drops the sheets' own numbering before the stamps go on
 
-        # Page numbers, stamped over every page but the cover; the sheets keep their layout.
-        by_page: list[str] = []
-        for piece in pieces[1:]:
-            for i in range(piece.pages):
-                n = piece.start + i
-                by_page.append(bundle.part(piece.lang).page_footer(n) if piece.lang
-                               else bundle.parts[0].page_number(n))
-        with Pdf.open(io.BytesIO(_overlay_pdf(by_page, kit, invariant))) as overlay:
-            for i, stamp in enumerate(overlay.pages, start=1):
-                _stamp(pdf, pdf.pages[i], stamp)
-        _outline(pdf, bundle, pieces, sheets)
-        pdf.Root.PageLabels = Dictionary(Nums=Array([
-            0, Dictionary(P=String("")), 1, Dictionary(S=Name.D, St=1)]))
-        pdf.Root.PageMode = Name.UseOutlines
+def render_bundle_pdf(bundle: BundleView, sheet_pdfs: Mapping[tuple[str, str], Path | bytes],
+                      theme: Theme, *, invariant: bool = False) -> bytes:
+    """The bundle PDF as bytes (:func:`write_bundle_pdf` into memory): for tests and
+    callers that hold the sheets' bytes."""
+    out = io.BytesIO()
+    write_bundle_pdf(bundle, sheet_pdfs, theme, out, invariant=invariant)
+    return out.getvalue()
+
+
+def write_bundle_pdf(bundle: BundleView, sheet_pdfs: Mapping[tuple[str, str], Path | bytes],
+                     theme: Theme, target: BinaryIO, *, invariant: bool = False) -> int:
+    """Write the bundle PDF to ``target``: front pages drawn here, sheet pages (with their
+    trees) from ``sheet_pdfs``; return its page count.
+
+    ``sheet_pdfs`` maps ``(slug, lang)`` to the single-sheet PDF (its file, or its bytes) of
+    every sheet in ``bundle.sequence``.  The file is written as a stream
+    (:mod:`.incremental`): each sheet is opened when its turn comes, its objects written
+    renumbered (streams as stored) and the sheet closed, keeping only the numbers of its
+    pages and its structure element and its ParentTree entries; the front pages go after the
+    sheets in the file (the page tree gives the order), then the page tree, the structure
+    tree, the outline and the document level.  Memory does not grow with the sheets' size,
+    only by a few numbers a sheet (and the contents and summary pages, drawn in full).
+
+    ``invariant`` fixes dates and ids (``SOURCE_DATE_EPOCH``) so equal input gives equal
+    bytes.  Raises :class:`~nexusreports.errors.TemplateError` for an unusable theme font
+    and ``KeyError`` for a missing sheet.
+    """
+    kit = _kit(theme)
+    cover = _cover_pdf(bundle, kit, invariant)
+    closing = _closing_pdf(bundle, kit, invariant)
+    locales = {s.lang: s.locale_id for s in bundle.sequence}
+    sheets: dict[tuple[str, str], _Piece] = {}
+    wanted = [(s.slug, s.lang) for s in bundle.sequence] + \
+        [(s.slug, s.lang) for part in bundle.parts for s in part.sheets]
+    for key in wanted:
+        if key not in sheets:
+            with _open(sheet_pdfs[key]) as pdf:
+                count = len(pdf.pages)
+            sheets[key] = _Piece("sheet", count, source=sheet_pdfs[key], lang=key[1],
+                                 slug=key[0], locale_id=locales.get(key[1]))
+    pieces = _arrange(bundle, kit, cover, closing, sheets, invariant)
+    total = pieces[-1].start + pieces[-1].pages
+
+    out = _Out(Writer(target), total)
+    # Page numbers, stamped over every page but the cover; the sheets keep their layout.
+    footers = []
+    for piece in pieces[1:]:
+        for i in range(piece.pages):
+            n = piece.start + i
+            footers.append(bundle.part(piece.lang).page_footer(n) if piece.lang
+                           else bundle.parts[0].page_number(n))
+    out.stamps(_overlay_pdf(footers, kit, invariant))
+    parts: dict[int, int] = {}  # piece index -> its structure element (output number)
+    for i, piece in enumerate(pieces):
+        if piece.kind == "sheet":
+            assert piece.source is not None
+            parts[i] = out.sheet(piece)
+    parts.update(out.drawn(bundle, pieces, sheets))
+    with Pdf.open(io.BytesIO(cover.data)) as first:
         # dated as ReportLab dated the pages drawn here (SOURCE_DATE_EPOCH when invariant)
-        tag_pdf(pdf, metadata(bundle.info, creation_stamp(sources[0])), icc_profile(theme))
-        data = save(pdf)
-        for source in sources:
-            source.close()
-    return data
+        stamp = creation_stamp(first)
+    out.finish([parts[i] for i in sorted(parts)], _outline(out, bundle, pieces, sheets),
+               metadata(bundle.info, stamp), icc_profile(theme))
+    return total
 
 
-def _stamp(pdf: Pdf, page: pikepdf.Page, stamp: pikepdf.Page) -> None:
-    """Draw ``stamp`` (a page of another PDF) over ``page`` as a form XObject under a fixed
-    name (pikepdf's ``add_overlay`` picks a random one: the bytes would differ per run)."""
-    form = pdf.copy_foreign(stamp.as_form_xobject())
-    page.add_resource(form, Name.XObject, name=Name("/NxPageNumber"))
-    page.contents_add(pdf.make_stream(b"q"), prepend=True)
-    page.contents_add(pdf.make_stream(b"Q q /NxPageNumber Do Q"))
+class _Out:
+    """The bundle file under construction: the :class:`.incremental.Writer` and what the
+    parts written so far left behind (page object numbers, ParentTree entries)."""
+
+    def __init__(self, writer: Writer, pages: int):
+        self.w = writer
+        self.catalog, self.page_tree, self.tree_root, self.document = (
+            writer.reserve() for _ in range(4))
+        self.page_nums = [0] * pages  # page index -> its page object
+        self.forms: list[int] = []  # page index - 1 -> the form drawing its page number
+        self.nums: list[tuple[int, bytes]] = []  # ParentTree key -> value (as text)
+        self.next_key = 0
+        # what every stamped page's contents begin and end with
+        self.begin = writer.new_stream(b"<< >>", b"q")
+        self.end = writer.new_stream(b"<< >>", b"Q q /Artifact BMC /NxPageNumber Do EMC Q")
+
+    def stamps(self, overlay: bytes) -> None:
+        """Each page of ``overlay`` as a form XObject (its content as stored)."""
+        with Pdf.open(io.BytesIO(overlay)) as pdf:
+            fix_to_unicode(pdf)
+            copy = Copy(self.w, pdf)
+            for page in pdf.pages:
+                contents = page.obj.Contents
+                if isinstance(contents, Array):  # (ReportLab writes one stream a page)
+                    data, head = b"".join(c.read_bytes() for c in contents), Dictionary()
+                else:
+                    head, data = stream_data(contents)
+                head.Type, head.Subtype = Name.XObject, Name.Form
+                head.BBox = page.obj.MediaBox
+                head.Resources = page.obj.Resources
+                self.forms.append(self.w.new_stream(copy.text(head), data))
+            copy.drain()
+
+    def _stamp(self, copy: Copy, pdf: Pdf, page: pikepdf.Object, index: int) -> None:
+        """Draw the page number of page ``index`` over ``page`` as a form XObject under a
+        fixed name, the page's own contents in ``q``/``Q``."""
+        if index == 0:
+            return  # the cover
+        res = page.get("/Resources")
+        res = Dictionary(dict(res.items())) if res is not None else Dictionary()
+        xobjects = res.get("/XObject")
+        xobjects = Dictionary(dict(xobjects.items())) if xobjects is not None else Dictionary()
+        xobjects.NxPageNumber = self._placeholder(copy, pdf, self.forms[index - 1])
+        res.XObject = xobjects
+        page.Resources = res
+        contents = page.get("/Contents")
+        old = list(contents) if isinstance(contents, Array) else [contents]
+        page.Contents = Array([self._placeholder(copy, pdf, self.begin), *old,
+                               self._placeholder(copy, pdf, self.end)])
+
+    @staticmethod
+    def _placeholder(copy: Copy, pdf: Pdf, num: int) -> pikepdf.Object:
+        """An object of ``pdf`` that stands for output object ``num``."""
+        obj = pdf.make_indirect(Dictionary())
+        copy.alias(obj, num)
+        return obj
+
+    def sheet(self, piece: _Piece) -> int:
+        """Copy a sheet: its pages (stamped, ``/StructParents`` and annotations'
+        ``/StructParent`` moved past the keys used so far) and its structure tree (its top
+        element as a ``Part`` in the sheet's language); return that element's number."""
+        assert piece.source is not None
+        with _open(piece.source) as pdf:
+            tree = pdf.Root.StructTreeRoot
+            copy = Copy(self.w, pdf, {pdf.Root.Pages.objgen: self.page_tree,
+                                      tree.objgen: self.document})
+            offset = self.next_key
+            entries = _number_tree(tree.get("/ParentTree"))
+            for key, value in entries:
+                self.nums.append((offset + key, copy.text(value)))
+            self.next_key = offset + int(tree.get("/ParentTreeNextKey",
+                                                  max((k for k, _ in entries), default=-1) + 1))
+            for i, page in enumerate(pdf.pages):
+                obj = page.obj
+                if "/StructParents" in obj:
+                    obj.StructParents = offset + int(obj.StructParents)
+                for annot in obj.get("/Annots", ()):
+                    if "/StructParent" in annot:
+                        annot.StructParent = offset + int(annot.StructParent)
+                self._stamp(copy, pdf, obj, piece.start + i)
+                self.page_nums[piece.start + i] = copy.number(obj)
+            kids = tree.K
+            part = kids[0] if isinstance(kids, Array) else kids
+            part.S = Name.Part
+            part.Lang = String(piece.locale_id or "")
+            number = copy.number(part)
+            copy.drain()
+        return number
+
+    def drawn(self, bundle: BundleView, pieces: list[_Piece],
+              sheets: Mapping[tuple[str, str], _Piece]) -> dict[int, int]:
+        """Copy the pages drawn here (cover, contents and summaries, closing) with their
+        trees, the contents' links pointing at the pages written before; return piece index
+        -> structure element number."""
+        drawn = [(i, p) for i, p in enumerate(pieces) if p.kind != "sheet"]
+        sources = [Pdf.open(io.BytesIO(p.data)) for _, p in drawn]
+        try:
+            with Pdf.new() as pdf:
+                copy = Copy(self.w, pdf, {pdf.Root.Pages.objgen: self.page_tree})
+                local: dict[int, int] = {}  # page index in the bundle -> in pdf
+                for (_, piece), source in zip(drawn, sources):
+                    for j in range(piece.pages):
+                        local[piece.start + j] = len(pdf.pages) + j
+                    pdf.pages.extend(source.pages)
+
+                def target(n: int) -> pikepdf.Object:
+                    if n in local:
+                        return pdf.pages[local[n]].obj
+                    return self._placeholder(copy, pdf, self.page_nums[n])
+
+                self._links(pdf, bundle, pieces, sheets, local, target)
+                document = self._placeholder(copy, pdf, self.document)
+                found = Found({}, [])
+                elems: dict[int, pikepdf.Object] = {}
+                for i, piece in drawn:
+                    assert piece.tree is not None
+                    elem = write_tree(pdf, piece.tree.finished(), document,
+                                      local[piece.start], found)
+                    if elem is not None:
+                        elems[i] = elem
+                artifact_rest(pdf)
+                fix_to_unicode(pdf)
+                self._parent_tree(pdf, copy, found)
+                back = {j: n for n, j in local.items()}
+                for j, page in enumerate(pdf.pages):
+                    self._stamp(copy, pdf, page.obj, back[j])
+                    self.page_nums[back[j]] = copy.number(page.obj)
+                numbers = {i: copy.number(elem) for i, elem in elems.items()}
+                copy.drain()
+        finally:
+            for source in sources:
+                source.close()
+        return numbers
+
+    def _parent_tree(self, pdf: Pdf, copy: Copy, found: Found) -> None:
+        """ParentTree entries for the pages drawn here (as :func:`.archive.link_parent_tree`
+        makes them), keyed after the sheets'."""
+        for i, page in enumerate(pdf.pages):
+            if i in found.marks:
+                by_mcid = found.marks[i]
+                if sorted(by_mcid) != list(range(len(by_mcid))):
+                    raise ValueError(f"page {i + 1}: MCIDs {sorted(by_mcid)} are not 0..n-1")
+                page.obj.StructParents = self.next_key
+                array = pdf.make_indirect(Array([by_mcid[n] for n in range(len(by_mcid))]))
+                self.nums.append((self.next_key, copy.text(array)))
+                self.next_key += 1
+            if "/Annots" in page.obj and len(page.obj.Annots):
+                page.obj.Tabs = Name.S
+        for annot, elem in found.objrs:
+            annot.StructParent = self.next_key
+            self.nums.append((self.next_key, copy.text(elem)))
+            self.next_key += 1
+
+    @staticmethod
+    def _links(pdf: Pdf, bundle: BundleView, pieces: list[_Piece],
+               sheets: Mapping[tuple[str, str], _Piece], local: Mapping[int, int],
+               target) -> None:
+        """Link annotations on the contents entries, in the order they were drawn (the order
+        their ``Link`` elements refer to them by): printable, with the entry as
+        ``/Contents``."""
+        for part in bundle.parts:
+            front, targets = _targets(part, pieces, sheets)
+            assert front.record is not None
+            for page, rect, key, text in front.record.links:
+                annot = pdf.make_indirect(Dictionary(
+                    Type=Name.Annot, Subtype=Name.Link, Rect=Array(list(rect)), F=4,
+                    Border=Array([0, 0, 0]), Contents=String(text),
+                    Dest=Array([target(targets[key]), Name.Fit])))
+                holder = pdf.pages[local[front.start + page]].obj
+                if "/Annots" not in holder:
+                    holder.Annots = Array()
+                holder.Annots.append(annot)
+
+    def finish(self, parts: list[int], outline: int, meta: Metadata, icc: bytes) -> None:
+        """Page tree, structure tree, document level, cross-reference table."""
+        w = self.w
+        refs = b" ".join(b"%d 0 R" % n for n in self.page_nums)
+        w.object(self.page_tree, b"<< /Count %d /Kids [ %s ] /Type /Pages >>"
+                 % (len(self.page_nums), refs))
+        w.object(self.document, b"<< /K [ %s ] /P %d 0 R /S /Document /Type /StructElem >>"
+                 % (b" ".join(b"%d 0 R" % n for n in parts), self.tree_root))
+        w.object(self.tree_root, b"<< /K [ %d 0 R ] /ParentTree %d 0 R /ParentTreeNextKey %d "
+                 b"/Type /StructTreeRoot >>" % (self.document, self._write_nums(),
+                                               self.next_key))
+        profile = w.new_stream(b"<< /Filter /FlateDecode /N 3 >>", deflate(icc))
+        assert meta.stamp is not None
+        xml = w.new_stream(b"<< /Subtype /XML /Type /Metadata >>", xmp(meta))
+        s = _string
+        info = w.new(b"<< /Author %s /CreationDate %s /Creator %s /Keywords %s /ModDate %s "
+                     b"/Producer %s /Subject %s /Title %s >>" % (
+                         s(meta.author), s(meta.stamp), s(meta.creator), s(meta.keywords),
+                         s(meta.stamp), s(PRODUCER), s(meta.subject), s(meta.title)))
+        w.object(self.catalog, b"<< /Lang %s /MarkInfo << /Marked true >> /Metadata %d 0 R "
+                 b"/Outlines %d 0 R /OutputIntents [ << /DestOutputProfile %d 0 R /Info %s "
+                 b"/OutputConditionIdentifier %s /S /GTS_PDFA1 /Type /OutputIntent >> ] "
+                 b"/PageLabels << /Nums [ 0 << /P () >> 1 << /S /D /St 1 >> ] >> "
+                 b"/PageMode /UseOutlines /Pages %d 0 R /StructTreeRoot %d 0 R /Type /Catalog "
+                 b"/ViewerPreferences << /DisplayDocTitle true >> >>" % (
+                     s(meta.language), xml, outline, profile, s("sRGB IEC61966-2.1"),
+                     s("sRGB IEC61966-2.1"), self.page_tree, self.tree_root))
+        w.finish(self.catalog, info)
+
+    def _write_nums(self) -> int:
+        """The ParentTree (a number tree, in leaves of at most 256 entries)."""
+        nums = sorted(self.nums)
+        leaves = [nums[i:i + 256] for i in range(0, len(nums), 256)]
+
+        def entries(leaf: list[tuple[int, bytes]]) -> bytes:
+            return b" ".join(b"%d %s" % kv for kv in leaf)
+
+        if len(leaves) <= 1:
+            return self.w.new(b"<< /Nums [ %s ] >>" % entries(nums))
+        kids = [self.w.new(b"<< /Limits [ %d %d ] /Nums [ %s ] >>"
+                           % (leaf[0][0], leaf[-1][0], entries(leaf))) for leaf in leaves]
+        return self.w.new(b"<< /Kids [ %s ] >>" % b" ".join(b"%d 0 R" % k for k in kids))
+
+
+def _string(text: str) -> bytes:
+    return String(text).unparse()
+
+
+def _number_tree(node: pikepdf.Object | None) -> list[tuple[int, pikepdf.Object]]:
+    """The entries of a number tree, in order."""
+    if node is None:
+        return []
+    out = []
+    nums = node.get("/Nums")
+    if nums is not None:
+        out += [(int(nums[i]), nums[i + 1]) for i in range(0, len(nums), 2)]
+    for kid in node.get("/Kids", ()):
+        out += _number_tree(kid)
+    return out
 
 
 def _targets(part: BundlePart, pieces: list[_Piece], sheets: Mapping[tuple[str, str], _Piece]
@@ -475,37 +721,36 @@ def _targets(part: BundlePart, pieces: list[_Piece], sheets: Mapping[tuple[str, 
     return front, targets
 
 
-def _link_contents(pdf: Pdf, bundle: BundleView, pieces: list[_Piece],
-                   sheets: Mapping[tuple[str, str], _Piece]) -> None:
-    """Link annotations on the contents entries, in the order they were drawn (the order
-    their ``Link`` elements refer to them by): printable, with the entry as ``/Contents``."""
+def _outline(out: _Out, bundle: BundleView, pieces: list[_Piece],
+             sheets: Mapping[tuple[str, str], _Piece]) -> int:
+    """Language > Contents, Summary, projects (every item open, as pikepdf writes them);
+    returns the outline dictionary's number."""
+    w = out.w
+    root = w.reserve()
+    tops = []
     for part in bundle.parts:
         front, targets = _targets(part, pieces, sheets)
-        assert front.record is not None
-        for page, rect, key, text in front.record.links:
-            target = pdf.pages[targets[key]].obj
-            annot = pdf.make_indirect(Dictionary(
-                Type=Name.Annot, Subtype=Name.Link, Rect=Array(list(rect)), F=4,
-                Border=Array([0, 0, 0]), Contents=String(text),
-                Dest=Array([target, Name.Fit])))
-            holder = pdf.pages[front.start + page].obj
-            if "/Annots" not in holder:
-                holder.Annots = Array()
-            holder.Annots.append(annot)
-
-
-def _outline(pdf: Pdf, bundle: BundleView, pieces: list[_Piece],
-             sheets: Mapping[tuple[str, str], _Piece]) -> None:
-    """Language > Contents, Summary, projects."""
-    with pdf.open_outline() as outline:
-        for part in bundle.parts:
-            front, targets = _targets(part, pieces, sheets)
-            top = pikepdf.OutlineItem(part.language, front.start)
-            top.children.append(pikepdf.OutlineItem(part.contents, front.start))
-            top.children.append(pikepdf.OutlineItem(part.summary, targets["summary"]))
-            for s in part.sheets:
-                top.children.append(pikepdf.OutlineItem(s.project_name, targets[s.slug]))
-            outline.root.append(top)
+        children = [(part.contents, front.start), (part.summary, targets["summary"])]
+        children += [(s.project_name, targets[s.slug]) for s in part.sheets]
+        tops.append((part.language, front.start, children))
+    top_nums = [w.reserve() for _ in tops]
+    visible = len(tops)
+    for t, ((title, page, children), num) in enumerate(zip(tops, top_nums)):
+        kids = [w.reserve() for _ in children]
+        for c, ((text, target), kid) in enumerate(zip(children, kids)):
+            links = b"".join([b" /Next %d 0 R" % kids[c + 1] if c + 1 < len(kids) else b"",
+                              b" /Prev %d 0 R" % kids[c - 1] if c else b""])
+            w.object(kid, b"<< /Count 0 /Dest [ %d 0 R /Fit ]%s /Parent %d 0 R /Title %s >>"
+                     % (out.page_nums[target], links, num, _string(text)))
+        visible += len(kids)
+        links = b"".join([b" /Next %d 0 R" % top_nums[t + 1] if t + 1 < len(tops) else b"",
+                          b" /Prev %d 0 R" % top_nums[t - 1] if t else b""])
+        first = b" /First %d 0 R /Last %d 0 R" % (kids[0], kids[-1]) if kids else b""
+        w.object(num, b"<< /Count %d /Dest [ %d 0 R /Fit ]%s%s /Parent %d 0 R /Title %s >>"
+                 % (len(kids), out.page_nums[page], first, links, root, _string(title)))
+    first = b" /First %d 0 R /Last %d 0 R" % (top_nums[0], top_nums[-1]) if tops else b""
+    w.object(root, b"<< /Count %d%s /Type /Outlines >>" % (visible, first))
+    return root
 
 
 def page_count(pdf: bytes) -> int:
@@ -514,4 +759,4 @@ def page_count(pdf: bytes) -> int:
         return len(doc.pages)
 
 
-__all__ = ["page_count", "render_bundle_pdf"]
+__all__ = ["page_count", "render_bundle_pdf", "write_bundle_pdf"]
