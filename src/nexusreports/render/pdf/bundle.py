@@ -37,17 +37,44 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import (BaseDocTemplate, Flowable, Frame, PageBreak, PageTemplate,
-                                Spacer, Table, TableStyle)
+from reportlab.platypus import (
+    BaseDocTemplate,
+    Flowable,
+    Frame,
+    PageTemplate,
+    Spacer,
+    Table,
+    TableStyle,
+)
 
 from ...theme import Theme
 from ...view import BundlePart, BundleView
 from .. import SUMMARY_COLUMNS_MM
-from .archive import (PRODUCER, Found, Metadata, artifact_rest, creation_stamp, deflate,
-                      fix_to_unicode, write_tree, xmp)
-from .incremental import Copy, Writer, stream_data
+from .archive import (
+    PRODUCER,
+    Found,
+    Metadata,
+    artifact_rest,
+    creation_stamp,
+    deflate,
+    fix_to_unicode,
+    write_tree,
+    xmp,
+)
+from .incremental import Copy, Writer, ref, stream_data
 from .sheet import CREATOR, icc_profile, markup, metadata, new_canvas, register_fonts
-from .tagging import LinkRef, Step, Tagger, artifact, attach, marked, tagger_of, within
+from .tagging import (
+    Element,
+    LinkRef,
+    MarkedRef,
+    Step,
+    Tagger,
+    artifact,
+    attach,
+    marked,
+    tagger_of,
+    within,
+)
 from .tagging import TaggedParagraph as Paragraph
 
 log = logging.getLogger("nexusreports")
@@ -215,28 +242,11 @@ class _TocEntry(Flowable):
         self.record.links.append((page, (x0, y0, x1, y1), self.key, self.text))
 
 
-class _Mark(Flowable):
-    """Zero-size flowable that records the (0-based) page it lands on under ``key``."""
-
-    def __init__(self, key: str, record: _Record):
-        super().__init__()
-        self.key, self.record = key, record
-
-    def wrap(self, aw: float, ah: float) -> tuple[float, float]:
-        return 0, 0
-
-    def draw(self) -> None:
-        self.record.marks[self.key] = self.canv.getPageNumber() - 1
-
-
-def _front_pdf(bundle: BundleView, part: BundlePart, kit: _Kit, numbers: Mapping[str, str],
-               invariant: bool) -> tuple[_Drawn, _Record]:
-    """Contents and summary of ``part``; ``numbers`` maps entry keys ("summary" or a
-    sheet slug) to the page numbers printed.  Returns what was drawn and what was recorded
-    while drawing."""
-    record = _Record()
-    tagger = Tagger(Step("Part", lang=part.locale_id))
-    buf = io.BytesIO()
+def _front_doc(bundle: BundleView, part: BundlePart, kit: _Kit, tagger: Tagger, buf: io.BytesIO,
+               invariant: bool, *, first: bool) -> tuple[BaseDocTemplate, Frame]:
+    """A document of front pages of ``part`` with the band (the language as ``H1`` on the
+    part's first page when ``first``, else a ``Pagination`` artifact) and the running
+    header, tagged by ``tagger``."""
     w, h = A4
     ml, mr = kit.page["margin_left_mm"] * mm, kit.page["margin_right_mm"] * mm
     band_h = kit.page["header_height_mm"] * mm
@@ -255,8 +265,8 @@ def _front_pdf(bundle: BundleView, part: BundlePart, kit: _Kit, numbers: Mapping
             canvas.drawString(ml, h - 12 * mm, title)
         canvas.setFillColor(kit.colours["on_primary"])
         canvas.setFont(kit.bold, kit.type["title_pt"])
-        first = tagger_of(canvas).page == 0
-        with within(canvas, (Step("H1"),)) if first else artifact(canvas, "Pagination"):
+        heading = first and tagger_of(canvas).page == 0
+        with within(canvas, (Step("H1"),)) if heading else artifact(canvas, "Pagination"):
             with marked(canvas):
                 canvas.drawString(ml, h - band_h + 8 * mm, part.language)
         canvas.restoreState()
@@ -269,20 +279,83 @@ def _front_pdf(bundle: BundleView, part: BundlePart, kit: _Kit, numbers: Mapping
     frame = Frame(ml, bottom, w - ml - mr, top - bottom, leftPadding=0, rightPadding=0,
                   topPadding=0, bottomPadding=0)
     doc.addPageTemplates([PageTemplate("front", frames=[frame], onPage=band)])
-    heading = kit.style("h", fontName=kit.bold, fontSize=kit.type["title_pt"] - 4,
-                        leading=(kit.type["title_pt"] - 4) * 1.2,
-                        textColor=kit.colours["primary"], spaceAfter=6 * mm)
-    story: list[Flowable] = [Paragraph(markup(part.contents), heading).tagged("H2")]
+    return doc, frame
+
+
+def _heading(kit: _Kit) -> ParagraphStyle:
+    return kit.style("h", fontName=kit.bold, fontSize=kit.type["title_pt"] - 4,
+                     leading=(kit.type["title_pt"] - 4) * 1.2,
+                     textColor=kit.colours["primary"], spaceAfter=6 * mm)
+
+
+def _contents_story(part: BundlePart, kit: _Kit, numbers: Mapping[str, str],
+                    record: _Record) -> list[Flowable]:
+    story: list[Flowable] = [Paragraph(markup(part.contents), _heading(kit)).tagged("H2")]
     story.append(_TocEntry("summary", part.summary, numbers.get("summary", ""), kit, record))
     for sheet in part.sheets:
         story.append(_TocEntry(sheet.slug, sheet.project_name, numbers.get(sheet.slug, ""),
                                kit, record))
-    story += [PageBreak(), _Mark("summary", record),
-              Paragraph(markup(part.summary), heading).tagged("H2"),
-              _summary_table(part, kit, w - ml - mr)]
-    doc.build(story)
+    return story
+
+
+def _contents_pdf(bundle: BundleView, part: BundlePart, kit: _Kit, numbers: Mapping[str, str],
+                  invariant: bool) -> tuple[_Drawn, _Record]:
+    """The contents of ``part``; ``numbers`` maps entry keys ("summary" or a sheet slug) to
+    the page numbers printed.  Returns what was drawn and what was recorded while drawing."""
+    record = _Record()
+    tagger = Tagger(Step("Part", lang=part.locale_id))
+    buf = io.BytesIO()
+    doc, _ = _front_doc(bundle, part, kit, tagger, buf, invariant, first=True)
+    doc.build(_contents_story(part, kit, numbers, record))
     data = buf.getvalue()
-    return _Drawn(data, len(Pdf.open(io.BytesIO(data)).pages), tagger), record
+    with Pdf.open(io.BytesIO(data)) as pdf:
+        pages = len(pdf.pages)
+    return _Drawn(data, pages, tagger), record
+
+
+def _contents_pages(bundle: BundleView, part: BundlePart, kit: _Kit,
+                    numbers: Mapping[str, str]) -> int:
+    """How many pages the contents of ``part`` take, measured without drawing them (a frame
+    filled as ReportLab's fills it); a first guess, checked by drawing."""
+    _, frame = _front_doc(bundle, part, kit, Tagger(), io.BytesIO(), False, first=True)
+    width, height = frame._aW, frame._aH
+    pages, avail, at_top = 1, height, True
+    for flowable in _contents_story(part, kit, numbers, _Record()):
+        _, h = flowable.wrap(width, avail)
+        before = 0 if at_top else flowable.getSpaceBefore()
+        if before + h > avail + 1e-6 and not at_top:
+            pages, avail, before = pages + 1, height, 0
+            _, h = flowable.wrap(width, avail)
+        avail -= before + h + flowable.getSpaceAfter()
+        at_top = False
+    return pages
+
+
+def _summary_pdf(bundle: BundleView, part: BundlePart, kit: _Kit, invariant: bool) -> _Drawn:
+    """The summary of ``part`` (its heading and table), from a new page on: drawn once, as it
+    prints no page number."""
+    tagger = Tagger(Step("Part", lang=part.locale_id))
+    buf = io.BytesIO()
+    doc, frame = _front_doc(bundle, part, kit, tagger, buf, invariant, first=False)
+    doc.build([Paragraph(markup(part.summary), _heading(kit)).tagged("H2"),
+               _summary_table(part, kit, frame._aW)])
+    data = buf.getvalue()
+    with Pdf.open(io.BytesIO(data)) as pdf:
+        pages = len(pdf.pages)
+    return _Drawn(data, pages, tagger)
+
+
+def _shifted(elem: Element, pages: int) -> Element:
+    """``elem`` (recorded on pages 0...) as recorded ``pages`` pages later."""
+    kids: list[Element | MarkedRef | LinkRef] = []
+    for kid in elem.kids:
+        if isinstance(kid, Element):
+            kids.append(_shifted(kid, pages))
+        elif isinstance(kid, MarkedRef):
+            kids.append(MarkedRef(kid.page + pages, kid.mcid))
+        else:
+            kids.append(LinkRef(kid.page + pages, kid.index))
+    return Element(elem.step, kids, elem.drawn)
 
 
 def _summary_table(part: BundlePart, kit: _Kit, width: float) -> Table:
@@ -354,18 +427,19 @@ def _overlay_pdf(footers: list[str], kit: _Kit, invariant: bool) -> bytes:
 
 @dataclass
 class _Piece:
-    """A run of pages in the bundle: ``kind`` cover, front, sheet or closing; a sheet's
-    ``source`` is its file (or bytes), the others' ``data`` their PDF bytes."""
+    """A run of pages in the bundle: ``kind`` cover, front (a language's contents and
+    summary), sheet or closing; a sheet's ``source`` is its file (or bytes), the others'
+    ``data`` their PDFs' bytes and ``tree`` their structure, recorded on pages 0..."""
 
     kind: str
     pages: int
-    data: bytes = b""
+    data: tuple[bytes, ...] = ()
     source: Path | bytes | None = None
     lang: str | None = None
     slug: str | None = None
     record: _Record | None = None
     start: int = 0
-    tree: Tagger | None = None
+    tree: Element | None = None
     locale_id: str | None = None
 
 
@@ -375,41 +449,82 @@ def _open(source: Path | bytes) -> Pdf:
 
 def _arrange(bundle: BundleView, kit: _Kit, cover: _Drawn, closing: _Drawn,
              sheets: Mapping[tuple[str, str], _Piece], invariant: bool) -> list[_Piece]:
-    """The pieces in page order with their first pages, the front pages drawn with the page
-    numbers they print (laid out again until the numbers stop changing)."""
-    numbers: dict[str, dict[str, str]] = {p.lang: {} for p in bundle.parts}
+    """The pieces in page order with their first pages, the contents drawn with the page
+    numbers they print.
+
+    The summaries print no page number: each is drawn once.  The contents are measured
+    first (:func:`_contents_pages`) to guess the numbers, then drawn; drawn again (at most
+    twice) while the numbers found differ from the ones printed."""
+    summaries = {p.lang: _summary_pdf(bundle, p, kit, invariant) for p in bundle.parts}
+    one_page = {p.lang: 1 for p in bundle.parts}
+    counts = dict(one_page)
+    for _ in range(3):  # the guess: contents measured with the numbers they would print
+        guess = _numbers(bundle, _order(bundle, sheets, counts, summaries, cover, closing),
+                         sheets)
+        measured = {p.lang: _contents_pages(bundle, p, kit, guess[p.lang])
+                    for p in bundle.parts}
+        if measured == counts:
+            break
+        counts = measured
+    numbers = guess
     pieces: list[_Piece] = []
-    for _ in range(3):  # page numbers are known once the front pages have been laid out
-        fronts = {}
-        for part in bundle.parts:
-            drawn, record = _front_pdf(bundle, part, kit, numbers[part.lang], invariant)
-            fronts[part.lang] = _Piece("front", drawn.pages, drawn.data, lang=part.lang,
-                                       record=record, tree=drawn.tree)
-        pieces = [_Piece("cover", 1, cover.data, tree=cover.tree)]
-        if bundle.arrangement == "by-project":
-            pieces += [fronts[p.lang] for p in bundle.parts]
-            pieces += [sheets[(s.slug, s.lang)] for s in bundle.sequence]
-        else:
-            for part in bundle.parts:
-                pieces.append(fronts[part.lang])
-                pieces += [sheets[(s.slug, s.lang)] for s in part.sheets]
-        pieces.append(_Piece("closing", 1, closing.data, tree=closing.tree))
-        start = 0
-        for piece in pieces:
-            piece.start, start = start, start + piece.pages
-        # page index i (0 = cover) carries page label and number i
-        wanted = {}
-        for part in bundle.parts:
-            front = fronts[part.lang]
-            assert front.record is not None
-            found = {"summary": part.page_number(front.start + front.record.marks["summary"])}
-            for s in part.sheets:
-                found[s.slug] = part.page_number(sheets[(s.slug, s.lang)].start)
-            wanted[part.lang] = found
+    for _ in range(3):
+        contents = {p.lang: _contents_pdf(bundle, p, kit, numbers[p.lang], invariant)
+                    for p in bundle.parts}
+        pieces = _order(bundle, sheets, {k: d.pages for k, (d, _) in contents.items()},
+                        summaries, cover, closing, contents)
+        wanted = _numbers(bundle, pieces, sheets)
         if wanted == numbers:
             break
         numbers = wanted
     return pieces
+
+
+def _order(bundle: BundleView, sheets: Mapping[tuple[str, str], _Piece],
+           counts: Mapping[str, int], summaries: Mapping[str, _Drawn], cover: _Drawn,
+           closing: _Drawn, contents: Mapping[str, tuple[_Drawn, _Record]] | None = None
+           ) -> list[_Piece]:
+    """The pieces in page order, each with its first page; a language's contents take
+    ``counts[lang]`` pages (drawn: ``contents``, or only counted)."""
+    fronts = {}
+    for part in bundle.parts:
+        summary = summaries[part.lang]
+        pages = counts[part.lang]
+        record = _Record()
+        tree = None
+        data: tuple[bytes, ...] = ()
+        if contents is not None:
+            drawn, record = contents[part.lang]
+            data = (drawn.data, summary.data)
+            head, tail = drawn.tree.finished(), summary.tree.finished()
+            tree = Element(head.step, [*head.kids, *_shifted(tail, pages).kids], head.drawn)
+        record.marks["summary"] = pages
+        fronts[part.lang] = _Piece("front", pages + summary.pages, data, lang=part.lang,
+                                   record=record, tree=tree)
+    pieces = [_Piece("cover", 1, (cover.data,), tree=cover.tree.finished())]
+    if bundle.arrangement == "by-project":
+        pieces += [fronts[p.lang] for p in bundle.parts]
+        pieces += [sheets[(s.slug, s.lang)] for s in bundle.sequence]
+    else:
+        for part in bundle.parts:
+            pieces.append(fronts[part.lang])
+            pieces += [sheets[(s.slug, s.lang)] for s in part.sheets]
+    pieces.append(_Piece("closing", 1, (closing.data,), tree=closing.tree.finished()))
+    start = 0
+    for piece in pieces:
+        piece.start, start = start, start + piece.pages
+    return pieces
+
+
+def _numbers(bundle: BundleView, pieces: list[_Piece],
+             sheets: Mapping[tuple[str, str], _Piece]) -> dict[str, dict[str, str]]:
+    """The page numbers the contents of each language print (page index i, 0 the cover,
+    carries page label and number i)."""
+    out = {}
+    for part in bundle.parts:
+        _, targets = _targets(part, pieces, sheets)
+        out[part.lang] = {key: part.page_number(n) for key, n in targets.items()}
+    return out
 
 
 def render_bundle_pdf(bundle: BundleView, sheet_pdfs: Mapping[tuple[str, str], Path | bytes],
@@ -511,7 +626,7 @@ class _Out:
                 self.forms.append(self.w.new_stream(copy.text(head), data))
             copy.drain()
 
-    def _stamp(self, copy: Copy, pdf: Pdf, page: pikepdf.Object, index: int) -> None:
+    def _stamp(self, page: pikepdf.Object, index: int) -> None:
         """Draw the page number of page ``index`` over ``page`` as a form XObject under a
         fixed name, the page's own contents in ``q``/``Q``."""
         if index == 0:
@@ -520,20 +635,12 @@ class _Out:
         res = Dictionary(dict(res.items())) if res is not None else Dictionary()
         xobjects = res.get("/XObject")
         xobjects = Dictionary(dict(xobjects.items())) if xobjects is not None else Dictionary()
-        xobjects.NxPageNumber = self._placeholder(copy, pdf, self.forms[index - 1])
+        xobjects.NxPageNumber = ref(self.forms[index - 1])
         res.XObject = xobjects
         page.Resources = res
         contents = page.get("/Contents")
         old = list(contents) if isinstance(contents, Array) else [contents]
-        page.Contents = Array([self._placeholder(copy, pdf, self.begin), *old,
-                               self._placeholder(copy, pdf, self.end)])
-
-    @staticmethod
-    def _placeholder(copy: Copy, pdf: Pdf, num: int) -> pikepdf.Object:
-        """An object of ``pdf`` that stands for output object ``num``."""
-        obj = pdf.make_indirect(Dictionary())
-        copy.alias(obj, num)
-        return obj
+        page.Contents = Array([ref(self.begin), *old, ref(self.end)])
 
     def sheet(self, piece: _Piece) -> int:
         """Copy a sheet: its pages (stamped, ``/StructParents`` and annotations'
@@ -557,7 +664,7 @@ class _Out:
                 for annot in obj.get("/Annots", ()):
                     if "/StructParent" in annot:
                         annot.StructParent = offset + int(annot.StructParent)
-                self._stamp(copy, pdf, obj, piece.start + i)
+                self._stamp(obj, piece.start + i)
                 self.page_nums[piece.start + i] = copy.number(obj)
             kids = tree.K
             part = kids[0] if isinstance(kids, Array) else kids
@@ -573,28 +680,29 @@ class _Out:
         trees, the contents' links pointing at the pages written before; return piece index
         -> structure element number."""
         drawn = [(i, p) for i, p in enumerate(pieces) if p.kind != "sheet"]
-        sources = [Pdf.open(io.BytesIO(p.data)) for _, p in drawn]
+        sources = [Pdf.open(io.BytesIO(data)) for _, p in drawn for data in p.data]
         try:
             with Pdf.new() as pdf:
                 copy = Copy(self.w, pdf, {pdf.Root.Pages.objgen: self.page_tree})
                 local: dict[int, int] = {}  # page index in the bundle -> in pdf
-                for (_, piece), source in zip(drawn, sources):
+                for _, piece in drawn:
                     for j in range(piece.pages):
-                        local[piece.start + j] = len(pdf.pages) + j
+                        local[piece.start + j] = len(local)
+                for source in sources:
                     pdf.pages.extend(source.pages)
 
                 def target(n: int) -> pikepdf.Object:
                     if n in local:
                         return pdf.pages[local[n]].obj
-                    return self._placeholder(copy, pdf, self.page_nums[n])
+                    return ref(self.page_nums[n])
 
                 self._links(pdf, bundle, pieces, sheets, local, target)
-                document = self._placeholder(copy, pdf, self.document)
+                document = ref(self.document)
                 found = Found({}, [])
                 elems: dict[int, pikepdf.Object] = {}
                 for i, piece in drawn:
                     assert piece.tree is not None
-                    elem = write_tree(pdf, piece.tree.finished(), document,
+                    elem = write_tree(pdf, piece.tree, document,
                                       local[piece.start], found)
                     if elem is not None:
                         elems[i] = elem
@@ -603,7 +711,7 @@ class _Out:
                 self._parent_tree(pdf, copy, found)
                 back = {j: n for n, j in local.items()}
                 for j, page in enumerate(pdf.pages):
-                    self._stamp(copy, pdf, page.obj, back[j])
+                    self._stamp(page.obj, back[j])
                     self.page_nums[back[j]] = copy.number(page.obj)
                 numbers = {i: copy.number(elem) for i, elem in elems.items()}
                 copy.drain()

@@ -32,8 +32,16 @@ from typing import BinaryIO
 import pikepdf
 from pikepdf import Dictionary, Name, Pdf
 
-# A literal string (qpdf escapes every parenthesis inside one), a hex string, or a reference.
-_TOKEN = re.compile(rb"\((?:[^\\)]|\\.)*\)|<[0-9A-Fa-f\s]*>|(?<![\w.#/])(\d+) (\d+) R")
+# A literal string (qpdf escapes every parenthesis inside one), a hex string, a reference,
+# or a name standing for an object of the output (:func:`ref`).
+_TOKEN = re.compile(rb"\((?:[^\\)]|\\.)*\)|<[0-9A-Fa-f\s]*>|(?<![\w.#/])(\d+) (\d+) R"
+                    rb"|/NxOut(\d+)(?![\w#])")
+
+
+def ref(num: int) -> Name:
+    """A stand-in for output object ``num`` to put into a source's objects: written as a
+    reference to it (cheaper than a new indirect object of the source)."""
+    return Name("/NxOut%d" % num)
 
 
 class Writer:
@@ -149,9 +157,11 @@ class Copy:
         self.numbers[obj.objgen] = num
 
     def _sub(self, match: re.Match) -> bytes:
-        if match.group(1) is None:
-            return match.group(0)
-        return b"%d 0 R" % self._number((int(match.group(1)), int(match.group(2))))
+        if match.group(1) is not None:
+            return b"%d 0 R" % self._number((int(match.group(1)), int(match.group(2))))
+        if match.group(3) is not None:
+            return match.group(3) + b" 0 R"
+        return match.group(0)
 
     def text(self, obj: object) -> bytes:
         """``obj`` as PDF text in the output: a reference for an indirect object (copied),
@@ -179,4 +189,4 @@ def name(text: str) -> bytes:
     return Name("/" + text).unparse()
 
 
-__all__ = ["Copy", "Writer", "name", "stream_data", "unparse"]
+__all__ = ["Copy", "Writer", "name", "ref", "stream_data", "unparse"]
