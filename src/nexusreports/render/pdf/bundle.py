@@ -37,44 +37,18 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import (
-    BaseDocTemplate,
-    Flowable,
-    Frame,
-    PageTemplate,
-    Spacer,
-    Table,
-    TableStyle,
-)
+from reportlab.platypus import (BaseDocTemplate, Flowable, Frame, PageTemplate, Spacer, Table,
+                                TableStyle)
 
 from ...theme import Theme
 from ...view import BundlePart, BundleView
 from .. import SUMMARY_COLUMNS_MM
-from .archive import (
-    PRODUCER,
-    Found,
-    Metadata,
-    artifact_rest,
-    creation_stamp,
-    deflate,
-    fix_to_unicode,
-    write_tree,
-    xmp,
-)
+from .archive import (PRODUCER, Found, Metadata, artifact_rest, creation_stamp, deflate,
+                      fix_to_unicode, write_tree, xmp)
 from .incremental import Copy, Writer, ref, stream_data
 from .sheet import CREATOR, icc_profile, markup, metadata, new_canvas, register_fonts
-from .tagging import (
-    Element,
-    LinkRef,
-    MarkedRef,
-    Step,
-    Tagger,
-    artifact,
-    attach,
-    marked,
-    tagger_of,
-    within,
-)
+from .tagging import (Element, LinkRef, MarkedRef, Step, Tagger, artifact, attach, marked,
+                      tagger_of, within)
 from .tagging import TaggedParagraph as Paragraph
 
 log = logging.getLogger("nexusreports")
@@ -313,24 +287,6 @@ def _contents_pdf(bundle: BundleView, part: BundlePart, kit: _Kit, numbers: Mapp
     return _Drawn(data, pages, tagger), record
 
 
-def _contents_pages(bundle: BundleView, part: BundlePart, kit: _Kit,
-                    numbers: Mapping[str, str]) -> int:
-    """How many pages the contents of ``part`` take, measured without drawing them (a frame
-    filled as ReportLab's fills it); a first guess, checked by drawing."""
-    _, frame = _front_doc(bundle, part, kit, Tagger(), io.BytesIO(), False, first=True)
-    width, height = frame._aW, frame._aH
-    pages, avail, at_top = 1, height, True
-    for flowable in _contents_story(part, kit, numbers, _Record()):
-        _, h = flowable.wrap(width, avail)
-        before = 0 if at_top else flowable.getSpaceBefore()
-        if before + h > avail + 1e-6 and not at_top:
-            pages, avail, before = pages + 1, height, 0
-            _, h = flowable.wrap(width, avail)
-        avail -= before + h + flowable.getSpaceAfter()
-        at_top = False
-    return pages
-
-
 def _summary_pdf(bundle: BundleView, part: BundlePart, kit: _Kit, invariant: bool) -> _Drawn:
     """The summary of ``part`` (its heading and table), from a new page on: drawn once, as it
     prints no page number."""
@@ -452,27 +408,16 @@ def _arrange(bundle: BundleView, kit: _Kit, cover: _Drawn, closing: _Drawn,
     """The pieces in page order with their first pages, the contents drawn with the page
     numbers they print.
 
-    The summaries print no page number: each is drawn once.  The contents are measured
-    first (:func:`_contents_pages`) to guess the numbers, then drawn; drawn again (at most
-    twice) while the numbers found differ from the ones printed."""
+    The summaries print no page number: each is drawn once.  The contents are drawn with
+    the numbers found the last time they were drawn (none the first time), until the numbers
+    stop changing (in practice twice)."""
     summaries = {p.lang: _summary_pdf(bundle, p, kit, invariant) for p in bundle.parts}
-    one_page = {p.lang: 1 for p in bundle.parts}
-    counts = dict(one_page)
-    for _ in range(3):  # the guess: contents measured with the numbers they would print
-        guess = _numbers(bundle, _order(bundle, sheets, counts, summaries, cover, closing),
-                         sheets)
-        measured = {p.lang: _contents_pages(bundle, p, kit, guess[p.lang])
-                    for p in bundle.parts}
-        if measured == counts:
-            break
-        counts = measured
-    numbers = guess
+    numbers: dict[str, dict[str, str]] = {p.lang: {} for p in bundle.parts}
     pieces: list[_Piece] = []
     for _ in range(3):
         contents = {p.lang: _contents_pdf(bundle, p, kit, numbers[p.lang], invariant)
                     for p in bundle.parts}
-        pieces = _order(bundle, sheets, {k: d.pages for k, (d, _) in contents.items()},
-                        summaries, cover, closing, contents)
+        pieces = _order(bundle, sheets, contents, summaries, cover, closing)
         wanted = _numbers(bundle, pieces, sheets)
         if wanted == numbers:
             break
@@ -481,25 +426,19 @@ def _arrange(bundle: BundleView, kit: _Kit, cover: _Drawn, closing: _Drawn,
 
 
 def _order(bundle: BundleView, sheets: Mapping[tuple[str, str], _Piece],
-           counts: Mapping[str, int], summaries: Mapping[str, _Drawn], cover: _Drawn,
-           closing: _Drawn, contents: Mapping[str, tuple[_Drawn, _Record]] | None = None
-           ) -> list[_Piece]:
-    """The pieces in page order, each with its first page; a language's contents take
-    ``counts[lang]`` pages (drawn: ``contents``, or only counted)."""
+           contents: Mapping[str, tuple[_Drawn, _Record]], summaries: Mapping[str, _Drawn],
+           cover: _Drawn, closing: _Drawn) -> list[_Piece]:
+    """The pieces in page order, each with its first page; a language's front piece is its
+    contents followed by its summary (one structure element)."""
     fronts = {}
     for part in bundle.parts:
         summary = summaries[part.lang]
-        pages = counts[part.lang]
-        record = _Record()
-        tree = None
-        data: tuple[bytes, ...] = ()
-        if contents is not None:
-            drawn, record = contents[part.lang]
-            data = (drawn.data, summary.data)
-            head, tail = drawn.tree.finished(), summary.tree.finished()
-            tree = Element(head.step, [*head.kids, *_shifted(tail, pages).kids], head.drawn)
-        record.marks["summary"] = pages
-        fronts[part.lang] = _Piece("front", pages + summary.pages, data, lang=part.lang,
+        drawn, record = contents[part.lang]
+        head, tail = drawn.tree.finished(), summary.tree.finished()
+        tree = Element(head.step, [*head.kids, *_shifted(tail, drawn.pages).kids], head.drawn)
+        record.marks["summary"] = drawn.pages
+        fronts[part.lang] = _Piece("front", drawn.pages + summary.pages,
+                                   (drawn.data, summary.data), lang=part.lang,
                                    record=record, tree=tree)
     pieces = [_Piece("cover", 1, (cover.data,), tree=cover.tree.finished())]
     if bundle.arrangement == "by-project":
