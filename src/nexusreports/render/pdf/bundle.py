@@ -43,12 +43,12 @@ from reportlab.platypus import (BaseDocTemplate, Flowable, Frame, PageTemplate, 
 from ...theme import Theme
 from ...view import BundlePart, BundleView
 from .. import SUMMARY_COLUMNS_MM
-from .archive import (PRODUCER, Found, Metadata, artifact_rest, creation_stamp, deflate,
-                      fix_to_unicode, write_tree, xmp)
+from .archive import (_TABLE_ATTRS, PRODUCER, Metadata, creation_stamp, deflate,
+                      fix_to_unicode, xmp)
 from .incremental import Copy, Writer, ref, stream_data
 from .sheet import CREATOR, icc_profile, markup, metadata, new_canvas, register_fonts
-from .tagging import (Element, LinkRef, MarkedRef, Step, Tagger, artifact, attach, marked,
-                      tagger_of, within)
+from .tagging import (Element, LinkRef, MarkedRef, Step, Tagger, artifact, artifact_unmarked,
+                      attach, marked, tagger_of, within)
 from .tagging import TaggedParagraph as Paragraph
 
 log = logging.getLogger("nexusreports")
@@ -127,6 +127,7 @@ def _cover_pdf(bundle: BundleView, kit: _Kit, invariant: bool) -> _Drawn:
                 y -= bh
                 block.drawOn(c, ml, y)
     c.setTitle(bundle.info.title)
+    artifact_unmarked(c)
     c.showPage()
     c.save()
     return _Drawn(buf.getvalue(), 1, tagger)
@@ -153,6 +154,7 @@ def _closing_pdf(bundle: BundleView, kit: _Kit, invariant: bool) -> _Drawn:
         y -= ph + 8 * mm
     c.setFillColor(kit.colours["accent"])
     c.rect(w / 2 - 20 * mm, y - 4 * mm, 40 * mm, 1.6 * mm, stroke=0, fill=1)
+    artifact_unmarked(c)
     c.showPage()
     c.save()
     return _Drawn(buf.getvalue(), 1, tagger)
@@ -252,7 +254,8 @@ def _front_doc(bundle: BundleView, part: BundlePart, kit: _Kit, tagger: Tagger, 
                           creator=CREATOR)
     frame = Frame(ml, bottom, w - ml - mr, top - bottom, leftPadding=0, rightPadding=0,
                   topPadding=0, bottomPadding=0)
-    doc.addPageTemplates([PageTemplate("front", frames=[frame], onPage=band)])
+    doc.addPageTemplates([PageTemplate("front", frames=[frame], onPage=band,
+                                       onPageEnd=lambda canvas, _: artifact_unmarked(canvas))])
     return doc, frame
 
 
@@ -636,46 +639,49 @@ class _Out:
                     return ref(self.page_nums[n])
 
                 self._links(pdf, bundle, pieces, sheets, local, target)
-                document = ref(self.document)
-                found = Found({}, [])
-                elems: dict[int, pikepdf.Object] = {}
+                back = {j: n for n, j in local.items()}
+                pages = [copy.number(page.obj) for page in pdf.pages]  # local index -> number
+                links = {}  # (local page, index among its links) -> annotation number
+                for j, page in enumerate(pdf.pages):
+                    found = [a for a in page.obj.get("/Annots", ()) if a.get("/Subtype") ==
+                             Name.Link]
+                    links.update({(j, k): copy.number(a) for k, a in enumerate(found)})
+                tree = _TreeText(self.w, pages, links)
+                numbers = {}
                 for i, piece in drawn:
                     assert piece.tree is not None
-                    elem = write_tree(pdf, piece.tree, document,
-                                      local[piece.start], found)
-                    if elem is not None:
-                        elems[i] = elem
-                artifact_rest(pdf)
+                    number = tree.write(piece.tree, self.document, local[piece.start])
+                    if number is not None:
+                        numbers[i] = number
                 fix_to_unicode(pdf)
-                self._parent_tree(pdf, copy, found)
-                back = {j: n for n, j in local.items()}
+                self._parent_tree(pdf, copy, tree)
                 for j, page in enumerate(pdf.pages):
                     self._stamp(page.obj, back[j])
-                    self.page_nums[back[j]] = copy.number(page.obj)
-                numbers = {i: copy.number(elem) for i, elem in elems.items()}
+                    self.page_nums[back[j]] = pages[j]
                 copy.drain()
         finally:
             for source in sources:
                 source.close()
         return numbers
 
-    def _parent_tree(self, pdf: Pdf, copy: Copy, found: Found) -> None:
+    def _parent_tree(self, pdf: Pdf, copy: Copy, tree: _TreeText) -> None:
         """ParentTree entries for the pages drawn here (as :func:`.archive.link_parent_tree`
         makes them), keyed after the sheets'."""
         for i, page in enumerate(pdf.pages):
-            if i in found.marks:
-                by_mcid = found.marks[i]
+            if i in tree.marks:
+                by_mcid = tree.marks[i]
                 if sorted(by_mcid) != list(range(len(by_mcid))):
                     raise ValueError(f"page {i + 1}: MCIDs {sorted(by_mcid)} are not 0..n-1")
                 page.obj.StructParents = self.next_key
-                array = pdf.make_indirect(Array([by_mcid[n] for n in range(len(by_mcid))]))
-                self.nums.append((self.next_key, copy.text(array)))
+                refs = b" ".join(b"%d 0 R" % by_mcid[n] for n in range(len(by_mcid)))
+                self.nums.append((self.next_key, b"[ %s ]" % refs))
                 self.next_key += 1
             if "/Annots" in page.obj and len(page.obj.Annots):
                 page.obj.Tabs = Name.S
-        for annot, elem in found.objrs:
-            annot.StructParent = self.next_key
-            self.nums.append((self.next_key, copy.text(elem)))
+        annots = {copy.number(a): a for page in pdf.pages for a in page.obj.get("/Annots", ())}
+        for annot, elem in tree.objrs:
+            annots[annot].StructParent = self.next_key
+            self.nums.append((self.next_key, b"%d 0 R" % elem))
             self.next_key += 1
 
     @staticmethod
@@ -740,6 +746,77 @@ class _Out:
         kids = [self.w.new(b"<< /Limits [ %d %d ] /Nums [ %s ] >>"
                            % (leaf[0][0], leaf[-1][0], entries(leaf))) for leaf in leaves]
         return self.w.new(b"<< /Kids [ %s ] >>" % b" ".join(b"%d 0 R" % k for k in kids))
+
+
+class _TreeText:
+    """Structure elements recorded while drawing (:class:`.tagging.Element`) written straight
+    into the file, as :func:`.archive.write_tree` writes them into a pikepdf document (the
+    same elements and keys), keeping only numbers: what each page's MCIDs belong to
+    (``marks``) and each link annotation's element (``objrs``).  ``pages`` maps the pages
+    the elements were recorded on to their objects, ``links`` (page, index among its
+    links) to the link annotations."""
+
+    def __init__(self, writer: Writer, pages: list[int], links: Mapping[tuple[int, int], int]):
+        self.w, self.pages, self.links = writer, pages, links
+        self.marks: dict[int, dict[int, int]] = {}
+        self.objrs: list[tuple[int, int]] = []
+
+    @staticmethod
+    def _kept(elem: Element) -> bool:
+        """Whether writing ``elem`` gives an element (:func:`.archive.write_tree` drops one
+        with no content at all, but an empty table cell)."""
+        step = elem.step
+        return bool(step.actual or step.alt or step.role in ("TD", "TH") or any(
+            not isinstance(kid, Element) or _TreeText._kept(kid) for kid in elem.kids))
+
+    def write(self, elem: Element, parent: int, page_offset: int = 0) -> int | None:
+        """Write ``elem`` (recorded on pages ``page_offset``...) and its descendants under
+        ``parent``; its number (``None``: nothing written, as for no content at all)."""
+        if not self._kept(elem):
+            return None
+        step = elem.step
+        num = self.w.reserve()
+        kids: list[bytes] = []
+        first = next((k.page for k in elem.kids if isinstance(k, MarkedRef)), None)
+        for kid in elem.kids:
+            if isinstance(kid, Element):
+                written = self.write(kid, num, page_offset)
+                if written is not None:
+                    kids.append(b"%d 0 R" % written)
+            elif isinstance(kid, MarkedRef):
+                page = page_offset + kid.page
+                self.marks.setdefault(page, {})[kid.mcid] = num
+                kids.append(b"%d" % kid.mcid if kid.page == first else
+                            b"<< /MCID %d /Pg %d 0 R /Type /MCR >>" % (kid.mcid,
+                                                                        self.pages[page]))
+            else:
+                page = page_offset + kid.page
+                annot = self.links[(page, kid.index)]
+                kids.append(b"<< /Obj %d 0 R /Pg %d 0 R /Type /OBJR >>" % (annot,
+                                                                          self.pages[page]))
+                self.objrs.append((annot, num))
+        single = len(kids) == 1 and not kids[0].startswith(b"<<")
+        body = [b"<<"]
+        attrs = dict(step.attrs)
+        if attrs:
+            owner = "Table" if set(attrs) <= _TABLE_ATTRS else "Layout"
+            a = Dictionary(O=Name("/" + owner))
+            for key, value in attrs.items():
+                a[Name("/" + key)] = Name("/" + value) if isinstance(value, str) else value
+            body.append(b"/A " + a.unparse())
+        if step.actual is not None:
+            body.append(b"/ActualText " + _string(step.actual))
+        if step.alt is not None:
+            body.append(b"/Alt " + _string(step.alt))
+        body.append(b"/K " + (kids[0] if single else b"[ %s ]" % b" ".join(kids)))
+        if step.lang:
+            body.append(b"/Lang " + _string(step.lang))
+        body.append(b"/P %d 0 R" % parent)
+        if first is not None:
+            body.append(b"/Pg %d 0 R" % self.pages[page_offset + first])
+        body.append(b"/S " + Name("/" + step.role).unparse() + b" /Type /StructElem >>")
+        self.w.object(num, b" ".join(body))
+        return num
 
 
 def _string(text: str) -> bytes:
