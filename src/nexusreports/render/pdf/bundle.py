@@ -265,25 +265,30 @@ def _heading(kit: _Kit) -> ParagraphStyle:
                      textColor=kit.colours["primary"], spaceAfter=6 * mm)
 
 
-def _contents_story(part: BundlePart, kit: _Kit, numbers: Mapping[str, str],
-                    record: _Record) -> list[Flowable]:
+def _contents_story(part: BundlePart, kit: _Kit) -> list[Flowable]:
+    """The contents of ``part``: heading and entries (numbered by :func:`_contents_pdf`)."""
+    record = _Record()
     story: list[Flowable] = [Paragraph(markup(part.contents), _heading(kit)).tagged("H2")]
-    story.append(_TocEntry("summary", part.summary, numbers.get("summary", ""), kit, record))
+    story.append(_TocEntry("summary", part.summary, "", kit, record))
     for sheet in part.sheets:
-        story.append(_TocEntry(sheet.slug, sheet.project_name, numbers.get(sheet.slug, ""),
-                               kit, record))
+        story.append(_TocEntry(sheet.slug, sheet.project_name, "", kit, record))
     return story
 
 
-def _contents_pdf(bundle: BundleView, part: BundlePart, kit: _Kit, numbers: Mapping[str, str],
-                  invariant: bool) -> tuple[_Drawn, _Record]:
-    """The contents of ``part``; ``numbers`` maps entry keys ("summary" or a sheet slug) to
+def _contents_pdf(bundle: BundleView, part: BundlePart, kit: _Kit, story: list[Flowable],
+                  numbers: Mapping[str, str], invariant: bool) -> tuple[_Drawn, _Record]:
+    """The contents of ``part`` drawn from ``story`` (:func:`_contents_story`, reused: its
+    paragraphs are parsed once); ``numbers`` maps entry keys ("summary" or a sheet slug) to
     the page numbers printed.  Returns what was drawn and what was recorded while drawing."""
     record = _Record()
+    for entry in story:
+        entry.__dict__.pop("_postponed", None)  # (ReportLab's mark of a flowable moved on)
+        if isinstance(entry, _TocEntry):
+            entry.number, entry.record = numbers.get(entry.key, ""), record
     tagger = Tagger(Step("Part", lang=part.locale_id))
     buf = io.BytesIO()
     doc, _ = _front_doc(bundle, part, kit, tagger, buf, invariant, first=True)
-    doc.build(_contents_story(part, kit, numbers, record))
+    doc.build(list(story))
     data = buf.getvalue()
     with Pdf.open(io.BytesIO(data)) as pdf:
         pages = len(pdf.pages)
@@ -415,11 +420,12 @@ def _arrange(bundle: BundleView, kit: _Kit, cover: _Drawn, closing: _Drawn,
     the numbers found the last time they were drawn (none the first time), until the numbers
     stop changing (in practice twice)."""
     summaries = {p.lang: _summary_pdf(bundle, p, kit, invariant) for p in bundle.parts}
+    stories = {p.lang: _contents_story(p, kit) for p in bundle.parts}
     numbers: dict[str, dict[str, str]] = {p.lang: {} for p in bundle.parts}
     pieces: list[_Piece] = []
     for _ in range(3):
-        contents = {p.lang: _contents_pdf(bundle, p, kit, numbers[p.lang], invariant)
-                    for p in bundle.parts}
+        contents = {p.lang: _contents_pdf(bundle, p, kit, stories[p.lang], numbers[p.lang],
+                                          invariant) for p in bundle.parts}
         pieces = _order(bundle, sheets, contents, summaries, cover, closing)
         wanted = _numbers(bundle, pieces, sheets)
         if wanted == numbers:
