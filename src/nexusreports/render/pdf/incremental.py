@@ -41,7 +41,7 @@ _TOKEN = re.compile(rb"\((?:[^\\)]|\\.)*\)|<[0-9A-Fa-f\s]*>|(?<![\w.#/])(\d+) (\
 def ref(num: int) -> Name:
     """A stand-in for output object ``num`` to put into a source's objects: written as a
     reference to it (cheaper than a new indirect object of the source)."""
-    return Name("/NxOut%d" % num)
+    return Name(f"/NxOut{num}")
 
 
 class Writer:
