@@ -330,6 +330,24 @@ def test_the_pdf_bundle_is_written_from_the_sheet_files_holding_one_open_at_a_ti
     assert (tmp_path / PDF_NAME).read_bytes() == from_bytes
 
 
+def test_a_sheet_file_missing_or_no_pdf_is_named_with_what_to_do(bundle_build, bundle_view,
+                                                                  theme, tmp_path):
+    from nexusreports.bundle import write_pdf
+    from nexusreports.errors import TemplateError
+
+    files = {(s.slug, s.lang): bundle_build / s.lang / f"{s.slug}.pdf"
+             for s in bundle_view.sequence}
+    broken = tmp_path / "atmp.pdf"
+    broken.write_bytes(b"not a PDF")
+    for bad in (tmp_path / "gone.pdf", broken):
+        with (tmp_path / PDF_NAME).open("w+b") as target, \
+                pytest.raises(TemplateError) as caught:
+            write_pdf(bundle_view, {**files, ("atmp", "en"): bad}, theme, target)
+        assert bad.name in str(caught.value)
+        assert "the PDF sheet cannot be read for the briefing bundle" in str(caught.value)
+        assert "build again" in str(caught.value)
+
+
 # --- when the bundle is (not) made --------------------------------------------------------
 
 def test_a_build_narrowed_by_only_or_lang_makes_no_bundle(tmp_path):

@@ -419,7 +419,18 @@ class _Piece:
 
 
 def _open(source: Path | bytes) -> Pdf:
-    return Pdf.open(io.BytesIO(source)) if isinstance(source, bytes) else Pdf.open(source)
+    """A sheet PDF opened (for the file: :class:`TemplateError` naming it when it is
+    missing or no PDF)."""
+    if isinstance(source, bytes):
+        return Pdf.open(io.BytesIO(source))
+    try:
+        return Pdf.open(source)
+    except (OSError, pikepdf.PdfError) as exc:
+        from ...errors import TemplateError
+
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise TemplateError(Path(source), f"the PDF sheet cannot be read for the briefing "
+                            f"bundle ({why}): build again to write it anew") from exc
 
 
 def _arrange(bundle: BundleView, kit: _Kit, cover: _Drawn, closing: _Drawn,
@@ -510,8 +521,9 @@ def write_bundle_pdf(bundle: BundleView, sheet_pdfs: Mapping[tuple[str, str], Pa
     only by a few numbers a sheet (and the contents and summary pages, drawn in full).
 
     ``invariant`` fixes dates and ids (``SOURCE_DATE_EPOCH``) so equal input gives equal
-    bytes.  Raises :class:`~nexusreports.errors.TemplateError` for an unusable theme font
-    and ``KeyError`` for a missing sheet.
+    bytes.  Raises :class:`~nexusreports.errors.TemplateError` for an unusable theme font or
+    a sheet file that is missing or no PDF, and ``KeyError`` for a sheet not in
+    ``sheet_pdfs``.
     """
     kit = _kit(theme)
     cover = _cover_pdf(bundle, kit, invariant)
