@@ -85,7 +85,7 @@ def docx_errors(data: bytes) -> list[str]:
 
 @pytest.fixture(scope="session", autouse=True)
 def every_docx_is_schema_valid():
-    """Wrap the two places that zip a .docx (a Word sheet, the Word bundle) so that every
+    """Wrap the two places that write a .docx (a Word sheet, the Word bundle) so that every
     document any test makes is checked by openxml-audit as it is made: an error fails the
     test that made it, with the validator's messages."""
     import nexusreports.render.word.bundle as word_bundle
@@ -99,9 +99,21 @@ def every_docx_is_schema_valid():
             return data
         return wrapper
 
+    def audited_stream(write):  # the bundle is written to a file: read it back
+        def wrapper(*args, **kwargs):
+            target = kwargs["target"] if "target" in kwargs else args[3]
+            start = target.tell()
+            write(*args, **kwargs)
+            end = target.tell()
+            target.seek(start)
+            errors = docx_errors(target.read(end - start))
+            assert not errors, "openxml-audit: " + "; ".join(errors[:10])
+        return wrapper
+
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(word_sheet, "_repack_parts", audited(word_sheet._repack_parts))
-        patch.setattr(word_bundle, "_zip_with_time", audited(word_bundle._zip_with_time))
+        patch.setattr(word_bundle, "write_bundle_docx",
+                      audited_stream(word_bundle.write_bundle_docx))
         yield
 
 
@@ -114,10 +126,15 @@ def every_pdf_built_is_publishable(monkeypatch):
     from tagged import tree_problems, validation_problems
 
     made: list[bytes] = []
-    real = archive.save
+    real, real_canvas = archive.save, archive.save_canvas
 
     def save(pdf):
         data = real(pdf)
+        made.append(data)
+        return data
+
+    def save_canvas(canvas, buf):  # a sheet, tagged by ReportLab itself
+        data = real_canvas(canvas, buf)
         made.append(data)
         return data
 
@@ -131,6 +148,7 @@ def every_pdf_built_is_publishable(monkeypatch):
         return pages
 
     monkeypatch.setattr(archive, "save", save)
+    monkeypatch.setattr(archive, "save_canvas", save_canvas)
     monkeypatch.setattr(bundle, "write_bundle_pdf", write_bundle)
     yield made  # (a test that saves a PDF that is not meant to be one of ours clears it)
     for data in made:

@@ -147,6 +147,36 @@ def test_a_compressed_stream_ending_in_a_carriage_return_keeps_its_length_right(
     assert [f.rule_id for f in report.failures if "STREAM-LENGTH" in f.rule_id] == []
 
 
+def test_a_sheet_stream_whose_compressed_bytes_end_in_a_carriage_return_keeps_its_length(
+        every_pdf_built_is_publishable, shipped):
+    # a sheet is made PDF/A by ReportLab itself (no qpdf rewrite): the same trap there
+    import zlib
+
+    import page
+    from reportlab.pdfbase import pdfdoc
+
+    from nexusreports.render.pdf.archive import Metadata, publish_canvas
+    from nexusreports.render.pdf.sheet import icc_profile, new_canvas, register_fonts
+    from nexusreports.render.pdf.tagging import Tagger
+
+    data = next(d for d in (b"x%d " % i * 50 for i in range(100_000))
+                if zlib.compress(d).endswith(b"\r"))
+    buf = io.BytesIO()
+    theme = shipped[1]
+    canvas = new_canvas(buf, register_fonts(theme), 9, invariant=True, lang="en-GB")
+    canvas.showPage()
+    stream = pdfdoc.PDFStream(content=data, filters=[pdfdoc.PDFZCompress])
+    canvas._doc.Reference(stream)  # an object of the file, referred to by nothing
+    meta = Metadata("t", "a", "s", "k", "en-GB", "c")
+    out = publish_canvas(canvas, buf, Tagger().finished(), meta, icc_profile(theme))
+    every_pdf_built_is_publishable.clear()  # a bare page, not one of our PDFs
+    report = page.validate_pdf_bytes(out, profile="2u")
+    assert [f.rule_id for f in report.failures if "STREAM" in f.rule_id] == []
+    with pikepdf.open(io.BytesIO(out)) as pdf:
+        assert any(isinstance(o, pikepdf.Stream) and o.read_bytes() == data
+                   for o in pdf.objects)
+
+
 # --- what the structure reads -------------------------------------------------------------------
 
 @pytest.mark.parametrize("lang", LANGS)

@@ -720,6 +720,94 @@ def test_the_contents_are_right_whatever_the_template(converted_restyled, sheet_
         assert name in flat(converted_restyled.pages[number].extract_text()), (slug, lang)
 
 
+def sheet_files(folder: Path) -> dict[tuple[str, str], Path]:
+    """The Word sheets a build wrote into ``folder``, keyed (slug, lang)."""
+    return {(slug, lang): folder / lang / f"{slug}.docx" for slug in ORDER for lang in LANGS}
+
+
+def rewrite_part(path: Path, name: str, change) -> None:
+    """Rewrite part ``name`` of the .docx at ``path`` with ``change(root)``."""
+    from lxml import etree
+
+    with zipfile.ZipFile(path) as src:
+        parts = {i.filename: src.read(i.filename) for i in src.infolist()}
+    root = etree.fromstring(parts[name])
+    change(root)
+    parts[name] = etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
+        for member, blob in parts.items():
+            dst.writestr(member, blob)
+
+
+def test_the_docx_bundle_is_made_of_the_word_sheet_files_never_rendering_one_again(
+        bundle_build, bundle_view, theme, tmp_path, monkeypatch):
+    import nexusreports.render.word as word
+    import nexusreports.render.word.sheet as word_sheet
+    from nexusreports.bundle import write_docx
+
+    def no_rendering(*args, **kwargs):
+        raise AssertionError("the Word bundle rendered a sheet again")
+
+    monkeypatch.setattr(word_sheet, "render_docx", no_rendering)
+    monkeypatch.setattr(word, "render_docx", no_rendering)
+    files = {}
+    for key, path in sheet_files(bundle_build).items():
+        files[key] = tmp_path / f"{key[1]}-{key[0]}.docx"
+        shutil.copy(path, files[key])
+    # a sentence no view makes, in the Dutch ATMP sheet's file only
+    marker = "Deze zin staat alleen in het bestand van het blad."
+
+    def add_sentence(root) -> None:
+        last = [t for t in root.iter(f"{W}t") if (t.text or "").strip()][-1]
+        last.text = marker
+
+    rewrite_part(files[("atmp", "nl")], "word/document.xml", add_sentence)
+    target = tmp_path / DOCX_NAME
+    with target.open("w+b") as handle:
+        write_docx(bundle_view, files, theme, handle)
+    doc = Document(str(target))
+    assert [t for t in body_texts(doc.element.body) if marker in t] == [marker]
+    # in the Dutch ATMP sheet's section: cover, contents, summary, Biotech Nexus, ATMP
+    atmp = [body_texts(block._element) for block in doc.sections[4].iter_inner_content()]
+    assert bundle_view.part("nl").sheets[1].project_name in sum(atmp, [])
+    assert marker in sum(atmp, [])
+
+
+@pytest.mark.parametrize("damage", ["missing", "not a zip"])
+def test_a_word_sheet_file_the_bundle_cannot_read_is_named_with_what_to_do(
+        bundle_build, bundle_view, theme, tmp_path, damage):
+    from nexusreports.bundle import write_docx
+    from nexusreports.errors import TemplateError
+
+    files = {}
+    for key, path in sheet_files(bundle_build).items():
+        files[key] = tmp_path / f"{key[1]}-{key[0]}.docx"
+        shutil.copy(path, files[key])
+    broken = files[("atmp", "en")]
+    if damage == "missing":
+        broken.unlink()
+    else:
+        broken.write_text("not a zip")
+    with pytest.raises(TemplateError) as caught:
+        write_docx(bundle_view, files, theme, io.BytesIO())
+    assert str(broken.name) in str(caught.value)
+    assert "the Word sheet cannot be read for the briefing bundle" in str(caught.value)
+    assert "build again to write it anew" in str(caught.value)
+
+
+def test_the_docx_bundle_of_the_files_a_build_wrote_is_that_of_the_views_rendered_anew(
+        bundle_view, theme, tmp_path, monkeypatch):
+    from nexusreports.bundle import write_docx
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    out = tmp_path / "out"
+    build(BuildOptions(data_dir=DATA, templates_dir=TEMPLATES, out_dir=out,
+                       formats=("docx",), bundle=False, jobs=2))
+    target = io.BytesIO()
+    write_docx(bundle_view, sheet_files(out), theme, target, invariant=True)
+    assert target.getvalue() == render_bundle_docx(bundle_view, theme, invariant=True)
+
+
 def test_the_docx_bundle_is_byte_identical_for_the_same_source_date_epoch(
         bundle_view, theme, monkeypatch):
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")

@@ -375,3 +375,21 @@ def test_a_hyphenated_name_wider_than_its_logo_cell_breaks_at_a_typed_hyphen(shi
     assert broken and broken[0].endswith("-") and broken[0] != "Max-"
     assert any(line.endswith("Forschungszentrum") for line in lines)
     assert "Health-RI" in " ".join(lines)
+
+
+def test_validate_lays_every_sheet_out_without_drawing_or_saving_one(shipped, monkeypatch):
+    # validate refuses what build would refuse (tests/test_invalid.py: the same messages);
+    # it gets there by measuring, so nothing is drawn, tagged, saved or zipped
+    from nexusreports.pipeline import BuildOptions, check_layout
+    from nexusreports.render.pdf import sheet as pdf_sheet
+    from nexusreports.render.word import sheet as word_sheet
+
+    made: list[str] = []
+    monkeypatch.setattr(pdf_sheet, "_draw", lambda *a: made.append("PDF drawn"))
+    monkeypatch.setattr(pdf_sheet, "publish_canvas", lambda *a: made.append("PDF saved"))
+    monkeypatch.setattr(word_sheet, "_repack_parts", lambda *a: made.append("Word zipped"))
+    projects, theme = shipped
+    check_layout(projects, theme, BuildOptions(data_dir=DATA, templates_dir=TEMPLATES))
+    assert made == []
+    render_pdf(view_of(shipped, "atmp", "nl"), theme)  # (the patches do catch a render)
+    assert "PDF drawn" in made and made[-1] == "PDF saved"

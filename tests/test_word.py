@@ -991,3 +991,77 @@ def test_bigger_key_figure_text_is_refused_for_the_sheets_libreoffice_runs_over(
                                 r"sheet does not fit", capsys.readouterr().err))
     assert refused == [("atmp", "nl"), ("biotech-nexus", "en"), ("biotech-nexus", "nl"),
                        ("infectieziekten", "nl"), ("precision-diagnostics", "nl")]
+
+
+# --- what is remembered between sheets (render/word: parsed template, measured heights) ---------
+
+def test_the_fit_check_alone_refuses_what_the_build_refuses(scratch, shipped):
+    """check_sheet_fit (for validate) runs every check render_docx runs, without the zip: a
+    shipped sheet passes both; with Normal at 30 pt both refuse it with the same message."""
+    from nexusreports.errors import ContentOverflow
+    from nexusreports.render.word import check_sheet_fit
+    from nexusreports.theme import load_theme
+
+    view = view_of(shipped, "atmp", "nl")
+    assert check_sheet_fit(view, shipped[1]) is None
+    restyled(scratch, 30)
+    theme = load_theme(scratch / "templates")
+    with pytest.raises(ContentOverflow) as by_build:
+        render_docx(view, theme, now=STAMP)
+    with pytest.raises(ContentOverflow) as by_check:
+        check_sheet_fit(view, theme)
+    assert str(by_check.value) == str(by_build.value)
+    assert "the nl-NL Word sheet does not fit on one page: the left column is" in str(
+        by_check.value)
+
+
+def test_a_changed_template_is_read_again_and_the_first_gives_its_bytes_again(scratch, shipped,
+                                                                             sheets):
+    """The template is parsed once per content (sha256), never per path: a restyle saved
+    over the same file in the same process is used at once, and the shipped bytes return
+    with the shipped template."""
+    from nexusreports.theme import load_theme
+
+    view = view_of(shipped, "atmp", "nl")
+    restyled(scratch, 10.5)
+    smaller = render_docx(view, load_theme(scratch / "templates"), now=STAMP)
+    sizes = {s.get(f"{{{W}}}val") for s in xml(smaller, "word/styles.xml").iterfind(
+        f".//{{{W}}}style[@{{{W}}}styleId='Normal']//{{{W}}}sz")}
+    assert sizes == {"21"}  # 10.5 pt in half points
+    assert smaller != sheets["atmp", "nl"]
+    assert render_docx(view, shipped[1], now=STAMP) == sheets["atmp", "nl"]
+
+
+def test_remembered_heights_are_the_heights_measured_afresh(shipped, sheets):
+    """The fit estimate remembers each paragraph's and cell's height by its XML and width,
+    per set of styles: after the same XML has been measured under other styles (Normal at
+    12.5 pt), every shipped sheet measures exactly as with nothing remembered."""
+    from nexusreports.render.word import fit
+
+    _, theme = shipped
+    restyled_docs = [docx.Document(io.BytesIO(data)) for data in sheets.values()]
+    for document in restyled_docs:  # the shipped sheets' XML, under the restyled styles
+        document.styles["Normal"].font.size = docx.shared.Pt(12.5)
+    warm = [fit.measure(d, theme)[:2] for d in restyled_docs]
+    shipped_docs = [docx.Document(io.BytesIO(data)) for data in sheets.values()]
+    remembered = [fit.measure(d, theme)[:2] for d in shipped_docs]
+    fit._HEIGHTS.clear()
+    fit._WIDTHS.clear()
+    afresh = [fit.measure(d, theme)[:2] for d in shipped_docs]
+    assert remembered == afresh
+    assert all(w[0] > a[0] for w, a in zip(warm, afresh))  # the restyle measured taller
+
+
+def test_parts_deflated_once_are_zipped_as_zipfile_zips_them(shipped, sheets):
+    """A part met again (styles, theme ... on every sheet) is written with the deflated
+    bytes kept from before; the sheet is byte for byte what zipfile's writestr made when
+    nothing was kept, and openxml-audit reads it (conftest)."""
+    from nexusreports.render.word import sheet
+
+    view = view_of(shipped, "precision-diagnostics", "en")
+    sheet._DEFLATED.clear()
+    written = render_docx(view, shipped[1], now=STAMP)
+    assert all(known is None for known in sheet._DEFLATED.values())
+    again = render_docx(view, shipped[1], now=STAMP)
+    assert any(known is not None for known in sheet._DEFLATED.values())
+    assert again == written == sheets["precision-diagnostics", "en"]

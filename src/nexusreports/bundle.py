@@ -6,8 +6,8 @@ the view to the renderer of each format, which draws it:
 
 * ``briefing-nl-en.pdf``: :func:`nexusreports.render.pdf.bundle.write_bundle_pdf`, streamed
   from the PDF sheets' files (one open at a time);
-* ``briefing-nl-en.docx``: :func:`nexusreports.render.word.bundle.render_bundle_docx`, from the
-  Word sheet template filled for every view.
+* ``briefing-nl-en.docx``: :func:`nexusreports.render.word.bundle.write_bundle_docx`, from the
+  Word sheets' files, streamed.
 
 Nothing here draws, formats a number or chooses a word.
 """
@@ -44,8 +44,19 @@ def render_pdf(bundle: BundleView, sheet_pdfs: Mapping[tuple[str, str], bytes], 
     return render_bundle_pdf(bundle, sheet_pdfs, theme, invariant=invariant)
 
 
+def write_docx(bundle: BundleView, sheet_files: Mapping[tuple[str, str], Path], theme: Theme,
+               target: BinaryIO, *, invariant: bool = False) -> None:
+    """Write ``briefing-nl-en.docx`` of ``bundle`` to ``target`` (a writable, seekable binary
+    file), from the Word sheets already written at ``sheet_files[(slug, lang)]`` (never
+    rendering a sheet again), one at a time: memory does not grow with the number of
+    sheets."""
+    from .render.word.bundle import write_bundle_docx
+    write_bundle_docx(bundle, sheet_files, theme, target, invariant=invariant)
+
+
 def render_docx(bundle: BundleView, theme: Theme, *, invariant: bool = False) -> bytes:
-    """``briefing-nl-en.docx`` of ``bundle``, on the Word sheet template."""
+    """``briefing-nl-en.docx`` of ``bundle`` as bytes, for callers without the sheet files:
+    each Word sheet is rendered once into a temporary folder, then :func:`write_docx`."""
     from .render.word.bundle import render_bundle_docx  # only a Word build loads docxtpl
     return render_bundle_docx(bundle, theme, invariant=invariant)
 
@@ -56,4 +67,5 @@ def page_count(pdf: bytes) -> int:
     return count(pdf)
 
 
-__all__ = ["DOCX_NAME", "PDF_NAME", "page_count", "render_docx", "render_pdf", "write_pdf"]
+__all__ = ["DOCX_NAME", "PDF_NAME", "page_count", "render_docx", "render_pdf", "write_docx",
+           "write_pdf"]

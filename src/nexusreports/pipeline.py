@@ -134,7 +134,9 @@ def views(projects: m.ProjectSet, options: BuildOptions) -> list[SheetView]:
 
 
 def check_layout(projects: m.ProjectSet, theme: Theme, options: BuildOptions) -> None:
-    """Render every requested sheet in memory, write nothing (``nexusreports validate``).
+    """Lay out every requested sheet, draw and write nothing (``nexusreports validate``):
+    a PDF sheet is measured region by region, a Word sheet filled and its fit to the page
+    checked, neither saved.
 
     Raises :class:`ErrorGroup` of :class:`ContentOverflow` naming each sheet whose text does
     not fit (fields and mm to cut), so ``validate`` catches what ``build`` would refuse.
@@ -143,11 +145,25 @@ def check_layout(projects: m.ProjectSet, theme: Theme, options: BuildOptions) ->
     for view in views(projects, options):
         for fmt in options.formats:
             try:
-                _render(view, fmt, theme, False, {})
+                _check_fit(view, fmt, theme)
             except ContentOverflow as exc:
-                errors.append(exc)
+                errors.append(_located(exc))
     if errors:
         raise ErrorGroup(errors)
+
+
+def _check_fit(view: SheetView, fmt: str, theme: Theme) -> None:
+    """Raise what rendering ``view`` as ``fmt`` would raise, without making the file."""
+    if fmt == "pdf":
+        from .render.pdf import layout_pdf
+
+        layout_pdf(view, theme)
+    elif fmt == "docx":
+        from .render.word import check_sheet_fit
+
+        check_sheet_fit(view, theme)
+    else:  # pragma: no cover - the CLI checks
+        raise ValueError(f"unknown format {fmt!r}")
 
 
 def build(options: BuildOptions, progress: Progress | None = None) -> BuildResult:

@@ -151,6 +151,33 @@ class Fonts:
     def files(self) -> list[Path]:
         return [self.regular, self.bold, self.italic, self.bold_italic]
 
+    def faces(self) -> dict[str, Path]:
+        """The files by the name each face is registered under (``Carlito-Bold``...)."""
+        f = self.family
+        return {f: self.regular, f"{f}-Bold": self.bold, f"{f}-Italic": self.italic,
+                f"{f}-BoldItalic": self.bold_italic}
+
+
+_READ: dict[tuple[str, str, int, int], Any] = {}
+"""TrueType fonts read once per process, by (name, path, size, modification time)."""
+
+
+def read_font(name: str, path: Path) -> Any:
+    """ReportLab's ``TTFont`` of ``path`` named ``name``, read once per process while the
+    file is unchanged: :attr:`Theme.charset` reads the faces, the PDF renderer registers
+    the same objects instead of reading the files again.  Raises what ReportLab raises."""
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    try:
+        stat = path.stat()
+    except OSError:
+        return TTFont(name, str(path))  # (ReportLab's own message for a file it cannot open)
+    key = (name, str(path), stat.st_size, stat.st_mtime_ns)
+    font = _READ.get(key)
+    if font is None:
+        font = _READ[key] = TTFont(name, str(path))
+    return font
+
 
 @dataclass(frozen=True)
 class Theme:
@@ -184,12 +211,12 @@ class Theme:
         Raises :class:`TemplateError` when a font file is not a TrueType font, or is cut off
         (ReportLab's parser then fails with ``struct.error``).
         """
-        from reportlab.pdfbase.ttfonts import TTFError, TTFontFile
+        from reportlab.pdfbase.ttfonts import TTFError
 
         points: set[int] | None = None
-        for path in self.fonts.files():
+        for name, path in self.fonts.faces().items():
             try:
-                face = set(TTFontFile(str(path)).charToGlyph)
+                face = set(read_font(name, path).face.charToGlyph)
             except (TTFError, OSError) as exc:
                 raise TemplateError(path, f"not a usable TrueType font ({exc})") from exc
             except (struct.error, IndexError, KeyError, ValueError) as exc:  # cut off

@@ -1,5 +1,5 @@
 """Every PDF byte: the one-page sheet (:mod:`.sheet`) and the briefing bundle (:mod:`.bundle`)."""
 
-from .sheet import CREATOR, markup, new_canvas, register_fonts, render_pdf
+from .sheet import CREATOR, layout_pdf, markup, new_canvas, register_fonts, render_pdf
 
-__all__ = ["CREATOR", "markup", "new_canvas", "register_fonts", "render_pdf"]
+__all__ = ["CREATOR", "layout_pdf", "markup", "new_canvas", "register_fonts", "render_pdf"]

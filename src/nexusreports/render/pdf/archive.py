@@ -1,5 +1,9 @@
-"""Tagged PDF, the file side: a pikepdf (qpdf) pass that makes ReportLab's output PDF/UA-1
-and PDF/A-2 at once.
+"""Tagged PDF, the file side: what makes ReportLab's output PDF/UA-1 and PDF/A-2 at once.
+
+A sheet is made so by ReportLab itself, before it saves (:func:`publish_canvas`: the
+structure tree, ParentTree and document level written into its own document, its streams
+and ToUnicode maps written as PDF/A wants them), so the file is written once.  The bundle,
+assembled from the sheets' files, goes through a pikepdf (qpdf) pass:
 
 :func:`publishable` takes the bytes ReportLab saved and the tree a
 :class:`~.tagging.Tagger` recorded while drawing, and
@@ -19,21 +23,28 @@ and PDF/A-2 at once.
   input under ``SOURCE_DATE_EPOCH`` gives equal bytes.
 
 The bundle (:mod:`.bundle`) uses the same pieces on a document assembled from tagged parts.
+Both ways give the same structure tree (the goldens in ``tests/golden`` did not change).
 """
 
 from __future__ import annotations
 
 import io
 import re
+import threading
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
-import pikepdf
-from pikepdf import Array, Dictionary, Name, Pdf, String
+from reportlab.pdfbase import pdfdoc
 
 from .tagging import Element, LinkRef, MarkedRef
+
+if TYPE_CHECKING:  # pikepdf is imported where it is used: a sheet never needs it
+    import pikepdf
+    from pikepdf import Pdf
 
 PDFA_PART, PDFA_CONFORMANCE = 2, "U"
 """PDF/A-2 level u (Unicode text) is what every PDF declares; PDF/UA-1 declares the tagging.
@@ -41,6 +52,8 @@ The files also meet every rule of level a (tagged) but its declaration: a file d
 level, and the level-u profile of page-validation refuses a file that declares level a."""
 PDFUA_PART = 1
 PRODUCER = "nexusreports (ReportLab, pikepdf)"
+SHEET_PRODUCER = "nexusreports (ReportLab)"
+"""A sheet is written by ReportLab alone (:func:`publish_canvas`); the bundle through pikepdf."""
 
 _TABLE_ATTRS = {"Scope", "ColSpan", "RowSpan", "Headers", "Summary"}
 
@@ -60,6 +73,7 @@ class Metadata:
     language: str
     creator: str
     stamp: str | None = None
+    producer: str = PRODUCER
 
 
 def creation_stamp(pdf: Pdf) -> str:
@@ -84,6 +98,7 @@ def write_tree(pdf: Pdf, root: Element, parent: pikepdf.Object, page_offset: int
     """Write ``root`` (recorded on pages ``page_offset``...) as a structure element under
     ``parent``; return it (``None`` for an element with no content at all).  ``found``
     collects its marked content and annotations."""
+    from pikepdf import Array, Dictionary, Name, String
     if found is None:
         found = Found({}, [])
     pages = pdf.pages
@@ -132,6 +147,7 @@ def write_tree(pdf: Pdf, root: Element, parent: pikepdf.Object, page_offset: int
 
 def new_tree_root(pdf: Pdf) -> pikepdf.Object:
     """An empty ``StructTreeRoot`` on ``pdf``'s catalog."""
+    from pikepdf import Array, Dictionary, Name
     root = pdf.make_indirect(Dictionary(Type=Name.StructTreeRoot, K=Array()))
     pdf.Root.StructTreeRoot = root
     return root
@@ -139,6 +155,7 @@ def new_tree_root(pdf: Pdf) -> pikepdf.Object:
 
 def _elements(node: pikepdf.Object) -> Iterable[pikepdf.Object]:
     """Every structure element under ``node`` (a StructTreeRoot or element), pre-order."""
+    from pikepdf import Array, Dictionary, Name
     kids = node.get("/K")
     if kids is None:
         return
@@ -151,6 +168,8 @@ def _elements(node: pikepdf.Object) -> Iterable[pikepdf.Object]:
 
 def _walk(pdf: Pdf) -> Found:
     """The marked content and OBJRs of every element of ``pdf``'s structure tree."""
+    import pikepdf
+    from pikepdf import Array, Dictionary, Name
     page_index = {p.obj.objgen: i for i, p in enumerate(pdf.pages)}
     found = Found({}, [])
     for elem in _elements(pdf.Root.StructTreeRoot):
@@ -171,6 +190,7 @@ def link_parent_tree(pdf: Pdf, found: Found | None = None) -> None:
     ``found``): each page's ``/StructParents`` indexes an array MCID -> element, each
     annotation in an OBJR gets a ``/StructParent`` pointing at its element; pages with
     annotations get ``/Tabs /S``."""
+    from pikepdf import Array, Dictionary, Name
     if found is None:
         found = _walk(pdf)
     nums = Array()
@@ -209,6 +229,8 @@ _SHOW = {"Tj", "TJ", "'", '"', "Do", "sh"}
 def artifact_rest(pdf: Pdf) -> None:
     """Wrap every painting operator drawn outside marked content in ``/Artifact BMC ... EMC``
     (bands, bars, rules, boxes, table backgrounds and lines: whatever was not tagged)."""
+    import pikepdf
+    from pikepdf import Name
     begin = pikepdf.ContentStreamInstruction([Name.Artifact], pikepdf.Operator("BMC"))
     end = pikepdf.ContentStreamInstruction([], pikepdf.Operator("EMC"))
     for page in pdf.pages:
@@ -251,6 +273,7 @@ _BFCHAR = re.compile(rb"(\d+) beginbfchar\r?\n(.*?)endbfchar", re.S)
 def fix_to_unicode(pdf: Pdf) -> None:
     """Drop ToUnicode entries that map a font code to U+0000 (codes ReportLab's subsets do
     not use): PDF/A and PDF/UA forbid mapping to U+0000."""
+    from pikepdf import Dictionary, Name
     seen: set[tuple[int, int]] = set()
     for font in list(pdf.objects):
         if not isinstance(font, Dictionary) or font.get("/Type") != Name.Font:
@@ -301,7 +324,7 @@ def xmp(meta: Metadata) -> bytes:
    <dc:description><rdf:Alt><rdf:li xml:lang="x-default">{e(meta.subject)}</rdf:li></rdf:Alt></dc:description>
    <dc:language><rdf:Bag><rdf:li>{e(meta.language)}</rdf:li></rdf:Bag></dc:language>
    <pdf:Keywords>{e(meta.keywords)}</pdf:Keywords>
-   <pdf:Producer>{e(PRODUCER)}</pdf:Producer>
+   <pdf:Producer>{e(meta.producer)}</pdf:Producer>
    <xmp:CreatorTool>{e(meta.creator)}</xmp:CreatorTool>
    <xmp:CreateDate>{date}</xmp:CreateDate>
    <xmp:ModifyDate>{date}</xmp:ModifyDate>
@@ -335,6 +358,7 @@ def xmp(meta: Metadata) -> bytes:
 def document_level(pdf: Pdf, meta: Metadata, icc: bytes) -> None:
     """Catalog and info of a publishable PDF: MarkInfo, Lang, DisplayDocTitle, the sRGB
     OutputIntent, XMP and the info dictionary with the same values."""
+    from pikepdf import Array, Dictionary, Name, String
     root = pdf.Root
     root.MarkInfo = Dictionary(Marked=True)
     root.Lang = String(meta.language)
@@ -352,7 +376,7 @@ def document_level(pdf: Pdf, meta: Metadata, icc: bytes) -> None:
     info = pdf.make_indirect(Dictionary(
         Title=String(meta.title), Author=String(meta.author), Subject=String(meta.subject),
         Keywords=String(meta.keywords), Creator=String(meta.creator),
-        Producer=String(PRODUCER), CreationDate=String(meta.stamp),
+        Producer=String(meta.producer), CreationDate=String(meta.stamp),
         ModDate=String(meta.stamp)))
     pdf.trailer.Info = info
 
@@ -364,6 +388,7 @@ def deflate(data: bytes) -> bytes:
 
 def flate_stream(pdf: Pdf, data: bytes) -> pikepdf.Stream:
     """A new stream of ``data``, compressed by :func:`deflate`."""
+    from pikepdf import Name
     stream = pdf.make_stream(deflate(data))
     stream.Filter = Name.FlateDecode
     return stream
@@ -376,6 +401,7 @@ def _no_trailing_cr(pdf: Pdf) -> None:
     marker, and the stream as a byte short of its ``/Length`` (PDF/A checks it).  A Flate
     stream ends with the checksum of its data, so no compression setting avoids it (about
     one stream in 256)."""
+    import pikepdf
     for obj in pdf.objects:
         if isinstance(obj, pikepdf.Stream) and "/Filter" in obj \
                 and obj.read_raw_bytes().endswith(b"\r"):
@@ -393,6 +419,7 @@ def save(pdf: Pdf) -> bytes:
     Streams are written as they are (ReportLab's and ours compressed by then, the XMP left
     readable), none ending with a CR; no object streams, whose compressed bytes qpdf would
     make at writing time."""
+    import pikepdf
     out = io.BytesIO()
     if "/ID" in pdf.trailer:  # else qpdf keeps ReportLab's first half: both halves the digest
         del pdf.trailer["/ID"]
@@ -407,6 +434,7 @@ def publishable(data: bytes, tree: Element, meta: Metadata, icc: bytes) -> bytes
     """ReportLab's ``data`` with the recorded ``tree`` made PDF/UA-1 and PDF/A-2 (see the
     module docstring); what was drawn outside marked content is an artifact already
     (:func:`.tagging.artifact_unmarked`)."""
+    from pikepdf import Pdf
     with Pdf.open(io.BytesIO(data)) as pdf:
         if meta.stamp is None:
             meta = replace(meta, stamp=creation_stamp(pdf))
@@ -421,6 +449,219 @@ def publishable(data: bytes, tree: Element, meta: Metadata, icc: bytes) -> bytes
         return save(pdf)
 
 
+# --- a sheet: the same, written by ReportLab itself -------------------------------------------
+
+def publish_canvas(canvas: Any, buf: io.BytesIO, tree: Element, meta: Metadata,
+                   icc: bytes) -> bytes:
+    """The PDF bytes of ``canvas`` (writing to ``buf``; its last page shown) with the
+    recorded ``tree``, made PDF/UA-1 and PDF/A-2 by ReportLab itself
+    (:func:`finish_canvas`), then saved (:func:`save_canvas`)."""
+    finish_canvas(canvas, tree, meta, icc)
+    return save_canvas(canvas, buf)
+
+
+def save_canvas(canvas: Any, buf: io.BytesIO) -> bytes:
+    """Save ``canvas`` (writing to ``buf``) and return its bytes."""
+    canvas.save()
+    return buf.getvalue()
+
+
+def finish_canvas(canvas: Any, tree: Element, meta: Metadata, icc: bytes) -> None:
+    """What :func:`publishable` does, done in ReportLab's own document before it is saved
+    (call after the last ``showPage``, before ``save``): no second parse and save.
+
+    The structure tree and ParentTree, ``/StructParents`` on the pages, ``/MarkInfo``,
+    ``/Lang``, ``/ViewerPreferences``, the OutputIntent, XMP and the info dictionary's
+    producer; PDF 1.7.  ReportLab's streams get the end-of-line before ``endstream`` and
+    its ToUnicode maps only the codes a subset uses (:func:`_archival_reportlab`), so the
+    bytes it writes are PDF/A-2 and PDF/UA-1 as they are.  Links are not supported here
+    (a sheet has none; the bundle, which has, goes through pikepdf)."""
+    _archival_reportlab()
+    meta = replace(meta, producer=SHEET_PRODUCER)
+    doc = canvas._doc
+    doc._nexus_archival = True
+    doc._pdfVersion = (1, 7)
+    if meta.stamp is None:
+        stamp = pdfdoc.PDFDate(ts=doc._timeStamp, dateFormatter=doc.info._dateFormatter)
+        meta = replace(meta, stamp=stamp.format(doc).decode("latin-1").strip("()"))
+    pages = doc.Pages.pages
+    page_names = [doc.Reference(page).name for page in pages]
+    marks: dict[int, dict[int, str]] = {}
+    top = _rl_element(doc, tree, "StructTreeRoot", page_names, marks, [0])
+    nums: list[bytes | str] = [b"<< /Nums ["]
+    key = 0
+    for i, page in enumerate(pages):
+        if i in marks:
+            by_mcid = marks[i]
+            if sorted(by_mcid) != list(range(len(by_mcid))):
+                raise ValueError(f"page {i + 1}: MCIDs {sorted(by_mcid)} are not 0..n-1")
+            page.StructParents = key
+            page.__NoDefault__ = [*pdfdoc.PDFPage.__NoDefault__, "StructParents"]
+            array: list[bytes | str] = [b"["]
+            for n in range(len(by_mcid)):
+                array += [by_mcid[n], b" "]
+            array.append(b"]")
+            nums += [b"%d " % key, doc.Reference(_Raw(array)).name, b" "]
+            key += 1
+    nums.append(b"] >>")
+    parent_tree = doc.Reference(_Raw(nums)).name
+    doc.Reference(_Raw([b"<< /Type /StructTreeRoot /K [", *([top] if top else []),
+                        b"] /ParentTree ", parent_tree, b" /ParentTreeNextKey %d >>" % key]),
+                  "StructTreeRoot")
+    root_ref = pdfdoc.PDFObjectReference("StructTreeRoot")
+    cat = doc.Catalog
+    cat.StructTreeRoot = root_ref
+    cat.MarkInfo = pdfdoc.PDFDictionary({"Marked": b"true"})
+    cat.Lang = pdfdoc.PDFString(meta.language)
+    cat.ViewerPreferences = pdfdoc.PDFDictionary({"DisplayDocTitle": b"true"})
+    packed = _deflated(icc)
+    if packed.endswith(b"\r"):  # (see _no_trailing_cr)
+        profile = pdfdoc.PDFStream(pdfdoc.PDFDictionary({"N": 3}), icc, filters=[])
+    else:
+        profile = pdfdoc.PDFStream(pdfdoc.PDFDictionary(
+            {"N": 3, "Filter": pdfdoc.PDFArray([pdfdoc.PDFName("FlateDecode")])}), packed)
+    cat.OutputIntents = pdfdoc.PDFArray([pdfdoc.PDFDictionary({
+        "Type": pdfdoc.PDFName("OutputIntent"), "S": pdfdoc.PDFName("GTS_PDFA1"),
+        "OutputConditionIdentifier": pdfdoc.PDFString("sRGB IEC61966-2.1"),
+        "Info": pdfdoc.PDFString("sRGB IEC61966-2.1"),
+        "DestOutputProfile": doc.Reference(profile)})])
+    cat.__NoDefault__ = [*pdfdoc.PDFCatalog.__NoDefault__, "OutputIntents"]
+    cat.Metadata = pdfdoc.PDFStream(pdfdoc.PDFDictionary({
+        "Type": pdfdoc.PDFName("Metadata"), "Subtype": pdfdoc.PDFName("XML")}),
+        xmp(meta), filters=[])
+    doc.info.producer = meta.producer
+
+
+@lru_cache(maxsize=4)
+def _deflated(data: bytes) -> bytes:
+    """``data`` compressed as ReportLab compresses a stream, once per process (the colour
+    profile is the same in every sheet)."""
+    return pdfdoc.PDFZCompress.encode(data)
+
+
+class _Raw(pdfdoc.PDFObject):
+    """A PDF object written as it is: bytes, with the references among ``parts`` (names
+    of ReportLab objects) resolved to their numbers when the file is written (ReportLab's
+    own formatting of a dictionary costs more than the rest of the tree)."""
+
+    def __init__(self, parts: list[bytes | str]):
+        self.parts = parts
+
+    def format(self, document: Any) -> bytes:
+        numbers = document.idToObjectNumberAndVersion
+        return b"".join(p if isinstance(p, bytes) else b"%d 0 R" % numbers[p][0]
+                        for p in self.parts)
+
+
+def _text(doc: Any, value: str) -> bytes:
+    return pdfdoc.PDFString(value).format(doc)
+
+
+def _rl_element(doc: Any, node: Element, parent: str, page_names: list[str], marks: dict,
+                counter: list[int]) -> str | None:
+    """:func:`write_tree` for ReportLab's document: ``node`` as a structure element under
+    ``parent`` (an object's name); its object's name, ``None`` for an element with no
+    content."""
+    step = node.step
+    counter[0] += 1
+    name = f"StructElem{counter[0]}"
+    first_page = next((k.page for k in node.kids if isinstance(k, MarkedRef)), None)
+    kids: list[bytes | str] = []
+    for kid in node.kids:
+        if isinstance(kid, Element):
+            written = _rl_element(doc, kid, name, page_names, marks, counter)
+            if written is not None:
+                kids.append(written)
+        elif isinstance(kid, MarkedRef):
+            marks.setdefault(kid.page, {})[kid.mcid] = name
+            if kid.page == first_page:
+                kids.append(b"%d" % kid.mcid)
+            else:
+                kids += [b"<< /Type /MCR /Pg ", page_names[kid.page], b" /MCID %d >>" % kid.mcid]
+        else:
+            raise ValueError("a link on a sheet: tag it through pikepdf (publishable)")
+    if not kids and not step.actual and not step.alt and step.role not in ("TD", "TH"):
+        return None  # (an empty table cell stays: every row keeps its columns)
+    parts: list[bytes | str] = [b"<< /Type /StructElem /S /%s /P " % step.role.encode(), parent]
+    if first_page is not None:
+        parts += [b" /Pg ", page_names[first_page]]
+    if len(kids) == 1 and isinstance(kids[0], bytes):
+        parts += [b" /K ", kids[0]]
+    else:
+        parts.append(b" /K [")
+        for kid in kids:
+            parts += [kid, b" "]
+        parts.append(b"]")
+    if step.alt is not None:
+        parts += [b" /Alt ", _text(doc, step.alt)]
+    if step.actual is not None:
+        parts += [b" /ActualText ", _text(doc, step.actual)]
+    if step.lang:
+        parts += [b" /Lang ", _text(doc, step.lang)]
+    attrs = dict(step.attrs)
+    if attrs:
+        owner = "Table" if set(attrs) <= _TABLE_ATTRS else "Layout"
+        parts.append(b" /A << /O /%s" % owner.encode())
+        for key, value in attrs.items():
+            parts.append((b" /%s /%s" if isinstance(value, str) else b" /%s %d")
+                         % (key.encode(), value.encode() if isinstance(value, str) else value))
+        parts.append(b" >>")
+    parts.append(b" >>")
+    doc.Reference(_Raw(parts), name)
+    return name
+
+
+_patched = False
+_patching = threading.Lock()
+
+
+def _archival_reportlab() -> None:
+    """Make ReportLab write what PDF/A asks of every stream and ToUnicode map (once per
+    process): an end-of-line before ``endstream`` in the documents :func:`finish_canvas`
+    marks (a stream whose compressed bytes end with a CR stored uncompressed, see
+    :func:`_no_trailing_cr`), and no ToUnicode entry for a code a subset does not use
+    (ReportLab maps those to U+0000, which PDF/A and PDF/UA forbid)."""
+    global _patched
+    with _patching:  # (two threads rendering at once must not patch it twice)
+        if not _patched:
+            _patch_reportlab()
+            _patched = True
+
+
+def _patch_reportlab() -> None:
+    from reportlab.pdfbase import ttfonts
+
+    stream_format = pdfdoc.PDFStream.format
+    to_unicode = ttfonts.makeToUnicodeCMap
+
+    def unfiltered(stream: Any, document: Any) -> bytes:
+        saved = stream.filters, document.defaultStreamFilters
+        stream.filters = document.defaultStreamFilters = None  # (``[]`` writes /Filter [])
+        try:
+            return stream_format(stream, document)
+        finally:
+            stream.filters, document.defaultStreamFilters = saved
+
+    def format_stream(self: Any, document: Any) -> bytes:
+        if not getattr(document, "_nexus_archival", False):
+            return stream_format(self, document)
+        if self.filters == []:
+            return unfiltered(self, document)[:-len(b"endstream\n")] + b"\nendstream\n"
+        body = stream_format(self, document)[:-len(b"endstream\n")]
+        if body.endswith(b"\r") and "Filter" not in self.dictionary.dict:
+            plain = unfiltered(self, document)[:-len(b"endstream\n")]
+            if not plain.endswith(b"\r"):
+                body = plain
+        return body + b"\nendstream\n"
+
+    def used_only(fontname: str, subset: list[int]) -> str:
+        cmap = to_unicode(fontname, subset).encode("latin-1")
+        return _BFCHAR.sub(_used_only, cmap).decode("latin-1")
+
+    pdfdoc.PDFStream.format = format_stream
+    ttfonts.makeToUnicodeCMap = used_only
+
+
 def tag_pdf(pdf: Pdf, meta: Metadata, icc: bytes) -> None:
     """What :func:`publishable` does once the tree is in place, for a PDF assembled from
     pieces (the bundle): unmarked drawing made artifacts, the ParentTree from the tree."""
@@ -432,4 +673,5 @@ def tag_pdf(pdf: Pdf, meta: Metadata, icc: bytes) -> None:
 
 __all__ = ["Metadata", "PDFA_CONFORMANCE", "PDFA_PART", "PDFUA_PART", "artifact_rest",
            "document_level", "fix_to_unicode", "link_parent_tree", "new_tree_root",
-           "publishable", "save", "tag_pdf", "write_tree", "xmp"]
+           "publish_canvas", "publishable", "save", "save_canvas", "tag_pdf", "write_tree",
+           "xmp"]

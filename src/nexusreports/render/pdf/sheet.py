@@ -34,6 +34,7 @@ letters from either end, never in a name (:func:`hyphenatable`, the view's ``nam
 from __future__ import annotations
 
 import io
+import re
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -47,17 +48,17 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFError, TTFont
+from reportlab.pdfbase.ttfonts import TTFError
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Flowable, Frame, Spacer, Table, TableStyle
 from reportlab.platypus.frames import _FUZZ
 
 from ...errors import ContentOverflow, TemplateError
-from ...theme import MIN_FONT_PT, RESTORE, Theme
+from ...theme import MIN_FONT_PT, RESTORE, Theme, read_font
 from ...view import Block, SheetView, ShareBar, Step
 from ..logos import ORGANISATIONS_PER_ROW, load_logo
 from . import structure
-from .archive import Metadata, publishable
+from .archive import Metadata, publish_canvas
 from .tagging import Tag, Tagger, Wrapper, artifact, artifact_unmarked, attach, marked
 from .tagging import TaggedParagraph as Paragraph
 
@@ -80,15 +81,13 @@ def register_fonts(theme: Theme) -> str:
     it is cut off: ReportLab's parser then fails with ``struct.error``).
     """
     family = theme.fonts.family
-    names = {"regular": family, "bold": f"{family}-Bold", "italic": f"{family}-Italic",
-             "bold_italic": f"{family}-BoldItalic"}
+    faces = theme.fonts.faces()
     registered = set(pdfmetrics.getRegisteredFontNames())
-    for key, name in names.items():
+    for name, path in faces.items():
         if name in registered:
             continue
-        path = getattr(theme.fonts, key)
         try:
-            pdfmetrics.registerFont(TTFont(name, str(path)))
+            pdfmetrics.registerFont(read_font(name, path))  # (read for the charset already)
         except (TTFError, OSError) as exc:
             raise TemplateError(path, f"cannot use this font file ({exc}): {RESTORE}, or "
                                 "point theme.yaml at another .ttf") from exc
@@ -96,8 +95,8 @@ def register_fonts(theme: Theme) -> str:
             raise TemplateError(path, f"cannot use this font file: it is damaged or cut off "
                                 f"({exc}): {RESTORE}, or point theme.yaml at another "
                                 ".ttf") from exc
-    pdfmetrics.registerFontFamily(family, normal=names["regular"], bold=names["bold"],
-                                  italic=names["italic"], boldItalic=names["bold_italic"])
+    pdfmetrics.registerFontFamily(family, normal=family, bold=f"{family}-Bold",
+                                  italic=f"{family}-Italic", boldItalic=f"{family}-BoldItalic")
     return family
 
 
@@ -782,8 +781,23 @@ def _words(text: str) -> list[str]:
     >>> _words("€\xa021.200\xa0miljoen en meer")
     ['€\xa021.200\xa0miljoen', 'en', 'meer']
     """
-    return "".join(" " if ch.isspace() and ch not in _NO_BREAK else ch
-                    for ch in text).split(" ")
+    return _BREAKS.split(text)
+
+
+_BREAKS = re.compile(f"[^\\S{_NO_BREAK}]")
+"""Whitespace a line may break at (``\\s`` is :meth:`str.isspace`)."""
+
+
+@lru_cache(maxsize=64)
+def _widest_glyph(font: str) -> float | None:
+    """The widest advance (per 1000 of the size) of any glyph of TrueType ``font``, the
+    missing-glyph one included (``None`` for another kind of font): a word of ``n``
+    characters is never wider than ``n`` times it."""
+    face = getattr(pdfmetrics.getFont(font), "face", None)
+    widths = getattr(face, "charWidths", None)
+    if widths is None:
+        return None
+    return max([*widths.values(), face.defaultWidth])
 
 
 def _check_widths(f: Flowable, region: _Region, view: SheetView, field: str) -> None:
@@ -835,8 +849,12 @@ def _check_paragraph(para: Paragraph, width: float, region: _Region, view: Sheet
     style = para.style
     avail = width - style.leftIndent - style.rightIndent
     split = style.hyphenationLang if callable(style.hyphenationLang) else None
+    widest_glyph = _widest_glyph(style.fontName)
+    # words this short fit whatever their letters (most words: no width to measure)
+    short = (avail - 0.01) * 1000 / (style.fontSize * widest_glyph) if widest_glyph else 0
     for word in _words(para.getPlainText()):
-        if not word or pdfmetrics.stringWidth(word, style.fontName, style.fontSize) <= avail:
+        if not word or len(word) < short \
+                or pdfmetrics.stringWidth(word, style.fontName, style.fontSize) <= avail:
             continue
         cuts = {i + 1 for i, ch in enumerate(word) if ch in "/–"}  # a hyphen: split() says
         if split is not None:
@@ -949,15 +967,34 @@ def _letters(text: str) -> int:
     return sum(ch.isalpha() for ch in text)
 
 
-def render_pdf(view: SheetView, theme: Theme, *, invariant: bool = False) -> bytes:
-    """Draw the sheet of ``view`` and return the PDF bytes (one A4 page).
+@dataclass
+class _Page:
+    """A sheet laid out (every region measured and placed), ready to be drawn."""
 
-    ``invariant`` fixes the creation date and document ID (ReportLab's invariant mode; the
-    date comes from ``SOURCE_DATE_EPOCH`` when set) so identical input gives identical bytes.
+    kit: _Kit
+    header: list[_Region]
+    regions: list[_Region]
+    orgs: _Region
+    page_w: float
+    page_h: float
+    header_h: float
+    ml: float
+    mr: float
+    mb: float
+    footer_h: float
 
-    Raises :class:`ContentOverflow` when content does not fit its region, and
-    :class:`TemplateError` when a theme font is unusable.
-    """
+
+def layout_pdf(view: SheetView, theme: Theme) -> None:
+    """Lay out the sheet of ``view`` as :func:`render_pdf` does, drawing and saving
+    nothing (``nexusreports validate``): raises the same :class:`ContentOverflow` (and
+    :class:`TemplateError` for an unusable font or a missing colour profile)."""
+    _lay_out_page(view, theme)
+    icc_profile(theme)
+
+
+def _lay_out_page(view: SheetView, theme: Theme) -> _Page:
+    """Build and measure every region of the sheet; raise :class:`ContentOverflow` when
+    one does not fit."""
     kit = _kit(theme, view.lang, view.names)
     g = theme.page
     page_w, page_h = A4
@@ -983,6 +1020,22 @@ def render_pdf(view: SheetView, theme: Theme, *, invariant: bool = False) -> byt
     for region in header:
         _measure(region, view, kit)
     _share_the_body(regions, orgs, room, g["organisations_height_mm"] * mm, view, kit)
+    return _Page(kit, header, regions, orgs, page_w, page_h, header_h, ml, mr, mb, footer_h)
+
+
+def render_pdf(view: SheetView, theme: Theme, *, invariant: bool = False) -> bytes:
+    """Draw the sheet of ``view`` and return the PDF bytes (one A4 page).
+
+    ``invariant`` fixes the creation date and document ID (ReportLab's invariant mode; the
+    date comes from ``SOURCE_DATE_EPOCH`` when set) so identical input gives identical bytes.
+
+    Raises :class:`ContentOverflow` when content does not fit its region, and
+    :class:`TemplateError` when a theme font is unusable.
+    """
+    laid = _lay_out_page(view, theme)
+    kit, header, regions, orgs = laid.kit, laid.header, laid.regions, laid.orgs
+    page_w, page_h, header_h = laid.page_w, laid.page_h, laid.header_h
+    ml, mr, mb, footer_h = laid.ml, laid.mr, laid.mb, laid.footer_h
 
     buf = io.BytesIO()
     canvas = new_canvas(buf, kit.font, kit.type["body_pt"], invariant=invariant,
@@ -1002,9 +1055,7 @@ def render_pdf(view: SheetView, theme: Theme, *, invariant: bool = False) -> byt
         _footer(canvas, view, kit, ml, mb, page_w - ml - mr, footer_h)
     artifact_unmarked(canvas)
     canvas.showPage()
-    canvas.save()
-    return publishable(buf.getvalue(), tagger.finished(), metadata(info),
-                       icc_profile(theme))
+    return publish_canvas(canvas, buf, tagger.finished(), metadata(info), icc_profile(theme))
 
 
 def metadata(info, stamp: str | None = None) -> Metadata:

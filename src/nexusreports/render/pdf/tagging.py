@@ -18,8 +18,8 @@ tagger writes the marked-content operators into the content stream and records t
   numbers and footers).
 
 Whatever is drawn outside any marked content (bands, bars, rules, boxes, table backgrounds)
-is made an ``/Artifact`` after saving, by :mod:`.archive`, which also turns the recorded tree
-into the file's ``StructTreeRoot`` and ``ParentTree``.
+is made an ``/Artifact`` on the canvas before the page is shown (:func:`artifact_unmarked`);
+:mod:`.archive` turns the recorded tree into the file's ``StructTreeRoot`` and ``ParentTree``.
 
 Words: every alternative text and ActualText a :class:`Step` carries comes from the view;
 nothing here chooses a word.
@@ -35,7 +35,10 @@ from typing import Any
 
 from reportlab.pdfgen.textobject import PDFTextObject
 from reportlab.platypus import Flowable, Paragraph
-from reportlab.platypus.paragraph import _SplitWord, _SplitWordHY
+from reportlab.platypus.flowables import _FUZZ
+from reportlab.platypus.paragraph import (_SplitWord, _SplitWordHY, cleanBlockQuotedText,
+                                          textTransformFrags)
+from reportlab.platypus.paraparser import ParaParser
 
 ARTIFACT = "Artifact"
 _HYPHEN = "\x00"
@@ -447,14 +450,69 @@ class TaggedParagraph(Paragraph):
             self.blPara = saved
             self.canv.__dict__.pop("beginText", None)
 
-    def __init__(self, *args: Any, **kwargs: Any):
-        super().__init__(*args, **kwargs)
+    def __init__(self, text: str, style: Any = None, bulletText: str | None = None,
+                 **kwargs: Any):
+        cleaned = frags = None
+        if style is not None and not kwargs:
+            cleaned, frags = _parsed(text, style)
+        super().__init__(text, style, bulletText, frags=frags, **kwargs)
+        if cleaned is not None:
+            self.text = cleaned  # (what ReportLab keeps when it parses the text itself)
         # the text as parsed, before line breaking consumes the fragments
         self._source = "".join("\n" if getattr(f, "lineBreak", False)
                                else getattr(f, "text", "") for f in self.frags)
 
+    def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:
+        """ReportLab's wrap, once per width: its lines depend on the width alone, so a
+        table drawing its cells (which wraps them again) or a flowable measuring its
+        paragraph before drawing it reuses the lines already broken."""
+        memo = self.__dict__.get("_wrapped")
+        if memo is not None and memo[0] == availWidth and memo[1] is self.blPara:
+            return memo[2]
+        size = super().wrap(availWidth, availHeight)
+        if availWidth >= _FUZZ:
+            self._wrapped = (availWidth, self.blPara, size)
+        return size
+
     def _source_text(self) -> str:
         return self._source
+
+
+_PARSED: dict[tuple, tuple[str, list]] = {}
+_PARSED_MAX = 4096
+
+
+def _parse_key(style: Any) -> tuple:
+    """What ReportLab's paragraph parser takes from ``style`` (the first fragment's font,
+    size and colour, the bullet's, the text transform and the underline and strike
+    settings)."""
+    g = style.__dict__.get
+    return (g("fontName"), g("fontSize"), g("textColor"), g("bulletFontName"),
+            g("bulletFontSize"), g("bulletColor"), g("textTransform"), g("linkUnderline"),
+            g("underlineWidth"), g("underlineColor"), g("underlineOffset"), g("underlineGap"),
+            g("strikeWidth"), g("strikeColor"), g("strikeOffset"), g("strikeGap"))
+
+
+def _parsed(text: str, style: Any) -> tuple[str | None, list | None]:
+    """``text`` (paragraph markup) parsed in ``style`` by ReportLab's parser, once per
+    process for each text and what the parser takes from the style: the cleaned text and
+    a fresh copy of its fragments (``None, None``: let ReportLab parse it, e.g. markup
+    that sets its own style or a bullet)."""
+    key = (text, _parse_key(style))
+    hit = _PARSED.get(key)
+    if hit is None:
+        cleaned = cleanBlockQuotedText(text)
+        parser = ParaParser()
+        parser.caseSensitive = 1
+        parsed_style, frags, bullet_frags = parser.parse(cleaned, style)
+        if frags is None or bullet_frags or parsed_style is not style:
+            return None, None
+        textTransformFrags(frags, style)
+        if len(_PARSED) >= _PARSED_MAX:
+            _PARSED.clear()
+        hit = _PARSED[key] = (cleaned, frags)
+    cleaned, frags = hit
+    return cleaned, [f.clone() for f in frags]
 
 
 def _with_line_ends(blPara: Any, source: str) -> Any:

@@ -1,14 +1,17 @@
-"""The briefing bundle as one Word document: :func:`render_bundle_docx`.
+"""The briefing bundle as one Word document: :func:`write_bundle_docx` (and
+:func:`render_bundle_docx`, its bytes for callers without the sheet files).
 
-Built in one pass on the Word sheet template: the document starts as the designed sheet
-(:func:`.sheet.render_docx`), emptied, so styles, numbering, theme and settings are the
-template's; each sheet section is that template filled for its view (body, footer, page setup,
-pictures), with the page number added to its footer.  Before them: a cover section, per
-language a section with the contents and the summary table; a closing section ends it.  Page
-numbers run on from 1 after the cover (never restarted), as the PDF's page labels.  The
-contents are static entries whose page numbers follow from the layout
-(:func:`docx_page_plan`), each a hyperlink to a bookmark on its sheet, inside a ``TOC \\f``
-field over ``TC`` entries, so Word can refresh it without the two languages' contents mixing.
+Made of the Word sheets' files, never rendering a sheet again: the document starts as the
+first sheet's file, emptied, so styles, numbering, theme and settings are the template's;
+``word/document.xml`` is then written as a stream, each sheet's file opened in its turn and
+its body, footer, page setup and pictures carried into a section of its own, with the page
+number added to its footer, then dropped (memory does not grow with the sheets).  Before
+them: a cover section, per language a section with the contents and the summary table; a
+closing section ends it.  Page numbers run on from 1 after the cover (never restarted), as
+the PDF's page labels.  The contents are static entries whose page numbers follow from the
+layout (:func:`docx_page_plan`), each a hyperlink to a bookmark on its sheet, inside a
+``TOC \\f`` field over ``TC`` entries, so Word can refresh it without the two languages'
+contents mixing.
 
 Nothing here formats a number or chooses a word: every string comes from the view.
 Lengths are in mm (``*_mm``) or points (pt).
@@ -17,9 +20,14 @@ Lengths are in mm (``*_mm``) or points (pt).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 import logging
+import posixpath
+import zipfile
 from collections.abc import Mapping
+from pathlib import Path
+from typing import BinaryIO, Self
 
 from ...theme import Theme
 from ...view import BundlePart, BundleView, SheetView
@@ -96,14 +104,44 @@ def _chunks(n: int, size: int) -> int:
 
 
 def render_bundle_docx(bundle: BundleView, theme: Theme, *, invariant: bool = False) -> bytes:
-    """The bundle as one Word document (A4), built in one pass on the sheet template.
+    """The bundle as one Word document (A4), as bytes: each sheet is rendered once
+    (:func:`.sheet.render_docx`) into a temporary folder, one at a time, and the bundle is
+    made of those files by :func:`write_bundle_docx`.
 
-    The document starts from the designed Word sheet (:func:`render.word.render_docx` of the
-    first sheet, emptied), so its styles, numbering, theme and settings are the template's;
-    every sheet is then that template filled for its view, and its body, header/footer and
-    page setup are carried over into a section of its own (pictures re-related, drawing and
-    bookmark ids renumbered, runs marked with the sheet's language).  Before the sheets come
-    the cover, and per language the contents and the summary; a closing page ends it.
+    For tests and callers that hold views, not sheet files; a build passes the Word sheets
+    it wrote to :func:`write_bundle_docx` instead, so no sheet is rendered twice.
+    """
+    import tempfile
+
+    from .sheet import render_docx
+
+    now = stamp_time(invariant).astimezone(dt.UTC)
+    with tempfile.TemporaryDirectory(prefix="nexusreports-bundle-") as folder:
+        files: dict[tuple[str, str], Path] = {}
+        for view in bundle.sequence:
+            path = Path(folder) / f"{view.lang}-{view.slug}.docx"
+            path.write_bytes(render_docx(view, theme, now=now))
+            files[(view.slug, view.lang)] = path
+        out = io.BytesIO()
+        write_bundle_docx(bundle, files, theme, out, invariant=invariant)
+        return out.getvalue()
+
+
+def write_bundle_docx(bundle: BundleView, sheet_files: Mapping[tuple[str, str], Path],
+                      theme: Theme, target: BinaryIO, *, invariant: bool = False) -> None:
+    """Write the bundle as one Word document (A4) to ``target`` (a writable, seekable binary
+    file), made of the Word sheets already written at ``sheet_files[(slug, lang)]``: no
+    sheet is rendered again, and memory does not grow with the number of sheets.
+
+    The document starts from the first sheet's file, emptied, so its styles, numbering, theme
+    and settings are the template's.  ``word/document.xml`` is written as a stream: the
+    cover, per language the contents and the summary, the sheets, a closing page.  Each
+    sheet's file is opened in its turn and its body, header/footer and page setup are carried
+    over into a section of its own (pictures re-related and stored once by content, drawing
+    and bookmark ids renumbered from one counter, runs marked with the sheet's language),
+    written out and dropped; its header and footer parts and pictures go into the package as
+    they come, the relationships and content types, which only need their names and ids,
+    at the end.
 
     Page numbers run on from 1 after the (unnumbered) cover and are never restarted; every
     sheet's footer adds them to its own footer line.  The contents are static entries whose
@@ -112,83 +150,49 @@ def render_bundle_docx(bundle: BundleView, theme: Theme, *, invariant: bool = Fa
     refreshed on open: it is right as it is).
 
     ``invariant`` takes the dates from ``SOURCE_DATE_EPOCH``, so equal input gives equal
-    bytes.  Raises :class:`~nexusreports.errors.TemplateError` when the sheet template is
-    missing or broken, or relates a part the bundle cannot carry over.
+    bytes (entries in a fixed order, each stamped with that date).  Raises
+    :class:`~nexusreports.errors.TemplateError` when a sheet file is missing or broken, or
+    relates a part the bundle cannot carry over.
     """
-    from docx import Document
-    from docx.enum.section import WD_SECTION
+    from docx.section import Section
 
-    from .sheet import CREATOR, core_property, render_docx, set_language
+    from .sheet import CREATOR, core_property, set_language
 
     moment = stamp_time(invariant)
-    now = moment.astimezone(dt.timezone.utc)
-    sheets = {(v.lang, v.slug): Document(io.BytesIO(render_docx(v, theme, now=now)))
-              for v in bundle.sequence}
-    doc = Document(io.BytesIO(render_docx(bundle.sequence[0], theme, now=now)))
+    first = bundle.sequence[0]
+    doc = _open_sheet_document(sheet_files[(first.slug, first.lang)])
     set_language(doc, bundle.info.language)
     body = doc.element.body
+    sentinel = body.sectPr
     for child in list(body):
-        if child.tag != _qn("w:sectPr"):
-            body.remove(child)
-    cover = doc.sections[0]
+        body.remove(child)  # the workbench: each stretch of front matter is written from it
+    cover = Section(sentinel, doc.part)
     for kind, types in _HDRFTR.items():
         for t in types:
             getattr(cover, _HDRFTR_ATTR[(kind, t)]).is_linked_to_previous = True
     _front_page_setup(cover)
-    front_pr = _copy(cover._sectPr)
+    front_pr = _copy(sentinel)
     ooxml.drop_styles_with_effects(doc)
+    _drop_body_relationships(doc)
 
     ids = _Ids()
     kit = _DocxKit(doc, theme, bundle, ids)
     plan = docx_page_plan(bundle)
-    kit.cover()
 
-    def new_section(template, footer_of=None):
-        section = doc.add_section(WD_SECTION.NEW_PAGE)
-        _apply_page_setup(section, template)
-        if footer_of is not None:
-            kit.page_footer(section, footer_of)
-        return section
+    def front_section(part: BundlePart | None):
+        pr = _section_pr(front_pr)
+        section = Section(pr, doc.part)
+        if part is not None:
+            kit.page_footer(section, part)
+        else:  # the closing: an empty footer, not the last sheet's
+            section.footer.is_linked_to_previous = False
+        return pr
 
-    def front(index: int, part: BundlePart) -> None:
-        new_section(front_pr, part)
-        kit.language_band(part)
-        kit.contents(part, index, plan)
-        new_section(front_pr, part)
-        kit.language_band(part)
-        kit.summary(part, index)
-
-    def sheet(view: SheetView) -> None:
-        src = sheets[(view.lang, view.slug)]
-        section = new_section(src.element.body.sectPr)
-        _carry_over_hdrftr(src, section, view, bundle.part(view.lang), theme, ids)
-        elements = [_copy(child) for child in src.element.body
-                    if child.tag != _qn("w:sectPr")]
-        for element in elements:
-            body.sectPr.addprevious(element)
-        _relate(elements, src.part, doc.part, theme)
-        _renumber(elements, ids)
-        if view.locale_id != bundle.info.language:
-            _mark_language(elements, view.locale_id)
-        kit.anchor(elements, view, bundle.parts.index(bundle.part(view.lang)))
-
-    if bundle.arrangement == "by-project":
-        for i, part in enumerate(bundle.parts):
-            front(i, part)
-        for view in bundle.sequence:
-            sheet(view)
-    else:
-        for i, part in enumerate(bundle.parts):
-            front(i, part)
-            for view in part.sheets:
-                sheet(view)
-
-    closing = new_section(front_pr)
-    closing.footer.is_linked_to_previous = False  # an empty footer, not the last sheet's
-    kit.closing()
-    _continuous_numbering(doc)
+    # every part python-docx adds (the front pages' footers) exists before the sheets' parts
+    # are named, so the names and relationship ids of both never meet
+    fronts = {part.lang: (front_section(part), front_section(part)) for part in bundle.parts}
+    closing_pr = front_section(None)
     _drop_update_fields(doc)
-
     props = doc.core_properties
     info = bundle.info
     # A core property holds at most 255 characters: cut as the Word sheets' are.
@@ -199,9 +203,572 @@ def render_bundle_docx(bundle: BundleView, theme: Theme, *, invariant: bool = Fa
     props.created = props.modified = moment.replace(tzinfo=None)
     props.last_modified_by = CREATOR
     props.revision = 1
-    buf = io.BytesIO()
-    doc.save(buf)
-    return _zip_with_time(buf.getvalue(), moment)
+
+    stamp = max(moment, dt.datetime(1980, 1, 1, tzinfo=dt.UTC)).timetuple()[:6]
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as package, \
+            _Package(package, doc, stamp) as pkg:
+        with pkg.open("word/document.xml", zip64=_needs_zip64(sheet_files)) as raw:
+            stream = _BodyStream(raw, doc, front_pr)
+            kit.flush = stream.flush
+            stream.begin(sentinel)
+            kit.cover()
+
+            def front(part: BundlePart, index: int) -> None:
+                contents_pr, summary_pr = fronts[part.lang]
+                stream.begin(contents_pr)
+                kit.language_band(part)
+                kit.contents(part, index, plan)
+                stream.begin(summary_pr)
+                kit.language_band(part)
+                kit.summary(part, index)
+
+            def sheet(view: SheetView) -> None:
+                part = bundle.part(view.lang)
+                _SheetCopy(pkg, sheet_files[(view.slug, view.lang)], theme).write(
+                    stream, view, part, bundle.parts.index(part), kit, ids,
+                    mark=view.locale_id != bundle.info.language)
+
+            if bundle.arrangement == "by-project":
+                for i, part in enumerate(bundle.parts):
+                    front(part, i)
+                for view in bundle.sequence:
+                    sheet(view)
+            else:
+                for i, part in enumerate(bundle.parts):
+                    front(part, i)
+                    for view in part.sheets:
+                        sheet(view)
+            stream.begin(closing_pr)
+            kit.closing()
+            stream.finish()
+        pkg.finish()
+
+
+def _open_sheet_document(path: Path):
+    """The python-docx Document of the Word sheet at ``path``."""
+    from docx import Document
+
+    try:
+        return Document(str(path))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+        raise _unreadable(path, exc) from exc
+
+
+def _unreadable(path: Path, exc: Exception):
+    """The error for a Word sheet file the bundle cannot read."""
+    from ...errors import TemplateError
+
+    why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+    return TemplateError(path, f"the Word sheet cannot be read for the briefing bundle "
+                         f"({why}): build again to write it anew")
+
+
+def _drop_body_relationships(doc) -> None:
+    """Drop the emptied sheet's relationships to pictures, links, headers and footers: its
+    body and sections are gone, and the bundle relates what it carries over itself."""
+    from docx.opc.constants import RELATIONSHIP_TYPE as RT
+
+    dropped = {RT.IMAGE, RT.HYPERLINK, RT.HEADER, RT.FOOTER}
+    for rid, rel in list(doc.part.rels.items()):
+        if rel.reltype in dropped:
+            doc.part.rels.pop(rid)
+
+
+def _section_pr(template):
+    """A new ``w:sectPr`` with the page setup of ``template`` (size, margins, columns,
+    grid ...), without its header/footer references and never a page numbering restart
+    (see :meth:`_BodyStream.begin`); it starts on a new page."""
+    sect = _el("w:sectPr")
+    # no w:type: a new page is the default (python-docx's start_type NEW_PAGE drops it)
+    left_out = {_qn("w:headerReference"), _qn("w:footerReference"), _qn("w:pgNumType"),
+                _qn("w:type")}
+    for child in template:
+        if child.tag not in left_out:
+            ooxml.set_child(sect, _copy(child), replace=False)
+    for key, value in template.attrib.items():
+        if key.startswith("{" + _W_NS):
+            sect.set(key, value)
+    return sect
+
+
+_ZIP64_AT = (1 << 31) - (1 << 28)
+"""Above this many bytes (2 GiB less a margin for what the bundle adds) ``document.xml`` is
+written as a Zip64 entry; below it a plain one, as Word itself writes."""
+
+
+_RATIO = 64
+"""How many times its file's size a Word sheet's XML is taken to be at most unpacked: the
+shipped sheets' is about 3 (their document.xml 49 KB in a 15 KB file); a sheet would have to
+be packed better than 64 to 1 (deflate's limit is 1032 to 1) to be misjudged."""
+
+
+def _needs_zip64(sheet_files: Mapping[tuple[str, str], Path]) -> bool:
+    """Whether ``document.xml`` may grow past :data:`_ZIP64_AT`: decided from the sheets'
+    file sizes (see :data:`_RATIO`) and, only when those cannot rule it out (some ten
+    thousand sheets), from the size of each sheet's own parts."""
+    sizes = []
+    for path in sheet_files.values():
+        try:
+            sizes.append(path.stat().st_size)
+        except OSError as exc:
+            raise _unreadable(path, exc) from exc
+    if sum(sizes) * _RATIO < _ZIP64_AT:
+        return False
+    total = 0
+    for path in sheet_files.values():
+        with zipfile.ZipFile(path) as src:
+            total += sum(i.file_size for i in src.infolist()
+                         if i.filename.startswith("word/") and i.filename.endswith(".xml"))
+    return total * 5 // 4 > _ZIP64_AT
+
+
+class _Package:
+    """The bundle's zip as it is written: ``word/document.xml`` streamed into it, the sheets'
+    header/footer parts and pictures kept in a temporary file meanwhile (the zip takes one
+    entry at a time) and added after it, with python-docx's parts (styles, settings, the
+    front pages' footers ...), the document's relationships and the content types last.
+    Only names, ids and content hashes are kept in memory."""
+
+    def __init__(self, package: zipfile.ZipFile, doc, stamp: tuple):
+        import tempfile
+
+        self.zip, self.doc, self.stamp = package, doc, stamp
+        self.spool = tempfile.TemporaryFile(prefix="nexusreports-bundle-")  # noqa: SIM115 (closed by __exit__)
+        self.spooled: list[tuple[str, int, int]] = []
+        used = {str(p.partname).lstrip("/") for p in doc.part.package.iter_parts()}
+        self.used = used
+        self.counters: dict[str, int] = {}
+        self.overrides: list[tuple[str, str]] = []
+        self.defaults: dict[str, str] = {}
+        self.media: dict[str, str] = {}  # sha1 of the bytes -> part name
+        numbers = [int(rid[3:]) for rid in doc.part.rels if rid[3:].isdigit()]
+        self.rels = _Rels(max(numbers, default=0) + 1)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.spool.close()
+
+    def _info(self, name: str) -> zipfile.ZipInfo:
+        info = zipfile.ZipInfo(name, date_time=self.stamp)
+        info.compress_type = zipfile.ZIP_DEFLATED
+        info.external_attr = 0o644 << 16
+        return info
+
+    def open(self, name: str, *, zip64: bool = False):
+        return self.zip.open(self._info(name), "w", force_zip64=zip64)
+
+    def name(self, stem: str, ext: str) -> str:
+        """A free part name ``word/<stem><n>.<ext>``, n counting from 1."""
+        n = self.counters.get(stem, 0)
+        while True:
+            n += 1
+            name = f"word/{stem}{n}.{ext}"
+            if name not in self.used:
+                break
+        self.counters[stem] = n
+        self.used.add(name)
+        return name
+
+    def add(self, name: str, data: bytes, content_type: str | None = None) -> None:
+        """Keep part ``name`` for the zip (``content_type`` an override, if given)."""
+        self.spool.seek(0, io.SEEK_END)
+        self.spooled.append((name, self.spool.tell(), len(data)))
+        self.spool.write(data)
+        if content_type:
+            self.overrides.append(("/" + name, content_type))
+
+    def picture(self, blob: bytes, ext: str, content_type: str) -> str:
+        """The part name of picture ``blob``, added once whatever the number of sheets that
+        show it."""
+        import hashlib
+
+        key = hashlib.sha1(blob).hexdigest()
+        name = self.media.get(key)
+        if name is None:
+            name = self.name("media/image", ext.lower())
+            self.media[key] = name
+            ext = ext.lower()
+            if self.defaults.setdefault(ext, content_type) != content_type:
+                self.overrides.append(("/" + name, content_type))
+            self.add(name, blob)
+        return name
+
+    def finish(self) -> None:
+        """Write the kept parts, python-docx's parts, the relationships and content types."""
+        from lxml import etree
+
+        from .sheet import _package_parts
+
+        for name, offset, size in self.spooled:
+            self.spool.seek(offset)
+            self.zip.writestr(self._info(name), self.spool.read(size))
+        parts = _package_parts(self.doc)
+        for name, blob in parts.items():
+            if name in ("[Content_Types].xml", "word/document.xml"):
+                continue
+            if name == "word/_rels/document.xml.rels":
+                blob = self.rels.merged(blob)
+            elif name == "docProps/app.xml":
+                from .sheet import _APP_XML
+
+                blob = _APP_XML
+            self.zip.writestr(self._info(name), blob)
+        types = etree.fromstring(parts["[Content_Types].xml"])
+        ns = types.nsmap[None]
+        have = {d.get("Extension").lower() for d in types.iter(f"{{{ns}}}Default")}
+        at = next((i for i, c in enumerate(types) if c.tag == f"{{{ns}}}Override"), len(types))
+        for ext, content_type in sorted(self.defaults.items()):
+            if ext not in have:
+                types.insert(at, etree.Element(f"{{{ns}}}Default", Extension=ext,
+                                               ContentType=content_type))
+                at += 1
+        for name, content_type in self.overrides:
+            etree.SubElement(types, f"{{{ns}}}Override", PartName=name,
+                             ContentType=content_type)
+        self.zip.writestr(self._info("[Content_Types].xml"), etree.tostring(
+            types, xml_declaration=True, encoding="UTF-8", standalone=True))
+
+
+class _Rels:
+    """The relationships of one part being written: ids counted from ``start``, a target
+    related once."""
+
+    def __init__(self, start: int = 1):
+        self.next = start
+        self.items: list[tuple[str, str, str, bool]] = []
+        self.known: dict[tuple[str, str, bool], str] = {}
+
+    def relate(self, reltype: str, target: str, *, external: bool = False) -> str:
+        key = (reltype, target, external)
+        rid = self.known.get(key)
+        if rid is None:
+            rid = f"rId{self.next}"
+            self.next += 1
+            self.known[key] = rid
+            self.items.append((rid, reltype, target, external))
+        return rid
+
+    def merged(self, xml: bytes = b"") -> bytes:
+        """``xml`` (a relationships part, or none) with these relationships added."""
+        from lxml import etree
+
+        ns = "http://schemas.openxmlformats.org/package/2006/relationships"
+        root = etree.fromstring(xml) if xml else etree.Element(f"{{{ns}}}Relationships",
+                                                               nsmap={None: ns})
+        for rid, reltype, target, external in self.items:
+            rel = etree.SubElement(root, f"{{{ns}}}Relationship", Id=rid, Type=reltype,
+                                   Target=target)
+            if external:
+                rel.set("TargetMode", "External")
+        return etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
+
+
+class _BodyStream:
+    """``word/document.xml`` written as it is made: the root element of the workbench
+    document ``doc`` (the bundle's namespaces), then each stretch of body content (from
+    the workbench's body, which is emptied each time, or a sheet's own body), each section
+    closed by a paragraph holding its ``w:sectPr`` (the last one ends the body)."""
+
+    def __init__(self, raw: BinaryIO, doc, page_setup):
+        from lxml import etree
+
+        self.raw, self.doc, self.root = raw, doc, doc.element
+        self.body = self.root.body
+        # python-docx sizes new tables by the body's last section: the front pages' setup
+        self.keep = _copy(page_setup)
+        self.nsmap = dict(self.root.nsmap)
+        self.pending = None
+        self.sections = 0
+        head = etree.tostring(self.root, encoding="UTF-8", xml_declaration=False)
+        self.open_tag, self.close_tag = _body_tags(self.body)
+        raw.write(b"<?xml version='1.0' encoding='UTF-8' standalone='yes'?>\n")
+        raw.write(head[:head.index(self.open_tag[:-1])] + self.open_tag)
+        self.body.append(self.keep)
+
+    def write_body_of(self, root, body) -> None:
+        """The children of ``body`` (in a document whose root is ``root``), as they are."""
+        from lxml import etree
+
+        if len(body) == 0:
+            return
+        if self.nsmap.items() >= root.nsmap.items() and _body_tags(body) == (
+                self.open_tag, self.close_tag) and not body.attrib:
+            data = etree.tostring(root, encoding="UTF-8", xml_declaration=False)
+            start = data.index(self.open_tag) + len(self.open_tag)
+            self.raw.write(memoryview(data)[start:data.rindex(self.close_tag)])
+        else:  # other namespaces: the workbench declares what it can, the rest in place
+            for child in list(body):
+                self.keep.addprevious(child)
+            self.flush()
+
+    def flush(self) -> None:
+        """Write what the workbench's body holds and empty it."""
+        if len(self.body) > 1:
+            self._write_workbench()
+
+    def _write_workbench(self) -> None:
+        from lxml import etree
+
+        self.body.remove(self.keep)
+        data = etree.tostring(self.root, encoding="UTF-8", xml_declaration=False)
+        start = data.index(self.open_tag) + len(self.open_tag)
+        self.raw.write(memoryview(data)[start:data.rindex(self.close_tag)])
+        for child in list(self.body):
+            self.body.remove(child)
+        self.body.append(self.keep)
+
+    def _numbered(self, pr):
+        """``pr`` with no page numbering restart, but for the first section after the cover,
+        which starts at 1: page numbers count on through the whole document."""
+        for old in pr.findall(_qn("w:pgNumType")):
+            pr.remove(old)
+        if self.sections == 1:
+            ooxml.set_child(pr, _el("w:pgNumType", **{"w:start": "1"}))
+        return pr
+
+    def begin(self, pr, body=None) -> None:
+        """End the open section (if any) and open one with section properties ``pr``; the
+        paragraph that ends the open one goes first into ``body`` (a sheet's, written
+        next), else it is written now."""
+        self.flush()
+        if self.pending is not None:
+            p = _el("w:p")
+            p.append(_el("w:pPr"))
+            p[0].append(self.pending)
+            if body is not None:
+                body.insert(0, p)
+            else:
+                self.keep.addprevious(p)
+                self._write_workbench()
+        self.pending = self._numbered(pr)
+        self.sections += 1
+
+    def finish(self) -> None:
+        """End the last section (its ``w:sectPr`` ends the body) and the document."""
+        self.flush()
+        self.keep.addprevious(self.pending)
+        self._write_workbench()
+        self.body.remove(self.keep)
+        name = f"{self.root.prefix}:document" if self.root.prefix else "document"
+        self.raw.write(self.close_tag + f"</{name}>".encode())
+
+
+def _body_tags(body) -> tuple[bytes, bytes]:
+    """How ``w:body`` opens and closes when serialised: ``<w:body>``, ``</w:body>``."""
+    name = f"{body.prefix}:body" if body.prefix else "body"
+    return f"<{name}>".encode(), f"</{name}>".encode()
+
+
+class _SheetCopy:
+    """One Word sheet carried over into the bundle from its file: body, headers and footers,
+    page setup, pictures and links."""
+
+    def __init__(self, pkg: _Package, path: Path, theme: Theme):
+        self.pkg, self.path, self.theme = pkg, path, theme
+        self.types: dict[str, str] | None = None
+
+    def write(self, stream: _BodyStream, view: SheetView, part: BundlePart, index: int,
+              kit: _DocxKit, ids: _Ids, *, mark: bool) -> None:
+        from ...errors import TemplateError
+
+        try:
+            src = zipfile.ZipFile(self.path)
+        except (OSError, zipfile.BadZipFile) as exc:
+            raise _unreadable(self.path, exc) from exc
+        with src:
+            self.src = src
+            root = self._xml("word/document.xml")
+            raw = self.raw
+            rels = self._rels("word/document.xml")
+            body = root.find(_qn("w:body"))
+            sect = body.find(_qn("w:sectPr")) if body is not None else None
+            if sect is None:
+                raise TemplateError(self.path, "the Word sheet has no page settings at the "
+                                    "end of its body: build again to write it anew")
+            body.remove(sect)
+            related = _related(root, raw, sum(1 for node in sect.iter() for key in node.attrib
+                                        if key.startswith("{" + _R + "}")))
+            pr = _section_pr(sect)
+            refs = {(_local(r.tag), r.get(_qn("w:type")) or "default"): r.get(_qn("r:id"))
+                    for r in sect if _local(r.tag) in ("headerReference", "footerReference")}
+            for kind, t in _HDRFTR_ATTR:
+                rid = refs.get((kind + "Reference", t))
+                if rid is not None:
+                    name = self._hdrftr(kind, t, rels, rid, view, part, ids)
+                    new_rid = self.pkg.rels.relate(_HDRFTR_TYPE[kind], name[len("word/"):])
+                    ooxml.set_child(pr, _el(f"w:{kind}Reference",
+                                            **{"w:type": t, "r:id": new_rid}), replace=False)
+            elements = list(body)
+            if related:
+                self._relate(body, rels, self.pkg.rels)
+            _renumber(elements, ids)
+            if mark:
+                _mark_language(elements, view.locale_id)
+            kit.anchor(elements, view, index)
+            stream.begin(pr, body)
+            stream.write_body_of(root, body)
+
+    def _xml(self, name: str):
+        from lxml import etree
+
+        from ...errors import TemplateError
+
+        try:
+            self.raw = self.src.read(name)
+            return etree.fromstring(self.raw, _parser())
+        except (KeyError, etree.XMLSyntaxError, zipfile.BadZipFile) as exc:
+            raise TemplateError(self.path, f"{name} of the Word sheet cannot be read for the "
+                                f"briefing bundle ({exc}): build again to write it anew"
+                                ) from exc
+
+    def _rels(self, part: str) -> dict[str, tuple[str, str, bool]]:
+        """The relationships of ``part``: id -> (type, target part or address, external)."""
+        folder, _, base = part.rpartition("/")
+        name = f"{folder}/_rels/{base}.rels" if folder else f"_rels/{base}.rels"
+        if name not in self.src.NameToInfo:
+            return {}
+        rels = {}
+        for rel in self._xml(name):
+            external = rel.get("TargetMode") == "External"
+            target = rel.get("Target", "")
+            if not external:
+                target = (target.lstrip("/") if target.startswith("/")
+                          else posixpath.normpath(posixpath.join(folder, target)))
+            rels[rel.get("Id")] = (rel.get("Type"), target, external)
+        return rels
+
+    def _content_type(self, name: str) -> str:
+        from lxml import etree
+
+        if self.types is None:
+            self.types = {}
+            root = self._xml("[Content_Types].xml")
+            for child in root:
+                tag = etree.QName(child).localname
+                if tag == "Default":
+                    self.types["." + child.get("Extension", "").lower()] = child.get(
+                        "ContentType")
+                elif tag == "Override":
+                    self.types[child.get("PartName", "").lstrip("/")] = child.get(
+                        "ContentType")
+        ext = posixpath.splitext(name)[1].lower()
+        return self.types.get(name) or self.types.get(ext) or "application/octet-stream"
+
+    def _hdrftr(self, kind: str, t: str, rels, rid: str, view: SheetView, part: BundlePart,
+                ids: _Ids) -> str:
+        """Carry the sheet's header or footer ``rid`` over into a new part and return its
+        name; the default footer's first paragraph gets " · Pagina N" (a PAGE field) after
+        its left-hand text."""
+        from lxml import etree
+
+        from ...errors import TemplateError
+
+        rel = rels.get(rid)
+        if rel is None or rel[2]:
+            raise TemplateError(self.path, f"the sheet's {kind} {rid!r} names no part of the "
+                                "sheet: build again to write it anew")
+        root = self._xml(rel[1])
+        own = _Rels()
+        elements = list(root)
+        if _related(root, self.raw, 0):
+            self._relate(root, self._rels(rel[1]), own)
+        _renumber(elements, ids)
+        _mark_language(elements, view.locale_id)
+        if (kind, t) == ("footer", "default"):
+            _add_page_number(root, part)
+        name = self.pkg.name(kind, "xml")
+        self.pkg.add(name, etree.tostring(root, xml_declaration=True, encoding="UTF-8",
+                                          standalone=True), _HDRFTR_CONTENT_TYPE[kind])
+        if own.items:
+            folder, _, base = name.rpartition("/")
+            self.pkg.add(f"{folder}/_rels/{base}.rels", own.merged())
+        return name
+
+    def _relate(self, root, rels, dst: _Rels) -> None:
+        """Re-point every relationship id (``r:id``, ``r:embed`` ...) under ``root`` from
+        the sheet part's relationships ``rels`` to equal ones in ``dst``: pictures are added
+        to the package once (by their content), hyperlinks stay external."""
+        from docx.opc.constants import RELATIONSHIP_TYPE as RT
+
+        from ...errors import TemplateError
+
+        done: dict[str, str] = {}
+        for attribute in _RELATED(root):
+            node, key, value = attribute.getparent(), attribute.attrname, str(attribute)
+            if value not in done:
+                rel = rels.get(value)
+                if rel is None:
+                    raise TemplateError(self.theme.sheet_docx, f"{key}={value!r} names "
+                                        "no relationship of the filled sheet")
+                reltype, target, external = rel
+                if external:
+                    done[value] = dst.relate(reltype, target, external=True)
+                elif reltype == RT.IMAGE:
+                    try:
+                        blob = self.src.read(target)
+                    except KeyError as exc:
+                        raise TemplateError(self.path, f"the picture {target} is "
+                                            "missing from the Word sheet: build again "
+                                            "to write it anew") from exc
+                    name = self.pkg.picture(blob, posixpath.splitext(target)[1][1:],
+                                            self._content_type(target))
+                    done[value] = dst.relate(reltype, name[len("word/"):])
+                else:
+                    raise TemplateError(
+                        self.theme.sheet_docx, f"the sheet relates a "
+                        f"{reltype.rsplit('/')[-1]} part, which the briefing bundle "
+                        "cannot carry over: use pictures and external links only")
+            node.set(key, done[value])
+
+
+class _Related:
+    """Every attribute in the relationships namespace (``r:id``, ``r:embed`` ...) under an
+    element (itself included), found by one compiled XPath."""
+
+    def __call__(self, element) -> list:
+        from lxml import etree
+
+        if not hasattr(self, "xpath"):
+            self.xpath = etree.XPath("descendant-or-self::*/@*[namespace-uri() = $ns]")
+        return self.xpath(element, ns=_R)
+
+
+_RELATED = _Related()
+
+
+def _related(root, raw: bytes, known: int) -> bool:
+    """Whether the part ``root``, read from ``raw``, may hold relationship ids besides the
+    ``known`` ones: with the namespace declared once, on the root, ``raw`` is searched for
+    its prefix and colon (text or a longer prefix that reads so only makes this say yes);
+    else yes, if the namespace is there at all."""
+    uri = _R.encode()
+    prefixes = [p for p, ns in root.nsmap.items() if ns == _R]
+    declared = raw.count(uri)
+    if declared != 1 or len(prefixes) != 1 or not prefixes[0]:
+        return declared > 0
+    return raw.count(prefixes[0].encode() + b":") > known
+
+
+def _local(tag: str) -> str:
+    return tag.rpartition("}")[2]
+
+
+@functools.lru_cache(maxsize=1)
+def _parser():
+    """The parser of the sheets' parts: no entities resolved, any size."""
+    from lxml import etree
+
+    return etree.XMLParser(resolve_entities=False, huge_tree=True)
+
+
+_HDRFTR_TYPE = {
+    "header": "http://schemas.openxmlformats.org/officeDocument/2006/relationships/header",
+    "footer": "http://schemas.openxmlformats.org/officeDocument/2006/relationships/footer"}
+_HDRFTR_CONTENT_TYPE = {
+    "header": "application/vnd.openxmlformats-officedocument.wordprocessingml.header+xml",
+    "footer": "application/vnd.openxmlformats-officedocument.wordprocessingml.footer+xml"}
 
 
 class _Ids:
@@ -241,6 +808,7 @@ class _DocxKit:
         from docx.shared import Pt, RGBColor
 
         self.doc, self.bundle, self.theme, self.ids = doc, bundle, theme, ids
+        self.flush = lambda: None  # writes out what the pages so far hold (see _BodyStream)
         self.colours = {k: RGBColor.from_string(v.lstrip("#").upper())
                         for k, v in theme.colours.items()}
         styles = doc.styles
@@ -415,36 +983,42 @@ class _DocxKit:
     def contents(self, part: BundlePart, index: int, plan: Mapping[str, int]) -> None:
         """The contents of ``part``: static entries (text, dotted leader, page number), each a
         hyperlink to its target's bookmark, inside a TOC field over this part's TC entries."""
-        from docx.enum.text import WD_TAB_ALIGNMENT, WD_TAB_LEADER
-        from docx.shared import Mm
+        from docx.shared import Mm, Pt
 
         lang = part.locale_id
         self.para(part.contents, style=heading_style(part.lang))
         entries = [(part.summary, plan[f"summary:{part.lang}"], _summary_mark(part))]
         entries += [(v.project_name, plan[f"{v.lang}:{v.slug}"], bookmark_name(v))
                     for v in part.sheets]
-        paras = []
-        for n, (text, page, anchor) in enumerate(entries):
-            para = self.para(after=5)
-            if n and n % TOC_ENTRIES_PER_PAGE == 0:
-                para.paragraph_format.page_break_before = True
-            para.paragraph_format.tab_stops.add_tab_stop(
-                Mm(210 - 2 * WORD_MARGIN_MM), WD_TAB_ALIGNMENT.RIGHT, WD_TAB_LEADER.DOTS)
-            link = _el("w:hyperlink", **{"w:anchor": anchor, "w:history": "1"})
-            for piece in (text, "\t", part.page_number(page)):
-                run = _text_run(piece) if piece != "\t" else _tab_run()
-                ooxml.run_lang(run, lang)
-                link.append(run)
-            para._p.append(link)
-            paras.append(para)
-        first, last = paras[0]._p, paras[-1]._p
-        ppr = first.find(_qn("w:pPr"))
-        at = list(first).index(ppr) + 1 if ppr is not None else 0
-        for offset, run in enumerate([_field_run("begin"),
-                                      _field_run("", f" TOC \\f {_toc_id(index)} \\h \\z "),
-                                      _field_run("separate")]):
-            first.insert(at + offset, run)
-        last.append(_field_run("end"))
+        # written as the markup python-docx's paragraph API makes, a page at a time: that
+        # API looks the style up by name for every paragraph
+        style_id = _attr(self.doc.styles[TEXT_STYLE].style_id)
+        tab = Mm(210 - 2 * WORD_MARGIN_MM).twips
+        after = Pt(5).twips
+        r_pr = f"<w:rPr><w:lang w:val={_attr(lang)}/></w:rPr>"
+        toc = _field_runs_xml(f" TOC \\f {_toc_id(index)} \\h \\z ")
+        last = len(entries) - 1
+        for start in range(0, len(entries), TOC_ENTRIES_PER_PAGE):
+            page = [f"<w:body {_W_DECL}>"]
+            for n in range(start, min(start + TOC_ENTRIES_PER_PAGE, len(entries))):
+                text, number, anchor = entries[n]
+                page.append(
+                    f"<w:p><w:pPr><w:pStyle w:val={style_id}/>"
+                    + ("<w:pageBreakBefore/>" if n and n % TOC_ENTRIES_PER_PAGE == 0 else "")
+                    + f'<w:tabs><w:tab w:val="right" w:leader="dot" w:pos="{tab}"/></w:tabs>'
+                    f'<w:spacing w:after="{after}"/></w:pPr>'
+                    + (toc if n == 0 else "")
+                    + f'<w:hyperlink w:anchor={_attr(anchor)} w:history="1">'
+                    f'<w:r>{r_pr}<w:t xml:space="preserve">{_escape(text)}</w:t></w:r>'
+                    f"<w:r>{r_pr}<w:tab/></w:r>"
+                    f'<w:r>{r_pr}<w:t xml:space="preserve">'
+                    f"{_escape(part.page_number(number))}</w:t></w:r></w:hyperlink>"
+                    + ('<w:r><w:fldChar w:fldCharType="end"/></w:r>' if n == last else "")
+                    + "</w:p>")
+            page.append("</w:body>")
+            for p in list(_parse("".join(page))):
+                _add_block(self.doc, p)
+            self.flush()
 
     def summary(self, part: BundlePart, index: int) -> None:
         heading = self.para(part.summary, style=heading_style(part.lang))
@@ -458,6 +1032,7 @@ class _DocxKit:
             chunk = rows[start:start + SUMMARY_ROWS_PER_PAGE]
             totals = [start + i >= n_plain for i in range(len(chunk))]
             _summary_table_docx(self.doc, part, chunk, totals, self.colours)
+            self.flush()
 
     def anchor(self, elements: list, view: SheetView, index: int) -> None:
         """The bookmark the contents link to and the TC entry a refreshed TOC lists, in the
@@ -532,52 +1107,7 @@ def _front_page_setup(section) -> None:
     section.gutter = Mm(0)
 
 
-def _apply_page_setup(section, template) -> None:
-    """Give ``section`` the page setup of the ``w:sectPr`` ``template`` (size, margins,
-    columns, grid ...), keeping its own header/footer references; never a page numbering
-    restart (see :func:`_continuous_numbering`)."""
-    from docx.enum.section import WD_SECTION
-
-    sect = section._sectPr
-    refs = {_qn("w:headerReference"), _qn("w:footerReference")}
-    for child in list(sect):
-        if child.tag not in refs:
-            sect.remove(child)
-    for child in template:
-        if child.tag not in refs and child.tag != _qn("w:pgNumType"):
-            ooxml.set_child(sect, _copy(child), replace=False)
-    for key, value in template.attrib.items():
-        if not key.startswith("{" + _W_NS):
-            continue
-        sect.set(key, value)
-    section.start_type = WD_SECTION.NEW_PAGE
-
-
 _W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
-
-
-def _carry_over_hdrftr(src, section, view: SheetView, part: BundlePart, theme: Theme,
-                       ids: _Ids) -> None:
-    """Copy the sheet's headers and footers into ``section``; the default footer's first
-    paragraph gets " · Pagina N" (a PAGE field) after its left-hand text."""
-    src_section = src.sections[0]
-    for (kind, t), attr in _HDRFTR_ATTR.items():
-        src_hf = getattr(src_section, attr)
-        if src_hf.is_linked_to_previous:  # the sheet has none of this kind
-            continue
-        dst_hf = getattr(section, attr)
-        dst_hf.is_linked_to_previous = False
-        dst = dst_hf._element
-        for child in list(dst):
-            dst.remove(child)
-        elements = [_copy(child) for child in src_hf._element]
-        for element in elements:
-            dst.append(element)
-        _relate(elements, src_hf.part, dst_hf.part, theme)
-        _renumber(elements, ids)
-        _mark_language(elements, view.locale_id)
-        if (kind, t) == ("footer", "default"):
-            _add_page_number(dst, part)
 
 
 def _add_page_number(footer, part: BundlePart) -> None:
@@ -604,51 +1134,20 @@ def _add_page_number(footer, part: BundlePart) -> None:
             first.append(run)
 
 
-def _relate(elements: list, src_part, dst_part, theme: Theme) -> None:
-    """Re-point every relationship id (``r:id``, ``r:embed`` ...) in ``elements`` from
-    ``src_part``'s relationships to equal ones of ``dst_part``: pictures are added to the
-    package once (python-docx deduplicates them by hash), hyperlinks stay external."""
-    from docx.opc.constants import RELATIONSHIP_TYPE as RT
-
-    from ...errors import TemplateError
-
-    done: dict[str, str] = {}
-    for element in elements:
-        for node in element.iter():
-            for key, value in list(node.attrib.items()):
-                if not key.startswith("{" + _R + "}"):
-                    continue
-                if value not in done:
-                    rel = src_part.rels.get(value)
-                    if rel is None:
-                        raise TemplateError(theme.sheet_docx, f"{key}={value!r} names no "
-                                            "relationship of the filled sheet")
-                    if rel.is_external:
-                        done[value] = dst_part.relate_to(rel.target_ref, rel.reltype,
-                                                         is_external=True)
-                    elif rel.reltype == RT.IMAGE:
-                        done[value], _ = dst_part.get_or_add_image(
-                            io.BytesIO(rel.target_part.blob))
-                    else:
-                        raise TemplateError(
-                            theme.sheet_docx, f"the sheet relates a {rel.reltype.rsplit('/')[-1]}"
-                            " part, which the briefing bundle cannot carry over: use pictures "
-                            "and external links only")
-                node.set(key, done[value])
-
-
 def _renumber(elements: list, ids: _Ids) -> None:
     """Fresh ``wp:docPr`` ids and bookmark ids (ids must be unique in the document)."""
-    wp = "http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing"
+    drawing = "{http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing}docPr"
+    w_id = _qn("w:id")
     marks: dict[str, str] = {}
-    for element in elements:
-        for node in element.iter(f"{{{wp}}}docPr"):
-            node.set("id", ids.next_drawing())
-        for node in element.iter(_qn("w:bookmarkStart"), _qn("w:bookmarkEnd")):
-            old = node.get(_qn("w:id"))
+    for element in elements:  # one pass: the two counters are apart, so the order holds
+        for node in element.iter(drawing, _qn("w:bookmarkStart"), _qn("w:bookmarkEnd")):
+            if node.tag == drawing:
+                node.set("id", ids.next_drawing())
+                continue
+            old = node.get(w_id)
             if old not in marks:
                 marks[old] = ids.next_bookmark()
-            node.set(_qn("w:id"), marks[old])
+            node.set(w_id, marks[old])
 
 
 def _set_lang(run, locale_id: str) -> None:
@@ -657,20 +1156,25 @@ def _set_lang(run, locale_id: str) -> None:
 
 
 def _mark_language(elements: list, locale_id: str) -> None:
+    """``w:lang`` = ``locale_id`` on every run in ``elements`` (as :func:`ooxml.run_lang`,
+    in schema order; the common cases without its general search)."""
+    from lxml import etree
+
+    r_pr, lang, val = _qn("w:rPr"), _qn("w:lang"), _qn("w:val")
+    later = {_qn(t) for t in ooxml.successors("w:rPr", "w:lang")}
     for element in elements:
         for run in element.iter(_qn("w:r")):
-            _set_lang(run, locale_id)
-
-
-def _continuous_numbering(doc) -> None:
-    """Page numbers count on through the whole document: the first section after the cover
-    starts at 1, no other section restarts."""
-    for i, section in enumerate(doc.sections):
-        sect = section._sectPr
-        for old in sect.findall(_qn("w:pgNumType")):
-            sect.remove(old)
-        if i == 1:
-            ooxml.set_child(sect, _el("w:pgNumType", **{"w:start": "1"}))
+            props = run.find(r_pr)
+            if props is None:
+                props = etree.SubElement(run, r_pr)
+                run.insert(0, props)
+            found = props.find(lang)
+            if found is None:
+                found = etree.SubElement(props, lang)
+                successor = next((c for c in props if c.tag in later), None)
+                if successor is not None:
+                    successor.addprevious(found)
+            found.set(val, locale_id)
 
 
 def _drop_update_fields(doc) -> None:
@@ -680,35 +1184,40 @@ def _drop_update_fields(doc) -> None:
         settings.remove(flag)
 
 
-def _zip_with_time(data: bytes, moment: dt.datetime) -> bytes:
-    """The zip ``data`` again, every entry stamped ``moment`` (python-docx uses the clock)."""
-    import zipfile
-
-    stamp = max(moment, dt.datetime(1980, 1, 1, tzinfo=dt.timezone.utc)).timetuple()[:6]
-    out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(data)) as src, \
-            zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        for item in src.infolist():
-            info = zipfile.ZipInfo(item.filename, date_time=stamp)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            dst.writestr(info, src.read(item.filename))
-    return out.getvalue()
-
-
+@functools.cache
 def _qn(tag: str) -> str:
     from docx.oxml.ns import qn
 
-    return qn(tag)
+    return tag if tag.startswith("{") else qn(tag)
+
+
+@functools.cache
+def _tag(tag: str) -> tuple[str, dict[str, str]]:
+    from docx.oxml.ns import NamespacePrefixedTag
+
+    name = NamespacePrefixedTag(tag)
+    return name.clark_name, name.nsmap
+
+
+_XML_SPACE = "{http://www.w3.org/XML/1998/namespace}space"
 
 
 def _el(tag: str, **attrs: str):
-    from docx.oxml import OxmlElement
+    """A new element ``tag`` (``w:p``), of python-docx's class for it, as ``OxmlElement``
+    makes it, without its parsing of the names for every element."""
+    from docx.oxml.parser import oxml_parser
 
-    el = OxmlElement(tag)
-    for key, value in attrs.items():
-        el.set(_qn(key), value)
-    return el
+    clark, nsmap = _tag(tag)
+    return oxml_parser.makeelement(clark, attrib={_qn(k): v for k, v in attrs.items()},
+                                   nsmap=nsmap)
+
+
+def _sub(parent, tag: str, **attrs: str):
+    """A new element ``tag`` appended to ``parent`` (whose children are in schema order
+    when added in that order)."""
+    child = _el(tag, **attrs)
+    parent.append(child)
+    return child
 
 
 def _field_run(kind: str, instr: str | None = None):
@@ -744,63 +1253,118 @@ def _text_run(text: str):
     return run
 
 
-def _tab_run():
-    run = _el("w:r")
-    run.append(_el("w:tab"))
-    return run
-
-
-def _shade(cell, hex_colour: str) -> None:
-    ooxml.shade(cell._tc, hex_colour)
-
-
 def _summary_table_docx(doc, part: BundlePart, rows: list[tuple[str, ...]],
                         totals: list[bool], colours) -> None:
-    """One summary table: the column headings (repeated on a new page), then ``rows``,
-    those flagged in ``totals`` bold on the panel colour."""
-    from docx.enum.text import WD_ALIGN_PARAGRAPH
+    """One summary table, added to ``doc``'s body: the column headings (repeated on a new
+    page), then ``rows``, those flagged in ``totals`` bold on the panel colour.
+
+    Written as the markup python-docx's table API makes, and parsed at once: that API's
+    ``table.cell()`` makes the list of all cells again on every call, and an element made
+    one at a time costs more than the whole table parsed."""
     from docx.shared import Mm
 
-    all_rows = [part.columns, *rows]
-    table = doc.add_table(rows=len(all_rows), cols=len(part.columns))
-    table.autofit = False
-    tbl_pr = table._tbl.tblPr
-    for old in tbl_pr.findall(_qn("w:tblStyle")):
-        tbl_pr.remove(old)  # the template need not have "Table Grid": borders of its own
-    line = {"val": "single", "sz": 4, "space": 0, "color": str(colours["rule"])}
-    ooxml.set_child(tbl_pr, ooxml.side_elements("w:tblBorders", {
-        side: line for side in ("top", "left", "bottom", "right", "insideH", "insideV")}))
-    ooxml.table_cell_margins(tbl_pr, top=28, left=57, bottom=28, right=57)  # 0.5 mm, 1 mm
-    # a data table: its first row holds the column headings (Word's "Header Row")
-    ooxml.set_child(tbl_pr, ooxml.el("w:tblLook", val="0020", firstRow=1, lastRow=0,
-                                     firstColumn=0, lastColumn=0, noHBand=1, noVBand=1))
-    ooxml.set_child(tbl_pr, ooxml.el("w:tblDescription", val=part.summary))
+    line = (f'w:val="single" w:sz="4" w:space="0" w:color="{colours["rule"]}"')
+    sides = "".join(f"<w:{side} {line}/>" for side in ("top", "left", "bottom", "right",
+                                                       "insideH", "insideV"))
     numeric = (False, False, True, True, True, False, False)
     scale = (210 - 2 * WORD_MARGIN_MM) / sum(SUMMARY_COLUMNS_MM)
-    widths = [Mm(w * scale) for w in SUMMARY_COLUMNS_MM]
-    for column, width in zip(table.columns, widths):
-        column.width = width
-    for r, cells in enumerate(all_rows):
-        row_pr = table.rows[r]._tr.get_or_add_trPr()
-        ooxml.set_child(row_pr, _el("w:cantSplit"))
-        if r == 0:
-            ooxml.set_child(row_pr, _el("w:tblHeader"))
+    widths = [Mm(w * scale).twips for w in SUMMARY_COLUMNS_MM][:len(part.columns)]
+    style_id = _attr(doc.styles[TABLE_STYLE].style_id)
+    lang = f'<w:lang w:val={_attr(part.locale_id)}/>'
+    fills = (str(colours["primary"]).upper(), str(colours["panel"]).upper())
+    out = [f'<w:tbl {_W_DECL}><w:tblPr><w:tblW w:type="auto" w:w="0"/>',
+           # the template need not have "Table Grid": borders of its own, and no style
+           f"<w:tblBorders>{sides}</w:tblBorders>", '<w:tblLayout w:type="fixed"/>',
+           ('<w:tblCellMar><w:top w:w="28" w:type="dxa"/><w:left w:w="57" w:type="dxa"/>'
+           '<w:bottom w:w="28" w:type="dxa"/><w:right w:w="57" w:type="dxa"/></w:tblCellMar>'),
+           # a data table: its first row holds the column headings (Word's "Header Row")
+           ('<w:tblLook w:val="0020" w:firstRow="1" w:lastRow="0" w:firstColumn="0" '
+           'w:lastColumn="0" w:noHBand="1" w:noVBand="1"/>'),
+           f"<w:tblDescription w:val={_attr(part.summary)}/></w:tblPr><w:tblGrid>",
+           *(f'<w:gridCol w:w="{w}"/>' for w in widths), "</w:tblGrid>"]
+    for r, cells in enumerate([part.columns, *rows]):
+        out.append("<w:tr><w:trPr><w:cantSplit/>" + ("<w:tblHeader/>" if r == 0 else "")
+                   + "</w:trPr>")
+        bold = r == 0 or totals[r - 1]
+        shade = "" if not bold else (f'<w:shd w:val="clear" w:color="auto" '
+                                     f'w:fill="{fills[0] if r == 0 else fills[1]}"/>')
+        r_pr = ("<w:b/>" if bold else "") + (
+            f'<w:color w:val="{colours["on_primary"]}"/>' if r == 0 else "") + lang
         for c, text in enumerate(cells):
-            cell = table.cell(r, c)
-            cell.width = widths[c]
-            para = cell.paragraphs[0]
-            para.style = doc.styles[TABLE_STYLE]
-            if numeric[c]:
-                para.alignment = WD_ALIGN_PARAGRAPH.RIGHT
-            run = para.add_run(text)
-            ooxml.run_lang(run._r, part.locale_id)
-            if r == 0:
-                run.bold = True
-                run.font.color.rgb = colours["on_primary"]
-                _shade(cell, "#" + str(colours["primary"]))
-            elif totals[r - 1]:
-                run.bold = True
-                _shade(cell, "#" + str(colours["panel"]))
+            out.append(f'<w:tc><w:tcPr><w:tcW w:type="dxa" w:w="{widths[c]}"/>{shade}'
+                       f"</w:tcPr><w:p><w:pPr><w:pStyle w:val={style_id}/>"
+                       + ('<w:jc w:val="right"/>' if numeric[c] else "")
+                       + f"</w:pPr><w:r><w:rPr>{r_pr}</w:rPr>{_run_content(text)}</w:r>"
+                       "</w:p></w:tc>")
+        out.append("</w:tr>")
+    out.append("</w:tbl>")
+    _add_block(doc, _parse("".join(out)))
 
 
-__all__ = ["bookmark_name", "docx_page_plan", "heading_style", "render_bundle_docx"]
+_W_DECL = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+
+
+def _escape(text: str) -> str:
+    """``text`` as XML character data."""
+    from xml.sax.saxutils import escape
+
+    return escape(text)
+
+
+def _field_runs_xml(instr: str) -> str:
+    """The runs that open a complex field ``instr`` (begin, instruction, separate)."""
+    return ('<w:r><w:fldChar w:fldCharType="begin"/></w:r><w:r><w:instrText '
+            f'xml:space="preserve">{_escape(instr)}</w:instrText></w:r>'
+            '<w:r><w:fldChar w:fldCharType="separate"/></w:r>')
+
+
+def _attr(value: str) -> str:
+    """``value`` as a quoted XML attribute value."""
+    from xml.sax.saxutils import quoteattr
+
+    return quoteattr(value)
+
+
+def _run_content(text: str) -> str:
+    """The markup of a run's text as python-docx's ``run.text`` writes it: ``w:t`` (space
+    preserved where it leads or trails), a tab as ``w:tab``, a line break as ``w:br``."""
+    from xml.sax.saxutils import escape
+
+    out, piece = [], []
+
+    def flush() -> None:
+        if piece:
+            text = "".join(piece)
+            space = ' xml:space="preserve"' if text.strip() != text else ""
+            out.append(f"<w:t{space}>{escape(text)}</w:t>")
+            piece.clear()
+
+    for char in text:
+        if char in "\t\n\r":
+            flush()
+            out.append("<w:tab/>" if char == "\t" else "<w:br/>")
+        else:
+            piece.append(char)
+    flush()
+    return "".join(out)
+
+
+def _parse(xml: str):
+    """The element of markup ``xml``, of python-docx's classes."""
+    from docx.oxml.parser import parse_xml
+
+    return parse_xml(xml)
+
+
+def _add_block(doc, element) -> None:
+    """``element`` at the end of ``doc``'s body, before its section properties if any."""
+    body = doc.element.body
+    sect = body.find(_qn("w:sectPr"))
+    if sect is not None:
+        sect.addprevious(element)
+    else:
+        body.append(element)
+
+
+__all__ = ["bookmark_name", "docx_page_plan", "heading_style", "render_bundle_docx",
+           "write_bundle_docx"]

@@ -55,11 +55,44 @@ shipped sheets leave some 50 mm."""
 _EMU_PER_PT = 12700
 _TWIPS_PER_PT = 20
 
+_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+"""The ``w:`` namespace in Clark notation: every name the layout reads is a constant
+below (``qn`` per lookup cost more than the layout itself)."""
+(_P, _R, _T, _BR, _CR, _TAB, _DRAWING, _TBL, _TR, _TC, _SDT, _SDT_CONTENT, _PPR, _RPR,
+ _PSTYLE, _RSTYLE, _SPACING, _IND, _RFONTS, _SZ, _B, _CAPS, _VANISH, _TBL_PR, _TBL_GRID,
+ _GRID_COL, _TBL_CELL_MAR, _TC_PR, _GRID_SPAN, _TC_W, _TC_MAR, _V_MERGE, _TR_PR,
+ _TR_HEIGHT, _STYLE, _BASED_ON, _DOC_DEFAULTS, _PPR_DEFAULT, _RPR_DEFAULT) = (
+    _W + name for name in (
+        "p", "r", "t", "br", "cr", "tab", "drawing", "tbl", "tr", "tc", "sdt", "sdtContent",
+        "pPr", "rPr", "pStyle", "rStyle", "spacing", "ind", "rFonts", "sz", "b", "caps",
+        "vanish", "tblPr", "tblGrid", "gridCol", "tblCellMar", "tcPr", "gridSpan", "tcW",
+        "tcMar", "vMerge", "trPr", "trHeight", "style", "basedOn", "docDefaults",
+        "pPrDefault", "rPrDefault"))
+(_VAL, _STYLE_ID, _TYPE, _DEFAULT, _ASCII_THEME, _ASCII, _H_ANSI, _BEFORE, _AFTER, _LINE,
+ _LINE_RULE, _FIRST_LINE, _HANGING, _H_RULE) = (
+    _W + name for name in (
+        "val", "styleId", "type", "default", "asciiTheme", "ascii", "hAnsi", "before", "after",
+        "line", "lineRule", "firstLine", "hanging", "hRule"))
+_TBL_IND = _W + "tblInd"
+_SIDES = {side: _W + side for side in ("left", "right", "top", "bottom")}
+_ATTRS: dict[str, str] = {}
+"""``w:`` attribute names in Clark notation, by local name (filled as they are asked for)."""
+_INTEGER = re.compile(r"-?\d+")
+_SPACE_SPLIT = re.compile(r"( )")
+_WP_EXTENT = ".//{http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing}extent"
+
 
 @lru_cache(maxsize=32)
 def _face(path: str):
+    """The TrueType font at ``path`` for its widths: the one the PDF sheets registered with
+    ReportLab when they did (reading a font file costs some 50 ms), else read here."""
+    from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.ttfonts import TTFont
 
+    for name in pdfmetrics.getRegisteredFontNames():
+        font = pdfmetrics.getFont(name)
+        if isinstance(font, TTFont) and getattr(font.face, "filename", None) == path:
+            return font
     return TTFont(f"nexusreports-word-{abs(hash(path))}", path)
 
 
@@ -110,22 +143,25 @@ class _Para:
 def _on(el: etree._Element | None) -> bool | None:
     if el is None:
         return None
-    return el.get(qn("w:val"), "true") not in ("false", "0", "off")
+    return el.get(_VAL, "true") not in ("false", "0", "off")
 
 
 class _Styles:
-    """The document's styles resolved along ``basedOn`` to the properties that matter."""
+    """The document's styles resolved along ``basedOn`` to the properties that matter.
+
+    Each style's layers, and the properties they resolve to, are worked out once per
+    document (a sheet has a few hundred paragraphs in a dozen styles)."""
 
     def __init__(self, styles_root: etree._Element):
-        self.by_id = {s.get(qn("w:styleId")): s for s in styles_root.iter(qn("w:style"))}
-        defaults = styles_root.find(qn("w:docDefaults"))
-        self.default_ppr = defaults.find(f"{qn('w:pPrDefault')}/{qn('w:pPr')}") \
+        self.by_id = {s.get(_STYLE_ID): s for s in styles_root.iter(_STYLE)}
+        defaults = styles_root.find(_DOC_DEFAULTS)
+        self.default_ppr = defaults.find(f"{_PPR_DEFAULT}/{_PPR}") \
             if defaults is not None else None
-        self.default_rpr = defaults.find(f"{qn('w:rPrDefault')}/{qn('w:rPr')}") \
+        self.default_rpr = defaults.find(f"{_RPR_DEFAULT}/{_RPR}") \
             if defaults is not None else None
-        self.default_para = next((s.get(qn("w:styleId")) for s in self.by_id.values()
-                                  if s.get(qn("w:type")) == "paragraph"
-                                  and s.get(qn("w:default")) in ("1", "true")), None)
+        self.default_para = next((s.get(_STYLE_ID) for s in self.by_id.values()
+                                  if s.get(_TYPE) == "paragraph"
+                                  and s.get(_DEFAULT) in ("1", "true")), None)
         self._cache: dict[tuple, Any] = {}
 
     def chain(self, style_id: str | None) -> list[etree._Element]:
@@ -136,19 +172,51 @@ class _Styles:
             seen.add(style_id)
             style = self.by_id[style_id]
             out.append(style)
-            based = style.find(qn("w:basedOn"))
-            style_id = based.get(qn("w:val")) if based is not None else None
+            based = style.find(_BASED_ON)
+            style_id = based.get(_VAL) if based is not None else None
         return out[::-1]
 
     def ppr_layers(self, style_id: str | None) -> list[etree._Element]:
-        layers = [self.default_ppr] if self.default_ppr is not None else []
-        return layers + [p for s in self.chain(style_id) for p in [s.find(qn("w:pPr"))]
-                         if p is not None]
+        key = ("ppr", style_id)
+        layers = self._cache.get(key)
+        if layers is None:
+            layers = [self.default_ppr] if self.default_ppr is not None else []
+            layers = self._cache[key] = layers + [
+                p for s in self.chain(style_id) for p in [s.find(_PPR)] if p is not None]
+        return list(layers)
 
     def rpr_layers(self, style_id: str | None) -> list[etree._Element]:
-        layers = [self.default_rpr] if self.default_rpr is not None else []
-        return layers + [r for s in self.chain(style_id) for r in [s.find(qn("w:rPr"))]
-                         if r is not None]
+        key = ("rpr", style_id)
+        layers = self._cache.get(key)
+        if layers is None:
+            layers = [self.default_rpr] if self.default_rpr is not None else []
+            layers = self._cache[key] = layers + [
+                r for s in self.chain(style_id) for r in [s.find(_RPR)] if r is not None]
+        return list(layers)
+
+    def para_state(self, style_id: str | None) -> tuple:
+        """The paragraph properties (:func:`_fold_para`) the style's layers resolve to."""
+        key = ("para", style_id)
+        state = self._cache.get(key)
+        if state is None:
+            state = _PARA_START
+            for layer in self.ppr_layers(style_id):
+                state = _fold_para(state, layer)
+            self._cache[key] = state
+        return state
+
+    def run_state(self, para_style: str | None, run_style: str | None) -> _Run:
+        """The run properties of a run in style ``run_style`` (or None) in a paragraph of
+        style ``para_style``: the paragraph style's layers, then the run style's without its
+        first layer."""
+        key = ("run", para_style, run_style)
+        state = self._cache.get(key)
+        if state is None:
+            layers = self.rpr_layers(para_style)
+            if run_style is not None:
+                layers += self.rpr_layers(run_style)[1:]
+            state = self._cache[key] = _run_props(layers)
+        return state
 
 
 @dataclasses.dataclass
@@ -160,26 +228,31 @@ class _Run:
     """The Latin font name (``w:rFonts``; a theme font as ``+major``/``+minor``)."""
 
 
-def _run_props(layers: Iterable[etree._Element]) -> _Run:
-    size, bold, caps, font = 10.0, False, False, None
+def _run_props(layers: Iterable[etree._Element], start: _Run | None = None) -> _Run:
+    """The run properties ``layers`` (``w:rPr`` elements, lowest first) resolve to, on top of
+    ``start`` (default: 10 pt, not bold, no capitals, no font)."""
+    if start is None:
+        size, bold, caps, font = 10.0, False, False, None
+    else:
+        size, bold, caps, font = start.size_pt, start.bold, start.caps, start.font
     for rpr in layers:
         if rpr is None:
             continue
-        fonts = rpr.find(qn("w:rFonts"))
+        fonts = rpr.find(_RFONTS)
         if fonts is not None:
-            theme = fonts.get(qn("w:asciiTheme"))
-            named = fonts.get(qn("w:ascii")) or fonts.get(qn("w:hAnsi"))
+            theme = fonts.get(_ASCII_THEME)
+            named = fonts.get(_ASCII) or fonts.get(_H_ANSI)
             if theme:
                 font = "+major" if theme.startswith("major") else "+minor"
             elif named:
                 font = named
-        sz = rpr.find(qn("w:sz"))
-        if sz is not None and (sz.get(qn("w:val")) or "").isdigit():
-            size = int(sz.get(qn("w:val"))) / 2
-        b = _on(rpr.find(qn("w:b")))
+        sz = rpr.find(_SZ)
+        if sz is not None and (sz.get(_VAL) or "").isdigit():
+            size = int(sz.get(_VAL)) / 2
+        b = _on(rpr.find(_B))
         if b is not None:
             bold = b
-        c = _on(rpr.find(qn("w:caps")))
+        c = _on(rpr.find(_CAPS))
         if c is not None:
             caps = c
     return _Run(size, bold, caps, font)
@@ -189,43 +262,56 @@ def _twips_attr(el: etree._Element | None, *names: str) -> float | None:
     if el is None:
         return None
     for name in names:
-        value = el.get(qn(f"w:{name}"))
-        if value is not None and re.fullmatch(r"-?\d+", value):
+        attr = _ATTRS.get(name)
+        if attr is None:
+            attr = _ATTRS[name] = _W + name
+        value = el.get(attr)
+        if value is not None and _INTEGER.fullmatch(value):
             return int(value) / _TWIPS_PER_PT
     return None
 
 
+_PARA_START = (0.0, 0.0, 240.0, "auto", 0.0, 0.0, 0.0)
+"""Paragraph properties before any layer: before, after, line, rule, left, right, first."""
+
+
+def _fold_para(state: tuple, layer: etree._Element) -> tuple:
+    """``state`` (see :data:`_PARA_START`) with the spacing and indents of ``layer`` (a
+    ``w:pPr``) applied over it."""
+    before, after, line, rule, left, right, first = state
+    spacing = layer.find(_SPACING)
+    if spacing is not None:
+        before = _twips_attr(spacing, "before") if spacing.get(_BEFORE) else before
+        after = _twips_attr(spacing, "after") if spacing.get(_AFTER) else after
+        if spacing.get(_LINE):
+            line = float(spacing.get(_LINE))
+            rule = spacing.get(_LINE_RULE, "auto")
+    ind = layer.find(_IND)
+    if ind is not None:
+        value = _twips_attr(ind, "left", "start")
+        left = value if value is not None else left
+        value = _twips_attr(ind, "right", "end")
+        right = value if value is not None else right
+        if ind.get(_FIRST_LINE) is not None:
+            first = _twips_attr(ind, "firstLine") or 0.0
+        if ind.get(_HANGING) is not None:
+            first = -(_twips_attr(ind, "hanging") or 0.0)
+    return before, after, line, rule, left, right, first
+
+
 def _para_props(styles: _Styles, p: etree._Element) -> tuple[_Para, str | None, list]:
-    ppr = p.find(qn("w:pPr"))
-    style_el = ppr.find(qn("w:pStyle")) if ppr is not None else None
-    style_id = style_el.get(qn("w:val")) if style_el is not None else styles.default_para
-    layers = styles.ppr_layers(style_id) + ([ppr] if ppr is not None else [])
-    before = after = 0.0
-    line, rule = 240.0, "auto"
-    left = right = first = 0.0
-    for layer in layers:
-        spacing = layer.find(qn("w:spacing"))
-        if spacing is not None:
-            before = _twips_attr(spacing, "before") if spacing.get(qn("w:before")) else before
-            after = _twips_attr(spacing, "after") if spacing.get(qn("w:after")) else after
-            if spacing.get(qn("w:line")):
-                line = float(spacing.get(qn("w:line")))
-                rule = spacing.get(qn("w:lineRule"), "auto")
-        ind = layer.find(qn("w:ind"))
-        if ind is not None:
-            left = _twips_attr(ind, "left", "start") if _twips_attr(ind, "left", "start") \
-                is not None else left
-            right = _twips_attr(ind, "right", "end") if _twips_attr(ind, "right", "end") \
-                is not None else right
-            if ind.get(qn("w:firstLine")) is not None:
-                first = _twips_attr(ind, "firstLine") or 0.0
-            if ind.get(qn("w:hanging")) is not None:
-                first = -(_twips_attr(ind, "hanging") or 0.0)
-    rpr_layers = styles.rpr_layers(style_id)
-    mark = ppr.find(qn("w:rPr")) if ppr is not None else None
-    size = _run_props(rpr_layers + ([mark] if mark is not None else [])).size_pt
+    ppr = p.find(_PPR)
+    style_el = ppr.find(_PSTYLE) if ppr is not None else None
+    style_id = style_el.get(_VAL) if style_el is not None else styles.default_para
+    state = styles.para_state(style_id)
+    if ppr is not None:
+        state = _fold_para(state, ppr)
+    before, after, line, rule, left, right, first = state
+    mark = ppr.find(_RPR) if ppr is not None else None
+    base = styles.run_state(style_id, None)
+    size = _run_props([mark], base).size_pt if mark is not None else base.size_pt
     return (_Para(size, before or 0.0, after or 0.0, line, rule, left or 0.0, right or 0.0,
-                  first), style_id, rpr_layers)
+                  first), style_id, styles.rpr_layers(style_id))
 
 
 class Layout:
@@ -233,15 +319,25 @@ class Layout:
 
     def __init__(self, doc: Any, theme: Theme):
         self.doc = doc
-        self.styles = _Styles(doc.styles.element)
+        styles_root = doc.styles.element
+        self.styles = _Styles(styles_root)
         self.regular = _face(str(theme.fonts.regular))
         self.bold = _face(str(theme.fonts.bold))
         self.theme_fonts = _theme_fonts(doc)
+        self._faces: dict[tuple, Any] = {}
+        self._heights = _heights_for(styles_root, self.theme_fonts, theme)
 
     # -- text ----------------------------------------------------------------------------
     def face(self, run: _Run):
         """The face a run is measured with: the template's font where this machine has it
         (or the font LibreOffice would put in its place), else the theme's font."""
+        key = (run.font, run.bold)
+        face = self._faces.get(key)
+        if face is None:
+            face = self._faces[key] = self._find_face(run)
+        return face
+
+    def _find_face(self, run: _Run):
         font = self.theme_fonts.get(run.font, run.font) if run.font else None
         if font and font.strip().lower() not in THEME_FONT_NAMES:
             face = system_face(font.strip(), run.bold)
@@ -252,64 +348,91 @@ class Layout:
     def _width(self, text: str, run: _Run) -> float:
         return self.face(run).stringWidth(text.upper() if run.caps else text, run.size_pt)
 
+    def _tokens(self, text: str, run: _Run) -> list[tuple[bool, float]]:
+        """The pieces of a ``w:t``'s text as lines are broken there: (is a space, width)
+        for each space and each word between spaces; each word's width is remembered per
+        face and size (:data:`_WIDTHS`)."""
+        face = self.face(run)
+        size, caps = run.size_pt, run.caps
+        out = []
+        for token in _SPACE_SPLIT.split(text):
+            if not token:
+                continue
+            shown = token.upper() if caps else token
+            key = (face, size, shown)
+            width = _WIDTHS.get(key)
+            if width is None:
+                if len(_WIDTHS) >= _WIDTHS_MAX:
+                    _WIDTHS.clear()
+                width = _WIDTHS[key] = face.stringWidth(shown, size)
+            out.append((token == " ", width))
+        return out
+
     def paragraph(self, p: etree._Element, width_pt: float) -> float:
         """The height of paragraph ``p`` set in a column ``width_pt`` wide."""
-        props, style_id, rpr_layers = _para_props(self.styles, p)
+        xml = etree.tostring(p, with_tail=False)
+        key = (xml, width_pt)
+        height = self._heights.get(key)
+        if height is None:
+            height = self._paragraph(p, width_pt)
+            _remember(self._heights, key, len(xml), height)
+        return height
+
+    def _paragraph(self, p: etree._Element, width_pt: float) -> float:
+        styles = self.styles
+        props, style_id, _ = _para_props(styles, p)
         room = max(1.0, width_pt - props.left_pt - props.right_pt)
         lines: list[float] = []  # the tallest font or picture of each line
         line_w, line_h, pending_space = max(0.0, props.first_pt), 0.0, 0.0
         words_on_line = 0
 
-        def new_line() -> None:
-            nonlocal line_w, line_h, pending_space, words_on_line
-            lines.append(line_h)
-            line_w, line_h, pending_space, words_on_line = 0.0, 0.0, 0.0, 0
-
-        for run in p.iter(qn("w:r")):
-            if next(run.iterancestors(qn("w:p"))) is not p:
+        for run in p.iter(_R):
+            if run.getparent() is not p and next(run.iterancestors(_P)) is not p:
                 continue  # a text box's paragraph
-            rpr = run.find(qn("w:rPr"))
-            style = rpr.find(qn("w:rStyle")) if rpr is not None else None
-            layers = list(rpr_layers)
-            if style is not None:
-                layers += self.styles.rpr_layers(style.get(qn("w:val")))[1:]
+            rpr = run.find(_RPR)
             if rpr is not None:
-                if _on(rpr.find(qn("w:vanish"))):
+                if _on(rpr.find(_VANISH)):
                     continue
-                layers.append(rpr)
-            props_run = _run_props(layers)
+                style = rpr.find(_RSTYLE)
+                base = styles.run_state(style_id, style.get(_VAL) if style is not None
+                                        else None)
+                props_run = _run_props((rpr,), base)
+            else:
+                props_run = styles.run_state(style_id, None)
+            size_pt = props_run.size_pt
             for child in run:
-                if child.tag == qn("w:t"):
-                    for token in re.split(r"( )", child.text or ""):
-                        if token == " ":
-                            pending_space += self._width(" ", props_run)
+                tag = child.tag
+                if tag == _T:
+                    for space, w in self._tokens(child.text or "", props_run):
+                        if space:
+                            pending_space += w
                             continue
-                        if not token:
-                            continue
-                        w = self._width(token, props_run)
                         if words_on_line and line_w + pending_space + w > room:
-                            new_line()
+                            lines.append(line_h)
+                            line_w, line_h, pending_space, words_on_line = 0.0, 0.0, 0.0, 0
                         while w > room and words_on_line == 0:  # a word wider than the room
-                            line_h = max(line_h, props_run.size_pt)
-                            new_line()
+                            line_h = max(line_h, size_pt)
+                            lines.append(line_h)
+                            line_w, line_h, pending_space, words_on_line = 0.0, 0.0, 0.0, 0
                             w -= room
                         line_w += pending_space + w
                         pending_space = 0.0
                         words_on_line += 1
-                        line_h = max(line_h, props_run.size_pt)
-                elif child.tag in (qn("w:br"), qn("w:cr")):
-                    line_h = max(line_h, props_run.size_pt)
-                    new_line()
-                elif child.tag == qn("w:tab"):
+                        line_h = max(line_h, size_pt)
+                elif tag == _BR or tag == _CR:
+                    line_h = max(line_h, size_pt)
+                    lines.append(line_h)
+                    line_w, line_h, pending_space, words_on_line = 0.0, 0.0, 0.0, 0
+                elif tag == _TAB:
                     pending_space += 36.0
-                elif child.tag == qn("w:drawing"):
-                    extent = child.find(".//{http://schemas.openxmlformats.org/drawingml/2006/"
-                                        "wordprocessingDrawing}extent")
+                elif tag == _DRAWING:
+                    extent = child.find(_WP_EXTENT)
                     if extent is not None:
                         w = int(extent.get("cx", "0")) / _EMU_PER_PT
                         h = int(extent.get("cy", "0")) / _EMU_PER_PT
                         if words_on_line and line_w + w > room:
-                            new_line()
+                            lines.append(line_h)
+                            line_w, line_h, pending_space, words_on_line = 0.0, 0.0, 0.0, 0
                         line_w += w
                         words_on_line += 1
                         line_h = max(line_h, h / LINE_FACTOR)
@@ -328,25 +451,34 @@ class Layout:
     # -- blocks and tables ---------------------------------------------------------------
     def blocks(self, parent: etree._Element, width_pt: float) -> float:
         """The height of the paragraphs and tables directly in ``parent``."""
+        xml = etree.tostring(parent, with_tail=False)
+        key = (b"blocks", xml, width_pt)
+        height = self._heights.get(key)
+        if height is None:
+            height = self._blocks(parent, width_pt)
+            _remember(self._heights, key, len(xml), height)
+        return height
+
+    def _blocks(self, parent: etree._Element, width_pt: float) -> float:
         total = 0.0
         for child in parent:
-            if child.tag == qn("w:p"):
+            tag = child.tag
+            if tag == _P:
                 total += self.paragraph(child, width_pt)
-            elif child.tag == qn("w:tbl"):
+            elif tag == _TBL:
                 total += self.table(child)[0]
-            elif child.tag == qn("w:sdt"):
-                content = child.find(qn("w:sdtContent"))
+            elif tag == _SDT:
+                content = child.find(_SDT_CONTENT)
                 if content is not None:
                     total += self.blocks(content, width_pt)
         return total
 
     def table(self, tbl: etree._Element) -> tuple[float, list[list[tuple[float, etree._Element]]]]:
         """The height of ``tbl`` and, per row, each cell's content height with the cell."""
-        grid = [(_twips_attr(c, "w") or 0.0) for c in tbl.findall(f"{qn('w:tblGrid')}/"
-                                                                   f"{qn('w:gridCol')}")]
-        tbl_pr = tbl.find(qn("w:tblPr"))
-        default_mar = tbl_pr.find(qn("w:tblCellMar")) if tbl_pr is not None else None
-        rows = tbl.findall(qn("w:tr"))
+        grid = [(_twips_attr(c, "w") or 0.0) for c in tbl.findall(f"{_TBL_GRID}/{_GRID_COL}")]
+        tbl_pr = tbl.find(_TBL_PR)
+        default_mar = tbl_pr.find(_TBL_CELL_MAR) if tbl_pr is not None else None
+        rows = tbl.findall(_TR)
         heights: list[float] = []
         cells_out: list[list[tuple[float, etree._Element]]] = []
         spans: list[tuple[int, int, float]] = []  # (first row, column, content height)
@@ -355,27 +487,30 @@ class Layout:
             col = 0
             tallest = 0.0
             row_cells: list[tuple[float, etree._Element]] = []
-            for tc in tr.findall(qn("w:tc")):
-                tc_pr = tc.find(qn("w:tcPr"))
-                span_el = tc_pr.find(qn("w:gridSpan")) if tc_pr is not None else None
-                span = int(span_el.get(qn("w:val"), "1")) if span_el is not None else 1
+            for tc in tr.findall(_TC):
+                tc_pr = tc.find(_TC_PR)
+                span_el = tc_pr.find(_GRID_SPAN) if tc_pr is not None else None
+                span = int(span_el.get(_VAL, "1")) if span_el is not None else 1
                 width = sum(grid[col:col + span]) if grid else 0.0
                 if not width and tc_pr is not None:
-                    width = _twips_attr(tc_pr.find(qn("w:tcW")), "w") or 0.0
-                mar = tc_pr.find(qn("w:tcMar")) if tc_pr is not None else None
+                    width = _twips_attr(tc_pr.find(_TC_W), "w") or 0.0
+                mar = tc_pr.find(_TC_MAR) if tc_pr is not None else None
 
                 def pad(side: str, default: float) -> float:
+                    tag = _SIDES[side]
                     for source in (mar, default_mar):
-                        if source is not None and source.find(qn(f"w:{side}")) is not None:
-                            return _twips_attr(source.find(qn(f"w:{side}")), "w") or 0.0
+                        if source is not None:
+                            found = source.find(tag)
+                            if found is not None:
+                                return _twips_attr(found, "w") or 0.0
                     return default
 
                 left, right = pad("left", DEFAULT_CELL_PAD_PT), pad("right", DEFAULT_CELL_PAD_PT)
                 top, bottom = pad("top", 0.0), pad("bottom", 0.0)
                 content = top + self.blocks(tc, width - left - right) + bottom
                 row_cells.append((content, tc))
-                merge = tc_pr.find(qn("w:vMerge")) if tc_pr is not None else None
-                if merge is not None and merge.get(qn("w:val")) == "restart":
+                merge = tc_pr.find(_V_MERGE) if tc_pr is not None else None
+                if merge is not None and merge.get(_VAL) == "restart":
                     open_merge[col] = len(spans)
                     spans.append((r, col, content))
                 elif merge is not None and col in open_merge:
@@ -384,33 +519,79 @@ class Layout:
                     open_merge.pop(col, None)
                     tallest = max(tallest, content)
                 col += span
-            tr_pr = tr.find(qn("w:trPr"))
-            h_el = tr_pr.find(qn("w:trHeight")) if tr_pr is not None else None
+            tr_pr = tr.find(_TR_PR)
+            h_el = tr_pr.find(_TR_HEIGHT) if tr_pr is not None else None
             if h_el is not None:
                 value = (_twips_attr(h_el, "val") or 0.0)
-                tallest = value if h_el.get(qn("w:hRule")) == "exact" else max(value, tallest)
+                tallest = value if h_el.get(_H_RULE) == "exact" else max(value, tallest)
             heights.append(tallest)
             cells_out.append(row_cells)
         # a merged cell taller than the rows it spans makes its last row taller
         for first, col, content in spans:
             last = first
             for r in range(first + 1, len(rows)):
-                tcs = rows[r].findall(qn("w:tc"))
+                tcs = rows[r].findall(_TC)
                 c, hit = 0, None
                 for tc in tcs:
                     if c == col:
                         hit = tc
                         break
-                    span_el = tc.find(f"{qn('w:tcPr')}/{qn('w:gridSpan')}")
-                    c += int(span_el.get(qn("w:val"), "1")) if span_el is not None else 1
-                merge = hit.find(f"{qn('w:tcPr')}/{qn('w:vMerge')}") if hit is not None else None
-                if merge is None or merge.get(qn("w:val")) == "restart":
+                    span_el = tc.find(f"{_TC_PR}/{_GRID_SPAN}")
+                    c += int(span_el.get(_VAL, "1")) if span_el is not None else 1
+                merge = hit.find(f"{_TC_PR}/{_V_MERGE}") if hit is not None else None
+                if merge is None or merge.get(_VAL) == "restart":
                     break
                 last = r
             spanned = sum(heights[first:last + 1])
             if content > spanned:
                 heights[last] += content - spanned
         return sum(heights), cells_out
+
+
+_HEIGHTS: dict[tuple, dict[tuple, float]] = {}
+"""Heights of paragraphs and cell contents already measured, by their XML and width, for
+each set of styles and fonts (:func:`_heights_for`): the labels, the scales and most cells
+of a sheet are the same XML on every sheet made from one template."""
+_HEIGHTS_BUDGET = 4_000_000
+"""How many bytes of XML (the keys) :data:`_HEIGHTS` holds at most before it starts again:
+memory stays bounded however many sheets a process renders (each sheet's own texts are new
+keys)."""
+_heights_bytes = 0
+
+
+def _remember(heights: dict[tuple, float], key: tuple, size: int, height: float) -> None:
+    """Keep ``height`` under ``key`` (``size`` bytes of XML) in ``heights``, one of the
+    dicts of :data:`_HEIGHTS`; all of them are emptied when they would pass the budget."""
+    global _heights_bytes
+    if _heights_bytes + size > _HEIGHTS_BUDGET:
+        for remembered in _HEIGHTS.values():
+            remembered.clear()
+        _heights_bytes = 0
+    heights[key] = height
+    _heights_bytes += size
+
+
+def _heights_for(styles_root: etree._Element, theme_fonts: dict[str, str],
+                 theme: Theme) -> dict[tuple, float]:
+    """The remembered heights (:data:`_HEIGHTS`) for documents with these styles, this
+    document theme's fonts and the build theme's font files: what, besides its own XML and
+    width, decides a paragraph's height."""
+    key = (etree.tostring(styles_root), tuple(sorted(theme_fonts.items())),
+           str(theme.fonts.regular), str(theme.fonts.bold))
+    heights = _HEIGHTS.get(key)
+    if heights is None:
+        if len(_HEIGHTS) >= 8:
+            _HEIGHTS.clear()
+            global _heights_bytes
+            _heights_bytes = 0
+        heights = _HEIGHTS[key] = {}
+    return heights
+
+
+_WIDTHS: dict[tuple, float] = {}
+"""The width of each word (and of the space) already measured, by face, size and the word
+as shown (in capitals where the run is): most words recur from sheet to sheet."""
+_WIDTHS_MAX = 20_000
 
 
 _A = "{http://schemas.openxmlformats.org/drawingml/2006/main}"
@@ -421,8 +602,25 @@ def _theme_fonts(doc: Any) -> dict[str, str]:
     try:
         part = next(rel.target_part for rel in doc.part.rels.values()
                     if rel.reltype.endswith("/theme"))
-        root = etree.fromstring(part.blob)
-    except (StopIteration, etree.XMLSyntaxError, AttributeError, ValueError):
+        blob = part.blob
+    except (StopIteration, AttributeError, ValueError):
+        return {}
+    fonts = _THEME_FONTS.get(blob)
+    if fonts is None:
+        if len(_THEME_FONTS) >= 16:
+            _THEME_FONTS.clear()
+        fonts = _THEME_FONTS[blob] = _theme_fonts_of(blob)
+    return dict(fonts)
+
+
+_THEME_FONTS: dict[bytes, dict[str, str]] = {}
+"""The Latin fonts of each theme part already read, by its bytes."""
+
+
+def _theme_fonts_of(blob: bytes) -> dict[str, str]:
+    try:
+        root = etree.fromstring(blob)
+    except (etree.XMLSyntaxError, ValueError):
         return {}
     fonts = {}
     for key, kind in (("+major", "majorFont"), ("+minor", "minorFont")):
@@ -486,7 +684,7 @@ def _view_fields(view: SheetView, region: str = "") -> list[tuple[str, list[str]
 
 
 def _text_of(element: etree._Element) -> str:
-    return "".join(t.text or "" for t in element.iter(qn("w:t")))
+    return "".join(t.text or "" for t in element.iter(_T))
 
 
 _POSITIONS = {0: "left column", -1: "right column"}
@@ -512,9 +710,9 @@ def measure(doc: Any, theme: Theme) -> tuple[float, float, list[tuple[float, etr
     room = page_h - top - bottom
     blocks = []
     for child in doc.element.body:
-        if child.tag == qn("w:p"):
+        if child.tag == _P:
             blocks.append((layout.paragraph(child, text_w), child))
-        elif child.tag == qn("w:tbl"):
+        elif child.tag == _TBL:
             blocks.append((layout.table(child)[0], child))
     return sum(h for h, _ in blocks), room, blocks
 
@@ -584,34 +782,34 @@ def check_width(doc: Any, template: Path) -> None:
     section = doc.sections[0]
     page_w = section.page_width / _EMU_PER_PT
     left_margin = section.left_margin / _EMU_PER_PT
-    for tbl in doc.element.body.iterchildren(qn("w:tbl")):
+    for tbl in doc.element.body.iterchildren(_TBL):
         grid = [(_twips_attr(c, "w") or 0.0)
-                for c in tbl.findall(f"{qn('w:tblGrid')}/{qn('w:gridCol')}")]
-        tbl_pr = tbl.find(qn("w:tblPr"))
-        ind_el = tbl_pr.find(qn("w:tblInd")) if tbl_pr is not None else None
+                for c in tbl.findall(f"{_TBL_GRID}/{_GRID_COL}")]
+        tbl_pr = tbl.find(_TBL_PR)
+        ind_el = tbl_pr.find(_TBL_IND) if tbl_pr is not None else None
         indent = (_twips_attr(ind_el, "w") or 0.0) if ind_el is not None and \
-            ind_el.get(qn("w:type"), "dxa") == "dxa" else 0.0
-        default_mar = tbl_pr.find(qn("w:tblCellMar")) if tbl_pr is not None else None
+            ind_el.get(_TYPE, "dxa") == "dxa" else 0.0
+        default_mar = tbl_pr.find(_TBL_CELL_MAR) if tbl_pr is not None else None
         worst = 0.0
-        for tr in tbl.findall(qn("w:tr")):
+        for tr in tbl.findall(_TR):
             col = 0
-            for tc in tr.findall(qn("w:tc")):
-                tc_pr = tc.find(qn("w:tcPr"))
-                span_el = tc_pr.find(qn("w:gridSpan")) if tc_pr is not None else None
-                col += int(span_el.get(qn("w:val"), "1")) if span_el is not None else 1
+            for tc in tr.findall(_TC):
+                tc_pr = tc.find(_TC_PR)
+                span_el = tc_pr.find(_GRID_SPAN) if tc_pr is not None else None
+                col += int(span_el.get(_VAL, "1")) if span_el is not None else 1
                 if not _text_of(tc).strip():
                     continue
                 pad = DEFAULT_CELL_PAD_PT
-                for source in (tc_pr.find(qn("w:tcMar")) if tc_pr is not None else None,
+                for source in (tc_pr.find(_TC_MAR) if tc_pr is not None else None,
                                default_mar):
-                    side = source.find(qn("w:right")) if source is not None else None
+                    side = source.find(_SIDES["right"]) if source is not None else None
                     if side is not None:
                         pad = _twips_attr(side, "w") or 0.0
                         break
                 right = left_margin + indent + sum(grid[:col]) - pad
                 worst = max(worst, right - page_w)
         if worst > WIDTH_TOLERANCE_PT:
-            text = " ".join(" ".join(_text_of(p) for p in tbl.iter(qn("w:p"))).split())
+            text = " ".join(" ".join(_text_of(p) for p in tbl.iter(_P)).split())
             shown = text[:40] + ("…" if len(text) > 40 else "")
             mm = lambda pt: round(pt / 72 * 25.4, 1)  # noqa: E731
             raise TemplateError(

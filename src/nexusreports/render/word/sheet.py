@@ -26,6 +26,7 @@ Steps of :func:`render_docx`:
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import io
@@ -33,7 +34,8 @@ import logging
 import os
 import re
 import zipfile
-from collections.abc import Mapping
+import zlib
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from types import SimpleNamespace
@@ -42,6 +44,7 @@ from typing import Any
 import jinja2
 from docx.oxml.ns import qn
 from docx.shared import Mm
+import docxtpl
 from docxtpl import DocxTemplate, InlineImage
 from jinja2 import meta, nodes
 from lxml import etree
@@ -70,8 +73,10 @@ _GUARD = "\ue000"
 """Private-use character put between the braces of tag delimiters in data text while the
 output is checked for leftover tags; removed before the document is written.  The theme's
 font has no glyph for it, so validation refuses it in data."""
+_GUARD_BYTES = _GUARD.encode("utf-8")
 
 _DELIMITERS = ("{{", "{%", "}}", "%}")
+_DELIMITER_BYTES = tuple(d.encode() for d in _DELIMITERS)
 _TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
 _OPENERS = re.compile(r"\{\{|\{%|\{#")
 _CLOSERS = re.compile(r"\}\}|%\}|#\}")
@@ -113,15 +118,111 @@ _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 
 
 class _Template(DocxTemplate):
-    """docxtpl's template, remembering the Jinja source it makes of each XML part.
+    """docxtpl's template, remembering what is the same for every sheet of one template.
 
     ``patch_xml`` (docxtpl's rewrite of a part's XML into Jinja source) depends only on its
     input, which is the same for every sheet made from one template, so it runs once per
-    distinct part (at most :data:`_PATCHED_MAX` kept).
+    distinct part (at most :data:`_PATCHED_MAX` kept).  The template package is read and
+    parsed once per template (``key``: the sha256 of ``data``); each sheet starts from a
+    copy of its parsed parts (:func:`_open_document`), and the body's XML, which docxtpl
+    serializes before every render (and then replaces the body with the rendered one), is
+    the template's, serialized once.
     """
 
     _PATCHED: dict[str, str] = {}
     _PATCHED_MAX = 64
+
+    def __init__(self, data: bytes, key: str) -> None:
+        super().__init__(io.BytesIO(data))
+        self._data, self._key = data, key
+        self._body_xml: str | None = None
+
+    def init_docx(self, reload: bool = True) -> None:
+        if not self.docx or (self.is_rendered and reload):
+            self.docx, self._body_xml = _open_document(self._data, self._key,
+                                                       self.xml_to_string)
+            self.is_rendered = False
+
+    def get_xml(self) -> str:
+        if self._body_xml is None:
+            return super().get_xml()
+        return self._body_xml
+
+    def map_tree(self, tree: Any) -> None:
+        self._body_xml = None  # the body is the rendered one from here on
+        super().map_tree(tree)
+
+    def fix_tables(self, xml: str) -> Any:
+        # docxtpl 0.20's fix_tables, with each row's cells counted once: docxtpl counts the
+        # rows of a nested table again for every table around it, twice.  Its changes to
+        # the grids never change the rows, so the counts are the same.  Another docxtpl
+        # version keeps its own.
+        if not _DOCXTPL_0_20:
+            return super().fix_tables(xml)
+        parser = etree.XMLParser(recover=True)
+        tree = etree.fromstring(xml, parser=parser)
+        ns = "{" + tree.nsmap["w"] + "}"
+        counts = {}  # each row: its cells, and the grid columns they span
+        for r in tree.iter(ns + "tr"):
+            cells = r.findall(ns + "tc")
+            spans = 0
+            for cell in cells:
+                tc_pr = cell.find(ns + "tcPr")
+                grid_span = None if tc_pr is None else tc_pr.find(ns + "gridSpan")
+                spans += int(grid_span.get(ns + "val")) if grid_span is not None else 1
+            counts[r] = (len(cells), spans)
+        for t in tree.iter(ns + "tbl"):
+            tblGrid = t.find(ns + "tblGrid")
+            columns = tblGrid.findall(ns + "gridCol")
+            rows = [counts[r] for r in t.iter(ns + "tr")]
+            to_add = max((n for n, _ in rows), default=0) - len(columns)
+            if to_add > 0:
+                width = 0.0
+                new_average = None
+                for c in columns:
+                    if c.get(ns + "w") is not None:
+                        width += float(c.get(ns + "w"))
+                if width > 0:
+                    old_average = width / len(columns)
+                    new_average = width / (len(columns) + to_add)
+                    for c in columns:
+                        c.set(ns + "w",
+                              str(int(float(c.get(ns + "w")) * new_average / old_average)))
+                    for _ in range(to_add):
+                        etree.SubElement(tblGrid, ns + "gridCol",
+                                         {ns + "w": str(int(new_average))})
+            columns = tblGrid.findall(ns + "gridCol")
+            columns_len = len(columns)
+            cells_len_max = max([0, *(spans for _, spans in rows)])
+            to_remove = columns_len - cells_len_max
+            if to_remove > 0:
+                removed_width = 0.0
+                for c in columns[-to_remove:]:
+                    removed_width += float(c.get(ns + "w"))
+                    tblGrid.remove(c)
+                columns_left = tblGrid.findall(ns + "gridCol")
+                extra_space = 0
+                if len(columns_left) > 0:
+                    extra_space = removed_width / len(columns_left)
+                    extra_space = int(extra_space)
+                for c in columns_left:
+                    c.set(ns + "w", str(int(float(c.get(ns + "w")) + extra_space)))
+        return tree
+
+    def fix_docpr_ids(self, tree: Any) -> None:
+        # docxtpl's renumbering of the pictures' ids (its XPath //wp:docPr from the root of
+        # the rendered body), walking the tree in the same document order
+        for elt in tree.iter(_DOC_PR):
+            self.docx_ids_index += 1
+            elt.attrib["id"] = str(self.docx_ids_index)
+
+    def resolve_listing(self, xml: str) -> str:
+        # docxtpl's listing rules only rewrite tabs, line and page breaks and "\a": a part
+        # without any of them comes back unchanged, so it is not searched paragraph by
+        # paragraph, run by run
+        if "\t" not in xml and "\n" not in xml and "\a" not in xml and "\f" not in xml:
+            return xml
+        return super().resolve_listing(xml)
 
     def patch_xml(self, src_xml: str) -> str:
         patched = self._PATCHED.get(src_xml)
@@ -130,6 +231,65 @@ class _Template(DocxTemplate):
                 self._PATCHED.clear()
             patched = self._PATCHED[src_xml] = super().patch_xml(src_xml)
         return patched
+
+
+_DOCXTPL_0_20 = str(getattr(docxtpl, "__version__", "")).startswith("0.20.")
+_DOC_PR = "{http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing}docPr"
+_OPENED: dict[str, tuple[Any, dict[Any, tuple[type, Any]], str]] = {}
+"""Each template package read once (by sha256): python-docx's reader of it, a pristine copy
+of each XML part's parsed tree with the part's class (the document's with an empty body),
+and the body's XML as docxtpl serializes it."""
+
+
+def _open_document(data: bytes, key: str,
+                   serialize: Callable[[Any], str]) -> tuple[Any, str | None]:
+    """``docx.Document`` of the template ``data`` (sha256 ``key``) and its body's XML (made
+    by ``serialize``, docxtpl's ``xml_to_string``, as its ``get_xml`` does), reading and
+    parsing the package only the first time: later each XML part is a copy of the tree
+    parsed then (what ``XmlPart.load`` would parse again), except that the body is left
+    empty (docxtpl replaces it with the one it renders from that XML); the other parts are
+    loaded as python-docx loads them.  Falls back to ``docx.Document`` (and no XML) if
+    python-docx is not as expected."""
+    from docx import Document
+
+    try:
+        from docx.opc.package import Unmarshaller
+        from docx.opc.part import PartFactory, XmlPart
+        from docx.opc.pkgreader import PackageReader
+        from docx.package import Package
+    except ImportError:  # pragma: no cover - another python-docx
+        return Document(io.BytesIO(data)), None
+    opened = _OPENED.get(key)
+    if opened is None:
+        doc = Document(io.BytesIO(data))  # its checks and errors, the first time
+        pristine = {part.partname: (type(part), copy.deepcopy(part._element))
+                    for part in doc.part.package.iter_parts()
+                    if isinstance(part, XmlPart) and type(part).load.__func__ is
+                    XmlPart.load.__func__}
+        main = pristine.get(doc.part.partname)
+        body = main[1].find(qn("w:body")) if main is not None else None
+        if body is None:
+            return doc, None  # no body to render: docxtpl fails as it does
+        for child in list(body):
+            body.remove(child)
+        body_xml = serialize(doc.element.body)
+        if len(_OPENED) >= 16:
+            _OPENED.clear()
+        _OPENED[key] = (PackageReader.from_file(io.BytesIO(data)), pristine, body_xml)
+        return doc, body_xml
+    reader, pristine, body_xml = opened
+
+    def part_factory(partname: Any, content_type: str, reltype: str, blob: bytes,
+                     package: Any) -> Any:
+        known = pristine.get(partname)
+        if known is None:
+            return PartFactory(partname, content_type, reltype, blob, package)
+        cls, element = known
+        return cls(partname, content_type, copy.deepcopy(element), package)
+
+    package = Package()
+    Unmarshaller.unmarshal(reader, package, part_factory)
+    return package.main_document_part.document, body_xml
 
 
 class _Logo(InlineImage):
@@ -160,10 +320,15 @@ def sheet_context(view: SheetView, tpl: DocxTemplate | None = None) -> dict[str,
     without a logo, or when ``tpl`` is None).
     """
     context = vars(_plain(view))
+    _add_logos(context, view, tpl)
+    return context
+
+
+def _add_logos(context: dict[str, Any], view: SheetView, tpl: DocxTemplate | None) -> None:
+    """Give each organisation of ``context`` its ``image`` (see :func:`sheet_context`)."""
     for org, source in zip(context["organisations"], view.organisations):
         org.image = (_Logo(tpl, source.logo, _guard(source.alt))
                      if tpl is not None and source.logo else None)
-    return context
 
 
 class _Environment(jinja2.Environment):
@@ -564,7 +729,7 @@ def _names(tags: list[_Tag], context: Mapping[str, Any],
     text = "\n".join(src for _, src in sources)
     try:
         tree = env.parse(text)
-        env.compile(tree)  # an unknown filter or test is found here, not by parse
+        env.compile(tree, raw=True)  # an unknown filter or test is found as the code is made
     except jinja2.TemplateSyntaxError as exc:  # also TemplateAssertionError
         line = min(max((exc.lineno or 1) - 1, 0), len(sources) - 1)
         # Jinja counts characters into the text it was given: meaningless to an author
@@ -725,8 +890,44 @@ def render_docx(view: SheetView, theme: Theme, *, now: datetime | None = None) -
     """Fill ``theme.sheet_docx`` with ``view`` and return the .docx bytes.
 
     ``now`` stamps the core properties created/modified (default :func:`build_time`).
-    Raises :class:`TemplateError` (or :class:`ErrorGroup`) for a missing or broken template.
+    Raises :class:`TemplateError` (or :class:`ErrorGroup`) for a missing or broken template,
+    :class:`~nexusreports.errors.ContentOverflow` for a sheet taller than its page.
     """
+    doc, where = _filled_and_checked(view, theme)
+    ooxml.drop_styles_with_effects(doc)
+    set_language(doc, view.locale_id)
+    stamp = (now or build_time()).astimezone(timezone.utc).replace(microsecond=0, tzinfo=None)
+    props = doc.core_properties
+    info = view.info
+    props.title = core_property(info.title)
+    props.subject = core_property(info.subject)
+    props.author = core_property(info.author)
+    props.last_modified_by = CREATOR
+    props.keywords = core_property(info.keywords)
+    props.language = info.language
+    props.comments = ""
+    props.category = ""
+    props.content_status = ""
+    props.identifier = ""
+    props.version = ""
+    props.revision = 1
+    props.created = stamp
+    props.modified = stamp
+    parts, trees = _package_parts(doc)
+    return _repack_parts(parts, where, trees)
+
+
+def check_sheet_fit(view: SheetView, theme: Theme) -> None:
+    """Everything :func:`render_docx` checks, without writing the document: the template,
+    the rendering, the width of the tables and the one-page fit (:func:`.fit.check_fit`).
+
+    Raises what :func:`render_docx` raises; the core properties, the language and the zip,
+    which cannot fail for a sheet that got this far, are left out (for ``validate``)."""
+    _filled_and_checked(view, theme)
+
+
+def _filled_and_checked(view: SheetView, theme: Theme) -> tuple[Any, Path]:
+    """The filled sheet (python-docx document) and the template's path, checked to fit."""
     where = theme.sheet_docx
     try:
         data = where.read_bytes()
@@ -735,10 +936,11 @@ def render_docx(view: SheetView, theme: Theme, *, now: datetime | None = None) -
                             "Word template (sheet.docx) in this folder, for example a copy of "
                             "the shipped one") from exc
     data = prepare_template(data)
-    check_template(data, where, sheet_context(view))
-    tpl = _Template(io.BytesIO(data))
+    context = sheet_context(view)  # the logos are added once there is a document for them
+    check_template(data, where, context)
+    tpl = _Template(data, hashlib.sha256(data).hexdigest())
     tpl.init_docx()
-    context = sheet_context(view, tpl)
+    _add_logos(context, view, tpl)
     try:
         tpl.render(context, _environment(), autoescape=True)
     except jinja2.TemplateError as exc:
@@ -776,26 +978,7 @@ def render_docx(view: SheetView, theme: Theme, *, now: datetime | None = None) -
     _drop_markers(doc)
     check_width(doc, where)
     check_fit(doc, view, theme, where)
-    ooxml.drop_styles_with_effects(doc)
-    set_language(doc, view.locale_id)
-    stamp = (now or build_time()).astimezone(timezone.utc).replace(microsecond=0, tzinfo=None)
-    props = doc.core_properties
-    info = view.info
-    props.title = core_property(info.title)
-    props.subject = core_property(info.subject)
-    props.author = core_property(info.author)
-    props.last_modified_by = CREATOR
-    props.keywords = core_property(info.keywords)
-    props.language = info.language
-    props.comments = ""
-    props.category = ""
-    props.content_status = ""
-    props.identifier = ""
-    props.version = ""
-    props.revision = 1
-    props.created = stamp
-    props.modified = stamp
-    return _repack_parts(_package_parts(doc), where)
+    return doc, where
 
 
 _EXPRESSION_OF = re.compile(r"^\{%\s*(?:if|elif)\s+(.*?)\s*%\}$"
@@ -854,26 +1037,73 @@ class _PartCollector:
         pass
 
 
-def _package_parts(doc: Any) -> dict[str, bytes]:
+def _package_parts(doc: Any) -> tuple[dict[str, bytes], frozenset[str]]:
     """The parts ``doc.save`` would zip, by member name, without zipping them (they are
-    zipped once, by :func:`_repack_parts`).  Falls back to saving and reading the zip back if
-    python-docx's package writer is not as expected."""
+    zipped once, by :func:`_repack_parts`), and the names of those python-docx serialized
+    from a parsed element tree (XML parts, relationships, content types).  Falls back to
+    saving and reading the zip back (naming no part as serialized) if python-docx's package
+    writer is not as expected."""
     try:
-        from docx.opc.pkgwriter import PackageWriter
+        from docx.opc.packuri import CONTENT_TYPES_URI, PACKAGE_URI
+        from docx.opc.part import XmlPart
+        from docx.opc.pkgwriter import _ContentTypesItem
 
         package = doc.part.package
-        for part in package.parts:
+        parts = list(package.parts)
+        for part in parts:
             part.before_marshal()
         collector = _PartCollector()
-        PackageWriter._write_content_types_stream(collector, package.parts)
-        PackageWriter._write_pkg_rels(collector, package.rels)
-        PackageWriter._write_parts(collector, package.parts)
-        return collector.parts
-    except AttributeError:  # pragma: no cover - another python-docx
+        # what PackageWriter.write writes, with the content types and relationships (the
+        # same for every sheet) serialized once per distinct content
+        types = ("types", *((part.partname, part.content_type) for part in parts))
+        blob = _PACKAGE_XML.get(types)
+        if blob is None:
+            blob = _keep(_PACKAGE_XML, types, _ContentTypesItem.from_parts(parts).blob)
+        collector.write(CONTENT_TYPES_URI, blob)
+        collector.write(PACKAGE_URI.rels_uri, _rels_xml(package.rels))
+        for part in parts:
+            collector.write(part.partname, part.blob)
+            if len(part.rels):
+                collector.write(part.partname.rels_uri, _rels_xml(part.rels))
+        trees = {part.partname.membername for part in package.parts
+                 if isinstance(part, XmlPart)}
+        trees.update(name for name in collector.parts
+                     if name == "[Content_Types].xml" or name.endswith(".rels"))
+        return collector.parts, frozenset(trees)
+    except (AttributeError, ImportError):  # pragma: no cover - another python-docx
         buf = io.BytesIO()
         doc.save(buf)
         src = zipfile.ZipFile(buf)
-        return {name: src.read(name) for name in src.namelist()}
+        return {name: src.read(name) for name in src.namelist()}, frozenset()
+
+
+_PACKAGE_XML: dict[tuple, Any] = {}
+"""The content types and relationship items already serialized, by what they list."""
+
+
+def _keep(cache: dict, key: Any, value: Any) -> Any:
+    if len(cache) >= 64:
+        cache.clear()
+    cache[key] = value
+    return value
+
+
+def _rels_xml(rels: Any) -> Any:
+    """``rels.xml`` (a part's relationships as a .rels item), made once per distinct list."""
+    key = ("rels", *((rel.rId, rel.reltype, rel.target_ref, rel.is_external)
+                     for rel in rels.values()))
+    xml = _PACKAGE_XML.get(key)
+    if xml is None:
+        xml = _keep(_PACKAGE_XML, key, rels.xml)
+    return xml
+
+
+_QN = {name: qn(f"w:{name}") for name in (
+    "tbl", "tr", "tblGrid", "tc", "gridSpan", "tcPr", "tcW", "type", "w", "gridCol", "tblPr",
+    "tblW", "bookmarkStart", "bookmarkEnd", "name", "id")}
+"""``w:`` names in Clark notation for the steps after rendering (they run on every sheet)."""
+_TC_W_PATH = f"{_QN['tcPr']}/{_QN['tcW']}"
+_TBL_W_PATH = f"{_QN['tblPr']}/{_QN['tblW']}"
 
 
 def _fit_grids(doc: Any) -> None:
@@ -883,28 +1113,40 @@ def _fit_grids(doc: Any) -> None:
     in twips, gets one grid column per cell with the first row's widths (docxtpl only adds
     or drops columns at the end, which skews a fixed-layout table).
     """
-    for tbl in doc.element.body.iter(qn("w:tbl")):
-        rows = tbl.findall(qn("w:tr"))
-        grid = tbl.find(qn("w:tblGrid"))
+    for tbl in doc.element.body.iter(_QN["tbl"]):
+        rows = tbl.findall(_QN["tr"])
+        grid = tbl.find(_QN["tblGrid"])
         if not rows or grid is None:
             continue
-        counts = {len(r.findall(qn("w:tc"))) for r in rows}
-        if len(counts) != 1 or tbl.find(f".//{qn('w:gridSpan')}") is not None:
+        counts = {len(r.findall(_QN["tc"])) for r in rows}
+        if len(counts) != 1 or next(tbl.iter(_QN["gridSpan"]), None) is not None:
             continue
         widths = []
-        for tc in rows[0].findall(qn("w:tc")):
-            tc_w = tc.find(f"{qn('w:tcPr')}/{qn('w:tcW')}")
-            if tc_w is None or tc_w.get(qn("w:type")) != "dxa":
+        for tc in rows[0].findall(_QN["tc"]):
+            tc_w = tc.find(_TC_W_PATH)
+            if tc_w is None or tc_w.get(_QN["type"]) != "dxa":
                 break
-            widths.append(tc_w.get(qn("w:w")))
+            widths.append(tc_w.get(_QN["w"]))
         else:
-            for col in grid.findall(qn("w:gridCol")):
-                grid.remove(col)
-            for width in widths:
-                etree.SubElement(grid, qn("w:gridCol")).set(qn("w:w"), width)
-            tbl_w = tbl.find(f"{qn('w:tblPr')}/{qn('w:tblW')}")
-            if tbl_w is not None and tbl_w.get(qn("w:type")) == "dxa":
-                tbl_w.set(qn("w:w"), str(sum(int(w) for w in widths)))
+            if not _is_grid(grid, widths):
+                for col in grid.findall(_QN["gridCol"]):
+                    grid.remove(col)
+                for width in widths:
+                    etree.SubElement(grid, _QN["gridCol"]).set(_QN["w"], width)
+            tbl_w = tbl.find(_TBL_W_PATH)
+            if tbl_w is not None and tbl_w.get(_QN["type"]) == "dxa":
+                tbl_w.set(_QN["w"], str(sum(int(w) for w in widths)))
+
+
+def _is_grid(grid: etree._Element, widths: list[str | None]) -> bool:
+    """Whether ``grid`` is already what :func:`_fit_grids` would make of it: nothing but one
+    bare ``w:gridCol`` per width, with that width (most tables, whose cells no loop made)."""
+    cols = list(grid)
+    return len(cols) == len(widths) and all(
+        width is not None and col.tag == _QN["gridCol"] and col.get(_QN["w"]) == width
+        and len(col.attrib) == 1
+        and len(col) == 0 and col.text is None and col.tail is None
+        for col, width in zip(cols, widths))
 
 
 def _size_share_bars(doc: Any, view: SheetView) -> None:
@@ -956,13 +1198,13 @@ def _drop_markers(doc: Any) -> None:
     whose start is gone goes too (LibreOffice writes some starts twice)."""
     body = doc.element.body
     gone = set()
-    for mark in list(body.iter(qn("w:bookmarkStart"))):
-        if (mark.get(qn("w:name")) or "").startswith(MARKER_PREFIX):
-            gone.add(mark.get(qn("w:id")))
+    for mark in list(body.iter(_QN["bookmarkStart"])):
+        if (mark.get(_QN["name"]) or "").startswith(MARKER_PREFIX):
+            gone.add(mark.get(_QN["id"]))
             mark.getparent().remove(mark)
-    starts = {m.get(qn("w:id")) for m in body.iter(qn("w:bookmarkStart"))}
-    for end in list(body.iter(qn("w:bookmarkEnd"))):
-        if end.get(qn("w:id")) in gone or end.get(qn("w:id")) not in starts:
+    starts = {m.get(_QN["id"]) for m in body.iter(_QN["bookmarkStart"])}
+    for end in list(body.iter(_QN["bookmarkEnd"])):
+        if end.get(_QN["id"]) in gone or end.get(_QN["id"]) not in starts:
             end.getparent().remove(end)
 
 
@@ -1005,14 +1247,21 @@ _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 
 
 _CHECKED_PARTS: dict[tuple[str, bytes], bytes] = {}
-"""Parts that passed :func:`_check_part`, by (name, bytes): most parts of a sheet (fonts
-table, theme, numbering ...) are the same bytes for every sheet and are checked once."""
+"""Parts that passed :func:`_check_part` with a parse, by (name, bytes): the parts python-docx
+keeps as bytes (fonts table, theme ...) are the same bytes for every sheet and are checked
+once.  The parts it serializes from trees are new bytes on every sheet and need no parse, so
+they are checked each time and not kept (memory does not grow with the sheets)."""
 
 
-def _repack_parts(parts: Mapping[str, bytes], where: Path) -> bytes:
+def _repack_parts(parts: Mapping[str, bytes], where: Path,
+                  trees: frozenset[str] = frozenset()) -> bytes:
     """Check and rewrite a rendered .docx given as its parts by member name (in the
     package's order): well-formed parts, no leftover tags, the guard characters removed,
     ``docProps/app.xml`` naming this tool, entries in a fixed order with fixed timestamps.
+
+    Parts named in ``trees`` were serialized by lxml from an element tree: lxml writes
+    well-formed XML only (it refuses text and names XML cannot hold when they are set, and
+    removing the guard characters from text keeps it so), so they are not parsed again.
 
     Raises :class:`TemplateError` naming the part when a tag survived rendering or a part is
     not well-formed XML.
@@ -1024,7 +1273,9 @@ def _repack_parts(parts: Mapping[str, bytes], where: Path) -> bytes:
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
         for name in order:
             blob = parts[name]
-            if name.endswith((".xml", ".rels")):
+            if name in trees:  # quick to check, and new bytes on every sheet
+                blob = _check_part(name, blob, where, parse=False)
+            elif name.endswith((".xml", ".rels")):
                 checked = _CHECKED_PARTS.get((name, blob))
                 if checked is None:
                     checked = _check_part(name, blob, where)
@@ -1034,15 +1285,103 @@ def _repack_parts(parts: Mapping[str, bytes], where: Path) -> bytes:
                 blob = checked
             if name == "docProps/app.xml":
                 blob = _APP_XML
-            info = zipfile.ZipInfo(name, _FIXED_TIME)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            info.create_system = 3
-            dst.writestr(info, blob)
+            _write_entry(dst, _entry_info(name), blob)
     return out.getvalue()
 
 
-def _check_part(name: str, blob: bytes, where: Path) -> bytes:
+def _entry_info(name: str) -> zipfile.ZipInfo:
+    """A zip entry of a sheet: deflated, fixed time, mode 644, made on Unix."""
+    info = zipfile.ZipInfo(name, _FIXED_TIME)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.external_attr = 0o644 << 16
+    info.create_system = 3
+    return info
+
+
+_DEFLATED: dict[bytes, tuple[int, bytes] | None] = {}
+"""The CRC and deflated bytes of part contents met more than once (None: met once), by
+content: most parts (styles, theme, settings in each language ...) are the same bytes on
+every sheet, and deflating them is most of writing the zip."""
+_DEFLATED_BUDGET = 4_000_000
+_deflated_bytes = 0
+_RAW_WRITES: list[bool] = []
+"""Whether writing a deflated entry as below gives the bytes ``ZipFile.writestr`` gives
+(found out once per process)."""
+
+
+def _write_entry(dst: zipfile.ZipFile, info: zipfile.ZipInfo, blob: bytes) -> None:
+    """``dst.writestr(info, blob)``, with the deflated bytes of a content met before taken
+    from :data:`_DEFLATED` instead of deflated again."""
+    global _deflated_bytes
+    known = _DEFLATED.get(blob, False)
+    if known is False or not _raw_writes():
+        if _deflated_bytes + len(blob) > _DEFLATED_BUDGET:
+            _DEFLATED.clear()
+            _deflated_bytes = 0
+        _DEFLATED[blob] = None
+        _deflated_bytes += len(blob)
+        dst.writestr(info, blob)
+        return
+    if known is None:
+        known = _DEFLATED[blob] = (zlib.crc32(blob), _deflate(blob))
+        _deflated_bytes += len(known[1])
+    _write_deflated(dst, info, blob, *known)
+
+
+def _deflate(blob: bytes) -> bytes:
+    """``blob`` deflated as ``ZipFile`` deflates an entry (default level, raw stream)."""
+    compressor = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -15)
+    return compressor.compress(blob) + compressor.flush()
+
+
+def _write_deflated(dst: zipfile.ZipFile, info: zipfile.ZipInfo, blob: bytes, crc: int,
+                    data: bytes) -> None:
+    """What ``dst.writestr(info, blob)`` writes to a seekable file, given ``blob``'s CRC and
+    deflated bytes ``data``: the local header with the final sizes and CRC, the data, the
+    entry remembered for the central directory."""
+    info.file_size = len(blob)
+    info.compress_size = len(data)
+    info.CRC = crc
+    info.flag_bits = 0
+    dst.fp.seek(dst.start_dir)
+    info.header_offset = dst.fp.tell()
+    dst._writecheck(info)
+    dst._didModify = True
+    dst.fp.write(info.FileHeader(False))
+    dst.fp.write(data)
+    dst.start_dir = dst.fp.tell()
+    dst.filelist.append(info)
+    dst.NameToInfo[info.filename] = info
+
+
+def _raw_writes() -> bool:
+    """Whether :func:`_write_deflated` writes what ``writestr`` writes (with this Python's
+    zipfile), tried once on two small entries."""
+    if not _RAW_WRITES:
+        sample = [("a.xml", b"<a>" + b"x" * 300 + b"</a>"), ("b/c.xml", b"<c/>")]
+        try:
+            made = []
+            for raw in (False, True):
+                out = io.BytesIO()
+                with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+                    for name, blob in sample:
+                        if raw:
+                            _write_deflated(dst, _entry_info(name), blob, zlib.crc32(blob),
+                                            _deflate(blob))
+                        else:
+                            dst.writestr(_entry_info(name), blob)
+                made.append(out.getvalue())
+            _RAW_WRITES.append(made[0] == made[1])
+        except (AttributeError, TypeError, ValueError):  # another zipfile
+            _RAW_WRITES.append(False)
+    return _RAW_WRITES[0]
+
+
+def _check_part(name: str, blob: bytes, where: Path, *, parse: bool = True) -> bytes:
+    if not parse and not any(d in blob for d in _DELIMITER_BYTES):
+        # serialized by lxml as UTF-8, where these ASCII bytes are those characters: the
+        # same check and result as on the decoded text, without decoding it
+        return blob.replace(_GUARD_BYTES, b"")
     text = blob.decode("utf-8")
     for delimiter in _DELIMITERS:
         at = text.find(delimiter)
@@ -1053,6 +1392,8 @@ def _check_part(name: str, blob: bytes, where: Path) -> bytes:
                                 f"a tag was left unrendered in {name}; retype it as described "
                                 f"in {REFERENCE}")
     blob = text.replace(_GUARD, "").encode("utf-8")
+    if not parse:
+        return blob
     try:
         etree.fromstring(blob)
     except etree.XMLSyntaxError as exc:
