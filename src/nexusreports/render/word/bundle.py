@@ -404,7 +404,7 @@ class _Package:
         for name, offset, size in self.spooled:
             self.spool.seek(offset)
             self.zip.writestr(self._info(name), self.spool.read(size))
-        parts = _package_parts(self.doc)
+        parts, _ = _package_parts(self.doc)
         for name, blob in parts.items():
             if name in ("[Content_Types].xml", "word/document.xml"):
                 continue
