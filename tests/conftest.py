@@ -138,9 +138,18 @@ def every_pdf_built_is_publishable(monkeypatch):
         made.append(data)
         return data
 
+    real_bundle = bundle.write_bundle_pdf
+
+    def write_bundle(*args, **kwargs):  # the bundle is written as a stream, not saved
+        pages = real_bundle(*args, **kwargs)
+        target = kwargs["target"] if "target" in kwargs else args[3]
+        target.seek(0)
+        made.append(target.read())
+        return pages
+
     monkeypatch.setattr(archive, "save", save)
     monkeypatch.setattr(archive, "save_canvas", save_canvas)
-    monkeypatch.setattr(bundle, "save", save)
+    monkeypatch.setattr(bundle, "write_bundle_pdf", write_bundle)
     yield made  # (a test that saves a PDF that is not meant to be one of ours clears it)
     for data in made:
         problems = validation_problems(data) + tree_problems(data)

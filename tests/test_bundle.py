@@ -291,6 +291,63 @@ def test_by_project_puts_each_dutch_sheet_before_its_english_one(projects, sheet
         [1, 2, *(expected[(s, "nl")] for s in ORDER)]
 
 
+def test_the_pdf_bundle_is_written_from_the_sheet_files_holding_one_open_at_a_time(
+        bundle_build, bundle_view, theme, tmp_path, monkeypatch):
+    """The bundle is streamed (issue 11): each sheet's file is opened, read and closed before
+    the next one is opened; the sheets' bytes are never all in memory.  The file written
+    is the bundle the build made, page for page, and the same bytes as from the sheets'
+    bytes."""
+    import contextlib
+
+    import nexusreports.render.pdf.bundle as pdf_bundle
+    from nexusreports.bundle import write_pdf
+
+    files = {key: bundle_build / key[1] / f"{key[0]}.pdf" for key in
+             ((s.slug, s.lang) for s in bundle_view.sequence)}
+    real, open_now, most, read = pdf_bundle._open, [], [0], []
+
+    @contextlib.contextmanager
+    def watched(source):
+        assert isinstance(source, Path), "a sheet handed over as bytes, not as its file"
+        with real(source) as pdf:
+            open_now.append(source)
+            most[0] = max(most[0], len(open_now))
+            read.append(source)
+            yield pdf
+            open_now.remove(source)
+
+    monkeypatch.setattr(pdf_bundle, "_open", watched)
+    with (tmp_path / PDF_NAME).open("w+b") as target:
+        pages = write_pdf(bundle_view, files, theme, target, invariant=True)
+    assert most[0] == 1 and not open_now
+    assert set(read) == set(files.values())
+    assert pages == PAGES == len(PdfReader(tmp_path / PDF_NAME).pages)
+    ours, built = PdfReader(tmp_path / PDF_NAME), PdfReader(bundle_build / PDF_NAME)
+    assert [p.extract_text() for p in ours.pages] == [p.extract_text() for p in built.pages]
+    monkeypatch.setattr(pdf_bundle, "_open", real)
+    from_bytes = render_bundle_pdf(bundle_view, {k: f.read_bytes() for k, f in files.items()},
+                                   theme, invariant=True)
+    assert (tmp_path / PDF_NAME).read_bytes() == from_bytes
+
+
+def test_a_sheet_file_missing_or_no_pdf_is_named_with_what_to_do(bundle_build, bundle_view,
+                                                                  theme, tmp_path):
+    from nexusreports.bundle import write_pdf
+    from nexusreports.errors import TemplateError
+
+    files = {(s.slug, s.lang): bundle_build / s.lang / f"{s.slug}.pdf"
+             for s in bundle_view.sequence}
+    broken = tmp_path / "atmp.pdf"
+    broken.write_bytes(b"not a PDF")
+    for bad in (tmp_path / "gone.pdf", broken):
+        with (tmp_path / PDF_NAME).open("w+b") as target, \
+                pytest.raises(TemplateError) as caught:
+            write_pdf(bundle_view, {**files, ("atmp", "en"): bad}, theme, target)
+        assert bad.name in str(caught.value)
+        assert "the PDF sheet cannot be read for the briefing bundle" in str(caught.value)
+        assert "build again" in str(caught.value)
+
+
 # --- when the bundle is (not) made --------------------------------------------------------
 
 def test_a_build_narrowed_by_only_or_lang_makes_no_bundle(tmp_path):

@@ -4,8 +4,8 @@ The bundle's content is decided by the view (:func:`nexusreports.view.build_bund
 order, parts per language, contents, summary rows); this module names its outputs and hands
 the view to the renderer of each format, which draws it:
 
-* ``briefing-nl-en.pdf``: :func:`nexusreports.render.pdf.bundle.render_bundle_pdf`, from the
-  PDF sheets' own bytes;
+* ``briefing-nl-en.pdf``: :func:`nexusreports.render.pdf.bundle.write_bundle_pdf`, streamed
+  from the PDF sheets' files (one open at a time);
 * ``briefing-nl-en.docx``: :func:`nexusreports.render.word.bundle.write_bundle_docx`, from the
   Word sheets' files, streamed.
 
@@ -26,9 +26,19 @@ PDF_NAME = "briefing-nl-en.pdf"
 DOCX_NAME = "briefing-nl-en.docx"
 
 
+def write_pdf(bundle: BundleView, sheet_files: Mapping[tuple[str, str], Path], theme: Theme,
+              target: BinaryIO, *, invariant: bool = False) -> int:
+    """Write ``briefing-nl-en.pdf`` of ``bundle`` to ``target`` (a writable binary file),
+    reading each sheet's PDF from ``sheet_files[(slug, lang)]`` one at a time; return its
+    page count.  Memory does not grow with the number of sheets."""
+    from .render.pdf.bundle import write_bundle_pdf
+    return write_bundle_pdf(bundle, sheet_files, theme, target, invariant=invariant)
+
+
 def render_pdf(bundle: BundleView, sheet_pdfs: Mapping[tuple[str, str], bytes], theme: Theme,
                *, invariant: bool = False) -> bytes:
-    """``briefing-nl-en.pdf`` of ``bundle`` from the PDF sheets' bytes, keyed (slug, lang)."""
+    """``briefing-nl-en.pdf`` of ``bundle`` from the PDF sheets' bytes, keyed (slug, lang)
+    (:func:`write_pdf` into memory)."""
     from .render.pdf.bundle import render_bundle_pdf
     return render_bundle_pdf(bundle, sheet_pdfs, theme, invariant=invariant)
 

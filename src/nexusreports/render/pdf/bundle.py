@@ -1,16 +1,27 @@
-"""The briefing bundle as one PDF: :func:`render_bundle_pdf`.
+"""The briefing bundle as one PDF: :func:`write_bundle_pdf` (and :func:`render_bundle_pdf`,
+the same into memory).
 
-The sheet pages *are* the single-sheet PDFs (the bytes :func:`.sheet.render_pdf` produced),
+The sheet pages *are* the single-sheet PDFs (the files :func:`.sheet.render_pdf` produced),
 each with its structure tree; only the cover, each language's contents and summary pages and
 the closing page are drawn here, with ReportLab in the theme's fonts, tagged as they are
-drawn (:mod:`.tagging`).  pikepdf (qpdf) assembles the bundle: the pages of every piece, each
-sheet's tree as a ``Part`` of the bundle's ``Document`` carrying its ``/Lang``, the front
-pages' trees (contents entries are ``Link`` elements over their link annotations), the
-outline (language > Contents, Summary, projects), page labels (cover unlabelled, then 1,
-2, ...), the page numbers (stamped onto every page but the cover as ``Pagination``
-artifacts, so the sheets keep their layout), ``/PageMode /UseOutlines``; then
-:func:`.archive.tag_pdf` makes the whole PDF/UA-1 and PDF/A-2 as the sheets are.  (pypdf's
-page merging would drop the sheets' trees.)
+drawn (:mod:`.tagging`; what is drawn outside marked content an artifact as on the sheets).
+
+The bundle is written as a stream (:mod:`.incremental`), so its memory does not grow with
+the sheets: each sheet is opened from its file when its turn comes, its objects copied
+renumbered (streams as stored), its ParentTree keys moved past the ones used so far, its
+top structure element made a ``Part`` carrying its ``/Lang``, and it is closed again; only
+the numbers of its pages and its element are kept.  The pages drawn here follow the sheets
+in the file (the page tree gives the order), so the contents' links (printable, over
+``Link`` elements) point at sheet pages already written; their structure elements are
+written straight from the recorded tree.  Then the page tree, the structure tree
+(``Document`` > parts), the ParentTree, the outline (language > Contents, Summary,
+projects), page labels (cover unlabelled, then 1, 2, ...), ``/PageMode /UseOutlines``, and
+the document level of :mod:`.archive` (XMP declaring PDF/A-2u and PDF/UA-1, OutputIntent,
+MarkInfo, ``/Lang``, DisplayDocTitle), a classic cross-reference table and an ``/ID`` that is
+the digest of the bytes.  The page numbers are stamped onto every page but the cover as
+form XObjects drawn in ``Pagination`` artifacts, so the sheets keep their layout.  (pypdf's
+page merging would drop the sheets' trees; qpdf merging every sheet in memory held 400 MB
+at 2,000 sheets.)
 
 Page sequence, arrangement ``by-language``: cover; per language: contents, summary, that
 language's sheets; closing.  Arrangement ``by-project``: cover; contents and summary of each
@@ -26,6 +37,8 @@ import io
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
 
 import pikepdf
 from pikepdf import Array, Dictionary, Name, Pdf, String
@@ -35,15 +48,18 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import (BaseDocTemplate, Flowable, Frame, PageBreak, PageTemplate,
-                                Spacer, Table, TableStyle)
+from reportlab.platypus import (BaseDocTemplate, Flowable, Frame, PageTemplate, Spacer, Table,
+                                TableStyle)
 
 from ...theme import Theme
 from ...view import BundlePart, BundleView
 from .. import SUMMARY_COLUMNS_MM
-from .archive import creation_stamp, link_parent_tree, new_tree_root, save, tag_pdf, write_tree
+from .archive import (_TABLE_ATTRS, PRODUCER, Metadata, creation_stamp, deflate,
+                      fix_to_unicode, xmp)
+from .incremental import Copy, Writer, ref, stream_data
 from .sheet import CREATOR, icc_profile, markup, metadata, new_canvas, register_fonts
-from .tagging import LinkRef, Step, Tagger, artifact, attach, marked, tagger_of, within
+from .tagging import (Element, LinkRef, MarkedRef, Step, Tagger, artifact, artifact_unmarked,
+                      attach, marked, tagger_of, within)
 from .tagging import TaggedParagraph as Paragraph
 
 log = logging.getLogger("nexusreports")
@@ -122,6 +138,7 @@ def _cover_pdf(bundle: BundleView, kit: _Kit, invariant: bool) -> _Drawn:
                 y -= bh
                 block.drawOn(c, ml, y)
     c.setTitle(bundle.info.title)
+    artifact_unmarked(c)
     c.showPage()
     c.save()
     return _Drawn(buf.getvalue(), 1, tagger)
@@ -148,6 +165,7 @@ def _closing_pdf(bundle: BundleView, kit: _Kit, invariant: bool) -> _Drawn:
         y -= ph + 8 * mm
     c.setFillColor(kit.colours["accent"])
     c.rect(w / 2 - 20 * mm, y - 4 * mm, 40 * mm, 1.6 * mm, stroke=0, fill=1)
+    artifact_unmarked(c)
     c.showPage()
     c.save()
     return _Drawn(buf.getvalue(), 1, tagger)
@@ -211,28 +229,11 @@ class _TocEntry(Flowable):
         self.record.links.append((page, (x0, y0, x1, y1), self.key, self.text))
 
 
-class _Mark(Flowable):
-    """Zero-size flowable that records the (0-based) page it lands on under ``key``."""
-
-    def __init__(self, key: str, record: _Record):
-        super().__init__()
-        self.key, self.record = key, record
-
-    def wrap(self, aw: float, ah: float) -> tuple[float, float]:
-        return 0, 0
-
-    def draw(self) -> None:
-        self.record.marks[self.key] = self.canv.getPageNumber() - 1
-
-
-def _front_pdf(bundle: BundleView, part: BundlePart, kit: _Kit, numbers: Mapping[str, str],
-               invariant: bool) -> tuple[_Drawn, _Record]:
-    """Contents and summary of ``part``; ``numbers`` maps entry keys ("summary" or a
-    sheet slug) to the page numbers printed.  Returns what was drawn and what was recorded
-    while drawing."""
-    record = _Record()
-    tagger = Tagger(Step("Part", lang=part.locale_id))
-    buf = io.BytesIO()
+def _front_doc(bundle: BundleView, part: BundlePart, kit: _Kit, tagger: Tagger, buf: io.BytesIO,
+               invariant: bool, *, first: bool) -> tuple[BaseDocTemplate, Frame]:
+    """A document of front pages of ``part`` with the band (the language as ``H1`` on the
+    part's first page when ``first``, else a ``Pagination`` artifact) and the running
+    header, tagged by ``tagger``."""
     w, h = A4
     ml, mr = kit.page["margin_left_mm"] * mm, kit.page["margin_right_mm"] * mm
     band_h = kit.page["header_height_mm"] * mm
@@ -251,8 +252,8 @@ def _front_pdf(bundle: BundleView, part: BundlePart, kit: _Kit, numbers: Mapping
             canvas.drawString(ml, h - 12 * mm, title)
         canvas.setFillColor(kit.colours["on_primary"])
         canvas.setFont(kit.bold, kit.type["title_pt"])
-        first = tagger_of(canvas).page == 0
-        with within(canvas, (Step("H1"),)) if first else artifact(canvas, "Pagination"):
+        heading = first and tagger_of(canvas).page == 0
+        with within(canvas, (Step("H1"),)) if heading else artifact(canvas, "Pagination"):
             with marked(canvas):
                 canvas.drawString(ml, h - band_h + 8 * mm, part.language)
         canvas.restoreState()
@@ -264,21 +265,72 @@ def _front_pdf(bundle: BundleView, part: BundlePart, kit: _Kit, numbers: Mapping
                           creator=CREATOR)
     frame = Frame(ml, bottom, w - ml - mr, top - bottom, leftPadding=0, rightPadding=0,
                   topPadding=0, bottomPadding=0)
-    doc.addPageTemplates([PageTemplate("front", frames=[frame], onPage=band)])
-    heading = kit.style("h", fontName=kit.bold, fontSize=kit.type["title_pt"] - 4,
-                        leading=(kit.type["title_pt"] - 4) * 1.2,
-                        textColor=kit.colours["primary"], spaceAfter=6 * mm)
-    story: list[Flowable] = [Paragraph(markup(part.contents), heading).tagged("H2")]
-    story.append(_TocEntry("summary", part.summary, numbers.get("summary", ""), kit, record))
+    doc.addPageTemplates([PageTemplate("front", frames=[frame], onPage=band,
+                                       onPageEnd=lambda canvas, _: artifact_unmarked(canvas))])
+    return doc, frame
+
+
+def _heading(kit: _Kit) -> ParagraphStyle:
+    return kit.style("h", fontName=kit.bold, fontSize=kit.type["title_pt"] - 4,
+                     leading=(kit.type["title_pt"] - 4) * 1.2,
+                     textColor=kit.colours["primary"], spaceAfter=6 * mm)
+
+
+def _contents_story(part: BundlePart, kit: _Kit) -> list[Flowable]:
+    """The contents of ``part``: heading and entries (numbered by :func:`_contents_pdf`)."""
+    record = _Record()
+    story: list[Flowable] = [Paragraph(markup(part.contents), _heading(kit)).tagged("H2")]
+    story.append(_TocEntry("summary", part.summary, "", kit, record))
     for sheet in part.sheets:
-        story.append(_TocEntry(sheet.slug, sheet.project_name, numbers.get(sheet.slug, ""),
-                               kit, record))
-    story += [PageBreak(), _Mark("summary", record),
-              Paragraph(markup(part.summary), heading).tagged("H2"),
-              _summary_table(part, kit, w - ml - mr)]
-    doc.build(story)
+        story.append(_TocEntry(sheet.slug, sheet.project_name, "", kit, record))
+    return story
+
+
+def _contents_pdf(bundle: BundleView, part: BundlePart, kit: _Kit, story: list[Flowable],
+                  numbers: Mapping[str, str], invariant: bool) -> tuple[_Drawn, _Record]:
+    """The contents of ``part`` drawn from ``story`` (:func:`_contents_story`, reused: its
+    paragraphs are parsed once); ``numbers`` maps entry keys ("summary" or a sheet slug) to
+    the page numbers printed.  Returns what was drawn and what was recorded while drawing."""
+    record = _Record()
+    for entry in story:
+        entry.__dict__.pop("_postponed", None)  # (ReportLab's mark of a flowable moved on)
+        if isinstance(entry, _TocEntry):
+            entry.number, entry.record = numbers.get(entry.key, ""), record
+    tagger = Tagger(Step("Part", lang=part.locale_id))
+    buf = io.BytesIO()
+    doc, _ = _front_doc(bundle, part, kit, tagger, buf, invariant, first=True)
+    doc.build(list(story))
     data = buf.getvalue()
-    return _Drawn(data, len(Pdf.open(io.BytesIO(data)).pages), tagger), record
+    with Pdf.open(io.BytesIO(data)) as pdf:
+        pages = len(pdf.pages)
+    return _Drawn(data, pages, tagger), record
+
+
+def _summary_pdf(bundle: BundleView, part: BundlePart, kit: _Kit, invariant: bool) -> _Drawn:
+    """The summary of ``part`` (its heading and table), from a new page on: drawn once, as it
+    prints no page number."""
+    tagger = Tagger(Step("Part", lang=part.locale_id))
+    buf = io.BytesIO()
+    doc, frame = _front_doc(bundle, part, kit, tagger, buf, invariant, first=False)
+    doc.build([Paragraph(markup(part.summary), _heading(kit)).tagged("H2"),
+               _summary_table(part, kit, frame._aW)])
+    data = buf.getvalue()
+    with Pdf.open(io.BytesIO(data)) as pdf:
+        pages = len(pdf.pages)
+    return _Drawn(data, pages, tagger)
+
+
+def _shifted(elem: Element, pages: int) -> Element:
+    """``elem`` (recorded on pages 0...) as recorded ``pages`` pages later."""
+    kids: list[Element | MarkedRef | LinkRef] = []
+    for kid in elem.kids:
+        if isinstance(kid, Element):
+            kids.append(_shifted(kid, pages))
+        elif isinstance(kid, MarkedRef):
+            kids.append(MarkedRef(kid.page + pages, kid.mcid))
+        else:
+            kids.append(LinkRef(kid.page + pages, kid.index))
+    return Element(elem.step, kids, elem.drawn)
 
 
 def _summary_table(part: BundlePart, kit: _Kit, width: float) -> Table:
@@ -350,120 +402,467 @@ def _overlay_pdf(footers: list[str], kit: _Kit, invariant: bool) -> bytes:
 
 @dataclass
 class _Piece:
-    """A run of pages in the bundle: ``kind`` cover, front, sheet or closing."""
+    """A run of pages in the bundle: ``kind`` cover, front (a language's contents and
+    summary), sheet or closing; a sheet's ``source`` is its file (or bytes), the others'
+    ``data`` their PDFs' bytes and ``tree`` their structure, recorded on pages 0..."""
 
     kind: str
-    data: bytes
     pages: int
+    data: tuple[bytes, ...] = ()
+    source: Path | bytes | None = None
     lang: str | None = None
     slug: str | None = None
     record: _Record | None = None
     start: int = 0
-    tree: Tagger | None = None
+    tree: Element | None = None
     locale_id: str | None = None
 
 
-def render_bundle_pdf(bundle: BundleView, sheet_pdfs: Mapping[tuple[str, str], bytes],
-                      theme: Theme, *, invariant: bool = False) -> bytes:
-    """The bundle PDF: front pages drawn here, sheet pages (with their trees) from
-    ``sheet_pdfs``.
+def _open(source: Path | bytes) -> Pdf:
+    """A sheet PDF opened (for the file: :class:`TemplateError` naming it when it is
+    missing or no PDF)."""
+    if isinstance(source, bytes):
+        return Pdf.open(io.BytesIO(source))
+    try:
+        return Pdf.open(source)
+    except (OSError, pikepdf.PdfError) as exc:
+        from ...errors import TemplateError
 
-    ``sheet_pdfs`` maps ``(slug, lang)`` to the single-sheet PDF bytes of every sheet in
-    ``bundle.sequence``.  ``invariant`` fixes dates and ids (``SOURCE_DATE_EPOCH``) so equal
-    input gives equal bytes.  Raises :class:`~nexusreports.errors.TemplateError` for an
-    unusable theme font and ``KeyError`` for a missing sheet.
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise TemplateError(Path(source), f"the PDF sheet cannot be read for the briefing "
+                            f"bundle ({why}): build again to write it anew") from exc
+
+
+def _arrange(bundle: BundleView, kit: _Kit, cover: _Drawn, closing: _Drawn,
+             sheets: Mapping[tuple[str, str], _Piece], invariant: bool) -> list[_Piece]:
+    """The pieces in page order with their first pages, the contents drawn with the page
+    numbers they print.
+
+    The summaries print no page number: each is drawn once.  The contents are drawn with
+    the numbers found the last time they were drawn (none the first time), until the numbers
+    stop changing (in practice twice)."""
+    summaries = {p.lang: _summary_pdf(bundle, p, kit, invariant) for p in bundle.parts}
+    stories = {p.lang: _contents_story(p, kit) for p in bundle.parts}
+    numbers: dict[str, dict[str, str]] = {p.lang: {} for p in bundle.parts}
+    pieces: list[_Piece] = []
+    for _ in range(3):
+        contents = {p.lang: _contents_pdf(bundle, p, kit, stories[p.lang], numbers[p.lang],
+                                          invariant) for p in bundle.parts}
+        pieces = _order(bundle, sheets, contents, summaries, cover, closing)
+        wanted = _numbers(bundle, pieces, sheets)
+        if wanted == numbers:
+            break
+        numbers = wanted
+    return pieces
+
+
+def _order(bundle: BundleView, sheets: Mapping[tuple[str, str], _Piece],
+           contents: Mapping[str, tuple[_Drawn, _Record]], summaries: Mapping[str, _Drawn],
+           cover: _Drawn, closing: _Drawn) -> list[_Piece]:
+    """The pieces in page order, each with its first page; a language's front piece is its
+    contents followed by its summary (one structure element)."""
+    fronts = {}
+    for part in bundle.parts:
+        summary = summaries[part.lang]
+        drawn, record = contents[part.lang]
+        head, tail = drawn.tree.finished(), summary.tree.finished()
+        tree = Element(head.step, [*head.kids, *_shifted(tail, drawn.pages).kids], head.drawn)
+        record.marks["summary"] = drawn.pages
+        fronts[part.lang] = _Piece("front", drawn.pages + summary.pages,
+                                   (drawn.data, summary.data), lang=part.lang,
+                                   record=record, tree=tree)
+    pieces = [_Piece("cover", 1, (cover.data,), tree=cover.tree.finished())]
+    if bundle.arrangement == "by-project":
+        pieces += [fronts[p.lang] for p in bundle.parts]
+        pieces += [sheets[(s.slug, s.lang)] for s in bundle.sequence]
+    else:
+        for part in bundle.parts:
+            pieces.append(fronts[part.lang])
+            pieces += [sheets[(s.slug, s.lang)] for s in part.sheets]
+    pieces.append(_Piece("closing", 1, (closing.data,), tree=closing.tree.finished()))
+    start = 0
+    for piece in pieces:
+        piece.start, start = start, start + piece.pages
+    return pieces
+
+
+def _numbers(bundle: BundleView, pieces: list[_Piece],
+             sheets: Mapping[tuple[str, str], _Piece]) -> dict[str, dict[str, str]]:
+    """The page numbers the contents of each language print (page index i, 0 the cover,
+    carries page label and number i)."""
+    out = {}
+    for part in bundle.parts:
+        _, targets = _targets(part, pieces, sheets)
+        out[part.lang] = {key: part.page_number(n) for key, n in targets.items()}
+    return out
+
+
+def render_bundle_pdf(bundle: BundleView, sheet_pdfs: Mapping[tuple[str, str], Path | bytes],
+                      theme: Theme, *, invariant: bool = False) -> bytes:
+    """The bundle PDF as bytes (:func:`write_bundle_pdf` into memory): for tests and
+    callers that hold the sheets' bytes."""
+    out = io.BytesIO()
+    write_bundle_pdf(bundle, sheet_pdfs, theme, out, invariant=invariant)
+    return out.getvalue()
+
+
+def write_bundle_pdf(bundle: BundleView, sheet_pdfs: Mapping[tuple[str, str], Path | bytes],
+                     theme: Theme, target: BinaryIO, *, invariant: bool = False) -> int:
+    """Write the bundle PDF to ``target``: front pages drawn here, sheet pages (with their
+    trees) from ``sheet_pdfs``; return its page count.
+
+    ``sheet_pdfs`` maps ``(slug, lang)`` to the single-sheet PDF (its file, or its bytes) of
+    every sheet in ``bundle.sequence``.  The file is written as a stream
+    (:mod:`.incremental`): each sheet is opened when its turn comes, its objects written
+    renumbered (streams as stored) and the sheet closed, keeping only the numbers of its
+    pages and its structure element and its ParentTree entries; the front pages go after the
+    sheets in the file (the page tree gives the order), then the page tree, the structure
+    tree, the outline and the document level.  Memory does not grow with the sheets' size,
+    only by a few numbers a sheet (and the contents and summary pages, drawn in full).
+
+    ``invariant`` fixes dates and ids (``SOURCE_DATE_EPOCH``) so equal input gives equal
+    bytes.  Raises :class:`~nexusreports.errors.TemplateError` for an unusable theme font or
+    a sheet file that is missing or no PDF, and ``KeyError`` for a sheet not in
+    ``sheet_pdfs``.
     """
     kit = _kit(theme)
     cover = _cover_pdf(bundle, kit, invariant)
     closing = _closing_pdf(bundle, kit, invariant)
     locales = {s.lang: s.locale_id for s in bundle.sequence}
-    sheets = {key: _Piece("sheet", data, len(Pdf.open(io.BytesIO(data)).pages), lang=key[1],
-                          slug=key[0], locale_id=locales.get(key[1]))
-              for key, data in sheet_pdfs.items()}
-    numbers: dict[str, dict[str, str]] = {p.lang: {} for p in bundle.parts}
-    pieces: list[_Piece] = []
-    for _ in range(3):  # page numbers are known once the front pages have been laid out
-        fronts = {}
-        for part in bundle.parts:
-            drawn, record = _front_pdf(bundle, part, kit, numbers[part.lang], invariant)
-            fronts[part.lang] = _Piece("front", drawn.data, drawn.pages, lang=part.lang,
-                                       record=record, tree=drawn.tree)
-        pieces = [_Piece("cover", cover.data, 1, tree=cover.tree)]
-        if bundle.arrangement == "by-project":
-            pieces += [fronts[p.lang] for p in bundle.parts]
-            pieces += [sheets[(s.slug, s.lang)] for s in bundle.sequence]
-        else:
-            for part in bundle.parts:
-                pieces.append(fronts[part.lang])
-                pieces += [sheets[(s.slug, s.lang)] for s in part.sheets]
-        pieces.append(_Piece("closing", closing.data, 1, tree=closing.tree))
-        start = 0
-        for piece in pieces:
-            piece.start, start = start, start + piece.pages
-        # page index i (0 = cover) carries page label and number i
-        wanted = {}
-        for part in bundle.parts:
-            front = fronts[part.lang]
-            assert front.record is not None
-            found = {"summary": part.page_number(front.start + front.record.marks["summary"])}
-            for s in part.sheets:
-                found[s.slug] = part.page_number(sheets[(s.slug, s.lang)].start)
-            wanted[part.lang] = found
-        if wanted == numbers:
-            break
-        numbers = wanted
+    sheets: dict[tuple[str, str], _Piece] = {}
+    wanted = [(s.slug, s.lang) for s in bundle.sequence] + \
+        [(s.slug, s.lang) for part in bundle.parts for s in part.sheets]
+    for key in wanted:
+        if key not in sheets:
+            with _open(sheet_pdfs[key]) as pdf:
+                count = len(pdf.pages)
+            sheets[key] = _Piece("sheet", count, source=sheet_pdfs[key], lang=key[1],
+                                 slug=key[0], locale_id=locales.get(key[1]))
+    pieces = _arrange(bundle, kit, cover, closing, sheets, invariant)
+    total = pieces[-1].start + pieces[-1].pages
 
-    with Pdf.new() as pdf:
-        tree_root = new_tree_root(pdf)
-        document = pdf.make_indirect(Dictionary(Type=Name.StructElem, S=Name.Document,
-                                                P=tree_root, K=Array()))
-        tree_root.K.append(document)
-        sources = [Pdf.open(io.BytesIO(piece.data)) for piece in pieces]
-        for source in sources:
-            pdf.pages.extend(source.pages)
-        _link_contents(pdf, bundle, pieces, sheets)
-        for piece, source in zip(pieces, sources):
-            if piece.kind == "sheet":
-                part = pdf.copy_foreign(source.Root.StructTreeRoot.K[0])
-                part.S, part.P = Name.Part, document
-                part.Lang = String(piece.locale_id or "")
-                document.K.append(part)
-            else:
-                assert piece.tree is not None
-                elem = write_tree(pdf, piece.tree.finished(), document, piece.start)
-                if elem is not None:
-                    document.K.append(elem)
-        link_parent_tree(pdf)  # drops the sheets' own numbering before the stamps go on
-
-        # Page numbers, stamped over every page but the cover; the sheets keep their layout.
-        by_page: list[str] = []
-        for piece in pieces[1:]:
-            for i in range(piece.pages):
-                n = piece.start + i
-                by_page.append(bundle.part(piece.lang).page_footer(n) if piece.lang
-                               else bundle.parts[0].page_number(n))
-        with Pdf.open(io.BytesIO(_overlay_pdf(by_page, kit, invariant))) as overlay:
-            for i, stamp in enumerate(overlay.pages, start=1):
-                _stamp(pdf, pdf.pages[i], stamp)
-        _outline(pdf, bundle, pieces, sheets)
-        pdf.Root.PageLabels = Dictionary(Nums=Array([
-            0, Dictionary(P=String("")), 1, Dictionary(S=Name.D, St=1)]))
-        pdf.Root.PageMode = Name.UseOutlines
+    out = _Out(Writer(target), total)
+    # Page numbers, stamped over every page but the cover; the sheets keep their layout.
+    footers = []
+    for piece in pieces[1:]:
+        for i in range(piece.pages):
+            n = piece.start + i
+            footers.append(bundle.part(piece.lang).page_footer(n) if piece.lang
+                           else bundle.parts[0].page_number(n))
+    out.stamps(_overlay_pdf(footers, kit, invariant))
+    parts: dict[int, int] = {}  # piece index -> its structure element (output number)
+    for i, piece in enumerate(pieces):
+        if piece.kind == "sheet":
+            assert piece.source is not None
+            parts[i] = out.sheet(piece)
+    parts.update(out.drawn(bundle, pieces, sheets))
+    with Pdf.open(io.BytesIO(cover.data)) as first:
         # dated as ReportLab dated the pages drawn here (SOURCE_DATE_EPOCH when invariant)
-        tag_pdf(pdf, metadata(bundle.info, creation_stamp(sources[0])), icc_profile(theme))
-        data = save(pdf)
-        for source in sources:
-            source.close()
-    return data
+        stamp = creation_stamp(first)
+    out.finish([parts[i] for i in sorted(parts)], _outline(out, bundle, pieces, sheets),
+               metadata(bundle.info, stamp), icc_profile(theme))
+    return total
 
 
-def _stamp(pdf: Pdf, page: pikepdf.Page, stamp: pikepdf.Page) -> None:
-    """Draw ``stamp`` (a page of another PDF) over ``page`` as a form XObject under a fixed
-    name (pikepdf's ``add_overlay`` picks a random one: the bytes would differ per run)."""
-    form = pdf.copy_foreign(stamp.as_form_xobject())
-    page.add_resource(form, Name.XObject, name=Name("/NxPageNumber"))
-    page.contents_add(pdf.make_stream(b"q"), prepend=True)
-    page.contents_add(pdf.make_stream(b"Q q /NxPageNumber Do Q"))
+class _Out:
+    """The bundle file under construction: the :class:`.incremental.Writer` and what the
+    parts written so far left behind (page object numbers, ParentTree entries)."""
+
+    def __init__(self, writer: Writer, pages: int):
+        self.w = writer
+        self.catalog, self.page_tree, self.tree_root, self.document = (
+            writer.reserve() for _ in range(4))
+        self.page_nums = [0] * pages  # page index -> its page object
+        self.forms: list[int] = []  # page index - 1 -> the form drawing its page number
+        self.nums: list[tuple[int, bytes]] = []  # ParentTree key -> value (as text)
+        self.next_key = 0
+        # what every stamped page's contents begin and end with
+        self.begin = writer.new_stream(b"<< >>", b"q")
+        self.end = writer.new_stream(b"<< >>", b"Q q /Artifact BMC /NxPageNumber Do EMC Q")
+
+    def stamps(self, overlay: bytes) -> None:
+        """Each page of ``overlay`` as a form XObject (its content as stored)."""
+        with Pdf.open(io.BytesIO(overlay)) as pdf:
+            fix_to_unicode(pdf)
+            copy = Copy(self.w, pdf)
+            for page in pdf.pages:
+                contents = page.obj.Contents
+                if isinstance(contents, Array):  # (ReportLab writes one stream a page)
+                    data, head = b"".join(c.read_bytes() for c in contents), Dictionary()
+                else:
+                    head, data = stream_data(contents)
+                head.Type, head.Subtype = Name.XObject, Name.Form
+                head.BBox = page.obj.MediaBox
+                head.Resources = page.obj.Resources
+                self.forms.append(self.w.new_stream(copy.text(head), data))
+            copy.drain()
+
+    def _stamp(self, page: pikepdf.Object, index: int) -> None:
+        """Draw the page number of page ``index`` over ``page`` as a form XObject under a
+        fixed name, the page's own contents in ``q``/``Q``."""
+        if index == 0:
+            return  # the cover
+        res = page.get("/Resources")
+        res = Dictionary(dict(res.items())) if res is not None else Dictionary()
+        xobjects = res.get("/XObject")
+        xobjects = Dictionary(dict(xobjects.items())) if xobjects is not None else Dictionary()
+        xobjects.NxPageNumber = ref(self.forms[index - 1])
+        res.XObject = xobjects
+        page.Resources = res
+        contents = page.get("/Contents")
+        old = list(contents) if isinstance(contents, Array) else [contents]
+        page.Contents = Array([ref(self.begin), *old, ref(self.end)])
+
+    def sheet(self, piece: _Piece) -> int:
+        """Copy a sheet: its pages (stamped, ``/StructParents`` and annotations'
+        ``/StructParent`` moved past the keys used so far) and its structure tree (its top
+        element as a ``Part`` in the sheet's language); return that element's number."""
+        assert piece.source is not None
+        with _open(piece.source) as pdf:
+            tree = pdf.Root.StructTreeRoot
+            copy = Copy(self.w, pdf, {pdf.Root.Pages.objgen: self.page_tree,
+                                      tree.objgen: self.document})
+            offset = self.next_key
+            entries = _number_tree(tree.get("/ParentTree"))
+            for key, value in entries:
+                self.nums.append((offset + key, copy.text(value)))
+            self.next_key = offset + int(tree.get("/ParentTreeNextKey",
+                                                  max((k for k, _ in entries), default=-1) + 1))
+            for i, page in enumerate(pdf.pages):
+                obj = page.obj
+                if "/StructParents" in obj:
+                    obj.StructParents = offset + int(obj.StructParents)
+                for annot in obj.get("/Annots", ()):
+                    if "/StructParent" in annot:
+                        annot.StructParent = offset + int(annot.StructParent)
+                self._stamp(obj, piece.start + i)
+                self.page_nums[piece.start + i] = copy.number(obj)
+            kids = tree.K
+            part = kids[0] if isinstance(kids, Array) else kids
+            part.S = Name.Part
+            part.Lang = String(piece.locale_id or "")
+            number = copy.number(part)
+            copy.drain()
+        return number
+
+    def drawn(self, bundle: BundleView, pieces: list[_Piece],
+              sheets: Mapping[tuple[str, str], _Piece]) -> dict[int, int]:
+        """Copy the pages drawn here (cover, contents and summaries, closing) with their
+        trees, the contents' links pointing at the pages written before; return piece index
+        -> structure element number."""
+        drawn = [(i, p) for i, p in enumerate(pieces) if p.kind != "sheet"]
+        sources = [Pdf.open(io.BytesIO(data)) for _, p in drawn for data in p.data]
+        try:
+            with Pdf.new() as pdf:
+                copy = Copy(self.w, pdf, {pdf.Root.Pages.objgen: self.page_tree})
+                local: dict[int, int] = {}  # page index in the bundle -> in pdf
+                for _, piece in drawn:
+                    for j in range(piece.pages):
+                        local[piece.start + j] = len(local)
+                for source in sources:
+                    pdf.pages.extend(source.pages)
+
+                def target(n: int) -> pikepdf.Object:
+                    if n in local:
+                        return pdf.pages[local[n]].obj
+                    return ref(self.page_nums[n])
+
+                self._links(pdf, bundle, pieces, sheets, local, target)
+                back = {j: n for n, j in local.items()}
+                pages = [copy.number(page.obj) for page in pdf.pages]  # local index -> number
+                links = {}  # (local page, index among its links) -> annotation number
+                for j, page in enumerate(pdf.pages):
+                    found = [a for a in page.obj.get("/Annots", ()) if a.get("/Subtype") ==
+                             Name.Link]
+                    links.update({(j, k): copy.number(a) for k, a in enumerate(found)})
+                tree = _TreeText(self.w, pages, links)
+                numbers = {}
+                for i, piece in drawn:
+                    assert piece.tree is not None
+                    number = tree.write(piece.tree, self.document, local[piece.start])
+                    if number is not None:
+                        numbers[i] = number
+                fix_to_unicode(pdf)
+                self._parent_tree(pdf, copy, tree)
+                for j, page in enumerate(pdf.pages):
+                    self._stamp(page.obj, back[j])
+                    self.page_nums[back[j]] = pages[j]
+                copy.drain()
+        finally:
+            for source in sources:
+                source.close()
+        return numbers
+
+    def _parent_tree(self, pdf: Pdf, copy: Copy, tree: _TreeText) -> None:
+        """ParentTree entries for the pages drawn here (as :func:`.archive.link_parent_tree`
+        makes them), keyed after the sheets'."""
+        for i, page in enumerate(pdf.pages):
+            if i in tree.marks:
+                by_mcid = tree.marks[i]
+                if sorted(by_mcid) != list(range(len(by_mcid))):
+                    raise ValueError(f"page {i + 1}: MCIDs {sorted(by_mcid)} are not 0..n-1")
+                page.obj.StructParents = self.next_key
+                refs = b" ".join(b"%d 0 R" % by_mcid[n] for n in range(len(by_mcid)))
+                self.nums.append((self.next_key, b"[ %s ]" % refs))
+                self.next_key += 1
+            if "/Annots" in page.obj and len(page.obj.Annots):
+                page.obj.Tabs = Name.S
+        annots = {copy.number(a): a for page in pdf.pages for a in page.obj.get("/Annots", ())}
+        for annot, elem in tree.objrs:
+            annots[annot].StructParent = self.next_key
+            self.nums.append((self.next_key, b"%d 0 R" % elem))
+            self.next_key += 1
+
+    @staticmethod
+    def _links(pdf: Pdf, bundle: BundleView, pieces: list[_Piece],
+               sheets: Mapping[tuple[str, str], _Piece], local: Mapping[int, int],
+               target) -> None:
+        """Link annotations on the contents entries, in the order they were drawn (the order
+        their ``Link`` elements refer to them by): printable, with the entry as
+        ``/Contents``."""
+        for part in bundle.parts:
+            front, targets = _targets(part, pieces, sheets)
+            assert front.record is not None
+            for page, rect, key, text in front.record.links:
+                annot = pdf.make_indirect(Dictionary(
+                    Type=Name.Annot, Subtype=Name.Link, Rect=Array(list(rect)), F=4,
+                    Border=Array([0, 0, 0]), Contents=String(text),
+                    Dest=Array([target(targets[key]), Name.Fit])))
+                holder = pdf.pages[local[front.start + page]].obj
+                if "/Annots" not in holder:
+                    holder.Annots = Array()
+                holder.Annots.append(annot)
+
+    def finish(self, parts: list[int], outline: int, meta: Metadata, icc: bytes) -> None:
+        """Page tree, structure tree, document level, cross-reference table."""
+        w = self.w
+        refs = b" ".join(b"%d 0 R" % n for n in self.page_nums)
+        w.object(self.page_tree, b"<< /Count %d /Kids [ %s ] /Type /Pages >>"
+                 % (len(self.page_nums), refs))
+        w.object(self.document, b"<< /K [ %s ] /P %d 0 R /S /Document /Type /StructElem >>"
+                 % (b" ".join(b"%d 0 R" % n for n in parts), self.tree_root))
+        w.object(self.tree_root, b"<< /K [ %d 0 R ] /ParentTree %d 0 R /ParentTreeNextKey %d "
+                 b"/Type /StructTreeRoot >>" % (self.document, self._write_nums(),
+                                               self.next_key))
+        profile = w.new_stream(b"<< /Filter /FlateDecode /N 3 >>", deflate(icc))
+        assert meta.stamp is not None
+        xml = w.new_stream(b"<< /Subtype /XML /Type /Metadata >>", xmp(meta))
+        s = _string
+        info = w.new(b"<< /Author %s /CreationDate %s /Creator %s /Keywords %s /ModDate %s "
+                     b"/Producer %s /Subject %s /Title %s >>" % (
+                         s(meta.author), s(meta.stamp), s(meta.creator), s(meta.keywords),
+                         s(meta.stamp), s(PRODUCER), s(meta.subject), s(meta.title)))
+        w.object(self.catalog, b"<< /Lang %s /MarkInfo << /Marked true >> /Metadata %d 0 R "
+                 b"/Outlines %d 0 R /OutputIntents [ << /DestOutputProfile %d 0 R /Info %s "
+                 b"/OutputConditionIdentifier %s /S /GTS_PDFA1 /Type /OutputIntent >> ] "
+                 b"/PageLabels << /Nums [ 0 << /P () >> 1 << /S /D /St 1 >> ] >> "
+                 b"/PageMode /UseOutlines /Pages %d 0 R /StructTreeRoot %d 0 R /Type /Catalog "
+                 b"/ViewerPreferences << /DisplayDocTitle true >> >>" % (
+                     s(meta.language), xml, outline, profile, s("sRGB IEC61966-2.1"),
+                     s("sRGB IEC61966-2.1"), self.page_tree, self.tree_root))
+        w.finish(self.catalog, info)
+
+    def _write_nums(self) -> int:
+        """The ParentTree (a number tree, in leaves of at most 256 entries)."""
+        nums = sorted(self.nums)
+        leaves = [nums[i:i + 256] for i in range(0, len(nums), 256)]
+
+        def entries(leaf: list[tuple[int, bytes]]) -> bytes:
+            return b" ".join(b"%d %s" % kv for kv in leaf)
+
+        if len(leaves) <= 1:
+            return self.w.new(b"<< /Nums [ %s ] >>" % entries(nums))
+        kids = [self.w.new(b"<< /Limits [ %d %d ] /Nums [ %s ] >>"
+                           % (leaf[0][0], leaf[-1][0], entries(leaf))) for leaf in leaves]
+        return self.w.new(b"<< /Kids [ %s ] >>" % b" ".join(b"%d 0 R" % k for k in kids))
+
+
+class _TreeText:
+    """Structure elements recorded while drawing (:class:`.tagging.Element`) written straight
+    into the file, as :func:`.archive.write_tree` writes them into a pikepdf document (the
+    same elements and keys), keeping only numbers: what each page's MCIDs belong to
+    (``marks``) and each link annotation's element (``objrs``).  ``pages`` maps the pages
+    the elements were recorded on to their objects, ``links`` (page, index among its
+    links) to the link annotations."""
+
+    def __init__(self, writer: Writer, pages: list[int], links: Mapping[tuple[int, int], int]):
+        self.w, self.pages, self.links = writer, pages, links
+        self.marks: dict[int, dict[int, int]] = {}
+        self.objrs: list[tuple[int, int]] = []
+
+    @staticmethod
+    def _kept(elem: Element) -> bool:
+        """Whether writing ``elem`` gives an element (:func:`.archive.write_tree` drops one
+        with no content at all, but an empty table cell)."""
+        step = elem.step
+        return bool(step.actual or step.alt or step.role in ("TD", "TH") or any(
+            not isinstance(kid, Element) or _TreeText._kept(kid) for kid in elem.kids))
+
+    def write(self, elem: Element, parent: int, page_offset: int = 0) -> int | None:
+        """Write ``elem`` (recorded on pages ``page_offset``...) and its descendants under
+        ``parent``; its number (``None``: nothing written, as for no content at all)."""
+        if not self._kept(elem):
+            return None
+        step = elem.step
+        num = self.w.reserve()
+        kids: list[bytes] = []
+        first = next((k.page for k in elem.kids if isinstance(k, MarkedRef)), None)
+        for kid in elem.kids:
+            if isinstance(kid, Element):
+                written = self.write(kid, num, page_offset)
+                if written is not None:
+                    kids.append(b"%d 0 R" % written)
+            elif isinstance(kid, MarkedRef):
+                page = page_offset + kid.page
+                self.marks.setdefault(page, {})[kid.mcid] = num
+                kids.append(b"%d" % kid.mcid if kid.page == first else
+                            b"<< /MCID %d /Pg %d 0 R /Type /MCR >>" % (kid.mcid,
+                                                                        self.pages[page]))
+            else:
+                page = page_offset + kid.page
+                annot = self.links[(page, kid.index)]
+                kids.append(b"<< /Obj %d 0 R /Pg %d 0 R /Type /OBJR >>" % (annot,
+                                                                          self.pages[page]))
+                self.objrs.append((annot, num))
+        single = len(kids) == 1 and not kids[0].startswith(b"<<")
+        body = [b"<<"]
+        attrs = dict(step.attrs)
+        if attrs:
+            owner = "Table" if set(attrs) <= _TABLE_ATTRS else "Layout"
+            a = Dictionary(O=Name("/" + owner))
+            for key, value in attrs.items():
+                a[Name("/" + key)] = Name("/" + value) if isinstance(value, str) else value
+            body.append(b"/A " + a.unparse())
+        if step.actual is not None:
+            body.append(b"/ActualText " + _string(step.actual))
+        if step.alt is not None:
+            body.append(b"/Alt " + _string(step.alt))
+        body.append(b"/K " + (kids[0] if single else b"[ %s ]" % b" ".join(kids)))
+        if step.lang:
+            body.append(b"/Lang " + _string(step.lang))
+        body.append(b"/P %d 0 R" % parent)
+        if first is not None:
+            body.append(b"/Pg %d 0 R" % self.pages[page_offset + first])
+        body.append(b"/S " + Name("/" + step.role).unparse() + b" /Type /StructElem >>")
+        self.w.object(num, b" ".join(body))
+        return num
+
+
+def _string(text: str) -> bytes:
+    return String(text).unparse()
+
+
+def _number_tree(node: pikepdf.Object | None) -> list[tuple[int, pikepdf.Object]]:
+    """The entries of a number tree, in order."""
+    if node is None:
+        return []
+    out = []
+    nums = node.get("/Nums")
+    if nums is not None:
+        out += [(int(nums[i]), nums[i + 1]) for i in range(0, len(nums), 2)]
+    for kid in node.get("/Kids", ()):
+        out += _number_tree(kid)
+    return out
 
 
 def _targets(part: BundlePart, pieces: list[_Piece], sheets: Mapping[tuple[str, str], _Piece]
@@ -475,37 +874,36 @@ def _targets(part: BundlePart, pieces: list[_Piece], sheets: Mapping[tuple[str, 
     return front, targets
 
 
-def _link_contents(pdf: Pdf, bundle: BundleView, pieces: list[_Piece],
-                   sheets: Mapping[tuple[str, str], _Piece]) -> None:
-    """Link annotations on the contents entries, in the order they were drawn (the order
-    their ``Link`` elements refer to them by): printable, with the entry as ``/Contents``."""
+def _outline(out: _Out, bundle: BundleView, pieces: list[_Piece],
+             sheets: Mapping[tuple[str, str], _Piece]) -> int:
+    """Language > Contents, Summary, projects (every item open, as pikepdf writes them);
+    returns the outline dictionary's number."""
+    w = out.w
+    root = w.reserve()
+    tops = []
     for part in bundle.parts:
         front, targets = _targets(part, pieces, sheets)
-        assert front.record is not None
-        for page, rect, key, text in front.record.links:
-            target = pdf.pages[targets[key]].obj
-            annot = pdf.make_indirect(Dictionary(
-                Type=Name.Annot, Subtype=Name.Link, Rect=Array(list(rect)), F=4,
-                Border=Array([0, 0, 0]), Contents=String(text),
-                Dest=Array([target, Name.Fit])))
-            holder = pdf.pages[front.start + page].obj
-            if "/Annots" not in holder:
-                holder.Annots = Array()
-            holder.Annots.append(annot)
-
-
-def _outline(pdf: Pdf, bundle: BundleView, pieces: list[_Piece],
-             sheets: Mapping[tuple[str, str], _Piece]) -> None:
-    """Language > Contents, Summary, projects."""
-    with pdf.open_outline() as outline:
-        for part in bundle.parts:
-            front, targets = _targets(part, pieces, sheets)
-            top = pikepdf.OutlineItem(part.language, front.start)
-            top.children.append(pikepdf.OutlineItem(part.contents, front.start))
-            top.children.append(pikepdf.OutlineItem(part.summary, targets["summary"]))
-            for s in part.sheets:
-                top.children.append(pikepdf.OutlineItem(s.project_name, targets[s.slug]))
-            outline.root.append(top)
+        children = [(part.contents, front.start), (part.summary, targets["summary"])]
+        children += [(s.project_name, targets[s.slug]) for s in part.sheets]
+        tops.append((part.language, front.start, children))
+    top_nums = [w.reserve() for _ in tops]
+    visible = len(tops)
+    for t, ((title, page, children), num) in enumerate(zip(tops, top_nums)):
+        kids = [w.reserve() for _ in children]
+        for c, ((text, target), kid) in enumerate(zip(children, kids)):
+            links = b"".join([b" /Next %d 0 R" % kids[c + 1] if c + 1 < len(kids) else b"",
+                              b" /Prev %d 0 R" % kids[c - 1] if c else b""])
+            w.object(kid, b"<< /Count 0 /Dest [ %d 0 R /Fit ]%s /Parent %d 0 R /Title %s >>"
+                     % (out.page_nums[target], links, num, _string(text)))
+        visible += len(kids)
+        links = b"".join([b" /Next %d 0 R" % top_nums[t + 1] if t + 1 < len(tops) else b"",
+                          b" /Prev %d 0 R" % top_nums[t - 1] if t else b""])
+        first = b" /First %d 0 R /Last %d 0 R" % (kids[0], kids[-1]) if kids else b""
+        w.object(num, b"<< /Count %d /Dest [ %d 0 R /Fit ]%s%s /Parent %d 0 R /Title %s >>"
+                 % (len(kids), out.page_nums[page], first, links, root, _string(title)))
+    first = b" /First %d 0 R /Last %d 0 R" % (top_nums[0], top_nums[-1]) if tops else b""
+    w.object(root, b"<< /Count %d%s /Type /Outlines >>" % (visible, first))
+    return root
 
 
 def page_count(pdf: bytes) -> int:
@@ -514,4 +912,4 @@ def page_count(pdf: bytes) -> int:
         return len(doc.pages)
 
 
-__all__ = ["page_count", "render_bundle_pdf"]
+__all__ = ["page_count", "render_bundle_pdf", "write_bundle_pdf"]

@@ -95,11 +95,13 @@ class Element:
         return self.step.role
 
     def child(self, step: Step) -> Element:
-        if step.key is not None:
-            for kid in self.kids:
-                if isinstance(kid, Element) and kid.step.key == step.key \
-                        and kid.step.role == step.role:
-                    return kid
+        if step.key is not None:  # (a dict: a table's rows are looked up for every cell)
+            keyed = self.__dict__.setdefault("_keyed", {})
+            kid = keyed.get((step.key, step.role))
+            if kid is None:
+                kid = keyed[(step.key, step.role)] = Element(step)
+                self.kids.append(kid)
+            return kid
         kid = Element(step)
         self.kids.append(kid)
         return kid
