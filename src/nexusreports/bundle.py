@@ -14,7 +14,7 @@ Nothing here draws, formats a number or chooses a word.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -60,32 +60,6 @@ def render_docx(bundle: BundleView, theme: Theme, *, invariant: bool = False) ->
     return render_bundle_docx(bundle, theme, invariant=invariant)
 
 
-# --- TEMPORARY (h5): write_pdf / write_docx as split-11.md specifies them, over today's
-# render_pdf / render_docx; the PDF-bundle and Word-bundle branches replace these two with
-# the streaming ones (same signatures).
-
-def write_pdf(bundle: BundleView, sheet_files: Mapping[tuple[str, str], Path], theme: Theme,
-              target: BinaryIO, *, invariant: bool = False) -> int:
-    """Write ``briefing-nl-en.pdf`` to ``target`` from the PDF sheets' files; return its
-    page count."""
-    data = render_pdf(bundle, _FileBytes(sheet_files), theme, invariant=invariant)
-    target.write(data)
-    return page_count(data)
-
-
-class _FileBytes(Mapping):
-    def __init__(self, files: Mapping[tuple[str, str], Path]):
-        self._files = files
-
-    def __getitem__(self, key: tuple[str, str]) -> bytes:
-        return Path(self._files[key]).read_bytes()
-
-    def __iter__(self) -> Iterator[tuple[str, str]]:
-        return iter(self._files)
-
-    def __len__(self) -> int:
-        return len(self._files)
-# --- end of TEMPORARY
 
 
 def page_count(pdf: bytes) -> int:
