@@ -176,13 +176,11 @@ def _closing_pdf(bundle: BundleView, kit: _Kit, invariant: bool) -> _Drawn:
 
 @dataclass
 class _Record:
-    """What drawing the front matter of one language found: where each contents entry
-    was drawn (page within the part, rectangle in pt, entry key, its text) and on which page
-    the summary starts."""
+    """What drawing a run of contents pages found: where each entry was drawn (page within
+    the run, rectangle in pt, entry index, its text)."""
 
-    links: list[tuple[int, tuple[float, float, float, float], str, str]] = field(
+    links: list[tuple[int, tuple[float, float, float, float], int, str]] = field(
         default_factory=list)
-    marks: dict[str, int] = field(default_factory=dict)
 
 
 class _TocEntry(Flowable):
@@ -191,7 +189,7 @@ class _TocEntry(Flowable):
     Tagged as a ``TOCI`` holding a ``Link`` over the text, the number and the link
     annotation the bundle puts on the rectangle."""
 
-    def __init__(self, key: str, text: str, number: str, kit: _Kit, record: _Record):
+    def __init__(self, key: int, text: str, number: str, kit: _Kit, record: _Record):
         super().__init__()
         self.key, self.text, self.number, self.kit, self.record = key, text, number, kit, record
         self.size = kit.type["body_pt"] + 2
@@ -313,23 +311,26 @@ def _heading_height(text: str, kit: _Kit, width: float, height: float) -> float:
     return Paragraph(markup(text), style).wrap(width, height)[1] + style.spaceAfter
 
 
-def _entry(part: BundlePart, i: int) -> tuple[str, str]:
-    """Contents entry ``i`` of ``part``: (key, text); entry 0 the summary, then the sheets."""
-    if i == 0:
-        return "summary", part.summary
-    sheet = part.sheets[i - 1]
-    return sheet.slug, sheet.project_name
+def _entry(part: BundlePart, i: int) -> str:
+    """The text of contents entry ``i`` of ``part``: entry 0 the summary, then the sheets."""
+    return part.summary if i == 0 else part.sheets[i - 1].project_name
 
 
-def _contents_layout(part: BundlePart, kit: _Kit, numbers: Mapping[str, str]
+def _printed(part: BundlePart, numbers: array | None, i: int) -> str:
+    """The page number contents entry ``i`` prints (``numbers``: the page of every entry;
+    ``None``: not known yet)."""
+    return part.page_number(numbers[i]) if numbers is not None else ""
+
+
+def _contents_layout(part: BundlePart, kit: _Kit, numbers: array | None
                      ) -> list[tuple[int, int]]:
     """The entries on each contents page of ``part`` printing ``numbers``."""
     width, height = _frame_size(kit)
 
     def heights() -> Iterator[float]:
         for i in range(len(part.sheets) + 1):
-            key, text = _entry(part, i)
-            yield _TocEntry(key, text, numbers.get(key, ""), kit, _Record()).wrap(
+            yield _TocEntry(i, _entry(part, i), _printed(part, numbers, i), kit,
+                            _Record()).wrap(
                 width, height)[1]
 
     return _paginate(heights(), height - _heading_height(part.contents, kit, width, height),
@@ -380,8 +381,8 @@ def _contents_chunks(bundle: BundleView, front: _Front, kit: _Kit, invariant: bo
             if n == 0:
                 page.append(Paragraph(markup(part.contents), _heading(kit)).tagged("H2"))
             for i in range(a, b):
-                key, text = _entry(part, i)
-                page.append(_TocEntry(key, text, front.numbers.get(key, ""), kit, record))
+                page.append(_TocEntry(i, _entry(part, i), _printed(part, front.numbers, i),
+                                      kit, record))
             pages.append(page)
         data, tree = _draw(bundle, part, kit, invariant, pages, first=at == 0)
         yield at, data, tree, record
@@ -495,12 +496,12 @@ def _overlay_pdf(footers: list[str], kit: _Kit, invariant: bool) -> bytes:
 class _Front:
     """A language's front pages as laid out: the entries on each contents page (entry 0 the
     summary, then the sheets), the rows on each summary page (0-based over the rows and the
-    totals), and the page numbers the contents print (entry key -> number)."""
+    totals), and the pages the contents entries point at (``None``: not known yet)."""
 
     part: BundlePart
     contents: list[tuple[int, int]]
     summary: list[tuple[int, int]]
-    numbers: dict[str, str] = field(default_factory=dict)
+    numbers: array | None = None
 
     @property
     def pages(self) -> int:
@@ -581,14 +582,10 @@ def _order(bundle: BundleView, sheets: Mapping[tuple[str, str], _Piece],
 
 
 def _numbers(bundle: BundleView, pieces: list[_Piece],
-             sheets: Mapping[tuple[str, str], _Piece]) -> dict[str, dict[str, str]]:
-    """The page numbers the contents of each language print (page index i, 0 the cover,
+             sheets: Mapping[tuple[str, str], _Piece]) -> dict[str, array]:
+    """The pages the contents entries of each language point at (page index i, 0 the cover,
     carries page label and number i)."""
-    out = {}
-    for part in bundle.parts:
-        _, targets = _targets(part, pieces, sheets)
-        out[part.lang] = {key: part.page_number(n) for key, n in targets.items()}
-    return out
+    return {part.lang: _targets(part, pieces, sheets)[1] for part in bundle.parts}
 
 
 def _footers(bundle: BundleView, pieces: list[_Piece]) -> Iterator[str]:
@@ -709,7 +706,7 @@ class _Out:
         self.catalog, self.page_tree, self.tree_root, self.document = (
             writer.reserve() for _ in range(4))
         self.page_nums = array("Q", bytes(8 * pages))  # page index -> its page object
-        self.forms: list[int] = []  # page index - 1 -> the form drawing its page number
+        self.forms = array("Q")  # page index - 1 -> the form drawing its page number
         # ParentTree entries (key, value as text) not written yet, in key order, and the
         # leaves written (first key, last key, number): at most 256 entries are held
         self.nums: list[tuple[int, bytes]] = []
@@ -1005,11 +1002,12 @@ def _number_tree(node: pikepdf.Object | None) -> list[tuple[int, pikepdf.Object]
 
 
 def _targets(part: BundlePart, pieces: list[_Piece], sheets: Mapping[tuple[str, str], _Piece]
-             ) -> tuple[_Piece, dict[str, int]]:
+             ) -> tuple[_Piece, array]:
+    """The front piece of ``part`` and the page each of its contents entries points at."""
     front = next(p for p in pieces if p.kind == "front" and p.lang == part.lang)
     assert front.front is not None
-    targets = {"summary": front.start + len(front.front.contents)}
-    targets.update({s.slug: sheets[(s.slug, s.lang)].start for s in part.sheets})
+    targets = array("Q", [front.start + len(front.front.contents)])
+    targets.extend(sheets[(s.slug, s.lang)].start for s in part.sheets)
     return front, targets
 
 
@@ -1022,13 +1020,15 @@ def _outline(out: _Out, bundle: BundleView, pieces: list[_Piece],
     tops = []
     for part in bundle.parts:
         front, targets = _targets(part, pieces, sheets)
-        children = [(part.contents, front.start), (part.summary, targets["summary"])]
-        children += [(s.project_name, targets[s.slug]) for s in part.sheets]
-        tops.append((part.language, front.start, children))
+        tops.append((part, front.start, targets))
     top_nums = [w.reserve() for _ in tops]
     visible = len(tops)
-    for t, ((title, page, children), num) in enumerate(zip(tops, top_nums)):
-        kids = [w.reserve() for _ in children]
+    for t, ((part, page, targets), num) in enumerate(zip(tops, top_nums)):
+        title = part.language
+        # Contents, then every entry of the contents (the summary, the sheets)
+        children = itertools.chain([(part.contents, page)], (
+            (_entry(part, i), targets[i]) for i in range(len(targets))))
+        kids = array("Q", (w.reserve() for _ in range(len(targets) + 1)))
         for c, ((text, target), kid) in enumerate(zip(children, kids)):
             links = b"".join([b" /Next %d 0 R" % kids[c + 1] if c + 1 < len(kids) else b"",
                               b" /Prev %d 0 R" % kids[c - 1] if c else b""])
