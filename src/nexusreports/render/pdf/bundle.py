@@ -13,7 +13,10 @@ top structure element made a ``Part`` carrying its ``/Lang``, and it is closed a
 the numbers of its pages and its element are kept.  The pages drawn here follow the sheets
 in the file (the page tree gives the order), so the contents' links (printable, over
 ``Link`` elements) point at sheet pages already written; their structure elements are
-written straight from the recorded tree.  Then the page tree, the structure tree
+written straight from the recorded tree.  A language's contents and summary are laid out
+page by page first (only the range of entries or rows on each page is kept; the summary is
+one table a page, its column headers repeated) and drawn and written a few pages at a time,
+so neither the drawing nor the file's tables of object offsets grow with the projects.  Then the page tree, the structure tree
 (``Document`` > parts), the ParentTree, the outline (language > Contents, Summary,
 projects), page labels (cover unlabelled, then 1, 2, ...), ``/PageMode /UseOutlines``, and
 the document level of :mod:`.archive` (XMP declaring PDF/A-2u and PDF/UA-1, OutputIntent,
