@@ -13,7 +13,10 @@ top structure element made a ``Part`` carrying its ``/Lang``, and it is closed a
 the numbers of its pages and its element are kept.  The pages drawn here follow the sheets
 in the file (the page tree gives the order), so the contents' links (printable, over
 ``Link`` elements) point at sheet pages already written; their structure elements are
-written straight from the recorded tree.  Then the page tree, the structure tree
+written straight from the recorded tree.  A language's contents and summary are laid out
+page by page first (only the range of entries or rows on each page is kept; the summary is
+one table a page, its column headers repeated) and drawn and written a few pages at a time,
+so neither the drawing nor the file's tables of object offsets grow with the projects.  Then the page tree, the structure tree
 (``Document`` > parts), the ParentTree, the outline (language > Contents, Summary,
 projects), page labels (cover unlabelled, then 1, 2, ...), ``/PageMode /UseOutlines``, and
 the document level of :mod:`.archive` (XMP declaring PDF/A-2u and PDF/UA-1, OutputIntent,
@@ -33,9 +36,12 @@ Lengths are in mm (``*_mm``) or points (pt).
 
 from __future__ import annotations
 
+import gc
 import io
+import itertools
 import logging
-from collections.abc import Mapping
+from array import array
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -48,8 +54,8 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import (BaseDocTemplate, Flowable, Frame, PageTemplate, Spacer, Table,
-                                TableStyle)
+from reportlab.platypus import (BaseDocTemplate, Flowable, Frame, PageBreak, PageTemplate, Spacer,
+                                Table, TableStyle)
 
 from ...theme import Theme
 from ...view import BundlePart, BundleView
@@ -173,13 +179,11 @@ def _closing_pdf(bundle: BundleView, kit: _Kit, invariant: bool) -> _Drawn:
 
 @dataclass
 class _Record:
-    """What drawing the front matter of one language found: where each contents entry
-    was drawn (page within the part, rectangle in pt, entry key, its text) and on which page
-    the summary starts."""
+    """What drawing a run of contents pages found: where each entry was drawn (page within
+    the run, rectangle in pt, entry index, its text)."""
 
-    links: list[tuple[int, tuple[float, float, float, float], str, str]] = field(
+    links: list[tuple[int, tuple[float, float, float, float], int, str]] = field(
         default_factory=list)
-    marks: dict[str, int] = field(default_factory=dict)
 
 
 class _TocEntry(Flowable):
@@ -188,7 +192,7 @@ class _TocEntry(Flowable):
     Tagged as a ``TOCI`` holding a ``Link`` over the text, the number and the link
     annotation the bundle puts on the rectangle."""
 
-    def __init__(self, key: str, text: str, number: str, kit: _Kit, record: _Record):
+    def __init__(self, key: int, text: str, number: str, kit: _Kit, record: _Record):
         super().__init__()
         self.key, self.text, self.number, self.kit, self.record = key, text, number, kit, record
         self.size = kit.type["body_pt"] + 2
@@ -276,64 +280,142 @@ def _heading(kit: _Kit) -> ParagraphStyle:
                      textColor=kit.colours["primary"], spaceAfter=6 * mm)
 
 
-def _contents_story(part: BundlePart, kit: _Kit) -> list[Flowable]:
-    """The contents of ``part``: heading and entries (numbered by :func:`_contents_pdf`)."""
-    record = _Record()
-    story: list[Flowable] = [Paragraph(markup(part.contents), _heading(kit)).tagged("H2")]
-    story.append(_TocEntry("summary", part.summary, "", kit, record))
-    for sheet in part.sheets:
-        story.append(_TocEntry(sheet.slug, sheet.project_name, "", kit, record))
-    return story
+_CHUNK_PAGES = 8
+"""Front pages drawn per ReportLab document: a language's contents and summary are laid out
+page by page here (only the ranges of entries and rows each page holds are kept) and drawn
+and written into the bundle this many pages at a time, so memory does not grow with the
+number of projects."""
 
 
-def _contents_pdf(bundle: BundleView, part: BundlePart, kit: _Kit, story: list[Flowable],
-                  numbers: Mapping[str, str], invariant: bool) -> tuple[_Drawn, _Record]:
-    """The contents of ``part`` drawn from ``story`` (:func:`_contents_story`, reused: its
-    paragraphs are parsed once); ``numbers`` maps entry keys ("summary" or a sheet slug) to
-    the page numbers printed.  Returns what was drawn and what was recorded while drawing."""
-    record = _Record()
-    for entry in story:
-        entry.__dict__.pop("_postponed", None)  # (ReportLab's mark of a flowable moved on)
-        if isinstance(entry, _TocEntry):
-            entry.number, entry.record = numbers.get(entry.key, ""), record
+def _frame_size(kit: _Kit) -> tuple[float, float]:
+    """Width and height of the frame of a front page (:func:`_front_doc`), pt."""
+    w, h = A4
+    ml, mr = kit.page["margin_left_mm"] * mm, kit.page["margin_right_mm"] * mm
+    top = h - kit.page["header_height_mm"] * mm - kit.page["gap_below_header_mm"] * mm
+    bottom = (kit.page["margin_bottom_mm"] + kit.page["footer_height_mm"]) * mm
+    return w - ml - mr, top - bottom
+
+
+def _paginate(heights: Iterable[float], first: float, room: float) -> list[tuple[int, int]]:
+    """Items of ``heights`` stacked on pages of ``room`` pt (the first page ``first``): the
+    range of items on each page (an item taller than a page alone on its page)."""
+    pages, start, used, space, i = [], 0, 0.0, first, -1
+    for i, height in enumerate(heights):
+        if used + height > space and i > start:
+            pages.append((start, i))
+            start, used, space = i, 0.0, room
+        used += height
+    pages.append((start, i + 1))
+    return pages
+
+
+def _heading_height(text: str, kit: _Kit, width: float, height: float) -> float:
+    style = _heading(kit)
+    return Paragraph(markup(text), style).wrap(width, height)[1] + style.spaceAfter
+
+
+def _entry(part: BundlePart, i: int) -> str:
+    """The text of contents entry ``i`` of ``part``: entry 0 the summary, then the sheets."""
+    return part.summary if i == 0 else part.sheets[i - 1].project_name
+
+
+def _printed(part: BundlePart, numbers: array | None, i: int) -> str:
+    """The page number contents entry ``i`` prints (``numbers``: the page of every entry;
+    ``None``: not known yet)."""
+    return part.page_number(numbers[i]) if numbers is not None else ""
+
+
+def _contents_layout(part: BundlePart, kit: _Kit, numbers: array | None
+                     ) -> list[tuple[int, int]]:
+    """The entries on each contents page of ``part`` printing ``numbers``."""
+    width, height = _frame_size(kit)
+
+    def heights() -> Iterator[float]:
+        for i in range(len(part.sheets) + 1):
+            yield _TocEntry(i, _entry(part, i), _printed(part, numbers, i), kit,
+                            _Record()).wrap(
+                width, height)[1]
+
+    return _paginate(heights(), height - _heading_height(part.contents, kit, width, height),
+                     height)
+
+
+def _summary_layout(part: BundlePart, kit: _Kit) -> list[tuple[int, int]]:
+    """The rows (0-based over the rows, then the totals) on each summary page of ``part``;
+    each page repeats the column headers."""
+    width, height = _frame_size(kit)
+    header = _summary_table(part, kit, width, [0]).wrap(width, height)[1]
+    count = len(part.rows) + len(part.totals)
+    heights = (_summary_table(part, kit, width, [r], header=False).wrap(width, height)[1]
+               for r in range(1, count + 1))
+    room = height - header
+    return _paginate(heights, room - _heading_height(part.summary, kit, width, height), room)
+
+
+def _draw(bundle: BundleView, part: BundlePart, kit: _Kit, invariant: bool,
+          pages: list[list[Flowable]], *, first: bool) -> tuple[bytes, Element]:
+    """Front pages of ``part``, each page's flowables (laid out to fit) on a page of its own:
+    the PDF and its structure (a ``Part``, recorded on pages 0...)."""
     tagger = Tagger(Step("Part", lang=part.locale_id))
     buf = io.BytesIO()
-    doc, _ = _front_doc(bundle, part, kit, tagger, buf, invariant, first=True)
-    doc.build(list(story))
-    data = buf.getvalue()
-    with Pdf.open(io.BytesIO(data)) as pdf:
-        pages = len(pdf.pages)
-    return _Drawn(data, pages, tagger), record
+    doc, _ = _front_doc(bundle, part, kit, tagger, buf, invariant, first=first)
+    story: list[Flowable] = []
+    for page in pages:
+        if story:
+            story.append(PageBreak())
+        story += page
+    doc.build(story)
+    del doc, story
+    gc.collect()  # ReportLab's flowables and documents are cycles: let them go now
+    return buf.getvalue(), tagger.finished()
 
 
-def _summary_pdf(bundle: BundleView, part: BundlePart, kit: _Kit, invariant: bool) -> _Drawn:
-    """The summary of ``part`` (its heading and table), from a new page on: drawn once, as it
-    prints no page number."""
-    tagger = Tagger(Step("Part", lang=part.locale_id))
-    buf = io.BytesIO()
-    doc, frame = _front_doc(bundle, part, kit, tagger, buf, invariant, first=False)
-    doc.build([Paragraph(markup(part.summary), _heading(kit)).tagged("H2"),
-               _summary_table(part, kit, frame._aW)])
-    data = buf.getvalue()
-    with Pdf.open(io.BytesIO(data)) as pdf:
-        pages = len(pdf.pages)
-    return _Drawn(data, pages, tagger)
+def _contents_chunks(bundle: BundleView, front: _Front, kit: _Kit, invariant: bool
+                     ) -> Iterator[tuple[int, bytes, Element, _Record]]:
+    """The contents of ``front`` drawn :data:`_CHUNK_PAGES` pages at a time: (first page
+    within the front, PDF, structure, where the entries were drawn)."""
+    part = front.part
+    for at in range(0, len(front.contents), _CHUNK_PAGES):
+        record = _Record()
+        pages = []
+        for n in range(at, min(at + _CHUNK_PAGES, len(front.contents))):
+            a, b = front.contents[n]
+            page: list[Flowable] = []
+            if n == 0:
+                page.append(Paragraph(markup(part.contents), _heading(kit)).tagged("H2"))
+            for i in range(a, b):
+                page.append(_TocEntry(i, _entry(part, i), _printed(part, front.numbers, i),
+                                      kit, record))
+            pages.append(page)
+        data, tree = _draw(bundle, part, kit, invariant, pages, first=at == 0)
+        yield at, data, tree, record
 
 
-def _shifted(elem: Element, pages: int) -> Element:
-    """``elem`` (recorded on pages 0...) as recorded ``pages`` pages later."""
-    kids: list[Element | MarkedRef | LinkRef] = []
-    for kid in elem.kids:
-        if isinstance(kid, Element):
-            kids.append(_shifted(kid, pages))
-        elif isinstance(kid, MarkedRef):
-            kids.append(MarkedRef(kid.page + pages, kid.mcid))
-        else:
-            kids.append(LinkRef(kid.page + pages, kid.index))
-    return Element(elem.step, kids, elem.drawn)
+def _summary_chunks(bundle: BundleView, front: _Front, kit: _Kit, invariant: bool
+                    ) -> Iterator[tuple[int, bytes, Element]]:
+    """The summary of ``front`` drawn :data:`_CHUNK_PAGES` pages at a time, one table a page
+    (its column headers repeated): (first page within the front, PDF, structure)."""
+    part = front.part
+    width, _ = _frame_size(kit)
+    offset = len(front.contents)
+    for at in range(0, len(front.summary), _CHUNK_PAGES):
+        pages = []
+        for n in range(at, min(at + _CHUNK_PAGES, len(front.summary))):
+            a, b = front.summary[n]
+            page: list[Flowable] = []
+            if n == 0:
+                page.append(Paragraph(markup(part.summary), _heading(kit)).tagged("H2"))
+            page.append(_summary_table(part, kit, width, [0, *range(a + 1, b + 1)],
+                                       key="summary" if n == 0 else f"summary-{n}"))
+            pages.append(page)
+        data, tree = _draw(bundle, part, kit, invariant, pages, first=False)
+        yield offset + at, data, tree
 
 
-def _summary_table(part: BundlePart, kit: _Kit, width: float) -> Table:
+def _summary_table(part: BundlePart, kit: _Kit, width: float, rows: list[int], *,
+                   header: bool = True, key: str = "summary") -> Table:
+    """The summary table of ``part`` with ``rows`` (0 the column headers, 1... the rows,
+    then the totals); ``header``: whether row 0's style (the band) applies."""
     size = kit.type["small_pt"] + 0.9
     cell = kit.style("cell", fontSize=size, leading=size * 1.25)
     num = kit.style("num", parent=cell, alignment=TA_RIGHT)
@@ -342,10 +424,16 @@ def _summary_table(part: BundlePart, kit: _Kit, width: float) -> Table:
     bold = kit.style("bold", parent=cell, fontName=kit.bold)
     bold_num = kit.style("bold_num", parent=bold, alignment=TA_RIGHT)
     numeric = (False, False, True, True, True, False, False)
-    table_step = Step("Table", key="summary")
+    table_step = Step("Table", key=key)
+    n_rows = len(part.rows)
 
-    def row(r: int, cells: tuple[str, ...], styles: tuple[ParagraphStyle, ParagraphStyle]
-            ) -> list:
+    def row(r: int) -> list:
+        if r == 0:
+            cells, styles = part.columns, (head, head_num)
+        elif r <= n_rows:
+            cells, styles = part.rows[r - 1].cells, (cell, num)
+        else:
+            cells, styles = part.totals[r - 1 - n_rows].cells, (bold, bold_num)
         out = []
         for c, (text, is_num) in enumerate(zip(cells, numeric)):
             if r == 0:
@@ -358,29 +446,36 @@ def _summary_table(part: BundlePart, kit: _Kit, width: float) -> Table:
             out.append(para.tagged(None, table_step, Step("TR", key=str(r)), cell_step))
         return out
 
-    data = [row(0, part.columns, (head, head_num))]
-    data += [row(i, r.cells, (cell, num)) for i, r in enumerate(part.rows, start=1)]
-    data += [row(i, r.cells, (bold, bold_num))
-             for i, r in enumerate(part.totals, start=len(part.rows) + 1)]
     widths = [w * mm for w in SUMMARY_COLUMNS_MM]
     scale = width / sum(widths)
-    table = Table(data, colWidths=[w * scale for w in widths], repeatRows=1)
-    n_rows, n_totals = len(part.rows), len(part.totals)
+    table = Table([row(r) for r in rows], colWidths=[w * scale for w in widths])
+    data_rows = sum(1 for r in rows if 0 < r <= n_rows)
+    totals = sum(1 for r in rows if r > n_rows)
+    first_data = 1 if rows and rows[0] == 0 else 0
     style = [
         ("FONTNAME", (0, 0), (-1, -1), kit.font),  # else Table selects Helvetica
-        ("BACKGROUND", (0, 0), (-1, 0), kit.colours["primary"]),
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
         ("TOPPADDING", (0, 0), (-1, -1), 1.6 * mm),
         ("BOTTOMPADDING", (0, 0), (-1, -1), 1.6 * mm),
         ("LEFTPADDING", (0, 0), (-1, -1), 1.4 * mm),
         ("RIGHTPADDING", (0, 0), (-1, -1), 1.4 * mm),
-        ("LINEBELOW", (0, 1), (-1, n_rows), 0.5, kit.colours["rule"]),
     ]
-    if n_totals:
-        style += [("BACKGROUND", (0, n_rows + 1), (-1, -1), kit.colours["panel"]),
-                  ("LINEABOVE", (0, n_rows + 1), (-1, n_rows + 1), 1.2, kit.colours["accent"])]
+    if header and first_data:
+        style.append(("BACKGROUND", (0, 0), (-1, 0), kit.colours["primary"]))
+    if data_rows:
+        style.append(("LINEBELOW", (0, first_data), (-1, first_data + data_rows - 1), 0.5,
+                      kit.colours["rule"]))
+    if totals:
+        t = first_data + data_rows
+        style += [("BACKGROUND", (0, t), (-1, -1), kit.colours["panel"]),
+                  ("LINEABOVE", (0, t), (-1, t), 1.2, kit.colours["accent"])]
     table.setStyle(TableStyle(style))
     return table
+
+
+_OVERLAY_PAGES = 256
+"""Page numbers drawn per overlay document (:func:`_overlay_pdf`): one document for every
+page would hold them all (and a ReportLab document of thousands of pages) at once."""
 
 
 def _overlay_pdf(footers: list[str], kit: _Kit, invariant: bool) -> bytes:
@@ -401,20 +496,33 @@ def _overlay_pdf(footers: list[str], kit: _Kit, invariant: bool) -> bytes:
 
 
 @dataclass
+class _Front:
+    """A language's front pages as laid out: the entries on each contents page (entry 0 the
+    summary, then the sheets), the rows on each summary page (0-based over the rows and the
+    totals), and the pages the contents entries point at (``None``: not known yet)."""
+
+    part: BundlePart
+    contents: list[tuple[int, int]]
+    summary: list[tuple[int, int]]
+    numbers: array | None = None
+
+    @property
+    def pages(self) -> int:
+        return len(self.contents) + len(self.summary)
+
+
+@dataclass(slots=True)
 class _Piece:
     """A run of pages in the bundle: ``kind`` cover, front (a language's contents and
-    summary), sheet or closing; a sheet's ``source`` is its file (or bytes), the others'
-    ``data`` their PDFs' bytes and ``tree`` their structure, recorded on pages 0..."""
+    summary: ``front``), sheet or closing; a sheet's ``source`` is its file (or bytes)."""
 
     kind: str
     pages: int
-    data: tuple[bytes, ...] = ()
     source: Path | bytes | None = None
     lang: str | None = None
     slug: str | None = None
-    record: _Record | None = None
+    front: _Front | None = None
     start: int = 0
-    tree: Element | None = None
     locale_id: str | None = None
 
 
@@ -433,53 +541,43 @@ def _open(source: Path | bytes) -> Pdf:
                             f"bundle ({why}): build again to write it anew") from exc
 
 
-def _arrange(bundle: BundleView, kit: _Kit, cover: _Drawn, closing: _Drawn,
-             sheets: Mapping[tuple[str, str], _Piece], invariant: bool) -> list[_Piece]:
-    """The pieces in page order with their first pages, the contents drawn with the page
+def _arrange(bundle: BundleView, kit: _Kit, sheets: Mapping[tuple[str, str], _Piece]
+             ) -> list[_Piece]:
+    """The pieces in page order with their first pages, the contents laid out with the page
     numbers they print.
 
-    The summaries print no page number: each is drawn once.  The contents are drawn with
-    the numbers found the last time they were drawn (none the first time), until the numbers
-    stop changing (in practice twice)."""
-    summaries = {p.lang: _summary_pdf(bundle, p, kit, invariant) for p in bundle.parts}
-    stories = {p.lang: _contents_story(p, kit) for p in bundle.parts}
-    numbers: dict[str, dict[str, str]] = {p.lang: {} for p in bundle.parts}
+    The summaries print no page number: each is laid out once.  The contents are laid out
+    with the numbers found the last time (none the first time), until the numbers stop
+    changing (in practice twice)."""
+    fronts = {p.lang: _Front(p, [], _summary_layout(p, kit)) for p in bundle.parts}
     pieces: list[_Piece] = []
     for _ in range(3):
-        contents = {p.lang: _contents_pdf(bundle, p, kit, stories[p.lang], numbers[p.lang],
-                                          invariant) for p in bundle.parts}
-        pieces = _order(bundle, sheets, contents, summaries, cover, closing)
+        for front in fronts.values():
+            front.contents = _contents_layout(front.part, kit, front.numbers)
+        pieces = _order(bundle, sheets, fronts)
         wanted = _numbers(bundle, pieces, sheets)
-        if wanted == numbers:
+        if all(wanted[lang] == front.numbers for lang, front in fronts.items()):
             break
-        numbers = wanted
+        for lang, front in fronts.items():
+            front.numbers = wanted[lang]
     return pieces
 
 
 def _order(bundle: BundleView, sheets: Mapping[tuple[str, str], _Piece],
-           contents: Mapping[str, tuple[_Drawn, _Record]], summaries: Mapping[str, _Drawn],
-           cover: _Drawn, closing: _Drawn) -> list[_Piece]:
+           fronts: Mapping[str, _Front]) -> list[_Piece]:
     """The pieces in page order, each with its first page; a language's front piece is its
     contents followed by its summary (one structure element)."""
-    fronts = {}
-    for part in bundle.parts:
-        summary = summaries[part.lang]
-        drawn, record = contents[part.lang]
-        head, tail = drawn.tree.finished(), summary.tree.finished()
-        tree = Element(head.step, [*head.kids, *_shifted(tail, drawn.pages).kids], head.drawn)
-        record.marks["summary"] = drawn.pages
-        fronts[part.lang] = _Piece("front", drawn.pages + summary.pages,
-                                   (drawn.data, summary.data), lang=part.lang,
-                                   record=record, tree=tree)
-    pieces = [_Piece("cover", 1, (cover.data,), tree=cover.tree.finished())]
+    front_pieces = {lang: _Piece("front", f.pages, lang=lang, front=f)
+                    for lang, f in fronts.items()}
+    pieces = [_Piece("cover", 1)]
     if bundle.arrangement == "by-project":
-        pieces += [fronts[p.lang] for p in bundle.parts]
+        pieces += [front_pieces[p.lang] for p in bundle.parts]
         pieces += [sheets[(s.slug, s.lang)] for s in bundle.sequence]
     else:
         for part in bundle.parts:
-            pieces.append(fronts[part.lang])
+            pieces.append(front_pieces[part.lang])
             pieces += [sheets[(s.slug, s.lang)] for s in part.sheets]
-    pieces.append(_Piece("closing", 1, (closing.data,), tree=closing.tree.finished()))
+    pieces.append(_Piece("closing", 1))
     start = 0
     for piece in pieces:
         piece.start, start = start, start + piece.pages
@@ -487,14 +585,18 @@ def _order(bundle: BundleView, sheets: Mapping[tuple[str, str], _Piece],
 
 
 def _numbers(bundle: BundleView, pieces: list[_Piece],
-             sheets: Mapping[tuple[str, str], _Piece]) -> dict[str, dict[str, str]]:
-    """The page numbers the contents of each language print (page index i, 0 the cover,
+             sheets: Mapping[tuple[str, str], _Piece]) -> dict[str, array]:
+    """The pages the contents entries of each language point at (page index i, 0 the cover,
     carries page label and number i)."""
-    out = {}
-    for part in bundle.parts:
-        _, targets = _targets(part, pieces, sheets)
-        out[part.lang] = {key: part.page_number(n) for key, n in targets.items()}
-    return out
+    return {part.lang: _targets(part, pieces, sheets)[1] for part in bundle.parts}
+
+
+def _footers(bundle: BundleView, pieces: list[_Piece]) -> Iterator[str]:
+    """The page number printed on every page but the cover, in page order."""
+    for piece in pieces[1:]:
+        part = bundle.part(piece.lang) if piece.lang else None
+        for n in range(piece.start, piece.start + piece.pages):
+            yield part.page_footer(n) if part else bundle.parts[0].page_number(n)
 
 
 def render_bundle_pdf(bundle: BundleView, sheet_pdfs: Mapping[tuple[str, str], Path | bytes],
@@ -515,10 +617,11 @@ def write_bundle_pdf(bundle: BundleView, sheet_pdfs: Mapping[tuple[str, str], Pa
     every sheet in ``bundle.sequence``.  The file is written as a stream
     (:mod:`.incremental`): each sheet is opened when its turn comes, its objects written
     renumbered (streams as stored) and the sheet closed, keeping only the numbers of its
-    pages and its structure element and its ParentTree entries; the front pages go after the
-    sheets in the file (the page tree gives the order), then the page tree, the structure
-    tree, the outline and the document level.  Memory does not grow with the sheets' size,
-    only by a few numbers a sheet (and the contents and summary pages, drawn in full).
+    pages and its structure element and its ParentTree entries; then the pages drawn here,
+    laid out page by page first and drawn and written :data:`_CHUNK_PAGES` at a time (one
+    summary table a page, its column headers repeated); then the page tree, the structure
+    tree, the outline and the document level.  Memory does not grow with the sheets' size
+    nor (but for a few numbers a sheet) with their number.
 
     ``invariant`` fixes dates and ids (``SOURCE_DATE_EPOCH``) so equal input gives equal
     bytes.  Raises :class:`~nexusreports.errors.TemplateError` for an unusable theme font or
@@ -526,8 +629,6 @@ def write_bundle_pdf(bundle: BundleView, sheet_pdfs: Mapping[tuple[str, str], Pa
     ``sheet_pdfs``.
     """
     kit = _kit(theme)
-    cover = _cover_pdf(bundle, kit, invariant)
-    closing = _closing_pdf(bundle, kit, invariant)
     locales = {s.lang: s.locale_id for s in bundle.sequence}
     sheets: dict[tuple[str, str], _Piece] = {}
     wanted = [(s.slug, s.lang) for s in bundle.sequence] + \
@@ -538,30 +639,65 @@ def write_bundle_pdf(bundle: BundleView, sheet_pdfs: Mapping[tuple[str, str], Pa
                 count = len(pdf.pages)
             sheets[key] = _Piece("sheet", count, source=sheet_pdfs[key], lang=key[1],
                                  slug=key[0], locale_id=locales.get(key[1]))
-    pieces = _arrange(bundle, kit, cover, closing, sheets, invariant)
+    del wanted
+    pieces = _arrange(bundle, kit, sheets)
     total = pieces[-1].start + pieces[-1].pages
 
     out = _Out(Writer(target), total)
+    for piece in pieces:  # the pages drawn here: numbered now, written after the sheets
+        if piece.kind != "sheet":
+            for n in range(piece.start, piece.start + piece.pages):
+                out.page_nums[n] = out.w.reserve()
     # Page numbers, stamped over every page but the cover; the sheets keep their layout.
-    footers = []
-    for piece in pieces[1:]:
-        for i in range(piece.pages):
-            n = piece.start + i
-            footers.append(bundle.part(piece.lang).page_footer(n) if piece.lang
-                           else bundle.parts[0].page_number(n))
-    out.stamps(_overlay_pdf(footers, kit, invariant))
+    footers = _footers(bundle, pieces)
+    while chunk := list(itertools.islice(footers, _OVERLAY_PAGES)):  # memory flat over pages
+        out.stamps(_overlay_pdf(chunk, kit, invariant))
     parts: dict[int, int] = {}  # piece index -> its structure element (output number)
     for i, piece in enumerate(pieces):
         if piece.kind == "sheet":
             assert piece.source is not None
             parts[i] = out.sheet(piece)
-    parts.update(out.drawn(bundle, pieces, sheets))
-    with Pdf.open(io.BytesIO(cover.data)) as first:
-        # dated as ReportLab dated the pages drawn here (SOURCE_DATE_EPOCH when invariant)
-        stamp = creation_stamp(first)
+    stamp = None
+    for i, piece in enumerate(pieces):
+        if piece.kind in ("cover", "closing"):
+            drawn = (_cover_pdf if piece.kind == "cover" else _closing_pdf)(bundle, kit,
+                                                                             invariant)
+            if piece.kind == "cover":
+                with Pdf.open(io.BytesIO(drawn.data)) as first:
+                    # dated as ReportLab dated the pages drawn here (SOURCE_DATE_EPOCH when
+                    # invariant)
+                    stamp = creation_stamp(first)
+            root = drawn.tree.finished()
+            num = out.w.reserve()
+            out.part(num, root, out.drawn(drawn.data, root, piece.start, num))
+            parts[i] = num
+        elif piece.kind == "front":
+            parts[i] = _write_front(out, bundle, piece, pieces, sheets, kit, invariant)
     out.finish([parts[i] for i in sorted(parts)], _outline(out, bundle, pieces, sheets),
                metadata(bundle.info, stamp), icc_profile(theme))
     return total
+
+
+def _write_front(out: _Out, bundle: BundleView, piece: _Piece, pieces: list[_Piece],
+                 sheets: Mapping[tuple[str, str], _Piece], kit: _Kit, invariant: bool) -> int:
+    """Draw and write a language's contents and summary, chunk by chunk, the contents' links
+    pointing at the pages they name; return its ``Part`` element's number."""
+    front = piece.front
+    assert front is not None
+    _, targets = _targets(front.part, pieces, sheets)
+    num = out.w.reserve()
+    kids: list[int] = []
+    root = None
+    for at, data, tree, record in _contents_chunks(bundle, front, kit, invariant):
+        links = [(page, rect, targets[key], text) for page, rect, key, text in record.links]
+        kids += out.drawn(data, tree, piece.start + at, num, links)
+        root = root or tree
+    for at, data, tree in _summary_chunks(bundle, front, kit, invariant):
+        kids += out.drawn(data, tree, piece.start + at, num)
+        root = root or tree
+    assert root is not None
+    out.part(num, root, kids)
+    return num
 
 
 class _Out:
@@ -572,9 +708,12 @@ class _Out:
         self.w = writer
         self.catalog, self.page_tree, self.tree_root, self.document = (
             writer.reserve() for _ in range(4))
-        self.page_nums = [0] * pages  # page index -> its page object
-        self.forms: list[int] = []  # page index - 1 -> the form drawing its page number
-        self.nums: list[tuple[int, bytes]] = []  # ParentTree key -> value (as text)
+        self.page_nums = array("Q", bytes(8 * pages))  # page index -> its page object
+        self.forms = array("Q")  # page index - 1 -> the form drawing its page number
+        # ParentTree entries (key, value as text) not written yet, in key order, and the
+        # leaves written (first key, last key, number): at most 256 entries are held
+        self.nums: list[tuple[int, bytes]] = []
+        self.leaves: list[tuple[int, int, int]] = []
         self.next_key = 0
         # what every stamped page's contents begin and end with
         self.begin = writer.new_stream(b"<< >>", b"q")
@@ -625,7 +764,7 @@ class _Out:
             offset = self.next_key
             entries = _number_tree(tree.get("/ParentTree"))
             for key, value in entries:
-                self.nums.append((offset + key, copy.text(value)))
+                self._num(offset + key, copy.text(value))
             self.next_key = offset + int(tree.get("/ParentTreeNextKey",
                                                   max((k for k, _ in entries), default=-1) + 1))
             for i, page in enumerate(pdf.pages):
@@ -645,53 +784,57 @@ class _Out:
             copy.drain()
         return number
 
-    def drawn(self, bundle: BundleView, pieces: list[_Piece],
-              sheets: Mapping[tuple[str, str], _Piece]) -> dict[int, int]:
-        """Copy the pages drawn here (cover, contents and summaries, closing) with their
-        trees, the contents' links pointing at the pages written before; return piece index
-        -> structure element number."""
-        drawn = [(i, p) for i, p in enumerate(pieces) if p.kind != "sheet"]
-        sources = [Pdf.open(io.BytesIO(data)) for _, p in drawn for data in p.data]
-        try:
-            with Pdf.new() as pdf:
-                copy = Copy(self.w, pdf, {pdf.Root.Pages.objgen: self.page_tree})
-                local: dict[int, int] = {}  # page index in the bundle -> in pdf
-                for _, piece in drawn:
-                    for j in range(piece.pages):
-                        local[piece.start + j] = len(local)
-                for source in sources:
-                    pdf.pages.extend(source.pages)
+    def drawn(self, data: bytes, tree: Element, start: int, parent: int,
+              links: list[tuple[int, tuple[float, float, float, float], int, str]] = ()
+              ) -> list[int]:
+        """Copy pages drawn here (``data``, their page objects numbered already: the bundle's
+        pages ``start``...), stamped, with link annotations ``links`` (page within
+        ``data``, rectangle, bundle page it points at, text), and write the structure
+        elements under ``tree`` (recorded on ``data``'s pages) as kids of ``parent``;
+        return their numbers."""
+        with Pdf.open(io.BytesIO(data)) as pdf:
+            copy = Copy(self.w, pdf, {pdf.Root.Pages.objgen: self.page_tree})
+            pages = []
+            for j, page in enumerate(pdf.pages):
+                num = self.page_nums[start + j]
+                copy.numbers[page.obj.objgen] = num
+                copy.queue.append(page.obj.objgen)
+                pages.append(num)
+            # printable, with the entry as /Contents, in the order they were drawn (the
+            # order their Link elements refer to them by)
+            for page, rect, target, text in links:
+                annot = pdf.make_indirect(Dictionary(
+                    Type=Name.Annot, Subtype=Name.Link, Rect=Array(list(rect)), F=4,
+                    Border=Array([0, 0, 0]), Contents=String(text),
+                    Dest=Array([ref(self.page_nums[target]), Name.Fit])))
+                holder = pdf.pages[page].obj
+                if "/Annots" not in holder:
+                    holder.Annots = Array()
+                holder.Annots.append(annot)
+            found = {}  # (page, index among its links) -> annotation number
+            for j, page in enumerate(pdf.pages):
+                annots = [a for a in page.obj.get("/Annots", ()) if a.get("/Subtype") ==
+                          Name.Link]
+                found.update({(j, k): copy.number(a) for k, a in enumerate(annots)})
+            text = _TreeText(self.w, pages, found)
+            kids = [n for kid in tree.kids if isinstance(kid, Element)
+                    for n in [text.write(kid, parent)] if n is not None]
+            fix_to_unicode(pdf)
+            self._parent_tree(pdf, copy, text)
+            for j, page in enumerate(pdf.pages):
+                self._stamp(page.obj, start + j)
+            copy.drain()
+        return kids
 
-                def target(n: int) -> pikepdf.Object:
-                    if n in local:
-                        return pdf.pages[local[n]].obj
-                    return ref(self.page_nums[n])
-
-                self._links(pdf, bundle, pieces, sheets, local, target)
-                back = {j: n for n, j in local.items()}
-                pages = [copy.number(page.obj) for page in pdf.pages]  # local index -> number
-                links = {}  # (local page, index among its links) -> annotation number
-                for j, page in enumerate(pdf.pages):
-                    found = [a for a in page.obj.get("/Annots", ()) if a.get("/Subtype") ==
-                             Name.Link]
-                    links.update({(j, k): copy.number(a) for k, a in enumerate(found)})
-                tree = _TreeText(self.w, pages, links)
-                numbers = {}
-                for i, piece in drawn:
-                    assert piece.tree is not None
-                    number = tree.write(piece.tree, self.document, local[piece.start])
-                    if number is not None:
-                        numbers[i] = number
-                fix_to_unicode(pdf)
-                self._parent_tree(pdf, copy, tree)
-                for j, page in enumerate(pdf.pages):
-                    self._stamp(page.obj, back[j])
-                    self.page_nums[back[j]] = pages[j]
-                copy.drain()
-        finally:
-            for source in sources:
-                source.close()
-        return numbers
+    def part(self, num: int, root: Element, kids: list[int]) -> None:
+        """The ``Part`` element ``num`` (``root``'s step) holding ``kids``, in the document
+        element."""
+        refs = [b"%d 0 R" % k for k in kids]
+        body = [b"<< /K " + (refs[0] if len(refs) == 1 else b"[ %s ]" % b" ".join(refs))]
+        if root.step.lang:
+            body.append(b"/Lang " + _string(root.step.lang))
+        body.append(b"/P %d 0 R /S /Part /Type /StructElem >>" % self.document)
+        self.w.object(num, b" ".join(body))
 
     def _parent_tree(self, pdf: Pdf, copy: Copy, tree: _TreeText) -> None:
         """ParentTree entries for the pages drawn here (as :func:`.archive.link_parent_tree`
@@ -703,35 +846,15 @@ class _Out:
                     raise ValueError(f"page {i + 1}: MCIDs {sorted(by_mcid)} are not 0..n-1")
                 page.obj.StructParents = self.next_key
                 refs = b" ".join(b"%d 0 R" % by_mcid[n] for n in range(len(by_mcid)))
-                self.nums.append((self.next_key, b"[ %s ]" % refs))
+                self._num(self.next_key, b"[ %s ]" % refs)
                 self.next_key += 1
             if "/Annots" in page.obj and len(page.obj.Annots):
                 page.obj.Tabs = Name.S
         annots = {copy.number(a): a for page in pdf.pages for a in page.obj.get("/Annots", ())}
         for annot, elem in tree.objrs:
             annots[annot].StructParent = self.next_key
-            self.nums.append((self.next_key, b"%d 0 R" % elem))
+            self._num(self.next_key, b"%d 0 R" % elem)
             self.next_key += 1
-
-    @staticmethod
-    def _links(pdf: Pdf, bundle: BundleView, pieces: list[_Piece],
-               sheets: Mapping[tuple[str, str], _Piece], local: Mapping[int, int],
-               target) -> None:
-        """Link annotations on the contents entries, in the order they were drawn (the order
-        their ``Link`` elements refer to them by): printable, with the entry as
-        ``/Contents``."""
-        for part in bundle.parts:
-            front, targets = _targets(part, pieces, sheets)
-            assert front.record is not None
-            for page, rect, key, text in front.record.links:
-                annot = pdf.make_indirect(Dictionary(
-                    Type=Name.Annot, Subtype=Name.Link, Rect=Array(list(rect)), F=4,
-                    Border=Array([0, 0, 0]), Contents=String(text),
-                    Dest=Array([target(targets[key]), Name.Fit])))
-                holder = pdf.pages[local[front.start + page]].obj
-                if "/Annots" not in holder:
-                    holder.Annots = Array()
-                holder.Annots.append(annot)
 
     def finish(self, parts: list[int], outline: int, meta: Metadata, icc: bytes) -> None:
         """Page tree, structure tree, document level, cross-reference table."""
@@ -762,19 +885,35 @@ class _Out:
                      s("sRGB IEC61966-2.1"), self.page_tree, self.tree_root))
         w.finish(self.catalog, info)
 
+    def _num(self, key: int, value: bytes) -> None:
+        """A ParentTree entry (keys come in increasing order): written out in leaves of
+        256 entries as they fill."""
+        if self.nums and key <= self.nums[-1][0] or self.leaves and key <= self.leaves[-1][1]:
+            raise ValueError(f"ParentTree key {key} out of order")
+        if len(self.nums) == _LEAF:
+            self._leaf()
+        self.nums.append((key, value))
+
+    def _leaf(self) -> None:
+        nums, self.nums = self.nums, []
+        self.leaves.append((nums[0][0], nums[-1][0], self.w.new(
+            b"<< /Limits [ %d %d ] /Nums [ %s ] >>" % (nums[0][0], nums[-1][0], _entries(nums)))))
+
     def _write_nums(self) -> int:
         """The ParentTree (a number tree, in leaves of at most 256 entries)."""
-        nums = sorted(self.nums)
-        leaves = [nums[i:i + 256] for i in range(0, len(nums), 256)]
+        if not self.leaves:
+            return self.w.new(b"<< /Nums [ %s ] >>" % _entries(self.nums))
+        if self.nums:
+            self._leaf()
+        return self.w.new(b"<< /Kids [ %s ] >>" % b" ".join(b"%d 0 R" % n
+                                                          for *_, n in self.leaves))
 
-        def entries(leaf: list[tuple[int, bytes]]) -> bytes:
-            return b" ".join(b"%d %s" % kv for kv in leaf)
 
-        if len(leaves) <= 1:
-            return self.w.new(b"<< /Nums [ %s ] >>" % entries(nums))
-        kids = [self.w.new(b"<< /Limits [ %d %d ] /Nums [ %s ] >>"
-                           % (leaf[0][0], leaf[-1][0], entries(leaf))) for leaf in leaves]
-        return self.w.new(b"<< /Kids [ %s ] >>" % b" ".join(b"%d 0 R" % k for k in kids))
+_LEAF = 256
+
+
+def _entries(leaf: list[tuple[int, bytes]]) -> bytes:
+    return b" ".join(b"%d %s" % kv for kv in leaf)
 
 
 class _TreeText:
@@ -866,11 +1005,12 @@ def _number_tree(node: pikepdf.Object | None) -> list[tuple[int, pikepdf.Object]
 
 
 def _targets(part: BundlePart, pieces: list[_Piece], sheets: Mapping[tuple[str, str], _Piece]
-             ) -> tuple[_Piece, dict[str, int]]:
+             ) -> tuple[_Piece, array]:
+    """The front piece of ``part`` and the page each of its contents entries points at."""
     front = next(p for p in pieces if p.kind == "front" and p.lang == part.lang)
-    assert front.record is not None
-    targets = {"summary": front.start + front.record.marks["summary"]}
-    targets.update({s.slug: sheets[(s.slug, s.lang)].start for s in part.sheets})
+    assert front.front is not None
+    targets = array("Q", [front.start + len(front.front.contents)])
+    targets.extend(sheets[(s.slug, s.lang)].start for s in part.sheets)
     return front, targets
 
 
@@ -883,13 +1023,15 @@ def _outline(out: _Out, bundle: BundleView, pieces: list[_Piece],
     tops = []
     for part in bundle.parts:
         front, targets = _targets(part, pieces, sheets)
-        children = [(part.contents, front.start), (part.summary, targets["summary"])]
-        children += [(s.project_name, targets[s.slug]) for s in part.sheets]
-        tops.append((part.language, front.start, children))
+        tops.append((part, front.start, targets))
     top_nums = [w.reserve() for _ in tops]
     visible = len(tops)
-    for t, ((title, page, children), num) in enumerate(zip(tops, top_nums)):
-        kids = [w.reserve() for _ in children]
+    for t, ((part, page, targets), num) in enumerate(zip(tops, top_nums)):
+        title = part.language
+        # Contents, then every entry of the contents (the summary, the sheets)
+        children = itertools.chain([(part.contents, page)], (
+            (_entry(part, i), targets[i]) for i in range(len(targets))))
+        kids = array("Q", (w.reserve() for _ in range(len(targets) + 1)))
         for c, ((text, target), kid) in enumerate(zip(children, kids)):
             links = b"".join([b" /Next %d 0 R" % kids[c + 1] if c + 1 < len(kids) else b"",
                               b" /Prev %d 0 R" % kids[c - 1] if c else b""])

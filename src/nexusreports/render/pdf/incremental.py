@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import tempfile
 from array import array
 from collections import deque
 from typing import BinaryIO
@@ -47,11 +48,20 @@ def ref(num: int) -> Name:
 class Writer:
     """A PDF file under construction in ``target`` (binary, positioned at its start)."""
 
-    def __init__(self, target: BinaryIO):
+    def __init__(self, target: BinaryIO, keep: int = 1 << 16):
         self.target = target
         self.digest = hashlib.md5()
         self.pos = 0
-        self.offsets = array("Q", [0])  # object number -> byte offset (0: not written yet)
+        # object number - base -> byte offset (0: not written yet); once more than ``keep``
+        # are held, the oldest go to ``spilled`` as their cross-reference lines (20 bytes
+        # each, a line of zeros for one not written yet: ``late`` holds its offset once it
+        # is), so the table's memory does not grow with the objects
+        self.offsets = array("Q", [0])
+        self.base = 0
+        self.keep = keep
+        self.spilled: BinaryIO | None = None
+        self.holes: set[int] = set()
+        self.late: dict[int, int] = {}
         self.write(b"%PDF-1.7\n%\xbf\xf7\xa2\xfe\n")
 
     def write(self, data: bytes) -> None:
@@ -61,18 +71,45 @@ class Writer:
 
     def reserve(self) -> int:
         """A new object number, for an object written later."""
+        if len(self.offsets) > self.keep:
+            self._spill(len(self.offsets) // 2)
         self.offsets.append(0)
-        return len(self.offsets) - 1
+        return self.base + len(self.offsets) - 1
+
+    def _spill(self, count: int) -> None:
+        if self.spilled is None:
+            self.spilled = tempfile.TemporaryFile()  # noqa: SIM115 (closed by finish)
+        lines = []
+        for i, offset in enumerate(self.offsets[:count]):
+            if offset:
+                lines.append(b"%010d 00000 n \n" % offset)
+            else:
+                num = self.base + i
+                lines.append(_HOLE if num else b"0000000000 65535 f \n")
+                if num:
+                    self.holes.add(num)
+        self.spilled.write(b"".join(lines))
+        del self.offsets[:count]
+        self.base += count
+
+    def _at(self, num: int) -> None:
+        if num >= self.base:
+            self.offsets[num - self.base] = self.pos
+        elif num in self.holes:
+            self.holes.discard(num)
+            self.late[num] = self.pos
+        else:
+            raise ValueError(f"object {num} written twice")
 
     def object(self, num: int, body: bytes) -> None:
         """Object ``num`` (reserved) with ``body`` (its unparsed text)."""
-        self.offsets[num] = self.pos
+        self._at(num)
         self.write(b"%d 0 obj\n%s\nendobj\n" % (num, body))
 
     def stream(self, num: int, head: bytes, data: bytes) -> None:
         """Stream object ``num``: ``head`` is its dictionary without ``/Length`` (``<< ... >>``),
         ``data`` its bytes as stored."""
-        self.offsets[num] = self.pos
+        self._at(num)
         self.write(b"%d 0 obj\n%s/Length %d >>\nstream\n" % (num, head[:-2], len(data)))
         self.write(data)
         self.write(b"\nendstream\nendobj\n")
@@ -90,14 +127,24 @@ class Writer:
 
     def finish(self, root: int, info: int) -> None:
         """Cross-reference table and trailer; every reserved object must have been written."""
-        missing = [n for n in range(1, len(self.offsets)) if not self.offsets[n]]
+        missing = sorted(self.holes) + [self.base + n for n in range(len(self.offsets))
+                                        if not self.offsets[n] and self.base + n]
         if missing:
             raise ValueError(f"objects reserved but never written: {missing[:10]}")
         xref = self.pos
         ident = self.digest.hexdigest().encode()
-        size = len(self.offsets)
-        chunk = [b"xref\n0 %d\n0000000000 65535 f \n" % size]
-        for n in range(1, size):
+        size = self.base + len(self.offsets)
+        self.write(b"xref\n0 %d\n" % size)
+        if self.spilled is not None:
+            for num, offset in self.late.items():
+                self.spilled.seek(20 * num)
+                self.spilled.write(b"%010d 00000 n \n" % offset)
+            self.spilled.seek(0)
+            while block := self.spilled.read(1 << 16):
+                self.write(block)
+            self.spilled.close()
+        chunk = [b"0000000000 65535 f \n"] if not self.base else []
+        for n in range(1 if not self.base else 0, len(self.offsets)):
             chunk.append(b"%010d 00000 n \n" % self.offsets[n])
             if len(chunk) >= 4096:
                 self.write(b"".join(chunk))
@@ -105,6 +152,9 @@ class Writer:
         self.write(b"".join(chunk))
         self.write(b"trailer\n<< /ID [ <%s> <%s> ] /Info %d 0 R /Root %d 0 R /Size %d >>\n"
                    b"startxref\n%d\n%%%%EOF\n" % (ident, ident, info, root, size, xref))
+
+
+_HOLE = b"0000000000 00000 n \n"  # (overwritten once the object is written)
 
 
 def unparse(obj: object) -> bytes:
