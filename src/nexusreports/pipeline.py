@@ -116,7 +116,7 @@ def check(data_dir: Path, templates_dir: Path, strict: bool = False,
     if bundle_path(data_dir).is_file():
         # the bundle's problems in the same run, even when a project file has its own (a
         # new flagship needs both the programme's total and the bundle's order changed)
-        slugs = ([p.slug for p in projects.projects] if projects is not None
+        slugs = (list(projects.slugs) if projects is not None
                  else [f.stem for f in project_files(data_dir) if m.SLUG_RE.match(f.stem)])
         try:
             load_bundle(data_dir, projects if projects is not None else slugs)
@@ -136,7 +136,7 @@ def source_path(data_dir: Path, slug: str) -> Path:
 
 def views(projects: m.ProjectSet, options: BuildOptions) -> list[SheetView]:
     """The sheet views to build, by project (in data order) then language."""
-    wanted = [p for p in projects.projects if not options.only or p.slug in options.only]
+    wanted = [projects.by_slug(s) for s in projects.slugs if not options.only or s in options.only]
     return [build_view(p, projects, lang, options.data_dir,
                        str(source_path(options.data_dir, p.slug)))
             for p in wanted for lang in options.langs]
@@ -195,7 +195,7 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildResul
         renderer.start()
         projects, theme, warnings = check(options.data_dir, options.templates_dir,
                                           options.strict, theme)
-        unknown = [s for s in options.only if s not in {p.slug for p in projects.projects}]
+        unknown = [s for s in options.only if s not in set(projects.slugs)]
         if unknown:
             raise DataErrors([Problem(source_path(options.data_dir, s), 0, "",
                                       "no such project (use the file name without .yaml)")
@@ -278,7 +278,7 @@ def _build_locked(projects: m.ProjectSet, theme: Theme, warnings: list[Problem],
 
 def _requested(projects: m.ProjectSet, options: BuildOptions) -> int:
     """How many sheets the build asks for (rendered or reused)."""
-    count = len(options.only) if options.only else len(projects.projects)
+    count = len(options.only) if options.only else len(projects.slugs)
     return count * len(options.langs) * len(options.formats)
 
 
@@ -330,7 +330,7 @@ def _unmakeable(previous: dict[str, dict], projects: m.ProjectSet, options: Buil
     ``--format`` are kept: a build with those options makes them.)"""
     from . import bundle as files
 
-    slugs = {p.slug for p in projects.projects}
+    slugs = set(projects.slugs)
     no_bundle = not bundle_path(options.data_dir).is_file()
     return sorted(path for path, entry in previous.items()
                   if (entry.get("slug") and entry["slug"] not in slugs)
@@ -372,8 +372,8 @@ def _bundle_outputs(projects: m.ProjectSet, theme: Theme, options: BuildOptions,
     langs = ",".join(c.locale_id for c in bundle.covers)
     inputs = {_rel(bundle_path(options.data_dir), options):
               sha256_file(bundle_path(options.data_dir)),
-              **{_rel(source_path(options.data_dir, p.slug), options):
-                 sha256_file(source_path(options.data_dir, p.slug)) for p in projects.projects},
+              **{_rel(source_path(options.data_dir, slug), options):
+                 sha256_file(source_path(options.data_dir, slug)) for slug in projects.slugs},
               **_theme_inputs(theme, options)}
     from .localise.catalog import catalog_path
 
@@ -494,8 +494,9 @@ def _plan_jobs(projects: m.ProjectSet, theme: Theme, options: BuildOptions,
     theme_inputs = dict(digests(f) for f in _theme_files(theme))
     from .localise.catalog import catalog_path
 
-    wanted = [p for p in projects.projects if not options.only or p.slug in options.only]
-    for project in wanted:
+    wanted = [slug for slug in projects.slugs if not options.only or slug in options.only]
+    for slug in wanted:
+        project = projects.by_slug(slug)  # expanded (see ProjectSet), one at a time
         source = source_path(options.data_dir, project.slug)
         data_files = [source]
         if project.kind == m.Kind.flagship and project.parent:
