@@ -47,7 +47,7 @@ from .load import load_yaml
 from .theme import Theme, load_theme
 from .validate import PROJECTS_DIR, bundle_path, load_bundle, load_projects, project_files
 from .view import SheetView, build_bundle_view, build_view
-from .write import (Output, OutputLock, Staging, pending_commits, read_manifest,
+from .write import (Inputs, Output, OutputLock, Staging, pending_commits, read_manifest,
                     read_manifest_tool, sha256_file)
 
 log = logging.getLogger("nexusreports")
@@ -453,7 +453,7 @@ class SheetJob:
     view: SheetView
     fmt: str
     path: str
-    inputs: dict[str, str]
+    inputs: Mapping[str, str]
     key: str
 
 
@@ -492,6 +492,9 @@ def _plan_jobs(projects: m.ProjectSet, theme: Theme, options: BuildOptions,
                tool: dict[str, str], digests: _Digests) -> Iterator[SheetJob]:
     """:func:`plan`, one sheet at a time (its view built when it is reached)."""
     theme_inputs = dict(digests(f) for f in _theme_files(theme))
+    # the files every sheet of a language and format depends on: one mapping for all of
+    # them (memory: see Inputs)
+    same_assets: dict[tuple, dict[str, str]] = {}
     from .localise.catalog import catalog_path
 
     wanted = [slug for slug in projects.slugs if not options.only or slug in options.only]
@@ -519,8 +522,9 @@ def _plan_jobs(projects: m.ProjectSet, theme: Theme, options: BuildOptions,
                     fmt_assets.update((digests(theme.sheet_docx),))
                 key = _digest({"format": fmt, "view": record, "assets": fmt_assets,
                                "tool": tool})
+                fmt_assets = same_assets.setdefault(tuple(fmt_assets.items()), fmt_assets)
                 yield SheetJob(view=view, fmt=fmt, path=output_path(view, fmt),
-                               inputs={**data, **fmt_assets}, key=key)
+                               inputs=Inputs(data, fmt_assets), key=key)
 
 
 def derived_output(options: BuildOptions, path: str, inputs: dict[str, str],
@@ -766,7 +770,7 @@ class _Pending:
     """What is kept of a sheet sent to a rendering process (not its view)."""
 
     path: str
-    inputs: dict[str, str]
+    inputs: Mapping[str, str]
     slug: str
     key: str
 

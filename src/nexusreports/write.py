@@ -79,7 +79,7 @@ import secrets
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import BinaryIO
 
@@ -116,7 +116,7 @@ class Output:
     lang: str | None
     data: bytes = field(default=b"", repr=False)
     pages: int | None = None
-    inputs: dict[str, str] = field(default_factory=dict)
+    inputs: Mapping[str, str] = field(default_factory=dict)
     slug: str | None = None
     key: str = ""
     source_date_epoch: str | None = None
@@ -136,6 +136,34 @@ class Output:
         if self.data or self.file is None:
             return self.data
         return self.file.read_bytes()
+
+
+class Inputs(Mapping):
+    """An output's input files (name -> sha256) as two mappings read as one: its ``own``
+    (a sheet's data files) and ``shared``, a mapping that many outputs share (the theme,
+    fonts, catalog and template files of every sheet of one language and format), so a
+    build of 10,000 projects does not hold 40,000 copies of the shared files' names.
+    Read-only; equal to any mapping with the same items."""
+
+    __slots__ = ("_own", "_shared")
+
+    def __init__(self, own: Mapping[str, str], shared: Mapping[str, str]):
+        self._own, self._shared = own, shared
+
+    def __getitem__(self, name: str) -> str:
+        if name in self._shared:
+            return self._shared[name]
+        return self._own[name]
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._own
+        yield from (name for name in self._shared if name not in self._own)
+
+    def __len__(self) -> int:
+        return len(self._own) + sum(1 for name in self._shared if name not in self._own)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
 
 
 class OutputBytes(Mapping):
@@ -768,9 +796,10 @@ _SHARED_HEADS = ("templates", "nexusreports")
 
 def manifest_entry(output: Output) -> dict:
     """The manifest record of ``output`` (everything but its bytes)."""
-    entry = asdict(replace(output, data=b""))
-    for name in ("data", "reused", "lang", "file"):
-        del entry[name]
+    # asdict's fields, without copying the inputs (their mapping may be shared, see Inputs)
+    entry = {f.name: getattr(output, f.name) for f in fields(output)
+             if f.name not in ("data", "reused", "lang", "file")}
+    entry["inputs"] = dict(output.inputs)
     entry.update(language=output.lang)
     return entry
 
