@@ -38,7 +38,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Literal, Union
 
-from pydantic import (AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag)
+from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag
 
 LANGS: tuple[str, ...] = ("nl", "en")
 """The languages every text is given in, in bundle order."""
@@ -504,7 +504,7 @@ def unpack_project(blob: bytes) -> Project:
 class _Packed(Sequence):
     """The projects of a :class:`ProjectSet`, each expanded when it is read."""
 
-    def __init__(self, owner: "ProjectSet"):
+    def __init__(self, owner: ProjectSet):
         self._owner = owner
 
     def __len__(self) -> int:

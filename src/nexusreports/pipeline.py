@@ -19,10 +19,12 @@ recorded as an input but only its effect on the view counts for the key, so a co
 edit refreshes the manifest without re-rendering.  Rendering runs in a process pool when
 ``jobs`` > 1 (or is 0 and there are enough sheets); the bytes do not depend on it.
 
-Memory does not grow with the number of projects beyond the validated models and one small
-record per output: each sheet is planned, rendered and staged (written to the staging
-area) in turn, with a bounded number in flight, and the bundles are streamed from the
-sheets' files.
+Memory grows with the number of projects only by each validated project kept compressed
+(about 2 KB, see :class:`~nexusreports.model.ProjectSet`) and one small record per output
+(its inputs a mapping shared with the other sheets but for its data files, see
+:class:`~nexusreports.write.Inputs`): each sheet is planned, rendered and staged (written
+to the staging area) in turn, with a bounded number in flight, the bundles are streamed
+from the sheets' files and the manifest is written entry by entry.
 """
 
 from __future__ import annotations

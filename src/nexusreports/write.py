@@ -579,7 +579,6 @@ class Staging:
         self.stage_stream(MANIFEST, lambda fh: write_manifest(
             fh, tool, entries(), build if isinstance(build, list) else None, spool=self.root),
             format="json", lang=None)
-        del raw, kept, shared
         renames = [p for p in (o.path for o in outputs) if p in self._staged]
         removals = [p for p in remove if (self.out_dir / p).is_file()]
         for path in removals:
@@ -895,7 +894,8 @@ def _expand_record(e: Mapping, shared: Mapping, same: dict[str, str]) -> dict:
     inputs.update((same.setdefault(k, k), same.setdefault(v, v))
                   for k, v in (entry.get("inputs") or {}).items())
     entry["inputs"] = dict(sorted(inputs.items()))
-    entry["path"]  # noqa: B018 - a record without a path cannot be read
+    if "path" not in entry:  # a record without its path cannot be read
+        raise KeyError("path")
     return entry
 
 
