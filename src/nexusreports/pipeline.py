@@ -50,7 +50,7 @@ from .theme import Theme, load_theme
 from .validate import PROJECTS_DIR, bundle_path, load_bundle, load_projects, project_files
 from .view import SheetView, build_bundle_view, build_view
 from .write import (Inputs, Output, OutputLock, Staging, pending_commits, read_manifest,
-                    read_manifest_tool, sha256_file)
+                    read_manifest_index, read_manifest_tool, sha256_file)
 
 log = logging.getLogger("nexusreports")
 
@@ -228,7 +228,7 @@ def _build_locked(projects: m.ProjectSet, theme: Theme, warnings: list[Problem],
                   ) -> BuildResult:
     sde = source_date_epoch()
     tool = tool_versions()
-    previous = read_manifest(options.out_dir)
+    previous = read_manifest_index(options.out_dir)  # without the inputs (memory)
     bundle_wanted = _bundle_wanted(options)
 
     # 1. plan each sheet (its view, inputs and build key) and reuse what is up to date;
@@ -547,7 +547,7 @@ def derived_output(options: BuildOptions, path: str, inputs: dict[str, str],
     sde = source_date_epoch()
     key = _digest({"path": path, "inputs": inputs, "tool": tool_versions()})
     if previous is None:
-        previous = read_manifest(options.out_dir)
+        previous = read_manifest_index(options.out_dir)
     reason = _freshness(path, key, previous, options, sde)
     if reason is None:
         return _reused(path, previous[path], options, inputs=inputs, key=key)

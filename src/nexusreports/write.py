@@ -921,6 +921,15 @@ def read_manifest(out_dir: Path) -> dict[str, dict]:
     return expand_entries(_read_raw(out_dir))
 
 
+def read_manifest_index(out_dir: Path) -> dict[str, dict]:
+    """The entries of ``out_dir/manifest.json`` by output path without their inputs (what
+    deciding whether an output is up to date reads: key, sha256, size, ...), so a build of
+    thousands of outputs does not hold every entry's inputs; empty as :func:`read_manifest`
+    is."""
+    return {path: {k: v for k, v in e.items() if k not in ("inputs", "shared")}
+            for path, e in _raw_records(_read_raw(out_dir)).items()}
+
+
 def read_manifest_tool(out_dir: Path) -> dict[str, str]:
     """The ``tool`` versions recorded in ``out_dir/manifest.json`` (empty when unreadable)."""
     try:
