@@ -364,7 +364,7 @@ def validate(data_dir: Path | None, templates_dir: Path | None, strict: bool) ->
             click.echo(f"{exc}.", err=True)
         raise click.exceptions.Exit(exc.exit_code) from None
     _print_warnings(warnings)
-    count = len(projects.projects)
+    count = len(projects.slugs)
     click.echo(f"{count} project{' is' if count == 1 else 's are'} valid.", err=True)
 
 

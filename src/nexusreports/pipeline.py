@@ -19,10 +19,12 @@ recorded as an input but only its effect on the view counts for the key, so a co
 edit refreshes the manifest without re-rendering.  Rendering runs in a process pool when
 ``jobs`` > 1 (or is 0 and there are enough sheets); the bytes do not depend on it.
 
-Memory does not grow with the number of projects beyond the validated models and one small
-record per output: each sheet is planned, rendered and staged (written to the staging
-area) in turn, with a bounded number in flight, and the bundles are streamed from the
-sheets' files.
+Memory grows with the number of projects only by each validated project kept compressed
+(about 2 KB, see :class:`~nexusreports.model.ProjectSet`) and one small record per output
+(its inputs a mapping shared with the other sheets but for its data files, see
+:class:`~nexusreports.write.Inputs`): each sheet is planned, rendered and staged (written
+to the staging area) in turn, with a bounded number in flight, the bundles are streamed
+from the sheets' files and the manifest is written entry by entry.
 """
 
 from __future__ import annotations
@@ -47,8 +49,8 @@ from .load import load_yaml
 from .theme import Theme, load_theme
 from .validate import PROJECTS_DIR, bundle_path, load_bundle, load_projects, project_files
 from .view import SheetView, build_bundle_view, build_view
-from .write import (Output, OutputLock, Staging, pending_commits, read_manifest,
-                    read_manifest_tool, sha256_file)
+from .write import (Inputs, Output, OutputLock, Staging, pending_commits, read_manifest,
+                    read_manifest_index, read_manifest_tool, sha256_file)
 
 log = logging.getLogger("nexusreports")
 
@@ -116,7 +118,7 @@ def check(data_dir: Path, templates_dir: Path, strict: bool = False,
     if bundle_path(data_dir).is_file():
         # the bundle's problems in the same run, even when a project file has its own (a
         # new flagship needs both the programme's total and the bundle's order changed)
-        slugs = ([p.slug for p in projects.projects] if projects is not None
+        slugs = (list(projects.slugs) if projects is not None
                  else [f.stem for f in project_files(data_dir) if m.SLUG_RE.match(f.stem)])
         try:
             load_bundle(data_dir, projects if projects is not None else slugs)
@@ -136,7 +138,7 @@ def source_path(data_dir: Path, slug: str) -> Path:
 
 def views(projects: m.ProjectSet, options: BuildOptions) -> list[SheetView]:
     """The sheet views to build, by project (in data order) then language."""
-    wanted = [p for p in projects.projects if not options.only or p.slug in options.only]
+    wanted = [projects.by_slug(s) for s in projects.slugs if not options.only or s in options.only]
     return [build_view(p, projects, lang, options.data_dir,
                        str(source_path(options.data_dir, p.slug)))
             for p in wanted for lang in options.langs]
@@ -195,7 +197,7 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildResul
         renderer.start()
         projects, theme, warnings = check(options.data_dir, options.templates_dir,
                                           options.strict, theme)
-        unknown = [s for s in options.only if s not in {p.slug for p in projects.projects}]
+        unknown = [s for s in options.only if s not in set(projects.slugs)]
         if unknown:
             raise DataErrors([Problem(source_path(options.data_dir, s), 0, "",
                                       "no such project (use the file name without .yaml)")
@@ -226,7 +228,7 @@ def _build_locked(projects: m.ProjectSet, theme: Theme, warnings: list[Problem],
                   ) -> BuildResult:
     sde = source_date_epoch()
     tool = tool_versions()
-    previous = read_manifest(options.out_dir)
+    previous = read_manifest_index(options.out_dir)  # without the inputs (memory)
     bundle_wanted = _bundle_wanted(options)
 
     # 1. plan each sheet (its view, inputs and build key) and reuse what is up to date;
@@ -278,7 +280,7 @@ def _build_locked(projects: m.ProjectSet, theme: Theme, warnings: list[Problem],
 
 def _requested(projects: m.ProjectSet, options: BuildOptions) -> int:
     """How many sheets the build asks for (rendered or reused)."""
-    count = len(options.only) if options.only else len(projects.projects)
+    count = len(options.only) if options.only else len(projects.slugs)
     return count * len(options.langs) * len(options.formats)
 
 
@@ -330,7 +332,7 @@ def _unmakeable(previous: dict[str, dict], projects: m.ProjectSet, options: Buil
     ``--format`` are kept: a build with those options makes them.)"""
     from . import bundle as files
 
-    slugs = {p.slug for p in projects.projects}
+    slugs = set(projects.slugs)
     no_bundle = not bundle_path(options.data_dir).is_file()
     return sorted(path for path, entry in previous.items()
                   if (entry.get("slug") and entry["slug"] not in slugs)
@@ -372,8 +374,8 @@ def _bundle_outputs(projects: m.ProjectSet, theme: Theme, options: BuildOptions,
     langs = ",".join(c.locale_id for c in bundle.covers)
     inputs = {_rel(bundle_path(options.data_dir), options):
               sha256_file(bundle_path(options.data_dir)),
-              **{_rel(source_path(options.data_dir, p.slug), options):
-                 sha256_file(source_path(options.data_dir, p.slug)) for p in projects.projects},
+              **{_rel(source_path(options.data_dir, slug), options):
+                 sha256_file(source_path(options.data_dir, slug)) for slug in projects.slugs},
               **_theme_inputs(theme, options)}
     from .localise.catalog import catalog_path
 
@@ -453,7 +455,7 @@ class SheetJob:
     view: SheetView
     fmt: str
     path: str
-    inputs: dict[str, str]
+    inputs: Mapping[str, str]
     key: str
 
 
@@ -492,10 +494,14 @@ def _plan_jobs(projects: m.ProjectSet, theme: Theme, options: BuildOptions,
                tool: dict[str, str], digests: _Digests) -> Iterator[SheetJob]:
     """:func:`plan`, one sheet at a time (its view built when it is reached)."""
     theme_inputs = dict(digests(f) for f in _theme_files(theme))
+    # the files every sheet of a language and format depends on: one mapping for all of
+    # them (memory: see Inputs)
+    same_assets: dict[tuple, dict[str, str]] = {}
     from .localise.catalog import catalog_path
 
-    wanted = [p for p in projects.projects if not options.only or p.slug in options.only]
-    for project in wanted:
+    wanted = [slug for slug in projects.slugs if not options.only or slug in options.only]
+    for slug in wanted:
+        project = projects.by_slug(slug)  # expanded (see ProjectSet), one at a time
         source = source_path(options.data_dir, project.slug)
         data_files = [source]
         if project.kind == m.Kind.flagship and project.parent:
@@ -518,8 +524,9 @@ def _plan_jobs(projects: m.ProjectSet, theme: Theme, options: BuildOptions,
                     fmt_assets.update((digests(theme.sheet_docx),))
                 key = _digest({"format": fmt, "view": record, "assets": fmt_assets,
                                "tool": tool})
+                fmt_assets = same_assets.setdefault(tuple(fmt_assets.items()), fmt_assets)
                 yield SheetJob(view=view, fmt=fmt, path=output_path(view, fmt),
-                               inputs={**data, **fmt_assets}, key=key)
+                               inputs=Inputs(data, fmt_assets), key=key)
 
 
 def derived_output(options: BuildOptions, path: str, inputs: dict[str, str],
@@ -540,7 +547,7 @@ def derived_output(options: BuildOptions, path: str, inputs: dict[str, str],
     sde = source_date_epoch()
     key = _digest({"path": path, "inputs": inputs, "tool": tool_versions()})
     if previous is None:
-        previous = read_manifest(options.out_dir)
+        previous = read_manifest_index(options.out_dir)
     reason = _freshness(path, key, previous, options, sde)
     if reason is None:
         return _reused(path, previous[path], options, inputs=inputs, key=key)
@@ -765,7 +772,7 @@ class _Pending:
     """What is kept of a sheet sent to a rendering process (not its view)."""
 
     path: str
-    inputs: dict[str, str]
+    inputs: Mapping[str, str]
     slug: str
     key: str
 

@@ -110,7 +110,7 @@ def load_projects(data_dir: Path, charset: frozenset[int] | None = None,
     files = project_files(data_dir)
     problems: list[Problem] = _yml_problems(Path(data_dir) / PROJECTS_DIR)
     warnings = warnings if warnings is not None else []
-    projects: list[m.Project] = []
+    projects: list[tuple] = []  # (flagship?, slug, kind, parent, packed model)
     valid_paths: list[Path] = []
     facts: list[_Facts] = []
     unreadable: set[str] = set()  # files of which nothing can be read (YAML errors, a list)
@@ -125,17 +125,21 @@ def load_projects(data_dir: Path, charset: frozenset[int] | None = None,
             _check_logos(project, doc, Path(data_dir), problems)
             if charset is not None:
                 _check_charset(project, doc, charset, problems)
-            projects.append(project)
+            # memory: kept compressed (see ProjectSet); the cross-checks read the few
+            # fields they need from the fact (the YAML again if they fail)
+            fact.release()
+            projects.append((project.kind != m.Kind.programme, project.slug, project.kind,
+                             project.parent, fact.packed))
             valid_paths.append(doc.path)
-            fact.release()  # memory: the cross-checks read the model (the YAML if they fail)
+            del project
         facts.append(fact)
         del doc
     _check_slugs(valid_paths or files, problems)
     _check_relations(facts, problems, unreadable)
     if problems:
         raise DataErrors(list(dict.fromkeys(problems)))
-    ordered = sorted(projects, key=lambda p: (p.kind != m.Kind.programme, p.slug))
-    return m.ProjectSet(projects=tuple(ordered))
+    projects.sort(key=lambda p: p[:2])
+    return m.ProjectSet(packed=[p[1:] for p in projects])
 
 
 def validate_file(path: Path, problems: list[Problem]) -> tuple[RawDocument | None, m.Project | None]:
@@ -507,11 +511,23 @@ class _Facts:
     optional field may be one of the file's unknown, perhaps misspelt, fields).
     """
 
+    _KEPT = ("kind", "parent", "size_eur_m", "flagship_total_eur_m")
+    """What the cross-checks read of a valid file after :meth:`release`."""
+
     def __init__(self, slug: str, doc: RawDocument, project: m.Project | None):
-        self.slug, self.project = slug, project
+        self.slug = slug
+        self._project, self._packed = project, None
         self._doc: RawDocument | None = doc
         self._path = doc.path
         self._values: dict[str, Any] = {}
+
+    @property
+    def project(self) -> m.Project | None:
+        """The validated model (None: the file has type errors), expanded again after
+        :meth:`release`."""
+        if self._project is None and self._packed is not None:
+            return m.unpack_project(self._packed)
+        return self._project
 
     @property
     def doc(self) -> RawDocument:
@@ -523,11 +539,21 @@ class _Facts:
     def release(self) -> None:
         """Let go of the document (a valid file: :meth:`get` reads the model), so the
         cross-checks of many files do not hold every file's YAML and line map."""
-        if self.project is not None:
+        if self._project is not None:
             self._doc = None
+            self._values = {name: getattr(self._project, name) for name in self._KEPT}
+            self._packed, self._project = m.pack_project(self._project), None
+
+    @property
+    def packed(self) -> bytes | None:
+        """The model as :func:`~nexusreports.model.pack_project` packs it, after
+        :meth:`release`."""
+        return self._packed
 
     def get(self, name: str) -> Any:
         """The value of the top-level field ``name``, or :data:`_UNKNOWN`."""
+        if name in self._values:
+            return self._values[name]
         if self.project is not None:
             return getattr(self.project, name)
         if name not in self._values:
@@ -958,7 +984,7 @@ def load_bundle(data_dir: Path, projects: m.ProjectSet | list[str]) -> m.BundleC
         # entry: every entry that can be read is checked
         order = _readable_order(doc.data.get("order"), {p.field for p in problems})
     known = (list(projects) if isinstance(projects, list)
-             else [p.slug for p in projects.projects])
+             else list(projects.slugs))
     seen: set[str] = set()
     meant: set[str] = set()  # projects an entry seems to misspell: "add" would list them twice
     for i, slug in order:

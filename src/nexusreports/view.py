@@ -515,18 +515,31 @@ def build_bundle_view(config: m.BundleConfig, projects: m.ProjectSet,
     millions; a programme's flagship totals row sums its flagships (validation has held the
     sum against ``flagship_total_eur_m``).  Raises ``KeyError`` for a missing sheet view.
     """
-    ordered = [projects.by_slug(slug) for slug in config.order]
+    # one pass over the projects, each expanded once (they are kept compressed, see
+    # ProjectSet), keeping what the bundle prints of it
+    locs = {lang: Localiser(lang) for lang in m.LANGS}
+    rows_of: dict[str, list[SummaryRow]] = {lang: [] for lang in m.LANGS}
+    author_names, keyword_names = [], []
+    for slug in config.order:
+        p = projects.by_slug(slug)
+        for lang in m.LANGS:
+            rows_of[lang].append(_summary_row(p, p.slug, p.display_short_name(lang), [p],
+                                              locs[lang]))
+        if p.kind == m.Kind.programme:
+            author_names += [p.display_short_name(lang) for lang in m.LANGS]
+        keyword_names.append([m.text_in(p.name, lang) for lang in m.LANGS])
+    # (the programmes with flagships: few, expanded per language)
+    with_flagships = [slug for slug in config.order if projects.flagships_of_count(slug)]
     covers, parts, closing = [], [], []
     for lang in m.LANGS:
-        loc = Localiser(lang)
+        loc = locs[lang]
         t = loc.gettext
         covers.append(CoverText(lang=lang, locale_id=loc.locale_id,
                                 title=config.title.get(lang), subtitle=config.subtitle.get(lang),
                                 date=loc.date(config.date, "long")))
-        rows = tuple(_summary_row(p, p.slug, p.display_short_name(lang), [p], loc)
-                     for p in ordered)
-        programmes = [p for p in ordered if p.kind == m.Kind.programme
-                      and projects.flagships_of(p.slug)]
+        rows = tuple(rows_of[lang])
+        programmes = [p for p in (projects.by_slug(s) for s in with_flagships)
+                      if p.kind == m.Kind.programme]
         totals = []
         for programme in programmes:
             flagships = projects.flagships_of(programme.slug)
@@ -542,17 +555,17 @@ def build_bundle_view(config: m.BundleConfig, projects: m.ProjectSet,
             columns=(t("Project"), t("Period"), t(LABEL_MSGIDS["project_size"]),
                      t(LABEL_MSGIDS["public"]), t(LABEL_MSGIDS["private"]), t("TRL"), t("MRL")),
             rows=rows, totals=tuple(totals),
-            sheets=tuple(sheets[(p.slug, lang)] for p in ordered),
+            sheets=tuple(sheets[(slug, lang)] for slug in config.order),
             page_word=t("Page {number}"),
         ))
         closing.append(t("Together... for the future of health."))
     if config.arrangement == m.Arrangement.by_project:
-        sequence = tuple(sheets[(p.slug, lang)] for p in ordered for lang in m.LANGS)
+        sequence = tuple(sheets[(slug, lang)] for slug in config.order for lang in m.LANGS)
     else:
         sequence = tuple(s for part in parts for s in part.sheets)
     titles = list(dict.fromkeys(c.title for c in covers))
-    authors = list(dict.fromkeys(p.display_short_name(lang) for p in ordered
-                                 if p.kind == m.Kind.programme for lang in m.LANGS))
+    authors = list(dict.fromkeys(author_names))
+    keywords = dict.fromkeys(names[i] for i in range(len(m.LANGS)) for names in keyword_names)
     return BundleView(
         arrangement=config.arrangement.value,
         covers=tuple(covers),
@@ -563,8 +576,7 @@ def build_bundle_view(config: m.BundleConfig, projects: m.ProjectSet,
             title=" / ".join(titles),
             author=", ".join(authors) or " / ".join(titles),
             subject=" / ".join(c.subtitle for c in covers),
-            keywords=", ".join(dict.fromkeys(m.text_in(p.name, lang) for lang in m.LANGS
-                                             for p in ordered)),
+            keywords=", ".join(keywords),
             language=covers[0].locale_id,
         ),
     )

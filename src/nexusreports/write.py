@@ -70,14 +70,16 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import io
 import json
 import logging
 import os
 import re
 import secrets
 import shutil
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import asdict, dataclass, field, replace
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import BinaryIO
 
@@ -114,7 +116,7 @@ class Output:
     lang: str | None
     data: bytes = field(default=b"", repr=False)
     pages: int | None = None
-    inputs: dict[str, str] = field(default_factory=dict)
+    inputs: Mapping[str, str] = field(default_factory=dict)
     slug: str | None = None
     key: str = ""
     source_date_epoch: str | None = None
@@ -134,6 +136,34 @@ class Output:
         if self.data or self.file is None:
             return self.data
         return self.file.read_bytes()
+
+
+class Inputs(Mapping):
+    """An output's input files (name -> sha256) as two mappings read as one: its ``own``
+    (a sheet's data files) and ``shared``, a mapping that many outputs share (the theme,
+    fonts, catalog and template files of every sheet of one language and format), so a
+    build of 10,000 projects does not hold 40,000 copies of the shared files' names.
+    Read-only; equal to any mapping with the same items."""
+
+    __slots__ = ("_own", "_shared")
+
+    def __init__(self, own: Mapping[str, str], shared: Mapping[str, str]):
+        self._own, self._shared = own, shared
+
+    def __getitem__(self, name: str) -> str:
+        if name in self._shared:
+            return self._shared[name]
+        return self._own[name]
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._own
+        yield from (name for name in self._shared if name not in self._own)
+
+    def __len__(self) -> int:
+        return len(self._own) + sum(1 for name in self._shared if name not in self._own)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
 
 
 class OutputBytes(Mapping):
@@ -529,15 +559,26 @@ class Staging:
         keep their manifest entries while their files exist.  Raises :class:`OutputError`;
         then, as after a stop signal, the output folder is as it was."""
         outputs = [self.stage(o) for o in outputs]
-        made = {o.path for o in outputs}
+        made = {o.path: o for o in outputs}
         remove = [p for p in dict.fromkeys(remove) if p not in made and p != MANIFEST]
-        entries = {path: e for path, e in read_manifest(self.out_dir).items()
-                   if path not in remove and (self.out_dir / path).is_file()}
-        for output in outputs:
-            entries[output.path] = manifest_entry(output)
-        manifest = manifest_bytes(tool, [entries[k] for k in sorted(entries)],
-                                  read_manifest_build(self.out_dir))
-        self.stage(Output(path=MANIFEST, format="json", lang=None, data=manifest))
+        # memory: the previous manifest's records stay as they were read (each expanded
+        # only when it is written) and the new one is written entry by entry
+        raw = _read_raw(self.out_dir)
+        gone = set(remove)
+        kept = {path: e for path, e in _raw_records(raw).items()
+                if path not in made and path not in gone and (self.out_dir / path).is_file()}
+        shared = raw.get("shared") or {}
+        build = raw.get("build")
+
+        def entries() -> Iterator[dict]:
+            for path in sorted({*kept, *made}):
+                output = made.get(path)
+                yield (manifest_entry(output) if output is not None
+                       else _expand_record(kept[path], shared, {}))
+
+        self.stage_stream(MANIFEST, lambda fh: write_manifest(
+            fh, tool, entries(), build if isinstance(build, list) else None, spool=self.root),
+            format="json", lang=None)
         renames = [p for p in (o.path for o in outputs) if p in self._staged]
         removals = [p for p in remove if (self.out_dir / p).is_file()]
         for path in removals:
@@ -754,9 +795,10 @@ _SHARED_HEADS = ("templates", "nexusreports")
 
 def manifest_entry(output: Output) -> dict:
     """The manifest record of ``output`` (everything but its bytes)."""
-    entry = asdict(replace(output, data=b""))
-    for name in ("data", "reused", "lang", "file"):
-        del entry[name]
+    # asdict's fields, without copying the inputs (their mapping may be shared, see Inputs)
+    entry = {f.name: getattr(output, f.name) for f in fields(output)
+             if f.name not in ("data", "reused", "lang", "file")}
+    entry["inputs"] = dict(output.inputs)
     entry.update(language=output.lang)
     return entry
 
@@ -771,30 +813,48 @@ def manifest_bytes(tool: Mapping[str, str], entries: list[dict],
     with its inputs in full), in this order: each entry's inputs named under ``templates/``
     or ``nexusreports/`` become one shared set, listed once at the top and named by the
     first 16 hex digits of its sha256; the rest stay in the entry.  Equal arguments give
-    equal bytes."""
+    equal bytes (those :func:`write_manifest` writes)."""
+    out = io.BytesIO()
+    write_manifest(out, tool, entries, build)
+    return out.getvalue()
+
+
+def write_manifest(fh: BinaryIO, tool: Mapping[str, str], entries: Iterable[dict],
+                   build: list[dict] | None = None, *, spool: Path | None = None) -> None:
+    """Write :func:`manifest_bytes`' bytes to ``fh``, taking ``entries`` one at a time: the
+    outputs' lines go to a temporary file (in ``spool``) while the shared sets, which come
+    first, are collected, so no more than one entry is in memory at a time."""
     shared: dict[str, dict[str, str]] = {}
-    lines = []
-    for entry in entries:
-        own, common = {}, {}
-        for name, digest in (entry.get("inputs") or {}).items():
-            (common if name.split("/", 1)[0] in _SHARED_HEADS else own)[name] = digest
-        record = {k: v for k, v in entry.items() if k != "shared"}
-        record["inputs"] = own
-        record["shared"] = []
-        if common:
-            text = _dumps(dict(sorted(common.items())))
-            set_id = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-            shared.setdefault(set_id, common)
-            record["shared"] = [set_id]
-        lines.append(_dumps(record))
-    head = {"manifest": MANIFEST_FORMAT, "tool": dict(tool), "shared": shared}
-    if build:
-        head["build"] = build
-    # one line per output (after the header's keys, each on its own line): a diff of two
-    # manifests shows which outputs changed
-    parts = [f"{_dumps(k)}: {_dumps(head[k])}" for k in sorted(head)]
-    return ("{" + ",\n ".join(parts) + ',\n "outputs": [\n' + ",\n".join(lines)
-            + "\n]}\n").encode("utf-8")
+    ids: dict[tuple, str] = {}  # the same set for thousands of entries: hashed once
+    with tempfile.TemporaryFile(dir=spool) as lines:
+        sep = ""
+        for entry in entries:
+            own, common = {}, {}
+            for name, digest in (entry.get("inputs") or {}).items():
+                (common if name.split("/", 1)[0] in _SHARED_HEADS else own)[name] = digest
+            record = {k: v for k, v in entry.items() if k != "shared"}
+            record["inputs"] = own
+            record["shared"] = []
+            if common:
+                items = tuple(sorted(common.items()))
+                set_id = ids.get(items)
+                if set_id is None:
+                    text = _dumps(dict(items))
+                    set_id = ids[items] = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+                shared.setdefault(set_id, common)
+                record["shared"] = [set_id]
+            lines.write((sep + _dumps(record)).encode("utf-8"))
+            sep = ",\n"
+        head = {"manifest": MANIFEST_FORMAT, "tool": dict(tool), "shared": shared}
+        if build:
+            head["build"] = build
+        # one line per output (after the header's keys, each on its own line): a diff of two
+        # manifests shows which outputs changed
+        parts = [f"{_dumps(k)}: {_dumps(head[k])}" for k in sorted(head)]
+        fh.write(("{" + ",\n ".join(parts) + ',\n "outputs": [\n').encode("utf-8"))
+        lines.seek(0)
+        shutil.copyfileobj(lines, fh)
+        fh.write(b"\n]}\n")
 
 
 def _read_raw(out_dir: Path) -> dict:
@@ -809,6 +869,36 @@ def _read_raw(out_dir: Path) -> dict:
     return raw
 
 
+def _raw_records(raw: Mapping) -> dict[str, dict]:
+    """The output records of a parsed manifest by path, as they are (own inputs and shared
+    set names, see :func:`_expand_record`); empty when any cannot be read (as
+    :func:`expand_entries`)."""
+    try:
+        shared = raw.get("shared") or {}
+        records = {}
+        for e in raw.get("outputs", []):
+            _expand_record(e, shared, {})  # raises what expand_entries would fail on
+            records[e["path"]] = e
+        return records
+    except (KeyError, TypeError, AttributeError, ValueError):
+        return {}
+
+
+def _expand_record(e: Mapping, shared: Mapping, same: dict[str, str]) -> dict:
+    """One output record of a parsed manifest with its inputs in full (its own and those
+    of its shared sets); ``same`` maps each name and digest to one ``str`` object."""
+    entry = dict(e)
+    inputs: dict[str, str] = {}
+    for set_id in entry.pop("shared", None) or ():
+        inputs.update(shared[set_id])
+    inputs.update((same.setdefault(k, k), same.setdefault(v, v))
+                  for k, v in (entry.get("inputs") or {}).items())
+    entry["inputs"] = dict(sorted(inputs.items()))
+    if "path" not in entry:  # a record without its path cannot be read
+        raise KeyError("path")
+    return entry
+
+
 def expand_entries(raw: Mapping) -> dict[str, dict]:
     """The entries of a parsed manifest by output path, each with its inputs in full (its
     own and those of its shared sets); empty when they cannot be read."""
@@ -817,13 +907,7 @@ def expand_entries(raw: Mapping) -> dict[str, dict]:
         entries = {}
         same: dict[str, str] = {}  # one str object for each name and digest, however often
         for e in raw.get("outputs", []):
-            entry = dict(e)
-            inputs: dict[str, str] = {}
-            for set_id in entry.pop("shared", None) or ():
-                inputs.update(shared[set_id])
-            inputs.update((same.setdefault(k, k), same.setdefault(v, v))
-                          for k, v in (entry.get("inputs") or {}).items())
-            entry["inputs"] = dict(sorted(inputs.items()))
+            entry = _expand_record(e, shared, same)
             entries[entry["path"]] = entry
         return entries
     except (KeyError, TypeError, AttributeError, ValueError):
@@ -835,6 +919,15 @@ def read_manifest(out_dir: Path) -> dict[str, dict]:
     full (input name -> sha256); empty when there is none, it cannot be read or it is of
     another format (a build then renders everything)."""
     return expand_entries(_read_raw(out_dir))
+
+
+def read_manifest_index(out_dir: Path) -> dict[str, dict]:
+    """The entries of ``out_dir/manifest.json`` by output path without their inputs (what
+    deciding whether an output is up to date reads: key, sha256, size, ...), so a build of
+    thousands of outputs does not hold every entry's inputs; empty as :func:`read_manifest`
+    is."""
+    return {path: {k: v for k, v in e.items() if k not in ("inputs", "shared")}
+            for path, e in _raw_records(_read_raw(out_dir)).items()}
 
 
 def read_manifest_tool(out_dir: Path) -> dict[str, str]:
