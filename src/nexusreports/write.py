@@ -500,12 +500,16 @@ class Staging:
         except BaseException:
             _unlink(staged)
             raise
-        out = Output(path=path, format=format, lang=lang, pages=pages, sha256=sha256,
-                     size=size, file=staged)
-        if _holds(target, sha256, size):
-            _unlink(staged)
+        return self._staged_file(Output(path=path, format=format, lang=lang, pages=pages,
+                                        sha256=sha256, size=size, file=staged), target)
+
+    def _staged_file(self, out: Output, target: Path) -> Output:
+        """``out``, whose bytes are in its staged ``file``: kept for the commit, or (when the
+        output folder's ``target`` already holds these bytes) dropped and ``target`` named."""
+        if _holds(target, out.sha256, out.size):
+            _unlink(out.file)
             return replace(out, file=target)
-        self._staged[path] = (staged, sha256)
+        self._staged[out.path] = (out.file, out.sha256)
         return out
 
     def reserve(self, path: str) -> Path:
@@ -538,13 +542,8 @@ class Staging:
         except BaseException:
             _unlink(staged)
             raise
-        out = Output(path=path, format=format, lang=lang, pages=pages, sha256=sha256,
-                     size=size, file=staged)
-        if _holds(target, sha256, size):
-            _unlink(staged)
-            return replace(out, file=target)
-        self._staged[path] = (staged, sha256)
-        return out
+        return self._staged_file(Output(path=path, format=format, lang=lang, pages=pages,
+                                        sha256=sha256, size=size, file=staged), target)
 
     def commit(self, outputs: list[Output], tool: dict[str, str],
                remove: tuple[str, ...] | list[str] = ()) -> list[bool]:

@@ -40,7 +40,7 @@ from xml.sax.saxutils import escape
 
 from reportlab.pdfbase import pdfdoc
 
-from .tagging import Element, LinkRef, MarkedRef
+from .tagging import Element, LinkRef, MarkedRef, Step
 
 if TYPE_CHECKING:  # pikepdf is imported where it is used: a sheet never needs it
     import pikepdf
@@ -135,14 +135,24 @@ def write_tree(pdf: Pdf, root: Element, parent: pikepdf.Object, page_offset: int
         elem.ActualText = String(step.actual)
     if step.lang:
         elem.Lang = String(step.lang)
-    attrs = dict(step.attrs)
-    if attrs:
-        owner = "Table" if set(attrs) <= _TABLE_ATTRS else "Layout"
-        a = Dictionary(O=Name("/" + owner))
-        for key, value in attrs.items():
-            a[Name("/" + key)] = Name("/" + value) if isinstance(value, str) else value
+    a = attributes(step)
+    if a is not None:
         elem.A = a
     return elem
+
+
+def attributes(step: Step) -> pikepdf.Dictionary | None:
+    """The attribute dictionary (``/A``) of a structure element, owned by ``Table`` when
+    every attribute is a table one, else by ``Layout``; None without attributes."""
+    from pikepdf import Dictionary, Name
+    attrs = dict(step.attrs)
+    if not attrs:
+        return None
+    owner = "Table" if set(attrs) <= _TABLE_ATTRS else "Layout"
+    a = Dictionary(O=Name("/" + owner))
+    for key, value in attrs.items():
+        a[Name("/" + key)] = Name("/" + value) if isinstance(value, str) else value
+    return a
 
 
 def new_tree_root(pdf: Pdf) -> pikepdf.Object:

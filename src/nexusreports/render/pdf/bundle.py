@@ -60,8 +60,8 @@ from reportlab.platypus import (BaseDocTemplate, Flowable, Frame, PageBreak, Pag
 from ...theme import Theme
 from ...view import BundlePart, BundleView
 from .. import SUMMARY_COLUMNS_MM
-from .archive import (_TABLE_ATTRS, PRODUCER, Metadata, creation_stamp, deflate,
-                      fix_to_unicode, xmp)
+from .archive import (PRODUCER, Metadata, attributes, creation_stamp, deflate, fix_to_unicode,
+                      xmp)
 from .incremental import Copy, Writer, ref, stream_data
 from .sheet import CREATOR, icc_profile, markup, metadata, new_canvas, register_fonts
 from .tagging import (Element, LinkRef, MarkedRef, Step, Tagger, artifact, artifact_unmarked,
@@ -965,12 +965,8 @@ class _TreeText:
                 self.objrs.append((annot, num))
         single = len(kids) == 1 and not kids[0].startswith(b"<<")
         body = [b"<<"]
-        attrs = dict(step.attrs)
-        if attrs:
-            owner = "Table" if set(attrs) <= _TABLE_ATTRS else "Layout"
-            a = Dictionary(O=Name("/" + owner))
-            for key, value in attrs.items():
-                a[Name("/" + key)] = Name("/" + value) if isinstance(value, str) else value
+        a = attributes(step)
+        if a is not None:
             body.append(b"/A " + a.unparse())
         if step.actual is not None:
             body.append(b"/ActualText " + _string(step.actual))
