@@ -1,0 +1,167 @@
+"""Sequences kept in a file instead of in memory, so that what a build holds per project
+or per output does not grow its memory (10,000 projects: 40,000 outputs).
+
+A :class:`Spill` is appended to, then read by index or in order; each item is pickled
+into the file and only its offset (8 bytes) stays in memory.  Items are read back as new,
+equal objects.  The file is removed when the spill is closed or collected, and at once
+(an anonymous file, gone even after ``kill -9``) when no other process needs it.  A spill
+made ``shared`` keeps its name until it is closed, so that it can be sent to another
+process (pickled as its path and offsets: a few bytes per item) and read there.
+
+Only the building stages use it (projects, output records, the bundle's rows); it knows
+nothing of what it holds.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+import weakref
+from array import array
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+_FLUSH = 1 << 20
+"""Appended bytes kept before they are written (1 MB)."""
+
+_READ = 1 << 18
+"""Bytes read at a time when a spill is read in order."""
+
+
+def _remove(fd: int, path: str | None, pid: int) -> None:
+    if os.getpid() != pid:  # a forked copy: the file is its parent's
+        return
+    try:
+        os.close(fd)
+    except OSError:
+        pass
+    if path is not None:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+
+
+class Spill(Sequence[T], Generic[T]):
+    """A list that lives in a file: :meth:`append` and :meth:`extend`, then ``len``,
+    indexes, slices and iteration (safe to read from a process forked after the items
+    were appended: reads never move a shared file offset).
+
+    ``folder`` is where the file is made (the system's temporary folder by default);
+    ``shared`` keeps its name so that the spill can be pickled to another process.
+    """
+
+    def __init__(self, items: Iterable[T] = (), *, folder: Path | str | None = None,
+                 shared: bool = False):
+        fd, path = tempfile.mkstemp(prefix="nexusreports-", suffix=".spill",
+                                    dir=None if folder is None else str(folder))
+        if not shared:
+            os.unlink(path)
+        self._fd = fd
+        self.path: str | None = path if shared else None
+        self._offsets = array("Q", [0])
+        self._pending = bytearray()
+        self._written = 0  # bytes in the file (the rest are pending)
+        self._owner = True
+        self._finalizer = weakref.finalize(self, _remove, fd, self.path, os.getpid())
+        self.extend(items)
+
+    # --- writing -----------------------------------------------------------------------
+
+    def append(self, item: T) -> None:
+        """Add ``item`` (pickled now: later changes to it are not seen)."""
+        if not self._owner:
+            raise TypeError("a spill received from another process is read-only")
+        data = pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL)
+        self._pending += data
+        self._offsets.append(self._offsets[-1] + len(data))
+        if len(self._pending) >= _FLUSH:
+            self._flush()
+
+    def extend(self, items: Iterable[T]) -> None:
+        for item in items:
+            self.append(item)
+
+    def _flush(self) -> None:
+        if self._pending:
+            view = memoryview(self._pending)
+            while view:
+                done = os.pwrite(self._fd, view, self._written)
+                self._written += done
+                view = view[done:]
+            self._pending = bytearray()
+
+    # --- reading -----------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._offsets) - 1
+
+    def _bytes(self, start: int, end: int) -> bytes:
+        """Bytes ``start:end`` of the file, pending ones included."""
+        if end > self._written:
+            self._flush()
+        data = os.pread(self._fd, end - start, start)
+        if len(data) != end - start:
+            raise OSError(f"spill file {self.path or '(anonymous)'} was cut short")
+        return data
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if isinstance(index, slice):
+            return [self[i] for i in range(len(self))[index]]
+        i = range(len(self))[index]  # IndexError for an index out of range
+        return pickle.loads(self._bytes(self._offsets[i], self._offsets[i + 1]))
+
+    def __iter__(self) -> Iterator[T]:
+        """The items in order, read a block at a time."""
+        n = len(self)
+        i = 0
+        while i < n:
+            start = self._offsets[i]
+            j = i + 1  # at least one item, however large
+            while j < n and self._offsets[j + 1] - start <= _READ:
+                j += 1
+            block = self._bytes(start, self._offsets[j])
+            for k in range(i, j):
+                yield pickle.loads(block[self._offsets[k] - start:self._offsets[k + 1] - start])
+            i = j
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (Spill, list, tuple)):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"<Spill of {len(self)} items>"
+
+    # --- between processes ---------------------------------------------------------------
+
+    def __reduce__(self) -> tuple:
+        if self.path is None:
+            raise TypeError("an anonymous spill cannot be sent to another process "
+                            "(make it with shared=True)")
+        self._flush()
+        return (_received, (self.path, self._offsets.tobytes()))
+
+    def close(self) -> None:
+        """Remove the file (by its owner: a received copy only closes it)."""
+        self._finalizer()
+
+
+def _received(path: str, offsets: bytes) -> Spill:
+    """A read-only spill opened by path in another process."""
+    spill = Spill.__new__(Spill)
+    spill._fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    spill.path = path
+    spill._offsets = array("Q")
+    spill._offsets.frombytes(offsets)
+    spill._pending = bytearray()
+    spill._written = spill._offsets[-1]
+    spill._owner = False
+    spill._finalizer = weakref.finalize(spill, _remove, spill._fd, None, os.getpid())
+    return spill

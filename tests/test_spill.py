@@ -1,0 +1,75 @@
+"""A Spill keeps its items in a file: read back equal, in order and by index, from this
+process and from another one, and its file gone when it is closed."""
+
+import multiprocessing
+import os
+import pickle
+from pathlib import Path
+
+import pytest
+
+from nexusreports.spill import Spill
+
+
+def test_items_read_back_equal_by_index_slice_and_in_order():
+    items = [{"n": i, "text": "x" * (i % 700)} for i in range(5000)]
+    spill = Spill(items)
+    assert len(spill) == 5000
+    assert spill[0] == items[0] and spill[-1] == items[-1] and spill[1234] == items[1234]
+    assert spill[10:13] == items[10:13]
+    assert list(spill) == items
+    with pytest.raises(IndexError):
+        spill[5000]
+
+
+def test_an_item_larger_than_a_read_block_is_read_whole():
+    big = b"y" * (3 << 20)
+    spill = Spill([b"a", big, b"b"])
+    assert list(spill) == [b"a", big, b"b"]
+
+
+def test_appending_after_reading_is_seen():
+    spill = Spill()
+    spill.append(1)
+    assert list(spill) == [1]
+    spill.append(2)
+    assert list(spill) == [1, 2] and spill[1] == 2
+
+
+def test_anonymous_spill_leaves_no_file_and_refuses_to_be_sent(tmp_path: Path):
+    spill = Spill([1, 2], folder=tmp_path)
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(TypeError):
+        pickle.dumps(spill)
+
+
+def _sum_in_child(spill: Spill) -> int:
+    return sum(spill)
+
+
+def test_shared_spill_is_read_in_another_process_and_removed_on_close(tmp_path: Path):
+    spill = Spill(range(1000), folder=tmp_path, shared=True)
+    (name,) = list(tmp_path.iterdir())
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(1) as pool:
+        assert pool.apply(_sum_in_child, (spill,)) == sum(range(1000))
+    received = pickle.loads(pickle.dumps(spill))
+    with pytest.raises(TypeError):
+        received.append(5)
+    received.close()
+    assert name.exists()  # a received copy does not remove its owner's file
+    spill.close()
+    assert not name.exists()
+
+
+def test_a_forked_copy_does_not_remove_the_file(tmp_path: Path):
+    spill = Spill([1], folder=tmp_path, shared=True)
+    pid = os.fork()
+    if pid == 0:  # the child collects its copy, then leaves at once
+        del spill
+        import gc
+
+        gc.collect()
+        os._exit(0)
+    os.waitpid(pid, 0)
+    assert len(list(tmp_path.iterdir())) == 1 and list(spill) == [1]
