@@ -817,6 +817,44 @@ def test_the_docx_bundle_is_byte_identical_for_the_same_source_date_epoch(
     assert Document(io.BytesIO(a)).core_properties.created.year == 2023
 
 
+def test_the_docx_pages_it_works_out_per_sheet_are_those_of_the_page_plan(bundle_view,
+                                                                         projects,
+                                                                         sheet_views):
+    # the bundle keeps a few numbers per language, not an entry per sheet, and works a
+    # sheet's page out from its place: it must agree with docx_page_plan in either order
+    from nexusreports.render.word.bundle import _Pages, docx_page_plan
+
+    by_project = build_bundle_view(load_bundle(DATA, projects).model_copy(
+        update={"arrangement": m.Arrangement.by_project}), projects, sheet_views)
+    for view in (bundle_view, by_project):
+        plan, pages = docx_page_plan(view), _Pages(view)
+        worked_out = {f"summary:{p.lang}": pages.summary[p.lang] for p in view.parts}
+        worked_out.update({f"{v.lang}:{v.slug}": pages.sheet(p.lang, i)
+                           for p in view.parts for i, v in enumerate(p.sheets)})
+        assert worked_out == {k: n for k, n in plan.items()
+                              if not k.startswith(("contents:", "closing"))}, view.arrangement
+
+
+def test_the_docx_bundles_zip_holds_its_directory_in_a_file_and_goes_zip64_past_65535_parts():
+    # 10,000 projects: 20,000 sheets, each with its own footer part; the zip's directory
+    # entries wait in a temporary file, and past 65,535 members it needs Zip64 end records
+    from nexusreports.render.word.bundle import _Zip
+
+    target = io.BytesIO()
+    with _Zip(target) as package:
+        for i in range(70_000):
+            package.writestr(zipfile.ZipInfo(f"word/footer{i}.xml", (2023, 11, 14, 22, 13, 20)),
+                             f"<ftr n='{i}'/>".encode())
+        assert not isinstance(package.filelist, list)
+    data = target.getvalue()
+    assert b"PK\x06\x06" in data[-200:]  # the Zip64 end of central directory record
+    back = zipfile.ZipFile(io.BytesIO(data))
+    infos = back.infolist()
+    assert [i.filename for i in infos] == [f"word/footer{i}.xml" for i in range(70_000)]
+    assert back.read("word/footer69999.xml") == b"<ftr n='69999'/>"
+    assert {i.date_time for i in infos} == {(2023, 11, 14, 22, 13, 20)}
+
+
 def test_logos_on_the_sheets_come_along_once_with_unique_drawing_ids(projects, sheet_views,
                                                                      theme, tmp_path):
     import dataclasses

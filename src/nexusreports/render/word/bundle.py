@@ -103,6 +103,36 @@ def _chunks(n: int, size: int) -> int:
     return max(1, -(-n // size))
 
 
+class _Pages:
+    """The pages of :func:`docx_page_plan`, worked out when asked for instead of kept as an
+    entry per sheet: the first page of each part's contents, summary and sheets (a few
+    numbers per language), from which a sheet's page follows from its place."""
+
+    def __init__(self, bundle: BundleView):
+        self.by_project = bundle.arrangement == "by-project"
+        self.parts = len(bundle.parts)
+        self.summary: dict[str, int] = {}
+        self.sheets: dict[str, int] = {}  # lang -> page of its first sheet (by language)
+        self.order: dict[str, int] = {}  # lang -> its place among the parts
+        page = 1
+        for i, part in enumerate(bundle.parts):
+            n = len(part.sheets)
+            page += _chunks(1 + n, TOC_ENTRIES_PER_PAGE)
+            self.summary[part.lang] = page
+            page += _chunks(len(part.rows) + len(part.totals), SUMMARY_ROWS_PER_PAGE)
+            self.order[part.lang] = i
+            if not self.by_project:
+                self.sheets[part.lang] = page
+                page += n
+        self.first_sheet = page  # by project: each project's sheets, one per part, in turn
+
+    def sheet(self, lang: str, index: int) -> int:
+        """The page of the ``index``-th sheet of part ``lang``."""
+        if self.by_project:
+            return self.first_sheet + index * self.parts + self.order[lang]
+        return self.sheets[lang] + index
+
+
 def render_bundle_docx(bundle: BundleView, theme: Theme, *, invariant: bool = False) -> bytes:
     """The bundle as one Word document (A4), as bytes: each sheet is rendered once
     (:func:`.sheet.render_docx`) into a temporary folder, one at a time, and the bundle is
@@ -177,7 +207,7 @@ def write_bundle_docx(bundle: BundleView, sheet_files: Mapping[tuple[str, str], 
 
     ids = _Ids()
     kit = _DocxKit(doc, theme, bundle, ids)
-    plan = docx_page_plan(bundle)
+    pages = _Pages(bundle)
 
     def front_section(part: BundlePart | None):
         pr = _section_pr(front_pr)
@@ -205,7 +235,8 @@ def write_bundle_docx(bundle: BundleView, sheet_files: Mapping[tuple[str, str], 
     props.revision = 1
 
     stamp = max(moment, dt.datetime(1980, 1, 1, tzinfo=dt.UTC)).timetuple()[:6]
-    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as package, \
+    places = {part.lang: (part, i) for i, part in enumerate(bundle.parts)}
+    with _Zip(target) as package, \
             _Package(package, doc, stamp) as pkg:
         with pkg.open("word/document.xml", zip64=_needs_zip64(sheet_files)) as raw:
             stream = _BodyStream(raw, doc, front_pr)
@@ -217,15 +248,15 @@ def write_bundle_docx(bundle: BundleView, sheet_files: Mapping[tuple[str, str], 
                 contents_pr, summary_pr = fronts[part.lang]
                 stream.begin(contents_pr)
                 kit.language_band(part)
-                kit.contents(part, index, plan)
+                kit.contents(part, index, pages)
                 stream.begin(summary_pr)
                 kit.language_band(part)
                 kit.summary(part, index)
 
             def sheet(view: SheetView) -> None:
-                part = bundle.part(view.lang)
+                part, index = places[view.lang]  # (never parts.index: it compares parts)
                 _SheetCopy(pkg, sheet_files[(view.slug, view.lang)], theme).write(
-                    stream, view, part, bundle.parts.index(part), kit, ids,
+                    stream, view, part, index, kit, ids,
                     mark=view.locale_id != bundle.info.language)
 
             if bundle.arrangement == "by-project":
@@ -306,13 +337,13 @@ def _needs_zip64(sheet_files: Mapping[tuple[str, str], Path]) -> bool:
     """Whether ``document.xml`` may grow past :data:`_ZIP64_AT`: decided from the sheets'
     file sizes (see :data:`_RATIO`) and, only when those cannot rule it out (some ten
     thousand sheets), from the size of each sheet's own parts."""
-    sizes = []
+    size = 0
     for path in sheet_files.values():
         try:
-            sizes.append(path.stat().st_size)
+            size += path.stat().st_size
         except OSError as exc:
             raise _unreadable(path, exc) from exc
-    if sum(sizes) * _RATIO < _ZIP64_AT:
+    if size * _RATIO < _ZIP64_AT:
         return False
     total = 0
     for path in sheet_files.values():
@@ -322,33 +353,116 @@ def _needs_zip64(sheet_files: Mapping[tuple[str, str], Path]) -> bool:
     return total * 5 // 4 > _ZIP64_AT
 
 
+class _Tape:
+    """Records (picklable) written one after another into a temporary file and read back in
+    that order: nothing per record stays in memory (the bundle's parts, relationships and
+    zip directory entries, some ten thousand of each, wait there until the end)."""
+
+    def __init__(self) -> None:
+        import tempfile
+
+        self.file = tempfile.TemporaryFile(prefix="nexusreports-bundle-")  # noqa: SIM115 (see close)
+        self.count = 0
+
+    def append(self, record: object) -> None:
+        import pickle
+
+        pickle.dump(record, self.file, protocol=pickle.HIGHEST_PROTOCOL)
+        self.count += 1
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self):
+        import pickle
+
+        self.file.seek(0)
+        try:
+            for _ in range(self.count):
+                yield pickle.load(self.file)  # a new unpickler each: the memo is per record
+        finally:
+            self.file.seek(0, io.SEEK_END)  # appends go on at the end
+
+    def close(self) -> None:
+        self.file.close()
+
+
+class _Unkept(dict):
+    """A mapping that keeps nothing: :class:`_Zip`'s names (its members' names are unique
+    by construction)."""
+
+    def __setitem__(self, key, value) -> None:
+        pass
+
+
+class _Zip(zipfile.ZipFile):
+    """A zip being written (deflated) whose directory entries wait in a :class:`_Tape`, not
+    in a list of ``ZipInfo`` (some 20,000 of them in a bundle of 10,000 projects), until
+    :mod:`zipfile` writes the central directory at close (Zip64 where it needs it)."""
+
+    def __init__(self, target: BinaryIO):
+        super().__init__(target, "w", zipfile.ZIP_DEFLATED)
+        self.filelist = _Tape()  # type: ignore[assignment]  # appended and iterated only
+        self.NameToInfo = _Unkept()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self.filelist.close()  # type: ignore[attr-defined]
+
+
+def _attribute(value: str) -> str:
+    """``value`` as a double-quoted XML attribute value, escaped as lxml writes it."""
+    from xml.sax.saxutils import escape
+
+    return '"' + escape(value, {'"': "&quot;", "\n": "&#10;", "\r": "&#13;",
+                                "\t": "&#9;"}) + '"'
+
+
+def _open_end(xml: bytes) -> tuple[bytes, bytes]:
+    """Part ``xml`` (a root element with an end tag, or empty) cut before the root's end
+    tag, so that children can be written between the two."""
+    if xml.endswith(b"/>"):  # an empty root: <Types .../>
+        start = xml.rindex(b"<")
+        name = xml[start + 1:].split(None, 1)[0].rstrip(b"/>")
+        return xml[:-2] + b">", b"</" + name + b">"
+    at = xml.rindex(b"</")
+    return xml[:at], xml[at:]
+
+
 class _Package:
     """The bundle's zip as it is written: ``word/document.xml`` streamed into it, the sheets'
     header/footer parts and pictures kept in a temporary file meanwhile (the zip takes one
     entry at a time) and added after it, with python-docx's parts (styles, settings, the
     front pages' footers ...), the document's relationships and the content types last.
-    Only names, ids and content hashes are kept in memory."""
+    What grows with the sheets -- the kept parts, their content-type overrides, the
+    document's relationships -- waits in temporary files and is streamed into the zip;
+    only counters, the pictures' content hashes and python-docx's part names are in
+    memory."""
 
     def __init__(self, package: zipfile.ZipFile, doc, stamp: tuple):
         import tempfile
 
         self.zip, self.doc, self.stamp = package, doc, stamp
-        self.spool = tempfile.TemporaryFile(prefix="nexusreports-bundle-")  # noqa: SIM115 (closed by __exit__)
-        self.spooled: list[tuple[str, int, int]] = []
-        used = {str(p.partname).lstrip("/") for p in doc.part.package.iter_parts()}
-        self.used = used
+        self.spooled = _Tape()  # (name, bytes) of each kept part
+        # the content types' Override elements, as written
+        self.overrides = tempfile.TemporaryFile(prefix="nexusreports-bundle-")  # noqa: SIM115 (closed by __exit__)
+        # python-docx's parts; the bundle's own are numbered on past them (see name)
+        self.used = {str(p.partname).lstrip("/") for p in doc.part.package.iter_parts()}
         self.counters: dict[str, int] = {}
-        self.overrides: list[tuple[str, str]] = []
         self.defaults: dict[str, str] = {}
         self.media: dict[str, str] = {}  # sha1 of the bytes -> part name
         numbers = [int(rid[3:]) for rid in doc.part.rels if rid[3:].isdigit()]
-        self.rels = _Rels(max(numbers, default=0) + 1)
+        self.rels = _Rels(max(numbers, default=0) + 1, spooled=True)
 
     def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:
-        self.spool.close()
+        self.spooled.close()
+        self.overrides.close()
+        self.rels.close()
 
     def _info(self, name: str) -> zipfile.ZipInfo:
         info = zipfile.ZipInfo(name, date_time=self.stamp)
@@ -360,7 +474,8 @@ class _Package:
         return self.zip.open(self._info(name), "w", force_zip64=zip64)
 
     def name(self, stem: str, ext: str) -> str:
-        """A free part name ``word/<stem><n>.<ext>``, n counting from 1."""
+        """A free part name ``word/<stem><n>.<ext>``, n counting from 1 (past python-docx's
+        parts; the bundle's own names only count up, so they are never kept)."""
         n = self.counters.get(stem, 0)
         while True:
             n += 1
@@ -368,16 +483,17 @@ class _Package:
             if name not in self.used:
                 break
         self.counters[stem] = n
-        self.used.add(name)
         return name
 
     def add(self, name: str, data: bytes, content_type: str | None = None) -> None:
         """Keep part ``name`` for the zip (``content_type`` an override, if given)."""
-        self.spool.seek(0, io.SEEK_END)
-        self.spooled.append((name, self.spool.tell(), len(data)))
-        self.spool.write(data)
+        self.spooled.append((name, data))
         if content_type:
-            self.overrides.append(("/" + name, content_type))
+            self._override(name, content_type)
+
+    def _override(self, name: str, content_type: str) -> None:
+        self.overrides.write(f"<Override PartName={_attribute('/' + name)} "
+                             f"ContentType={_attribute(content_type)}/>".encode())
 
     def picture(self, blob: bytes, ext: str, content_type: str) -> str:
         """The part name of picture ``blob``, added once whatever the number of sheets that
@@ -391,26 +507,29 @@ class _Package:
             self.media[key] = name
             ext = ext.lower()
             if self.defaults.setdefault(ext, content_type) != content_type:
-                self.overrides.append(("/" + name, content_type))
+                self._override(name, content_type)
             self.add(name, blob)
         return name
 
     def finish(self) -> None:
         """Write the kept parts, python-docx's parts, the relationships and content types."""
+        import shutil
+
         from lxml import etree
 
         from .sheet import _package_parts
 
-        for name, offset, size in self.spooled:
-            self.spool.seek(offset)
-            self.zip.writestr(self._info(name), self.spool.read(size))
+        for name, data in self.spooled:
+            self.zip.writestr(self._info(name), data)
         parts, _ = _package_parts(self.doc)
         for name, blob in parts.items():
             if name in ("[Content_Types].xml", "word/document.xml"):
                 continue
             if name == "word/_rels/document.xml.rels":
-                blob = self.rels.merged(blob)
-            elif name == "docProps/app.xml":
+                with self.open(name) as out:
+                    self.rels.write_merged(blob, out)
+                continue
+            if name == "docProps/app.xml":
                 from .sheet import _APP_XML
 
                 blob = _APP_XML
@@ -424,45 +543,84 @@ class _Package:
                 types.insert(at, etree.Element(f"{{{ns}}}Default", Extension=ext,
                                                ContentType=content_type))
                 at += 1
-        for name, content_type in self.overrides:
-            etree.SubElement(types, f"{{{ns}}}Override", PartName=name,
-                             ContentType=content_type)
-        self.zip.writestr(self._info("[Content_Types].xml"), etree.tostring(
-            types, xml_declaration=True, encoding="UTF-8", standalone=True))
+        head, tail = _open_end(etree.tostring(types, xml_declaration=True, encoding="UTF-8",
+                                              standalone=True))
+        with self.open("[Content_Types].xml") as out:
+            out.write(head)
+            self.overrides.seek(0)
+            shutil.copyfileobj(self.overrides, out)
+            out.write(tail)
 
 
 class _Rels:
     """The relationships of one part being written: ids counted from ``start``, a target
-    related once."""
+    related once.  ``spooled``: each relationship is written out at once (into a temporary
+    file, see :meth:`write_merged`), and only targets that can come again (pictures,
+    external links) are remembered, not each sheet's own header and footer."""
 
-    def __init__(self, start: int = 1):
+    def __init__(self, start: int = 1, *, spooled: bool = False):
+        import tempfile
+
         self.next = start
+        self.count = 0
         self.items: list[tuple[str, str, str, bool]] = []
         self.known: dict[tuple[str, str, bool], str] = {}
+        self.spool = (tempfile.TemporaryFile(prefix="nexusreports-bundle-")  # noqa: SIM115 (see close)
+                      if spooled else None)
 
-    def relate(self, reltype: str, target: str, *, external: bool = False) -> str:
+    def relate(self, reltype: str, target: str, *, external: bool = False,
+               once: bool = False) -> str:
+        """The id of the relationship to ``target``; ``once``: a target no other
+        relationship will name (a new part), so it is not remembered."""
         key = (reltype, target, external)
-        rid = self.known.get(key)
+        rid = None if once else self.known.get(key)
         if rid is None:
             rid = f"rId{self.next}"
             self.next += 1
-            self.known[key] = rid
-            self.items.append((rid, reltype, target, external))
+            self.count += 1
+            if not once:
+                self.known[key] = rid
+            if self.spool is not None:
+                self.spool.write(_relationship_xml(rid, reltype, target, external))
+            else:
+                self.items.append((rid, reltype, target, external))
         return rid
 
     def merged(self, xml: bytes = b"") -> bytes:
         """``xml`` (a relationships part, or none) with these relationships added."""
+        out = io.BytesIO()
+        self.write_merged(xml, out)
+        return out.getvalue()
+
+    def write_merged(self, xml: bytes, out: BinaryIO) -> None:
+        """Write ``xml`` (a relationships part, or none) with these relationships added."""
+        import shutil
+
         from lxml import etree
 
         ns = "http://schemas.openxmlformats.org/package/2006/relationships"
         root = etree.fromstring(xml) if xml else etree.Element(f"{{{ns}}}Relationships",
                                                                nsmap={None: ns})
-        for rid, reltype, target, external in self.items:
-            rel = etree.SubElement(root, f"{{{ns}}}Relationship", Id=rid, Type=reltype,
-                                   Target=target)
-            if external:
-                rel.set("TargetMode", "External")
-        return etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
+        head, tail = _open_end(etree.tostring(root, xml_declaration=True, encoding="UTF-8",
+                                              standalone=True))
+        out.write(head)
+        if self.spool is not None:
+            self.spool.seek(0)
+            shutil.copyfileobj(self.spool, out)
+            self.spool.seek(0, io.SEEK_END)
+        out.writelines(_relationship_xml(*item) for item in self.items)
+        out.write(tail)
+
+    def close(self) -> None:
+        if self.spool is not None:
+            self.spool.close()
+
+
+def _relationship_xml(rid: str, reltype: str, target: str, external: bool) -> bytes:
+    """A ``Relationship`` element as lxml writes it in its part."""
+    mode = ' TargetMode="External"' if external else ""
+    return (f"<Relationship Id={_attribute(rid)} Type={_attribute(reltype)} "
+            f"Target={_attribute(target)}{mode}/>").encode()
 
 
 class _BodyStream:
@@ -597,7 +755,8 @@ class _SheetCopy:
                 rid = refs.get((kind + "Reference", t))
                 if rid is not None:
                     name = self._hdrftr(kind, t, rels, rid, view, part, ids)
-                    new_rid = self.pkg.rels.relate(_HDRFTR_TYPE[kind], name[len("word/"):])
+                    new_rid = self.pkg.rels.relate(_HDRFTR_TYPE[kind], name[len("word/"):],
+                                                   once=True)
                     ooxml.set_child(pr, _el(f"w:{kind}Reference",
                                             **{"w:type": t, "r:id": new_rid}), replace=False)
             elements = list(body)
@@ -681,7 +840,7 @@ class _SheetCopy:
         name = self.pkg.name(kind, "xml")
         self.pkg.add(name, etree.tostring(root, xml_declaration=True, encoding="UTF-8",
                                           standalone=True), _HDRFTR_CONTENT_TYPE[kind])
-        if own.items:
+        if own.count:
             folder, _, base = name.rpartition("/")
             self.pkg.add(f"{folder}/_rels/{base}.rels", own.merged())
         return name
@@ -980,16 +1139,20 @@ class _DocxKit:
         for r in para._p.iter(_qn("w:r")):
             ooxml.run_lang(r, part.locale_id)
 
-    def contents(self, part: BundlePart, index: int, plan: Mapping[str, int]) -> None:
+    def contents(self, part: BundlePart, index: int, pages: _Pages) -> None:
         """The contents of ``part``: static entries (text, dotted leader, page number), each a
-        hyperlink to its target's bookmark, inside a TOC field over this part's TC entries."""
+        hyperlink to its target's bookmark, inside a TOC field over this part's TC entries;
+        made a page at a time as the sheets come (never a list of them all)."""
+        import itertools
+
         from docx.shared import Mm, Pt
 
         lang = part.locale_id
         self.para(part.contents, style=heading_style(part.lang))
-        entries = [(part.summary, plan[f"summary:{part.lang}"], _summary_mark(part))]
-        entries += [(v.project_name, plan[f"{v.lang}:{v.slug}"], bookmark_name(v))
-                    for v in part.sheets]
+        entries = itertools.chain(
+            [(part.summary, pages.summary[part.lang], _summary_mark(part))],
+            ((v.project_name, pages.sheet(part.lang, i), bookmark_name(v))
+             for i, v in enumerate(part.sheets)))
         # written as the markup python-docx's paragraph API makes, a page at a time: that
         # API looks the style up by name for every paragraph
         style_id = _attr(self.doc.styles[TEXT_STYLE].style_id)
@@ -997,11 +1160,11 @@ class _DocxKit:
         after = Pt(5).twips
         r_pr = f"<w:rPr><w:lang w:val={_attr(lang)}/></w:rPr>"
         toc = _field_runs_xml(f" TOC \\f {_toc_id(index)} \\h \\z ")
-        last = len(entries) - 1
-        for start in range(0, len(entries), TOC_ENTRIES_PER_PAGE):
+        last = len(part.sheets)  # the summary's entry, then one per sheet
+        for start in range(0, last + 1, TOC_ENTRIES_PER_PAGE):
             page = [f"<w:body {_W_DECL}>"]
-            for n in range(start, min(start + TOC_ENTRIES_PER_PAGE, len(entries))):
-                text, number, anchor = entries[n]
+            for n, (text, number, anchor) in zip(
+                    range(start, start + TOC_ENTRIES_PER_PAGE), entries):
                 page.append(
                     f"<w:p><w:pPr><w:pStyle w:val={style_id}/>"
                     + ("<w:pageBreakBefore/>" if n and n % TOC_ENTRIES_PER_PAGE == 0 else "")
@@ -1024,15 +1187,19 @@ class _DocxKit:
         heading = self.para(part.summary, style=heading_style(part.lang))
         _bookmark_and_tc(heading._p, _summary_mark(part), part.summary, index,
                          self.ids.next_bookmark())
-        rows = [*(r.cells for r in part.rows), *(r.cells for r in part.totals)]
-        n_plain = len(part.rows)
-        for start in range(0, len(rows), SUMMARY_ROWS_PER_PAGE):
+        import itertools
+
+        # a page of rows at a time, as they come (never a list of them all)
+        rows = itertools.chain(((r.cells, False) for r in part.rows),
+                               ((r.cells, True) for r in part.totals))
+        start = 0
+        while chunk := list(itertools.islice(rows, SUMMARY_ROWS_PER_PAGE)):
             if start:
                 self.para(after=0).paragraph_format.page_break_before = True
-            chunk = rows[start:start + SUMMARY_ROWS_PER_PAGE]
-            totals = [start + i >= n_plain for i in range(len(chunk))]
-            _summary_table_docx(self.doc, part, chunk, totals, self.colours)
+            _summary_table_docx(self.doc, part, [c for c, _ in chunk], [t for _, t in chunk],
+                                self.colours)
             self.flush()
+            start += len(chunk)
 
     def anchor(self, elements: list, view: SheetView, index: int) -> None:
         """The bookmark the contents link to and the TC entry a refreshed TOC lists, in the
