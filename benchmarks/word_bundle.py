@@ -1,0 +1,108 @@
+"""The Word bundle alone (render/word/bundle.py), in-process, at a given number of projects:
+its CPU time and the memory it adds while it writes.
+
+Usage::
+
+    .venv/bin/python benchmarks/word_bundle.py 1000 OUT_OF_A_BUILD [--trace] [--out F.docx]
+
+``OUT_OF_A_BUILD`` is the out/ folder of a build that wrote the Word sheets
+(``<out>/nl/*.docx``, ``<out>/en/*.docx``) of at least that many projects (for example a
+10,000-project build of synthetic data).  The bundle's view is made of the shipped data's
+(its labels, cover and summary rows, repeated) over the first N projects' sheet files, so
+only the bundle itself is measured.  One line: sheets, CPU and wall seconds of
+``write_bundle_docx``, the RSS it added (sampled every 50 ms) and, with ``--trace``, the
+tracemalloc peak of what it allocated (tracing makes it about 3 times slower).  Compare
+runs at N and 10 N: time should grow 10 times, memory not at all.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import os
+import sys
+import threading
+import time
+import tracemalloc
+from pathlib import Path
+
+import psutil
+
+from nexusreports.render.word.bundle import write_bundle_docx
+from nexusreports.theme import load_theme
+from nexusreports.validate import load_bundle, load_projects
+from nexusreports.view import build_bundle_view
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclasses.dataclass(frozen=True)
+class _Ref:
+    """What the bundle reads of a sheet's view."""
+
+    slug: str
+    lang: str
+    locale_id: str
+    project_name: str
+
+
+def bundle_of(n: int, sheets: Path):
+    """A bundle view over the first ``n`` projects' Word sheets in ``sheets``, and its files."""
+    data = ROOT / "data"
+    projects = load_projects(data)
+    locale = {"nl": "nl-NL", "en": "en-GB"}
+    small = build_bundle_view(load_bundle(data, projects), projects, {
+        (s, lang): _Ref(s, lang, locale[lang], projects.by_slug(s).display_short_name(lang))
+        for s in projects.slugs for lang in locale})
+    slugs = sorted(p.stem for p in (sheets / "nl").glob("*.docx"))[:n]
+    if len(slugs) < n:
+        sys.exit(f"{sheets} holds the Word sheets of {len(slugs)} projects, not {n}")
+    parts = tuple(dataclasses.replace(
+        part, rows=tuple(part.rows[i % len(part.rows)] for i in range(n)),
+        sheets=tuple(_Ref(s, part.lang, part.locale_id, s) for s in slugs))
+        for part in small.parts)
+    if small.arrangement == "by-project":
+        sequence = tuple(p.sheets[i] for i in range(n) for p in parts)
+    else:
+        sequence = tuple(s for p in parts for s in p.sheets)
+    bundle = dataclasses.replace(small, parts=parts, sequence=sequence)
+    files = {(v.slug, v.lang): sheets / v.lang / f"{v.slug}.docx" for v in sequence}
+    return bundle, files
+
+
+def main(argv: list[str]) -> None:
+    n, sheets = int(argv[0]), Path(argv[1])
+    out = argv[argv.index("--out") + 1] if "--out" in argv else os.devnull
+    trace = "--trace" in argv
+    os.environ.setdefault("SOURCE_DATE_EPOCH", "1700000000")
+    bundle, files = bundle_of(n, sheets)
+    theme = load_theme(ROOT / "templates")
+    gc.collect()
+    process = psutil.Process()
+    rss0 = peak = process.memory_info().rss
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.wait(0.05):
+            peak = max(peak, process.memory_info().rss)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    if trace:
+        tracemalloc.start()
+    cpu, wall = time.process_time(), time.perf_counter()
+    with open(out, "wb") as target:
+        write_bundle_docx(bundle, files, theme, target, invariant=True)
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    traced = tracemalloc.get_traced_memory()[1] if trace else None
+    done.set()
+    sampler.join()
+    peak = max(peak, process.memory_info().rss)
+    print(f"{len(bundle.sequence)} sheets: CPU {cpu:.1f} s, wall {wall:.1f} s, RSS added "
+          f"{(peak - rss0) / 1e6:.1f} MB"
+          + (f", tracemalloc peak {traced / 1e6:.1f} MB" if trace else ""))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
