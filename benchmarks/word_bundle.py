@@ -77,6 +77,8 @@ def main(argv: list[str]) -> None:
     os.environ.setdefault("SOURCE_DATE_EPOCH", "1700000000")
     bundle, files = bundle_of(n, sheets)
     theme = load_theme(ROOT / "templates")
+    for path in files.values():  # a Path keeps its str once made: the caller's memory
+        os.fspath(path)
     gc.collect()
     process = psutil.Process()
     rss0 = peak = process.memory_info().rss
