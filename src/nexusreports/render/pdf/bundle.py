@@ -737,16 +737,16 @@ def _write_front(out: _Out, bundle: BundleView, front: _Front, targets: array, k
     pointing at the pages they name; return its ``Part`` element's number."""
     num = out.w.reserve()
     kids: list[int] = []
-    root = None
+    step = None  # the Part's (not a chunk's whole tree: it is written already)
     for at, data, tree, record in _contents_chunks(bundle, front, kit, invariant):
         links = [(page, rect, targets[key], text) for page, rect, key, text in record.links]
         kids += out.drawn(data, tree, front.start + at, num, links)
-        root = root or tree
+        step = step or tree.step
     for at, data, tree in _summary_chunks(bundle, front, kit, invariant):
         kids += out.drawn(data, tree, front.start + at, num)
-        root = root or tree
-    assert root is not None
-    out.part(num, root, kids)
+        step = step or tree.step
+    assert step is not None
+    out.part(num, Element(step), kids)
     return num
 
 
