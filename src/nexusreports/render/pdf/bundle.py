@@ -16,9 +16,11 @@ in the file (the page tree gives the order), so the contents' links (printable, 
 written straight from the recorded tree.  A language's contents and summary are laid out
 page by page first (only the range of entries or rows on each page is kept; the summary is
 one table a page, its column headers repeated) and drawn and written a few pages at a time,
-so neither the drawing nor the file's tables of object offsets grow with the projects.  Then the page tree, the structure tree
-(``Document`` > parts), the ParentTree, the outline (language > Contents, Summary,
-projects), page labels (cover unlabelled, then 1, 2, ...), ``/PageMode /UseOutlines``, and
+so neither the drawing nor the file's tables of object offsets grow with the projects.  A
+sheet is known by its index in the view's sequence (its page count, first page and element
+in arrays).  Then the page tree (balanced, :data:`_PAGE_FAN` kids a node at most), the
+structure tree (``Document`` > parts), the ParentTree, the outline (language > Contents,
+Summary, projects, grouped past :data:`_OUTLINE_FAN`), page labels (cover unlabelled, then 1, 2, ...), ``/PageMode /UseOutlines``, and
 the document level of :mod:`.archive` (XMP declaring PDF/A-2u and PDF/UA-1, OutputIntent,
 MarkInfo, ``/Lang``, DisplayDocTitle), a classic cross-reference table and an ``/ID`` that is
 the digest of the bytes.  The page numbers are stamped onto every page but the cover as
