@@ -116,7 +116,7 @@ def page_of(reader: PdfReader, ref) -> int:
 def test_the_summary_rows_are_size_times_share_rounded_per_locale(bundle_view, lang):
     part = bundle_view.part(lang)
     assert part.columns == COLUMNS[lang]
-    assert [r.cells for r in part.rows + part.totals] == SUMMARY[lang]
+    assert [r.cells for r in [*part.rows, *part.totals]] == SUMMARY[lang]
 
 
 def test_the_cover_gives_the_briefing_date_long_in_each_locale(bundle_view):
@@ -126,6 +126,27 @@ def test_the_cover_gives_the_briefing_date_long_in_each_locale(bundle_view):
 def test_the_closing_line_is_the_seeds_and_its_english_rendering(bundle_view):
     assert bundle_view.closing == ("Samen... voor de toekomst van gezondheid.",
                                    "Together... for the future of health.")
+
+
+def test_the_bundle_view_keeps_its_rows_and_sheets_in_files_sent_by_name(projects, sheet_views,
+                                                                         tmp_path):
+    """What the view holds per project (issue 11) is in files in the folder it is given: a
+    rendering process receives their names and offsets, not the rows and sheets; the files
+    go when the view does."""
+    import gc
+    import pickle
+
+    view = build_bundle_view(load_bundle(DATA, projects), projects, sheet_views, tmp_path)
+    assert len(list(tmp_path.iterdir())) == 5  # per language rows and sheets; the sequence
+    sent = pickle.dumps(view)
+    assert view.sequence[0].summary[0].encode() not in sent
+    received = pickle.loads(sent)
+    assert received == view
+    assert [s.project_name for s in received.part("en").sheets] == \
+        [sheet_views[(slug, "en")].project_name for slug in ORDER]
+    del view, received
+    gc.collect()
+    assert list(tmp_path.iterdir()) == []
 
 
 # --- the PDF -----------------------------------------------------------------------------
@@ -196,11 +217,11 @@ def test_the_largest_amounts_break_between_number_and_unit_never_inside_a_word(
     reader = PdfReader(io.BytesIO(render_bundle_pdf(view, pdfs, theme)))
     page = FRONT_PAGE[lang] + 1
     printed = flat(reader.pages[page].extract_text()).split()
-    cells = [*part.columns, *(c for r in part.rows + part.totals for c in r.cells)]
+    cells = [*part.columns, *(c for r in [*part.rows, *part.totals] for c in r.cells)]
     words = set(flat(" ".join([*cells, part.summary, part.language, view.covers[0].title,
                                part.page_footer(page)])).split())
     assert [w for w in printed if w not in words] == []
-    assert printed.count(total.split()[-1]) == 3 * len(part.rows + part.totals)
+    assert printed.count(total.split()[-1]) == 3 * (len(part.rows) + len(part.totals))
 
 
 def test_the_outline_is_nested_by_language_then_project(reader, sheet_views):
@@ -217,6 +238,66 @@ def test_the_outline_is_nested_by_language_then_project(reader, sheet_views):
         assert targets == [FRONT_PAGE[lang], FRONT_PAGE[lang] + 1,
                            *(SHEET_PAGE[(slug, lang)] for slug in ORDER)]
         assert reader.get_destination_page_number(tops[i]) == FRONT_PAGE[lang]
+
+
+@pytest.mark.slow
+def test_a_bundle_of_hundreds_of_projects_is_publishable_with_a_short_outline(
+        bundle_view, sheet_views, theme, every_pdf_built_is_publishable):
+    """300 projects (600 sheets, one small sheet file for all): page-validation (PDF/A-2u,
+    PDF/UA-1) reads the whole file (before: its outline, one /Next chain of 300 projects, stopped it at its
+    reference depth of 256).  The projects are grouped in the outline, no list longer
+    than 50 items, the groups named first–last and closed, every project in order under
+    them pointing at its page."""
+    import dataclasses
+
+    import page
+
+    from tagged import tree_problems
+
+    copies = 75  # x 4 projects
+    parts = tuple(dataclasses.replace(part, rows=tuple(part.rows) * copies,
+                                      sheets=tuple(part.sheets) * copies)
+                  for part in bundle_view.parts)
+    view = dataclasses.replace(bundle_view, parts=parts,
+                               sequence=tuple(s for part in parts for s in part.sheets))
+    one = render_pdf(sheet_views[(ORDER[0], "nl")], theme, invariant=True)
+    data = render_bundle_pdf(view, {(s.slug, s.lang): one for s in view.sequence}, theme,
+                             invariant=True)
+    every_pdf_built_is_publishable.clear()  # checked here: the declared profiles, once
+    for profile in ("2u", "ua1"):
+        report = page.validate_pdf_bytes(data, profile=profile)
+        assert [f"{f.rule_id}: {f.message}" for f in report.failures] == [], profile
+    assert tree_problems(data) == []
+
+    reader = PdfReader(io.BytesIO(data))
+
+    def longest(items: list) -> int:
+        return max([len(items), *(longest(i) for i in items if isinstance(i, list))])
+
+    def leaves(items: list) -> list:
+        out = []
+        for n, item in enumerate(items):
+            nested = n + 1 < len(items) and isinstance(items[n + 1], list)
+            if isinstance(item, list):
+                out += leaves(item)
+            elif not nested:
+                out.append(item)
+        return out
+
+    assert longest(reader.outline) <= 52  # Contents, Summary and 50 groups
+    for i, part in enumerate(parts):
+        children = reader.outline[2 * i + 1]
+        projects = []
+        for group, under in zip(children[2::2], children[3::2]):
+            mine = leaves(under)
+            assert group.title == f"{mine[0].title}–{mine[-1].title}"
+            assert group["/Count"] < 0  # closed
+            projects += mine
+        names = [s.project_name for s in part.sheets]
+        assert [p.title for p in projects] == names
+        pages = [reader.get_destination_page_number(p) for p in projects]
+        first = reader.get_destination_page_number(children[1]) + 1  # past the summary
+        assert pages == sorted(pages) and pages[0] >= first and len(set(pages)) == len(names)
 
 
 @pytest.mark.parametrize("lang", LANGS)

@@ -369,7 +369,7 @@ def _bundle_outputs(projects: m.ProjectSet, theme: Theme, options: BuildOptions,
     from . import bundle as files
 
     config = load_bundle(options.data_dir, projects)
-    bundle = build_bundle_view(config, projects, refs)  # type: ignore[arg-type]
+    bundle = build_bundle_view(config, projects, refs, staging.root)  # type: ignore[arg-type]
     invariant = bool(os.environ.get("SOURCE_DATE_EPOCH"))
     langs = ",".join(c.locale_id for c in bundle.covers)
     inputs = {_rel(bundle_path(options.data_dir), options):

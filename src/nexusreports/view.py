@@ -11,13 +11,14 @@ interpreted: ``{{ 7*7 }}``, ``<b>`` and ``&`` print as typed.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
 from . import model as m
 from .localise import Localiser
+from .spill import Spill
 
 
 def _(message: str) -> str:
@@ -459,7 +460,10 @@ class BundlePart:
     """One language of the bundle: its front matter labels, summary table and sheets.
 
     ``language`` is the language's own name (``Nederlands``, ``English``), used as the
-    outline heading; ``sheets`` are that language's sheets in bundle order.
+    outline heading; ``sheets`` are that language's sheets in bundle order.  ``rows`` and
+    ``sheets`` hold an item per project: :func:`build_bundle_view` keeps them in
+    :class:`~nexusreports.spill.Spill` files (read by index or in order), not in memory.
+    ``range_word`` joins two texts into a range (``{low}–{high}``).
     """
 
     lang: str
@@ -468,10 +472,11 @@ class BundlePart:
     contents: str
     summary: str
     columns: tuple[str, ...]
-    rows: tuple[SummaryRow, ...]
+    rows: Sequence[SummaryRow]
     totals: tuple[SummaryRow, ...]
-    sheets: tuple[SheetView, ...]
+    sheets: Sequence[SheetView]
     page_word: str
+    range_word: str = "{low}–{high}"
 
     def page_number(self, number: int) -> str:
         """A page number in this language's digits (a plain count): ``12``."""
@@ -488,13 +493,14 @@ class BundleView:
 
     ``parts`` are the languages in :data:`~nexusreports.model.LANGS` order; ``sequence``
     is the order of the sheets in the bundle (by language, or by project: each project's
-    Dutch sheet followed by its English one).  ``closing`` is the closing line per part.
+    Dutch sheet followed by its English one; a spill, as the parts' sheets).  ``closing``
+    is the closing line per part.
     """
 
     arrangement: str
     covers: tuple[CoverText, ...]
     parts: tuple[BundlePart, ...]
-    sequence: tuple[SheetView, ...]
+    sequence: Sequence[SheetView]
     closing: tuple[str, ...]
     info: DocumentInfo
 
@@ -507,18 +513,29 @@ class BundleView:
 
 
 def build_bundle_view(config: m.BundleConfig, projects: m.ProjectSet,
-                      sheets: dict[tuple[str, str], SheetView]) -> BundleView:
+                      sheets: Mapping[tuple[str, str], SheetView],
+                      folder: Path | str | None = None) -> BundleView:
     """The bundle of ``config`` (validated against ``projects``) over the sheet views.
 
     ``sheets`` maps ``(slug, lang)`` to the sheet view of every project in ``config.order``
-    and every language.  Public and private amounts are ``size_eur_m x share / 100`` in EUR
+    and every language.  What the bundle holds per project (the parts' rows and sheets, the
+    sequence) is kept in shared :class:`~nexusreports.spill.Spill` files in ``folder`` (the
+    system's temporary folder by default; made if missing), so the view's memory does not grow with the
+    projects and it is sent to a rendering process as paths and offsets; the files go when
+    the view does.  Public and private amounts are ``size_eur_m x share / 100`` in EUR
     millions; a programme's flagship totals row sums its flagships (validation has held the
     sum against ``flagship_total_eur_m``).  Raises ``KeyError`` for a missing sheet view.
     """
     # one pass over the projects, each expanded once (they are kept compressed, see
     # ProjectSet), keeping what the bundle prints of it
     locs = {lang: Localiser(lang) for lang in m.LANGS}
-    rows_of: dict[str, list[SummaryRow]] = {lang: [] for lang in m.LANGS}
+    if folder is not None:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+
+    def spill(items: Iterable = ()) -> Spill:
+        return Spill(items, folder=folder, shared=True)
+
+    rows_of: dict[str, Spill[SummaryRow]] = {lang: spill() for lang in m.LANGS}
     author_names, keyword_names = [], []
     for slug in config.order:
         p = projects.by_slug(slug)
@@ -537,7 +554,6 @@ def build_bundle_view(config: m.BundleConfig, projects: m.ProjectSet,
         covers.append(CoverText(lang=lang, locale_id=loc.locale_id,
                                 title=config.title.get(lang), subtitle=config.subtitle.get(lang),
                                 date=loc.date(config.date, "long")))
-        rows = tuple(rows_of[lang])
         programmes = [p for p in (projects.by_slug(s) for s in with_flagships)
                       if p.kind == m.Kind.programme]
         totals = []
@@ -554,15 +570,15 @@ def build_bundle_view(config: m.BundleConfig, projects: m.ProjectSet,
             contents=t("Contents"), summary=t("Summary"),
             columns=(t("Project"), t("Period"), t(LABEL_MSGIDS["project_size"]),
                      t(LABEL_MSGIDS["public"]), t(LABEL_MSGIDS["private"]), t("TRL"), t("MRL")),
-            rows=rows, totals=tuple(totals),
-            sheets=tuple(sheets[(slug, lang)] for slug in config.order),
-            page_word=t("Page {number}"),
+            rows=rows_of[lang], totals=tuple(totals),
+            sheets=spill(sheets[(slug, lang)] for slug in config.order),
+            page_word=t("Page {number}"), range_word=t("{low}–{high}"),
         ))
         closing.append(t("Together... for the future of health."))
     if config.arrangement == m.Arrangement.by_project:
-        sequence = tuple(sheets[(slug, lang)] for slug in config.order for lang in m.LANGS)
+        sequence = spill(sheets[(slug, lang)] for slug in config.order for lang in m.LANGS)
     else:
-        sequence = tuple(s for part in parts for s in part.sheets)
+        sequence = spill(s for part in parts for s in part.sheets)
     titles = list(dict.fromkeys(c.title for c in covers))
     authors = list(dict.fromkeys(author_names))
     keywords = dict.fromkeys(names[i] for i in range(len(m.LANGS)) for names in keyword_names)

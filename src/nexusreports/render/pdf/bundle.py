@@ -16,9 +16,11 @@ in the file (the page tree gives the order), so the contents' links (printable, 
 written straight from the recorded tree.  A language's contents and summary are laid out
 page by page first (only the range of entries or rows on each page is kept; the summary is
 one table a page, its column headers repeated) and drawn and written a few pages at a time,
-so neither the drawing nor the file's tables of object offsets grow with the projects.  Then the page tree, the structure tree
-(``Document`` > parts), the ParentTree, the outline (language > Contents, Summary,
-projects), page labels (cover unlabelled, then 1, 2, ...), ``/PageMode /UseOutlines``, and
+so neither the drawing nor the file's tables of object offsets grow with the projects.  A
+sheet is known by its index in the view's sequence (its page count, first page and element
+in arrays).  Then the page tree (balanced, :data:`_PAGE_FAN` kids a node at most), the
+structure tree (``Document`` > parts), the ParentTree, the outline (language > Contents,
+Summary, projects, grouped past :data:`_OUTLINE_FAN`), page labels (cover unlabelled, then 1, 2, ...), ``/PageMode /UseOutlines``, and
 the document level of :mod:`.archive` (XMP declaring PDF/A-2u and PDF/UA-1, OutputIntent,
 MarkInfo, ``/Lang``, DisplayDocTitle), a classic cross-reference table and an ``/ID`` that is
 the digest of the bytes.  The page numbers are stamped onto every page but the cover as
@@ -36,7 +38,6 @@ Lengths are in mm (``*_mm``) or points (pt).
 
 from __future__ import annotations
 
-import gc
 import io
 import itertools
 import logging
@@ -184,6 +185,7 @@ class _Record:
 
     links: list[tuple[int, tuple[float, float, float, float], int, str]] = field(
         default_factory=list)
+    on_page: dict[int, int] = field(default_factory=dict)  # page -> links drawn on it
 
 
 class _TocEntry(Flowable):
@@ -225,7 +227,8 @@ class _TocEntry(Flowable):
             c.line(self.text_w - extra + 2 * mm, base + 0.5, self.width - self.num_w - 2 * mm,
                    base + 0.5)
             c.setDash()
-            index = sum(1 for p, *_ in self.record.links if p == page)
+            index = self.record.on_page.get(page, 0)
+            self.record.on_page[page] = index + 1
             if link is not None:
                 link.kids.append(LinkRef(page, index))
         x0, y0 = c.absolutePosition(0, 0)
@@ -365,8 +368,8 @@ def _draw(bundle: BundleView, part: BundlePart, kit: _Kit, invariant: bool,
             story.append(PageBreak())
         story += page
     doc.build(story)
-    del doc, story
-    gc.collect()  # ReportLab's flowables and documents are cycles: let them go now
+    # (ReportLab's flowables and documents are cycles: the collector's own passes free
+    # them; a full collection here walked the whole heap for every few pages)
     return buf.getvalue(), tagger.finished()
 
 
@@ -499,31 +502,18 @@ def _overlay_pdf(footers: list[str], kit: _Kit, invariant: bool) -> bytes:
 class _Front:
     """A language's front pages as laid out: the entries on each contents page (entry 0 the
     summary, then the sheets), the rows on each summary page (0-based over the rows and the
-    totals), and the pages the contents entries point at (``None``: not known yet)."""
+    totals), the pages the contents entries point at (``None``: not known yet) and the
+    front's first page."""
 
     part: BundlePart
     contents: list[tuple[int, int]]
     summary: list[tuple[int, int]]
     numbers: array | None = None
+    start: int = 0
 
     @property
     def pages(self) -> int:
         return len(self.contents) + len(self.summary)
-
-
-@dataclass(slots=True)
-class _Piece:
-    """A run of pages in the bundle: ``kind`` cover, front (a language's contents and
-    summary: ``front``), sheet or closing; a sheet's ``source`` is its file (or bytes)."""
-
-    kind: str
-    pages: int
-    source: Path | bytes | None = None
-    lang: str | None = None
-    slug: str | None = None
-    front: _Front | None = None
-    start: int = 0
-    locale_id: str | None = None
 
 
 def _open(source: Path | bytes) -> Pdf:
@@ -541,62 +531,129 @@ def _open(source: Path | bytes) -> Pdf:
                             f"bundle ({why}): build again to write it anew") from exc
 
 
-def _arrange(bundle: BundleView, kit: _Kit, sheets: Mapping[tuple[str, str], _Piece]
-             ) -> list[_Piece]:
-    """The pieces in page order with their first pages, the contents laid out with the page
-    numbers they print.
+class _Plan:
+    """The bundle's pages in order, kept as numbers: the sheets are the view's ``sequence``
+    in page order (by language, each language's front pages before its sheets; by project,
+    both fronts first), so a sheet is known by its index in the sequence, and what is kept
+    of it is its page count and first page (arrays: a few bytes a sheet).
+
+    ``segments`` are the runs of pages in order: ``("cover",)``, ``("front", part index)``,
+    ``("sheets", first, end)`` (sequence indexes), ``("closing",)``."""
+
+    def __init__(self, bundle: BundleView, counts: array):
+        self.bundle, self.counts = bundle, counts
+        parts = bundle.parts
+        sizes = [len(p.sheets) for p in parts]
+        if sum(sizes) != len(bundle.sequence) or len(counts) != len(bundle.sequence):
+            raise ValueError("the bundle's sequence is not its parts' sheets")
+        self.by_project = bundle.arrangement == "by-project"
+        self.offsets = list(itertools.accumulate([0, *sizes]))
+        if self.by_project:
+            self.segments: list[tuple[str, ...]] = [
+                ("cover",), *(("front", p) for p in range(len(parts))),
+                ("sheets", 0, len(counts)), ("closing",)]
+        else:
+            self.segments = [("cover",)]
+            for p in range(len(parts)):
+                self.segments += [("front", p), ("sheets", self.offsets[p],
+                                                 self.offsets[p + 1])]
+            self.segments.append(("closing",))
+        self.starts = array("Q", bytes(8 * len(counts)))  # sequence index -> first page
+        self.fronts: list[_Front] = []
+        self.closing = 0
+
+    def index(self, part: int, k: int) -> int:
+        """The sequence index of sheet ``k`` of part ``part``."""
+        if self.by_project:
+            return k * len(self.bundle.parts) + part
+        return self.offsets[part] + k
+
+    def check(self) -> None:
+        """That the sequence holds each part's sheets where :meth:`index` says (one pass
+        over the spills, keeping nothing)."""
+        parts = self.bundle.parts
+        each = [iter(p.sheets) for p in parts]
+        for i, s in enumerate(self.bundle.sequence):
+            p = i % len(parts) if self.by_project else \
+                next(q for q in range(len(parts)) if i < self.offsets[q + 1])
+            t = next(each[p])
+            if (s.slug, s.lang) != (t.slug, t.lang):
+                raise ValueError(f"the bundle's sequence has sheet {s.slug} ({s.lang}) where "
+                                 f"its arrangement puts {t.slug} ({t.lang})")
+
+    def place(self) -> int:
+        """Give every run its first page; return the page count."""
+        page = 0
+        for seg in self.segments:
+            if seg[0] == "front":
+                self.fronts[seg[1]].start = page
+                page += self.fronts[seg[1]].pages
+            elif seg[0] == "sheets":
+                for i in range(seg[1], seg[2]):
+                    self.starts[i] = page
+                    page += self.counts[i]
+            else:
+                if seg[0] == "closing":
+                    self.closing = page
+                page += 1
+        return page
+
+    def targets(self, p: int) -> array:
+        """The page each contents entry of part ``p`` points at (entry 0 its summary)."""
+        front = self.fronts[p]
+        out = array("Q", [front.start + len(front.contents)])
+        out.extend(self.starts[self.index(p, k)] for k in range(len(front.part.sheets)))
+        return out
+
+    def drawn_pages(self) -> Iterator[int]:
+        """The pages drawn here (cover, fronts, closing)."""
+        for seg in self.segments:
+            if seg[0] == "front":
+                front = self.fronts[seg[1]]
+                yield from range(front.start, front.start + front.pages)
+        yield 0
+        yield self.closing
+
+    def footers(self) -> Iterator[str]:
+        """The page number printed on every page but the cover, in page order."""
+        bundle = self.bundle
+        by_lang = {p.lang: p for p in bundle.parts}
+        sheets = iter(bundle.sequence)  # the runs of sheets come in sequence order
+        for seg in self.segments[1:]:
+            if seg[0] == "front":
+                front = self.fronts[seg[1]]
+                for n in range(front.start, front.start + front.pages):
+                    yield front.part.page_footer(n)
+            elif seg[0] == "sheets":
+                for i in range(seg[1], seg[2]):
+                    part = by_lang[next(sheets).lang]
+                    for n in range(self.starts[i], self.starts[i] + self.counts[i]):
+                        yield part.page_footer(n)
+            else:
+                yield bundle.parts[0].page_number(self.closing)
+
+
+def _arrange(bundle: BundleView, kit: _Kit, counts: array) -> tuple[_Plan, int]:
+    """The plan of the bundle with its fronts laid out with the page numbers they print,
+    and the page count.
 
     The summaries print no page number: each is laid out once.  The contents are laid out
     with the numbers found the last time (none the first time), until the numbers stop
     changing (in practice twice)."""
-    fronts = {p.lang: _Front(p, [], _summary_layout(p, kit)) for p in bundle.parts}
-    pieces: list[_Piece] = []
+    plan = _Plan(bundle, counts)
+    plan.check()
+    plan.fronts = [_Front(p, [], _summary_layout(p, kit)) for p in bundle.parts]
+    total = 0
     for _ in range(3):
-        for front in fronts.values():
+        for front in plan.fronts:
             front.contents = _contents_layout(front.part, kit, front.numbers)
-        pieces = _order(bundle, sheets, fronts)
-        wanted = _numbers(bundle, pieces, sheets)
-        if all(wanted[lang] == front.numbers for lang, front in fronts.items()):
+        total = plan.place()
+        wanted = [plan.targets(p) for p in range(len(plan.fronts))]
+        if all(w == f.numbers for w, f in zip(wanted, plan.fronts)):
             break
-        for lang, front in fronts.items():
-            front.numbers = wanted[lang]
-    return pieces
-
-
-def _order(bundle: BundleView, sheets: Mapping[tuple[str, str], _Piece],
-           fronts: Mapping[str, _Front]) -> list[_Piece]:
-    """The pieces in page order, each with its first page; a language's front piece is its
-    contents followed by its summary (one structure element)."""
-    front_pieces = {lang: _Piece("front", f.pages, lang=lang, front=f)
-                    for lang, f in fronts.items()}
-    pieces = [_Piece("cover", 1)]
-    if bundle.arrangement == "by-project":
-        pieces += [front_pieces[p.lang] for p in bundle.parts]
-        pieces += [sheets[(s.slug, s.lang)] for s in bundle.sequence]
-    else:
-        for part in bundle.parts:
-            pieces.append(front_pieces[part.lang])
-            pieces += [sheets[(s.slug, s.lang)] for s in part.sheets]
-    pieces.append(_Piece("closing", 1))
-    start = 0
-    for piece in pieces:
-        piece.start, start = start, start + piece.pages
-    return pieces
-
-
-def _numbers(bundle: BundleView, pieces: list[_Piece],
-             sheets: Mapping[tuple[str, str], _Piece]) -> dict[str, array]:
-    """The pages the contents entries of each language point at (page index i, 0 the cover,
-    carries page label and number i)."""
-    return {part.lang: _targets(part, pieces, sheets)[1] for part in bundle.parts}
-
-
-def _footers(bundle: BundleView, pieces: list[_Piece]) -> Iterator[str]:
-    """The page number printed on every page but the cover, in page order."""
-    for piece in pieces[1:]:
-        part = bundle.part(piece.lang) if piece.lang else None
-        for n in range(piece.start, piece.start + piece.pages):
-            yield part.page_footer(n) if part else bundle.parts[0].page_number(n)
+        for w, front in zip(wanted, plan.fronts):
+            front.numbers = w
+    return plan, total
 
 
 def render_bundle_pdf(bundle: BundleView, sheet_pdfs: Mapping[tuple[str, str], Path | bytes],
@@ -621,7 +678,7 @@ def write_bundle_pdf(bundle: BundleView, sheet_pdfs: Mapping[tuple[str, str], Pa
     laid out page by page first and drawn and written :data:`_CHUNK_PAGES` at a time (one
     summary table a page, its column headers repeated); then the page tree, the structure
     tree, the outline and the document level.  Memory does not grow with the sheets' size
-    nor (but for a few numbers a sheet) with their number.
+    nor (but for a few numbers a sheet, in arrays) with their number.
 
     ``invariant`` fixes dates and ids (``SOURCE_DATE_EPOCH``) so equal input gives equal
     bytes.  Raises :class:`~nexusreports.errors.TemplateError` for an unusable theme font or
@@ -629,74 +686,69 @@ def write_bundle_pdf(bundle: BundleView, sheet_pdfs: Mapping[tuple[str, str], Pa
     ``sheet_pdfs``.
     """
     kit = _kit(theme)
-    locales = {s.lang: s.locale_id for s in bundle.sequence}
-    sheets: dict[tuple[str, str], _Piece] = {}
-    wanted = [(s.slug, s.lang) for s in bundle.sequence] + \
-        [(s.slug, s.lang) for part in bundle.parts for s in part.sheets]
-    for key in wanted:
-        if key not in sheets:
-            with _open(sheet_pdfs[key]) as pdf:
-                count = len(pdf.pages)
-            sheets[key] = _Piece("sheet", count, source=sheet_pdfs[key], lang=key[1],
-                                 slug=key[0], locale_id=locales.get(key[1]))
-    del wanted
-    pieces = _arrange(bundle, kit, sheets)
-    total = pieces[-1].start + pieces[-1].pages
+    counts = array("I")
+    for s in bundle.sequence:
+        with _open(sheet_pdfs[(s.slug, s.lang)]) as pdf:
+            counts.append(len(pdf.pages))
+    plan, total = _arrange(bundle, kit, counts)
 
     out = _Out(Writer(target), total)
-    for piece in pieces:  # the pages drawn here: numbered now, written after the sheets
-        if piece.kind != "sheet":
-            for n in range(piece.start, piece.start + piece.pages):
-                out.page_nums[n] = out.w.reserve()
+    for n in sorted(plan.drawn_pages()):  # the pages drawn here: numbered now, written last
+        out.page_nums[n] = out.w.reserve()
     # Page numbers, stamped over every page but the cover; the sheets keep their layout.
-    footers = _footers(bundle, pieces)
+    footers = plan.footers()
     while chunk := list(itertools.islice(footers, _OVERLAY_PAGES)):  # memory flat over pages
         out.stamps(_overlay_pdf(chunk, kit, invariant))
-    parts: dict[int, int] = {}  # piece index -> its structure element (output number)
-    for i, piece in enumerate(pieces):
-        if piece.kind == "sheet":
-            assert piece.source is not None
-            parts[i] = out.sheet(piece)
+    elements = array("Q", bytes(8 * len(counts)))  # sequence index -> its Part element
+    for i, s in enumerate(bundle.sequence):
+        elements[i] = out.sheet(sheet_pdfs[(s.slug, s.lang)], plan.starts[i], s.locale_id)
     stamp = None
-    for i, piece in enumerate(pieces):
-        if piece.kind in ("cover", "closing"):
-            drawn = (_cover_pdf if piece.kind == "cover" else _closing_pdf)(bundle, kit,
-                                                                             invariant)
-            if piece.kind == "cover":
-                with Pdf.open(io.BytesIO(drawn.data)) as first:
+    drawn: dict[tuple[str, int], int] = {}  # (kind, part index) -> its structure element
+    for seg in plan.segments:  # the pages drawn here, in page order
+        if seg[0] in ("cover", "closing"):
+            piece = (_cover_pdf if seg[0] == "cover" else _closing_pdf)(bundle, kit, invariant)
+            if seg[0] == "cover":
+                with Pdf.open(io.BytesIO(piece.data)) as first:
                     # dated as ReportLab dated the pages drawn here (SOURCE_DATE_EPOCH when
                     # invariant)
                     stamp = creation_stamp(first)
-            root = drawn.tree.finished()
+            root = piece.tree.finished()
             num = out.w.reserve()
-            out.part(num, root, out.drawn(drawn.data, root, piece.start, num))
-            parts[i] = num
-        elif piece.kind == "front":
-            parts[i] = _write_front(out, bundle, piece, pieces, sheets, kit, invariant)
-    out.finish([parts[i] for i in sorted(parts)], _outline(out, bundle, pieces, sheets),
-               metadata(bundle.info, stamp), icc_profile(theme))
+            page = 0 if seg[0] == "cover" else plan.closing
+            out.part(num, root, out.drawn(piece.data, root, page, num))
+            drawn[(seg[0], 0)] = num
+        elif seg[0] == "front":
+            drawn[("front", seg[1])] = _write_front(out, bundle, plan.fronts[seg[1]],
+                                                    plan.targets(seg[1]), kit, invariant)
+
+    def parts() -> Iterator[int]:  # the structure elements in page order
+        for seg in plan.segments:
+            if seg[0] == "sheets":
+                yield from elements[seg[1]:seg[2]]
+            else:
+                yield drawn[(seg[0], seg[1] if seg[0] == "front" else 0)]
+
+    out.finish(parts(), _outline(out, bundle, plan), metadata(bundle.info, stamp),
+               icc_profile(theme))
     return total
 
 
-def _write_front(out: _Out, bundle: BundleView, piece: _Piece, pieces: list[_Piece],
-                 sheets: Mapping[tuple[str, str], _Piece], kit: _Kit, invariant: bool) -> int:
+def _write_front(out: _Out, bundle: BundleView, front: _Front, targets: array, kit: _Kit,
+                 invariant: bool) -> int:
     """Draw and write a language's contents and summary, chunk by chunk, the contents' links
     pointing at the pages they name; return its ``Part`` element's number."""
-    front = piece.front
-    assert front is not None
-    _, targets = _targets(front.part, pieces, sheets)
     num = out.w.reserve()
     kids: list[int] = []
-    root = None
+    step = None  # the Part's (not a chunk's whole tree: it is written already)
     for at, data, tree, record in _contents_chunks(bundle, front, kit, invariant):
         links = [(page, rect, targets[key], text) for page, rect, key, text in record.links]
-        kids += out.drawn(data, tree, piece.start + at, num, links)
-        root = root or tree
+        kids += out.drawn(data, tree, front.start + at, num, links)
+        step = step or tree.step
     for at, data, tree in _summary_chunks(bundle, front, kit, invariant):
-        kids += out.drawn(data, tree, piece.start + at, num)
-        root = root or tree
-    assert root is not None
-    out.part(num, root, kids)
+        kids += out.drawn(data, tree, front.start + at, num)
+        step = step or tree.step
+    assert step is not None
+    out.part(num, Element(step), kids)
     return num
 
 
@@ -709,6 +761,13 @@ class _Out:
         self.catalog, self.page_tree, self.tree_root, self.document = (
             writer.reserve() for _ in range(4))
         self.page_nums = array("Q", bytes(8 * pages))  # page index -> its page object
+        # the page tree, balanced: levels of nodes of at most _PAGE_FAN kids, numbered now
+        # (a page names its node as it is written), the top one the root
+        self.levels: list[array] = []
+        count = pages
+        while count > _PAGE_FAN:
+            count = -(-count // _PAGE_FAN)
+            self.levels.append(array("Q", (writer.reserve() for _ in range(count))))
         self.forms = array("Q")  # page index - 1 -> the form drawing its page number
         # ParentTree entries (key, value as text) not written yet, in key order, and the
         # leaves written (first key, last key, number): at most 256 entries are held
@@ -752,12 +811,11 @@ class _Out:
         old = list(contents) if isinstance(contents, Array) else [contents]
         page.Contents = Array([ref(self.begin), *old, ref(self.end)])
 
-    def sheet(self, piece: _Piece) -> int:
+    def sheet(self, source: Path | bytes, start: int, locale_id: str) -> int:
         """Copy a sheet: its pages (stamped, ``/StructParents`` and annotations'
         ``/StructParent`` moved past the keys used so far) and its structure tree (its top
         element as a ``Part`` in the sheet's language); return that element's number."""
-        assert piece.source is not None
-        with _open(piece.source) as pdf:
+        with _open(source) as pdf:
             tree = pdf.Root.StructTreeRoot
             copy = Copy(self.w, pdf, {pdf.Root.Pages.objgen: self.page_tree,
                                       tree.objgen: self.document})
@@ -774,12 +832,13 @@ class _Out:
                 for annot in obj.get("/Annots", ()):
                     if "/StructParent" in annot:
                         annot.StructParent = offset + int(annot.StructParent)
-                self._stamp(obj, piece.start + i)
-                self.page_nums[piece.start + i] = copy.number(obj)
+                self._stamp(obj, start + i)
+                obj.Parent = ref(self._node(start + i))
+                self.page_nums[start + i] = copy.number(obj)
             kids = tree.K
             part = kids[0] if isinstance(kids, Array) else kids
             part.S = Name.Part
-            part.Lang = String(piece.locale_id or "")
+            part.Lang = String(locale_id or "")
             number = copy.number(part)
             copy.drain()
         return number
@@ -823,6 +882,7 @@ class _Out:
             self._parent_tree(pdf, copy, text)
             for j, page in enumerate(pdf.pages):
                 self._stamp(page.obj, start + j)
+                page.obj.Parent = ref(self._node(start + j))
             copy.drain()
         return kids
 
@@ -859,9 +919,7 @@ class _Out:
     def finish(self, parts: list[int], outline: int, meta: Metadata, icc: bytes) -> None:
         """Page tree, structure tree, document level, cross-reference table."""
         w = self.w
-        refs = b" ".join(b"%d 0 R" % n for n in self.page_nums)
-        w.object(self.page_tree, b"<< /Count %d /Kids [ %s ] /Type /Pages >>"
-                 % (len(self.page_nums), refs))
+        self._page_tree()
         w.object(self.document, b"<< /K [ %s ] /P %d 0 R /S /Document /Type /StructElem >>"
                  % (b" ".join(b"%d 0 R" % n for n in parts), self.tree_root))
         w.object(self.tree_root, b"<< /K [ %d 0 R ] /ParentTree %d 0 R /ParentTreeNextKey %d "
@@ -884,6 +942,27 @@ class _Out:
                      s(meta.language), xml, outline, profile, s("sRGB IEC61966-2.1"),
                      s("sRGB IEC61966-2.1"), self.page_tree, self.tree_root))
         w.finish(self.catalog, info)
+
+    def _node(self, page: int) -> int:
+        """The page tree node holding page ``page``."""
+        return self.levels[0][page // _PAGE_FAN] if self.levels else self.page_tree
+
+    def _page_tree(self) -> None:
+        """The page tree: each level's nodes over the one below (the pages first), the root
+        over the top level."""
+        below, size = self.page_nums, 1  # the nodes of the level below, pages under each
+        pages = len(self.page_nums)
+        for level, nodes in enumerate([*self.levels, array("Q", [self.page_tree])]):
+            up = self.levels[level + 1] if level + 1 < len(self.levels) else None
+            for n, num in enumerate(nodes):
+                kids = below[n * _PAGE_FAN:(n + 1) * _PAGE_FAN]
+                first = n * _PAGE_FAN * size
+                count = min(pages, first + _PAGE_FAN * size) - first
+                parent = b"" if num == self.page_tree else b" /Parent %d 0 R" % (
+                    up[n // _PAGE_FAN] if up is not None else self.page_tree)
+                self.w.object(num, b"<< /Count %d /Kids [ %s ]%s /Type /Pages >>" % (
+                    count, b" ".join(b"%d 0 R" % k for k in kids), parent))
+            below, size = nodes, size * _PAGE_FAN
 
     def _num(self, key: int, value: bytes) -> None:
         """A ParentTree entry (keys come in increasing order): written out in leaves of
@@ -910,6 +989,9 @@ class _Out:
 
 
 _LEAF = 256
+
+_PAGE_FAN = 64
+"""Most kids of a page tree node: the page tree is balanced, not one array of every page."""
 
 
 def _entries(leaf: list[tuple[int, bytes]]) -> bytes:
@@ -1000,48 +1082,76 @@ def _number_tree(node: pikepdf.Object | None) -> list[tuple[int, pikepdf.Object]
     return out
 
 
-def _targets(part: BundlePart, pieces: list[_Piece], sheets: Mapping[tuple[str, str], _Piece]
-             ) -> tuple[_Piece, array]:
-    """The front piece of ``part`` and the page each of its contents entries points at."""
-    front = next(p for p in pieces if p.kind == "front" and p.lang == part.lang)
-    assert front.front is not None
-    targets = array("Q", [front.start + len(front.front.contents)])
-    targets.extend(sheets[(s.slug, s.lang)].start for s in part.sheets)
-    return front, targets
+_OUTLINE_FAN = 50
+"""Most outline items under one item.  Readers walk an outline's ``/Next`` chains as
+nested references (page-validation stops at 256 deep): a language's projects beyond this
+many are grouped (closed items spanning first to last, nested as deep as needed, each
+holding at most this many), so no chain is longer and the outline opens on a short list."""
 
 
-def _outline(out: _Out, bundle: BundleView, pieces: list[_Piece],
-             sheets: Mapping[tuple[str, str], _Piece]) -> int:
-    """Language > Contents, Summary, projects (every item open, as pikepdf writes them);
-    returns the outline dictionary's number."""
+def _outline(out: _Out, bundle: BundleView, plan: _Plan) -> int:
+    """Language > Contents, Summary, projects (every item open, as pikepdf writes them;
+    the projects grouped when there are more than :data:`_OUTLINE_FAN`); returns the
+    outline dictionary's number."""
     w = out.w
     root = w.reserve()
-    tops = []
-    for part in bundle.parts:
-        front, targets = _targets(part, pieces, sheets)
-        tops.append((part, front.start, targets))
+    tops = [(part, plan.fronts[p].start, plan.targets(p)) for p, part in enumerate(bundle.parts)]
     top_nums = [w.reserve() for _ in tops]
     visible = len(tops)
+
+    def items(num: int, part: BundlePart, targets: array, children: list[tuple]) -> tuple:
+        """Write ``children`` under item ``num``: (text, target) items, or (lo, hi) groups
+        of the sheets' entries lo...hi-1; return the first and last kid's numbers."""
+        kids = array("Q", (w.reserve() for _ in children))
+        for c, (child, kid) in enumerate(zip(children, kids)):
+            links = b"".join([b" /Next %d 0 R" % kids[c + 1] if c + 1 < len(kids) else b"",
+                              b" /Prev %d 0 R" % kids[c - 1] if c else b""])
+            if isinstance(child[0], str):
+                text, target = child
+                w.object(kid, b"<< /Count 0 /Dest [ %d 0 R /Fit ]%s /Parent %d 0 R /Title %s >>"
+                         % (out.page_nums[target], links, num, _string(text)))
+                continue
+            lo, hi = child
+            inner = _groups(part, targets, lo, hi)
+            first, last = items(kid, part, targets, inner)
+            text = part.range_word.format(low=_entry(part, lo), high=_entry(part, hi - 1))
+            w.object(kid, b"<< /Count -%d /Dest [ %d 0 R /Fit ] /First %d 0 R /Last %d 0 R%s "
+                     b"/Parent %d 0 R /Title %s >>" % (len(inner), out.page_nums[targets[lo]],
+                                                      first, last, links, num, _string(text)))
+        return kids[0], kids[-1]
+
     for t, ((part, page, targets), num) in enumerate(zip(tops, top_nums)):
         title = part.language
         # Contents, then every entry of the contents (the summary, the sheets)
-        children = itertools.chain([(part.contents, page)], (
-            (_entry(part, i), targets[i]) for i in range(len(targets))))
-        kids = array("Q", (w.reserve() for _ in range(len(targets) + 1)))
-        for c, ((text, target), kid) in enumerate(zip(children, kids)):
-            links = b"".join([b" /Next %d 0 R" % kids[c + 1] if c + 1 < len(kids) else b"",
-                              b" /Prev %d 0 R" % kids[c - 1] if c else b""])
-            w.object(kid, b"<< /Count 0 /Dest [ %d 0 R /Fit ]%s /Parent %d 0 R /Title %s >>"
-                     % (out.page_nums[target], links, num, _string(text)))
-        visible += len(kids)
+        children = [(part.contents, page), (part.summary, targets[0]),
+                    *_groups(part, targets, 1, len(targets))]
+        first, last = items(num, part, targets, children)
+        visible += len(children)
         links = b"".join([b" /Next %d 0 R" % top_nums[t + 1] if t + 1 < len(tops) else b"",
                           b" /Prev %d 0 R" % top_nums[t - 1] if t else b""])
-        first = b" /First %d 0 R /Last %d 0 R" % (kids[0], kids[-1]) if kids else b""
-        w.object(num, b"<< /Count %d /Dest [ %d 0 R /Fit ]%s%s /Parent %d 0 R /Title %s >>"
-                 % (len(kids), out.page_nums[page], first, links, root, _string(title)))
+        w.object(num, b"<< /Count %d /Dest [ %d 0 R /Fit ] /First %d 0 R /Last %d 0 R%s "
+                 b"/Parent %d 0 R /Title %s >>" % (len(children), out.page_nums[page], first,
+                                                   last, links, root, _string(title)))
     first = b" /First %d 0 R /Last %d 0 R" % (top_nums[0], top_nums[-1]) if tops else b""
     w.object(root, b"<< /Count %d%s /Type /Outlines >>" % (visible, first))
     return root
+
+
+def _groups(part: BundlePart, targets: array, lo: int, hi: int) -> list[tuple]:
+    """The outline items for the sheets' contents entries ``lo...hi-1``: each entry, or
+    when there are more than :data:`_OUTLINE_FAN` at most that many groups (lo, hi) of
+    equal size, each a power of the same fan-out (a balanced tree)."""
+    n = hi - lo
+    if n <= _OUTLINE_FAN:
+        return [(_entry(part, i), targets[i]) for i in range(lo, hi)]
+    levels = 1
+    while _OUTLINE_FAN ** levels < n:
+        levels += 1
+    fan = 2
+    while fan ** levels < n:
+        fan += 1
+    step = fan ** (levels - 1)
+    return [(a, min(a + step, hi)) for a in range(lo, hi, step)]
 
 
 def page_count(pdf: bytes) -> int:
