@@ -507,8 +507,12 @@ def _bundle_outputs(projects: m.ProjectSet, theme: Theme, options: BuildOptions,
                                                           invariant=invariant),
                 format="pdf", lang=langs)
 
-        out.append(derived_output(options, files.PDF_NAME, pdf_inputs, make_pdf, previous))
+        pdf = derived_output(options, files.PDF_NAME, pdf_inputs, make_pdf, previous)
         del pdf_inputs
+        # its inputs (every sheet and data file) wait in a file while the Word bundle is made
+        held_inputs = Spill([pdf.inputs])
+        out.append(replace(pdf, inputs={}))
+        del pdf
     else:
         log.info("%s not made: it is made of the PDF sheets; add pdf to --format", files.PDF_NAME)
     if "docx" not in options.formats:  # like the PDF bundle: only with its own format
@@ -529,8 +533,10 @@ def _bundle_outputs(projects: m.ProjectSet, theme: Theme, options: BuildOptions,
     if pending:
         made = staging.stage_written(files.PDF_NAME, lambda: renderer.result(pending[0]),
                                      format="pdf", lang=langs)
-        out[0] = replace(made, inputs=out[0].inputs, key=out[0].key,
-                         source_date_epoch=out[0].source_date_epoch)
+        out[0] = replace(made, key=out[0].key, source_date_epoch=out[0].source_date_epoch)
+    if "pdf" in formats:
+        out[0] = replace(out[0], inputs=held_inputs[0])
+        held_inputs.close()
     for spill in sheet_files.values():
         spill.close()
     return out
@@ -582,16 +588,20 @@ def plan(projects: m.ProjectSet, theme: Theme, options: BuildOptions,
 class _Digests:
     """The recorded name (see :func:`_rel`) and sha256 of each input file, each file read
     once per build (the theme, fonts, catalogs and template are inputs of every sheet),
-    and the same ``str`` objects shared by every sheet's inputs."""
+    and the same ``str`` objects shared by every sheet's inputs.  A data file asked for
+    with ``keep=False`` (a project's own file, but a programme's with flagships: they read
+    it too) is not kept: the memory of a build does not grow per project."""
 
     def __init__(self, options: BuildOptions):
         self.options = options
         self._known: dict[Path, tuple[str, str]] = {}
 
-    def __call__(self, path: Path | str) -> tuple[str, str]:
+    def __call__(self, path: Path | str, keep: bool = True) -> tuple[str, str]:
         key = Path(path)
         found = self._known.get(key)
         if found is None:
+            if not keep:
+                return _rel(key, self.options), sha256_file(key)
             found = self._known[key] = (sys.intern(_rel(key, self.options)),
                                         sys.intern(sha256_file(key)))
         return found
@@ -613,7 +623,9 @@ def _plan_jobs(projects: m.ProjectSet, theme: Theme, options: BuildOptions,
         data_files = [source]
         if project.kind == m.Kind.flagship and project.parent:
             data_files.append(source_path(options.data_dir, project.parent))
-        data = dict(digests(f) for f in data_files if f.is_file())
+        # (a programme's file is kept for its flagships' sheets; no other data file)
+        keep = [bool(projects.flagships_of_count(slug)), True]
+        data = dict(digests(f, keep=k) for f, k in zip(data_files, keep) if f.is_file())
         for lang in options.langs:
             view = build_view(project, projects, lang, options.data_dir, str(source))
             assets = dict(theme_inputs)
