@@ -515,11 +515,7 @@ def _stream_manifest(fh) -> tuple[dict, int, Iterator[dict]]:
     def entries() -> Iterator[dict]:
         last = None
         for line in fh:
-            if last is not None:
-                if not last.endswith(b",\n"):
-                    raise _Layout("entry")
-                yield json.loads(last[:-2])
-            if line == _END_LINE:
+            if line == _END_LINE:  # the last entry has no comma
                 if last is not None:
                     if not last.endswith(b"\n") or last.endswith(b",\n"):
                         raise _Layout("entry")
@@ -527,6 +523,10 @@ def _stream_manifest(fh) -> tuple[dict, int, Iterator[dict]]:
                 if fh.read(1):
                     raise _Layout("after the end")
                 return
+            if last is not None:
+                if not last.endswith(b",\n"):
+                    raise _Layout("entry")
+                yield json.loads(last[:-2])
             last = line
         raise _Layout("no end")
 
