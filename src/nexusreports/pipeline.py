@@ -19,12 +19,13 @@ recorded as an input but only its effect on the view counts for the key, so a co
 edit refreshes the manifest without re-rendering.  Rendering runs in a process pool when
 ``jobs`` > 1 (or is 0 and there are enough sheets); the bytes do not depend on it.
 
-Memory grows with the number of projects only by each validated project kept compressed
-(about 2 KB, see :class:`~nexusreports.model.ProjectSet`) and one small record per output
-(its inputs a mapping shared with the other sheets but for its data files, see
-:class:`~nexusreports.write.Inputs`): each sheet is planned, rendered and staged (written
-to the staging area) in turn, with a bounded number in flight, the bundles are streamed
-from the sheets' files and the manifest is written entry by entry.
+Memory does not grow with the number of projects: what the build keeps per project (the
+validated projects, compressed, see :class:`~nexusreports.model.ProjectSet`) and per output
+(its :class:`~nexusreports.write.Output` record, the bundle's reference to its view) lives
+in a file (:class:`~nexusreports.spill.Spill`), a few bytes each in memory.  Each sheet is
+planned, rendered and staged (written to the staging area) in turn, with a bounded number
+in flight; the bundles are streamed from the sheets' files; the rendering processes end
+before the commit, which writes the manifest entry by entry.
 """
 
 from __future__ import annotations
