@@ -73,3 +73,20 @@ def test_a_forked_copy_does_not_remove_the_file(tmp_path: Path):
         os._exit(0)
     os.waitpid(pid, 0)
     assert len(list(tmp_path.iterdir())) == 1 and list(spill) == [1]
+
+
+def test_output_records_kept_in_a_file_read_back_equal_their_shared_inputs_kept_once():
+    from nexusreports.write import Inputs, Output, Outputs
+
+    theme = {"templates/theme.yaml": "a" * 64}
+    records = [Output(path=f"nl/p{i}.pdf", format="pdf", lang="nl-NL", pages=1,
+                      inputs=Inputs({f"data/projects/p{i}.yaml": "b" * 64}, theme),
+                      slug=f"p{i}", key="k", sha256="c" * 64, size=10 + i,
+                      file=Path(f"/x/nl/p{i}.pdf")) for i in range(300)]
+    kept = Outputs(records)
+    assert len(kept) == 300 and kept[7] == records[7] and kept[-1] == records[-1]
+    assert list(kept) == records
+    assert dict(kept[5].inputs) == {"data/projects/p5.yaml": "b" * 64, **theme}
+    assert len(kept._shared) == 1  # the theme's mapping once, not per output
+    with pytest.raises(ValueError):
+        kept.append(Output(path="nl/x.pdf", format="pdf", lang="nl-NL", data=b"%PDF"))

@@ -351,3 +351,41 @@ def test_completing_a_slug_loads_no_heavy_library():
     assert done.returncode == 0, done.stderr
     assert "plain,atmp" in done.stdout
     assert heavy(done) == set()
+
+
+def test_the_record_reads_the_manifest_a_line_at_a_time_and_keeps_its_lines_byte_for_byte(
+        work, monkeypatch):
+    """``record`` never parses the whole manifest (tens of MB at 10,000 projects): it reads
+    the header and one output line at a time, its digest the one the decision computes from
+    the whole file, and the new manifest is the old one's lines behind a new header."""
+    assert nexus(work, "build").returncode == 0
+    manifest = work / "out" / "manifest.json"
+    text = manifest.read_bytes()
+    with open(manifest, "rb") as fh:
+        head, offset, entries = uptodate._stream_manifest(fh)
+        digest = uptodate._Digest(head)
+        paths = []
+        for entry in entries:
+            digest.entry(entry)
+            paths.append(entry["path"])
+    raw = json.loads(text)
+    assert paths == [e["path"] for e in raw["outputs"]] and len(paths) > 10
+    assert digest.hexdigest() == uptodate._manifest_digest(raw)
+    assert text[offset:].startswith(b' "outputs": [\n')
+
+    def whole(*args, **kwargs):
+        raise AssertionError("the manifest was read whole")
+
+    monkeypatch.setattr(uptodate, "_record_whole", whole)
+
+    class Out:
+        def __init__(self, path: str, sha256: str):
+            self.path, self.sha256 = path, sha256
+
+    outputs = [Out(e["path"], e["sha256"]) for e in raw["outputs"]]
+    snapshot = uptodate.Snapshot(work / "data", work / "templates")
+    assert uptodate.record(snapshot, work / "out", langs=("nl",), only=(), formats=("pdf",),
+                           bundle=False, outputs=outputs, warnings=[])
+    new = manifest.read_bytes()
+    assert new != text and new.endswith(text[offset:])  # the lines as they were
+    assert json.loads(new)["build"][0]["options"]["langs"] == ["nl"]

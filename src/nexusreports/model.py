@@ -21,7 +21,8 @@ allowed values: ``nexusreports schema`` puts it in the JSON Schema (an editor sh
 ``nexusreports new`` writes it as the field's comment and docs/data-format.md's field table
 is generated from it (a test holds the document to it), so the three cannot drift.
 
-This module imports nothing of ours; the validate stage turns pydantic's errors into
+This module imports nothing of ours (but :mod:`nexusreports.spill`, where a
+:class:`ProjectSet` keeps its projects); the validate stage turns pydantic's errors into
 messages with file and line.
 """
 
@@ -32,6 +33,8 @@ import pickle
 import re
 import unicodedata
 import zlib
+from array import array
+from bisect import bisect_left, bisect_right
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
@@ -508,7 +511,7 @@ class _Packed(Sequence):
         self._owner = owner
 
     def __len__(self) -> int:
-        return len(self._owner._blobs)
+        return len(self._owner)
 
     def __getitem__(self, index):  # type: ignore[override]
         if isinstance(index, slice):
@@ -519,36 +522,75 @@ class _Packed(Sequence):
         return (self._owner._get(i) for i in range(len(self)))
 
 
+_KINDS: tuple[Kind, ...] = tuple(Kind)
+
+
 class ProjectSet:
     """Every project of one data folder, programmes first, then flagships, each by slug.
 
-    The projects are kept compressed (see :func:`pack_project`) and expanded when they are
-    read (a few recently read ones are kept expanded), so the memory of a build does not
-    grow by a model per project; :attr:`slugs`, :attr:`kinds` and :attr:`parents` need no
-    expanding.  ``projects`` are given as models, or ``packed`` as (slug, kind, parent,
-    :func:`pack_project` bytes)."""
+    The projects are kept compressed (see :func:`pack_project`) in a file (a
+    :class:`~nexusreports.spill.Spill`) and expanded when they are read (a few recently
+    read ones are kept expanded), so the memory of a build does not grow by a model per
+    project: what stays in memory per project is its slug, its kind (a byte) and its
+    parent (an index, 8 bytes), and the spill's offset (8 bytes).  :attr:`slugs`,
+    :attr:`kinds` and :attr:`parents` need no expanding.  ``projects`` are given as
+    models, or ``packed`` as (slug, kind, parent, :func:`pack_project` bytes)."""
 
-    _CACHE = 64
+    _CACHE = 8
+    """Expanded projects kept (a flagship's sheet reads its programme, a programme's its
+    flagships' count): a few models, whatever the number of projects."""
 
     def __init__(self, projects: Iterable[Project] = (), *,
                  packed: Iterable[tuple[str, Kind, str | None, bytes]] = ()):
-        items = [*((p.slug, p.kind, p.parent, pack_project(p)) for p in projects), *packed]
-        slugs = [slug for slug, _, _, _ in items]
-        kinds = [kind for _, kind, _, _ in items]
-        parents = [parent for _, _, parent, _ in items]
-        self._blobs: list[bytes] = [blob for _, _, _, blob in items]
-        del items
+        from .spill import Spill  # a storage helper: no I/O of data, nothing of the model
+
+        self._blobs: Spill[bytes] = Spill()
+        slugs: list[str] = []
+        kinds = bytearray()
+        parent_slugs: list[str | None] = []  # until every slug is known
+        for slug, kind, parent, blob in (
+                *((p.slug, p.kind, p.parent, pack_project(p)) for p in projects), *packed):
+            slugs.append(slug)
+            kinds.append(_KINDS.index(kind))
+            parent_slugs.append(parent)
+            self._blobs.append(blob)
         self.slugs: tuple[str, ...] = tuple(slugs)
-        self.kinds: tuple[Kind, ...] = tuple(kinds)
-        self.parents: tuple[str | None, ...] = tuple(parents)
+        self._kinds = bytes(kinds)
         # indexes built once (a lookup per sheet must not scan every project: 10,000 projects)
         self._by_slug: dict[str, int] = {}
-        self._flagships: dict[str, list[int]] = {}
-        for i, (slug, parent) in enumerate(zip(slugs, parents)):
+        for i, slug in enumerate(self.slugs):
             self._by_slug.setdefault(slug, i)
-            if parent is not None:
-                self._flagships.setdefault(parent, []).append(i)
+        # each project's parent as the index of its slug (-1: none); a parent that is not
+        # a project of the set (only a set made without validation has one) by name
+        self._parent = array("q")
+        self._unknown_parents: dict[int, str] = {}
+        for i, parent in enumerate(parent_slugs):
+            found = -1 if parent is None else self._by_slug.get(parent, -2)
+            if found == -2:
+                self._unknown_parents[i] = parent  # type: ignore[assignment]
+            self._parent.append(found)
+        del parent_slugs
+        # the flagships of each programme in order: (parent, index) pairs, sorted
+        pairs = sorted((p, i) for i, p in enumerate(self._parent) if p >= 0)
+        self._flagship_parent = array("q", (p for p, _ in pairs))
+        self._flagship_index = array("q", (i for _, i in pairs))
         self._recent: OrderedDict[int, Project] = OrderedDict()
+
+    @property
+    def kinds(self) -> tuple[Kind, ...]:
+        """Each project's kind, in order."""
+        return tuple(_KINDS[k] for k in self._kinds)
+
+    @property
+    def parents(self) -> tuple[str | None, ...]:
+        """Each project's parent slug (None for a programme), in order."""
+        return tuple(self._parent_of(i) for i in range(len(self)))
+
+    def _parent_of(self, index: int) -> str | None:
+        p = self._parent[index]
+        if p >= 0:
+            return self.slugs[p]
+        return self._unknown_parents.get(index)
 
     @property
     def projects(self) -> Sequence[Project]:
@@ -569,16 +611,28 @@ class ProjectSet:
         """The project with ``slug``; raises ``KeyError`` when there is none."""
         return self._get(self._by_slug[slug])
 
+    def index(self, slug: str) -> int:
+        """Where the project with ``slug`` is in :attr:`slugs`; raises ``KeyError``."""
+        return self._by_slug[slug]
+
+    def _flagship_indexes(self, slug: str) -> range:
+        """Where the flagships of ``slug`` are in :attr:`_flagship_index`."""
+        index = self._by_slug.get(slug)
+        if index is None:
+            return range(0)
+        return range(bisect_left(self._flagship_parent, index),
+                     bisect_right(self._flagship_parent, index))
+
     def flagships_of(self, slug: str) -> list[Project]:
         """The flagships whose parent is ``slug``, in slug order."""
-        return [self._get(i) for i in self._flagships.get(slug, ())]
+        return [self._get(self._flagship_index[k]) for k in self._flagship_indexes(slug)]
 
     def flagships_of_count(self, slug: str) -> int:
         """How many flagships ``slug`` has (none expanded)."""
-        return len(self._flagships.get(slug, ()))
+        return len(self._flagship_indexes(slug))
 
     def __len__(self) -> int:
-        return len(self._blobs)
+        return len(self.slugs)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, ProjectSet) and self._blobs == other._blobs

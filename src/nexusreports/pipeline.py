@@ -19,12 +19,13 @@ recorded as an input but only its effect on the view counts for the key, so a co
 edit refreshes the manifest without re-rendering.  Rendering runs in a process pool when
 ``jobs`` > 1 (or is 0 and there are enough sheets); the bytes do not depend on it.
 
-Memory grows with the number of projects only by each validated project kept compressed
-(about 2 KB, see :class:`~nexusreports.model.ProjectSet`) and one small record per output
-(its inputs a mapping shared with the other sheets but for its data files, see
-:class:`~nexusreports.write.Inputs`): each sheet is planned, rendered and staged (written
-to the staging area) in turn, with a bounded number in flight, the bundles are streamed
-from the sheets' files and the manifest is written entry by entry.
+Memory does not grow with the number of projects: what the build keeps per project (the
+validated projects, compressed, see :class:`~nexusreports.model.ProjectSet`) and per output
+(its :class:`~nexusreports.write.Output` record, the bundle's reference to its view) lives
+in a file (:class:`~nexusreports.spill.Spill`), a few bytes each in memory.  Each sheet is
+planned, rendered and staged (written to the staging area) in turn, with a bounded number
+in flight; the bundles are streamed from the sheets' files; the rendering processes end
+before the commit, which writes the manifest entry by entry.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ import os
 import platform
 import sys
 import zlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, is_dataclass, replace
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
@@ -49,8 +50,9 @@ from .load import load_yaml
 from .theme import Theme, load_theme
 from .validate import PROJECTS_DIR, bundle_path, load_bundle, load_projects, project_files
 from .view import SheetView, build_bundle_view, build_view
-from .write import (Inputs, Output, OutputLock, Staging, pending_commits, read_manifest,
-                    read_manifest_index, read_manifest_tool, sha256_file)
+from .spill import Spill
+from .write import (Inputs, Output, OutputLock, Outputs, Staging, pending_commits,
+                    read_manifest, read_manifest_index, read_manifest_tool, sha256_file)
 
 log = logging.getLogger("nexusreports")
 
@@ -81,11 +83,12 @@ class BuildOptions:
 
 @dataclass
 class BuildResult:
-    """What a build did: the outputs (in build order), per output whether its file was
+    """What a build did: the outputs (in build order; a read-only sequence kept in a file,
+    see :class:`~nexusreports.write.Outputs`), per output whether its file was
     written (``changed``) and whether it was rendered this run (``rendered``; False: reused
     from ``out/``), and the warnings."""
 
-    outputs: list[Output] = field(default_factory=list)
+    outputs: Sequence[Output] = field(default_factory=list)
     changed: list[bool] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
     rendered: list[bool] = field(default_factory=list)
@@ -234,48 +237,66 @@ def _build_locked(projects: m.ProjectSet, theme: Theme, warnings: list[Problem],
     # 1. plan each sheet (its view, inputs and build key) and reuse what is up to date;
     # 2. render the others as they are planned (in a process pool when it pays, see
     # _Renderer), each staged (written to the staging area, see write.py) as soon as it is
-    # rendered.  Only what later stages need is kept per sheet: its Output (no bytes) and,
-    # for the bundle, a small reference to its view (_SheetRef).
-    outputs: list[Output | None] = []
-    refs: dict[tuple[str, str], _SheetRef] = {}
-    all_inputs: dict[str, str] = {}  # every sheet's inputs (the Word bundle's)
+    # rendered.  What later stages need of each sheet -- its Output (no bytes) and, for the
+    # bundle, a small reference to its view (_SheetRef) -- is kept in a file (a Spill), in
+    # build order: an output that comes back before those planned earlier waits in
+    # ``ahead`` (a few: the sheets in flight bound it).
+    outputs = Outputs()
+    refs = _SheetRefs(projects, options) if bundle_wanted else None
+    ahead: dict[int, Output] = {}
+    planned = kept = 0  # sheets planned; of those, kept in ``outputs`` or failed
+
+    def settle(ready: list[tuple[int, Output]]) -> None:
+        nonlocal kept
+        for i, out in ready:
+            ahead[i] = replace(out, source_date_epoch=sde) if not out.reused else out
+        while kept < planned:
+            out = ahead.pop(kept, None)
+            if out is not None:
+                outputs.append(out)
+            elif not renderer.failed(kept):
+                break
+            kept += 1
+
     renderer.begin(_requested(projects, options))
     for job in _plan_jobs(projects, theme, options, tool, _Digests(options)):
-        if bundle_wanted:
-            refs.setdefault((job.view.slug, job.view.lang), _SheetRef.of(
-                job.view, projects, options))
-            all_inputs.update(job.inputs)
-        index = len(outputs)
-        outputs.append(None)
+        if refs is not None:
+            refs.add(job.view)
+        index = planned
+        planned += 1
         reason = _freshness(job.path, job.key, previous, options, sde)
         if reason is None:
-            outputs[index] = _reused(job.path, previous[job.path], options,
-                                     inputs=job.inputs, slug=job.view.slug, key=job.key)
             renderer.skip(job.path)
+            settle([(index, _reused(job.path, previous[job.path], options,
+                                    inputs=job.inputs, slug=job.view.slug, key=job.key))])
         else:
             log.debug("render %s: %s", job.path, reason)
             renderer.submit(index, job)
-        for i, out in renderer.done():
-            outputs[i] = replace(out, source_date_epoch=sde)
-    for i, out in renderer.finish():
-        outputs[i] = replace(out, source_date_epoch=sde)
+        settle(renderer.done())
+        while len(ahead) > _AHEAD and renderer.wait():  # reused sheets behind a slow one
+            settle(renderer.done())
+    settle(renderer.finish())
     if renderer.errors:
         raise ErrorGroup(renderer.errors)
-    sheets: list[Output] = [o for o in outputs if o is not None]
-    del outputs
+    assert kept == planned and not ahead  # every sheet kept, in order
 
     # 3. the bundle, streamed from the sheets' files (staged now or reused from out/);
     # derived_output keeps a no-change rebuild from rewriting it
-    bundles: list[Output] = []
-    if bundle_wanted:
-        bundles = _bundle_outputs(projects, theme, options, refs, all_inputs, sheets,
-                                  staging, renderer, previous)
+    if refs is not None:
+        for bundle in _bundle_outputs(projects, theme, options, refs, outputs, staging,
+                                      renderer, previous):
+            outputs.append(bundle)
+    # the rendering processes are done: their memory is given back before the commit
+    renderer.shutdown()
 
     # 4. commit: every output in place at once, the manifest last (see write.py)
-    final = [*sheets, *bundles]
-    changed = staging.commit(final, tool, remove=_unmakeable(previous, projects, options))
-    return BuildResult(outputs=final, changed=changed, warnings=warnings,
-                       rendered=[not o.reused for o in final])
+    changed = staging.commit(outputs, tool, remove=_unmakeable(previous, projects, options))
+    return BuildResult(outputs=outputs, changed=changed, warnings=warnings,
+                       rendered=[not o.reused for o in outputs])
+
+
+_AHEAD = 256
+"""Outputs kept in memory while they wait for one planned before them (see _build_locked)."""
 
 
 def _requested(projects: m.ProjectSet, options: BuildOptions) -> int:
@@ -323,6 +344,74 @@ class _SheetRef:
         return getattr(view, name)
 
 
+class _SheetRefs(Mapping):
+    """``(slug, lang)`` -> the :class:`_SheetRef` of every sheet of a full build (what the
+    bundle reads), kept in a file (a Spill) in build order: project (data order), then
+    language; a key's place is computed from its project's place and its language."""
+
+    def __init__(self, projects: m.ProjectSet, options: BuildOptions):
+        self._projects, self._data_dir = projects, options.data_dir
+        self.langs = tuple(options.langs)
+        self._items: Spill[tuple[str, str, str, str]] = Spill()
+
+    def add(self, view: SheetView) -> None:
+        """Keep the reference of ``view`` (each sheet's first format adds it)."""
+        place = self.place((view.slug, view.lang))
+        if place == len(self._items):
+            self._items.append((view.slug, view.lang, view.locale_id, view.project_name))
+        elif place > len(self._items):  # pragma: no cover - the plan's order
+            raise ValueError(f"{view.lang}/{view.slug}: planned out of order")
+
+    def place(self, key: tuple[str, str]) -> int:
+        slug, lang = key
+        return self._projects.index(slug) * len(self.langs) + self.langs.index(lang)
+
+    def __getitem__(self, key: tuple[str, str]) -> _SheetRef:
+        try:
+            place = self.place(key)
+        except ValueError:
+            raise KeyError(key) from None
+        if place >= len(self._items):
+            raise KeyError(key)
+        return _SheetRef(*self._items[place], self._projects, self._data_dir)
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return ((slug, lang) for slug, lang, _, _ in self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+class _SheetFiles(Mapping):
+    """``(slug, lang)`` -> the file of each sheet of one format (as :class:`_SheetRefs`
+    orders them), kept in a shared Spill, so that it can be sent to a rendering process
+    (pickled as the projects' slugs and the spill's path and offsets)."""
+
+    def __init__(self, slugs: tuple[str, ...], langs: tuple[str, ...], files: Spill[str]):
+        self._slugs, self._langs, self._files = slugs, langs, files
+        self._index: dict[str, int] | None = None
+
+    def __getitem__(self, key: tuple[str, str]) -> Path:
+        if self._index is None:
+            self._index = {slug: i for i, slug in enumerate(self._slugs)}
+        slug, lang = key
+        if slug not in self._index or lang not in self._langs:
+            raise KeyError(key)
+        return Path(self._files[self._index[slug] * len(self._langs) + self._langs.index(lang)])
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return ((slug, lang) for slug in self._slugs for lang in self._langs)
+
+    def __len__(self) -> int:
+        return len(self._files)
+
+    def values(self):  # type: ignore[override]  # in order, read a block at a time
+        return (Path(f) for f in self._files)
+
+    def __reduce__(self) -> tuple:
+        return (_SheetFiles, (self._slugs, self._langs, self._files))
+
+
 def _unmakeable(previous: dict[str, dict], projects: m.ProjectSet, options: BuildOptions
                 ) -> list[str]:
     """The outputs of earlier builds that no build of this data can make any more: the
@@ -358,14 +447,13 @@ def _bundle_wanted(options: BuildOptions) -> bool:
 
 
 def _bundle_outputs(projects: m.ProjectSet, theme: Theme, options: BuildOptions,
-                    refs: Mapping[tuple[str, str], _SheetRef], sheet_inputs: dict[str, str],
-                    sheets: list[Output], staging: Staging, renderer: _Renderer,
-                    previous: dict[str, dict]) -> list[Output]:
+                    refs: _SheetRefs, sheets: Sequence[Output], staging: Staging,
+                    renderer: _Renderer, previous: dict[str, dict]) -> list[Output]:
     """``briefing-nl-en.pdf`` (from the PDF sheets' files; only when ``pdf`` is among the
     formats) and ``briefing-nl-en.docx`` (from the Word sheets' files), each streamed into
     the staging area; with a process pool, the PDF in a rendering process while this one
-    makes the Word bundle.  ``sheet_inputs`` are the input files of every sheet.  Raises
-    :class:`DataErrors` for an invalid ``data/bundle.yaml``."""
+    makes the Word bundle.  ``sheets`` are every sheet's outputs, in build order (see
+    :class:`_SheetRefs`).  Raises :class:`DataErrors` for an invalid ``data/bundle.yaml``."""
     from . import bundle as files
 
     config = load_bundle(options.data_dir, projects)
@@ -383,17 +471,32 @@ def _bundle_outputs(projects: m.ProjectSet, theme: Theme, options: BuildOptions,
         po = Path(str(catalog_path(lang)))
         if po.is_file():
             inputs[_rel(po, options)] = sha256_file(po)
-    by_path = {o.path: o for o in sheets}
+    # one pass over the sheets (build order: project, language, format): each format's
+    # files (in the refs' order) and digests, and every sheet's inputs (the Word bundle's)
+    formats = tuple(options.formats)
+    # (a PDF bundle made in a rendering process reads its sheets' files there: shared)
+    sheet_files = {fmt: Spill(shared=renderer.pooled and fmt == "pdf") for fmt in formats}
+    pdf_digests: dict[str, str] = {}
+    sheet_inputs: dict[str, str] = {}
+    count = len(refs) * len(formats)
+    for k, (key, sheet) in enumerate(zip(((key, fmt) for key in refs for fmt in formats),
+                                         sheets)):
+        (slug, lang), fmt = key
+        if sheet.path != f"{lang}/{slug}.{fmt}":  # pragma: no cover - the plan's order
+            raise ValueError(f"{sheet.path}: not the sheet planned at {k}")
+        sheet_files[fmt].append(os.fspath(sheet.file) if sheet.file else "")
+        if fmt == "pdf":
+            pdf_digests[sheet.path] = sheet.sha256
+        sheet_inputs.update(sheet.inputs)
+    if len(sheets) < count:  # pragma: no cover - every sheet is kept
+        raise ValueError("sheets missing")
     out = []
     pending: list = []  # the PDF bundle being written in a rendering process
 
-    def sheet_outputs(fmt: str) -> dict[tuple[str, str], Output | None]:
-        return {key: by_path.get(output_path(ref, fmt)) for key, ref in refs.items()}
-
-    pdfs = sheet_outputs("pdf")
-    if all(pdfs.values()):
-        pdf_inputs = {**inputs, **dict(sheet_input(options, o) for o in pdfs.values() if o)}
-        pdf_files = {k: o.file for k, o in pdfs.items() if o and o.file}
+    if "pdf" in formats:
+        pdf_inputs = {**inputs, **pdf_digests}
+        del pdf_digests
+        pdf_files = _SheetFiles(projects.slugs, refs.langs, sheet_files["pdf"])
 
         def make_pdf() -> Output:
             if renderer.pooled:  # started now, staged once the Word bundle is made
@@ -405,27 +508,38 @@ def _bundle_outputs(projects: m.ProjectSet, theme: Theme, options: BuildOptions,
                                                           invariant=invariant),
                 format="pdf", lang=langs)
 
-        out.append(derived_output(options, files.PDF_NAME, pdf_inputs, make_pdf, previous))
+        pdf = derived_output(options, files.PDF_NAME, pdf_inputs, make_pdf, previous)
+        del pdf_inputs
+        # its inputs (every sheet and data file) wait in a file while the Word bundle is made
+        held_inputs = Spill([pdf.inputs])
+        out.append(replace(pdf, inputs={}))
+        del pdf
     else:
         log.info("%s not made: it is made of the PDF sheets; add pdf to --format", files.PDF_NAME)
     if "docx" not in options.formats:  # like the PDF bundle: only with its own format
         log.debug("%s not made: add docx to --format", files.DOCX_NAME)
     else:
         # the Word bundle is made of the filled sheet template: its inputs are the sheets'
-        docx_inputs = dict(inputs)
+        docx_inputs = inputs
         docx_inputs.update(sheet_inputs)
+        del sheet_inputs
         if theme.sheet_docx.is_file():
             docx_inputs[_rel(theme.sheet_docx, options)] = sha256_file(theme.sheet_docx)
-        docx_files = {k: o.file for k, o in sheet_outputs("docx").items() if o and o.file}
+        docx_files = _SheetFiles(projects.slugs, refs.langs, sheet_files["docx"])
         out.append(derived_output(options, files.DOCX_NAME, docx_inputs, lambda: (
             staging.stage_stream(files.DOCX_NAME, lambda f: files.write_docx(
                 bundle, docx_files, theme, f, invariant=invariant), format="docx",
                 lang=langs)), previous))
+        del docx_inputs
     if pending:
         made = staging.stage_written(files.PDF_NAME, lambda: renderer.result(pending[0]),
                                      format="pdf", lang=langs)
-        out[0] = replace(made, inputs=out[0].inputs, key=out[0].key,
-                         source_date_epoch=out[0].source_date_epoch)
+        out[0] = replace(made, key=out[0].key, source_date_epoch=out[0].source_date_epoch)
+    if "pdf" in formats:
+        out[0] = replace(out[0], inputs=held_inputs[0])
+        held_inputs.close()
+    for spill in sheet_files.values():
+        spill.close()
     return out
 
 
@@ -475,16 +589,20 @@ def plan(projects: m.ProjectSet, theme: Theme, options: BuildOptions,
 class _Digests:
     """The recorded name (see :func:`_rel`) and sha256 of each input file, each file read
     once per build (the theme, fonts, catalogs and template are inputs of every sheet),
-    and the same ``str`` objects shared by every sheet's inputs."""
+    and the same ``str`` objects shared by every sheet's inputs.  A data file asked for
+    with ``keep=False`` (a project's own file, but a programme's with flagships: they read
+    it too) is not kept: the memory of a build does not grow per project."""
 
     def __init__(self, options: BuildOptions):
         self.options = options
         self._known: dict[Path, tuple[str, str]] = {}
 
-    def __call__(self, path: Path | str) -> tuple[str, str]:
+    def __call__(self, path: Path | str, keep: bool = True) -> tuple[str, str]:
         key = Path(path)
         found = self._known.get(key)
         if found is None:
+            if not keep:
+                return _rel(key, self.options), sha256_file(key)
             found = self._known[key] = (sys.intern(_rel(key, self.options)),
                                         sys.intern(sha256_file(key)))
         return found
@@ -506,7 +624,9 @@ def _plan_jobs(projects: m.ProjectSet, theme: Theme, options: BuildOptions,
         data_files = [source]
         if project.kind == m.Kind.flagship and project.parent:
             data_files.append(source_path(options.data_dir, project.parent))
-        data = dict(digests(f) for f in data_files if f.is_file())
+        # (a programme's file is kept for its flagships' sheets; no other data file)
+        keep = [bool(projects.flagships_of_count(slug)), True]
+        data = dict(digests(f, keep=k) for f, k in zip(data_files, keep) if f.is_file())
         for lang in options.langs:
             view = build_view(project, projects, lang, options.data_dir, str(source))
             assets = dict(theme_inputs)
@@ -891,6 +1011,23 @@ class _Renderer:
                 self._tick(job.path)
             else:
                 self._finished(index, result, job)
+
+    def failed(self, index: int) -> bool:
+        """Whether the sheet submitted as ``index`` did not fit its page (see :attr:`errors`)."""
+        return index in self._failures
+
+    def wait(self) -> bool:
+        """Wait for a sheet in flight to be rendered (then see :meth:`done`); False when
+        none is in flight."""
+        from concurrent.futures.process import BrokenProcessPool
+
+        if not self._inflight:
+            return False
+        try:
+            self._collect()
+        except BrokenProcessPool:
+            raise self._broken() from None
+        return True
 
     def done(self) -> list[tuple[int, Output]]:
         """The outputs staged since the last call, with their indexes."""

@@ -32,6 +32,18 @@ _READ = 1 << 18
 """Bytes read at a time when a spill is read in order."""
 
 
+def _anonymous(folder: str) -> int:
+    """A file without a name in ``folder`` (Linux's ``O_TMPFILE``: it never has one, so
+    nothing is unlinked), or -1 where the system cannot make one."""
+    flag = getattr(os, "O_TMPFILE", 0)
+    if not flag:
+        return -1
+    try:
+        return os.open(folder, os.O_RDWR | flag | getattr(os, "O_CLOEXEC", 0), 0o600)
+    except OSError:
+        return -1
+
+
 def _remove(fd: int, path: str | None, pid: int) -> None:
     if os.getpid() != pid:  # a forked copy: the file is its parent's
         return
@@ -57,10 +69,13 @@ class Spill(Sequence[T], Generic[T]):
 
     def __init__(self, items: Iterable[T] = (), *, folder: Path | str | None = None,
                  shared: bool = False):
-        fd, path = tempfile.mkstemp(prefix="nexusreports-", suffix=".spill",
-                                    dir=None if folder is None else str(folder))
-        if not shared:
-            os.unlink(path)
+        where = tempfile.gettempdir() if folder is None else str(folder)
+        fd = _anonymous(where) if not shared else -1
+        path: str | None = None
+        if fd < 0:
+            fd, path = tempfile.mkstemp(prefix="nexusreports-", suffix=".spill", dir=where)
+            if not shared:
+                os.unlink(path)
         self._fd = fd
         self.path: str | None = path if shared else None
         self._offsets = array("Q", [0])

@@ -55,8 +55,9 @@ import json
 import logging
 import os
 import platform
+import shutil
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -481,8 +482,178 @@ def _data_name(data_dir: Path, path: object) -> str | None:
     return f"data/{rel.as_posix()}"
 
 
+_OUTPUTS_LINE = b' "outputs": [\n'
+_END_LINE = b"]}\n"
+
+
+class _Layout(ValueError):
+    """The manifest is not laid out as :func:`~nexusreports.write.write_manifest` lays it
+    out (one line per output): it is read whole instead."""
+
+
+def _stream_manifest(fh) -> tuple[dict, int, Iterator[dict]]:
+    """The manifest open in ``fh`` (binary), as ``write_manifest`` writes it: its header
+    (every key but ``outputs``), the byte offset of its ``"outputs"`` line and its output
+    entries, parsed one line at a time (so its thousands of entries are never all in
+    memory).  Raises :class:`_Layout` for a file laid out otherwise."""
+    head_lines = []
+    offset = 0
+    for line in fh:
+        if line == _OUTPUTS_LINE:
+            break
+        head_lines.append(line)
+        offset += len(line)
+    else:
+        raise _Layout("no outputs line")
+    head_text = b"".join(head_lines).decode("utf-8")
+    if not head_text.endswith(",\n"):
+        raise _Layout("header")
+    head = json.loads(head_text[:-2] + "}")
+    if not isinstance(head, dict) or "outputs" in head:
+        raise _Layout("header")
+
+    def entries() -> Iterator[dict]:
+        last = None
+        for line in fh:
+            if line == _END_LINE:  # the last entry has no comma
+                if last is not None:
+                    if not last.endswith(b"\n") or last.endswith(b",\n"):
+                        raise _Layout("entry")
+                    yield json.loads(last[:-1])
+                if fh.read(1):
+                    raise _Layout("after the end")
+                return
+            if last is not None:
+                if not last.endswith(b",\n"):
+                    raise _Layout("entry")
+                yield json.loads(last[:-2])
+            last = line
+        raise _Layout("no end")
+
+    return head, offset, entries()
+
+
+class _Digest:
+    """:func:`_manifest_digest` computed as the entries go by: the same sha256 over the
+    same JSON text (keys sorted, compact), written a piece at a time."""
+
+    def __init__(self, head: Mapping):
+        self._h = hashlib.sha256()
+        self._keys = sorted([k for k in head if k != "build"] + ["outputs"])
+        self._head = head
+        self._first = True
+        parts = []
+        for k in self._keys:
+            if k == "outputs":
+                break
+            parts.append(json.dumps(k) + ":" + self._dumps(head[k]))
+        self._update("{" + ",".join(parts) + ("," if parts else "") + '"outputs":[')
+
+    @staticmethod
+    def _dumps(value: object) -> str:
+        return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+    def _update(self, text: str) -> None:
+        self._h.update(text.encode("utf-8"))
+
+    def entry(self, entry: Mapping) -> None:
+        self._update(("" if self._first else ",") + self._dumps(entry))
+        self._first = False
+
+    def hexdigest(self) -> str:
+        rest = self._keys[self._keys.index("outputs") + 1:]
+        self._update("]" + "".join("," + json.dumps(k) + ":" + self._dumps(self._head[k])
+                                   for k in rest) + "}")
+        return self._h.hexdigest()
+
+
 def _record_locked(snapshot: Snapshot, out_dir: Path, digests: dict, sde: str | None,
-                   options: dict, outputs: list, warnings: list) -> bool:
+                   options: dict, outputs: Sequence, warnings: list) -> bool:
+    """:func:`record` under the lock: the manifest is read one output line at a time (it is
+    tens of MB at 10,000 projects), checked against the build's ``outputs`` and, when its
+    ``build`` records change, written anew as its header and the very bytes of its lines."""
+    path = out_dir / w.MANIFEST
+    try:
+        with open(path, "rb") as fh:
+            return _record_streamed(snapshot, out_dir, fh, digests, sde, options, outputs,
+                                    warnings)
+    except _Layout:
+        return _record_whole(snapshot, out_dir, digests, sde, options, outputs, warnings)
+
+
+def _record_streamed(snapshot: Snapshot, out_dir: Path, fh, digests: dict, sde: str | None,
+                     options: dict, outputs: Sequence, warnings: list) -> bool:
+    head, offset, entries = _stream_manifest(fh)
+    if head.get("manifest") != w.MANIFEST_FORMAT:
+        return False
+    expected = {o.path: o.sha256 for o in outputs}  # what this build wrote, by path
+    shared, checked = head.get("shared") or {}, set()
+    digest = _Digest(head)
+    for entry in entries:
+        digest.entry(entry)
+        sha256 = expected.pop(entry.get("path"), None)
+        if sha256 is None:
+            continue  # another build's output
+        if entry.get("sha256") != sha256:
+            return False  # another build committed meanwhile
+        for name, recorded in _inputs(entry, shared, checked):
+            known = snapshot.sha256(name)
+            if known is not None and known != recorded:
+                return False  # the build read another version of this file
+    if expected:
+        return False  # an output is not in the manifest: another build committed meanwhile
+    del expected
+    manifest = digest.hexdigest()
+    state = {"options": options, "source_date_epoch": sde, "files": digests,
+             "warnings": warnings, "outputs": [o.path for o in outputs], "manifest": manifest}
+    build = head.get("build") if isinstance(head.get("build"), list) else []
+    older = [s for s in build if isinstance(s, dict) and s.get("options") != options
+             and s.get("manifest") == manifest]
+    states = [state, *older][:_RECORDS]
+    if head.get("build") == states:
+        return True
+    head = {k: v for k, v in head.items()}
+    head["build"] = states
+    parts = [f"{w._dumps(k)}: {w._dumps(head[k])}" for k in sorted(head)]
+    new_head = ("{" + ",\n ".join(parts) + ",\n").encode("utf-8")
+
+    def write(tmp: Path) -> None:  # the header, then the lines as they are
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0),
+                     0o644)
+        with os.fdopen(fd, "wb") as out:
+            os.fchmod(out.fileno(), 0o644)
+            out.write(new_head)
+            fh.seek(offset)
+            shutil.copyfileobj(fh, out)
+            out.flush()
+            os.fsync(out.fileno())
+
+    _replace_manifest(out_dir, write)
+    return True
+
+
+def _replace_manifest(out_dir: Path, write) -> None:
+    """Put a new manifest in place: ``write(tmp)`` makes it in the staging folder, then one
+    rename."""
+    folder = out_dir / w.STAGING_DIR / f"{os.getpid()}-record"
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        tmp = folder / w.MANIFEST
+        tmp.unlink(missing_ok=True)
+        write(tmp)
+        os.replace(tmp, out_dir / w.MANIFEST)
+        w._fsync_dir(out_dir)
+    finally:
+        try:
+            folder.rmdir()
+            folder.parent.rmdir()
+        except OSError:
+            pass
+
+
+def _record_whole(snapshot: Snapshot, out_dir: Path, digests: dict, sde: str | None,
+                  options: dict, outputs: Sequence, warnings: list) -> bool:
+    """:func:`_record_locked` for a manifest laid out otherwise (read whole)."""
     text = (out_dir / w.MANIFEST).read_bytes()
     raw = json.loads(text)
     if raw.get("manifest") != w.MANIFEST_FORMAT:
@@ -509,20 +680,7 @@ def _record_locked(snapshot: Snapshot, out_dir: Path, digests: dict, sde: str | 
     if raw.get("build") == states:
         return True
     new = _with_build(text.decode("utf-8"), raw, states)
-    folder = out_dir / w.STAGING_DIR / f"{os.getpid()}-record"
-    folder.mkdir(parents=True, exist_ok=True)
-    try:
-        tmp = folder / w.MANIFEST
-        tmp.unlink(missing_ok=True)
-        w._write_file(tmp, new)
-        os.replace(tmp, out_dir / w.MANIFEST)
-        w._fsync_dir(out_dir)
-    finally:
-        try:
-            folder.rmdir()
-            folder.parent.rmdir()
-        except OSError:
-            pass
+    _replace_manifest(out_dir, lambda tmp: w._write_file(tmp, new))
     return True
 
 

@@ -296,7 +296,7 @@ def build_view(project: m.Project, projects: m.ProjectSet, lang: str,
 
     size_note = None
     if project.flagship_total_eur_m is not None:
-        count = len(projects.flagships_of(project.slug))
+        count = projects.flagships_of_count(project.slug)
         size_note = loc.ngettext("(including its {count} flagship, {amount})",
                                  "(including the {count} flagships, together {amount})",
                                  count).format(

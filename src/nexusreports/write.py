@@ -78,7 +78,7 @@ import re
 import secrets
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import BinaryIO
@@ -164,6 +164,69 @@ class Inputs(Mapping):
 
     def __repr__(self) -> str:
         return repr(dict(self))
+
+
+class Outputs(Sequence):
+    """:class:`Output` records kept in a file (a :class:`~nexusreports.spill.Spill`), not
+    in memory: appended once staged (no bytes), read back by index or in order as new,
+    equal records.  A shared mapping of an output's :class:`Inputs` is kept once, in memory
+    (there are a few: one per language and format), so a record in the file holds only its
+    own fields.  What a build of 10,000 projects (40,000 outputs) keeps of each output."""
+
+    def __init__(self, outputs: Iterable[Output] = (), *, folder: Path | None = None):
+        from .spill import Spill
+
+        self._spill: Spill[tuple] = Spill(folder=folder)
+        self._shared: list[Mapping[str, str]] = []
+        self._shared_ids: dict[int, int] = {}  # id() of a shared mapping -> its index
+        for output in outputs:
+            self.append(output)
+
+    def append(self, output: Output) -> None:
+        if output.data:
+            raise ValueError(f"{output.path}: stage an output before keeping it")
+        inputs = output.inputs
+        if isinstance(inputs, Inputs):
+            own, shared = inputs._own, inputs._shared
+            found = self._shared_ids.get(id(shared))
+            if found is None:
+                found = self._shared_ids[id(shared)] = len(self._shared)
+                self._shared.append(shared)  # kept alive: its id() stays its own
+        else:
+            own, found = dict(inputs), -1
+        self._spill.append((output.path, output.format, output.lang, output.pages, own,
+                            found, output.slug, output.key, output.source_date_epoch,
+                            output.reused, output.sha256, output.size,
+                            None if output.file is None else os.fspath(output.file)))
+
+    def _output(self, item: tuple) -> Output:
+        (path, fmt, lang, pages, own, shared, slug, key, sde, reused, sha256, size,
+         file) = item
+        return Output(path=path, format=fmt, lang=lang, pages=pages,
+                      inputs=own if shared < 0 else Inputs(own, self._shared[shared]),
+                      slug=slug, key=key, source_date_epoch=sde, reused=reused,
+                      sha256=sha256, size=size, file=None if file is None else Path(file))
+
+    def __len__(self) -> int:
+        return len(self._spill)
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if isinstance(index, slice):
+            return [self[i] for i in range(len(self))[index]]
+        return self._output(self._spill[index])
+
+    def __iter__(self) -> Iterator[Output]:
+        return (self._output(item) for item in self._spill)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (Outputs, list, tuple)):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} outputs>"
 
 
 class OutputBytes(Mapping):
@@ -428,7 +491,6 @@ class Staging:
     def __init__(self, out_dir: Path):
         self.out_dir = Path(out_dir)
         self.root = self.out_dir / STAGING_DIR / f"{os.getpid()}-{secrets.token_hex(4)}"
-        self._staged: dict[str, tuple[Path, str]] = {}  # output path -> (file, sha256)
 
     def __enter__(self) -> "Staging":
         return self
@@ -463,7 +525,6 @@ class Staging:
             _write_file(staged, output.data)
         except OSError as exc:
             raise _cannot_write(target, exc) from exc
-        self._staged[output.path] = (staged, output.sha256)
         return replace(output, data=b"", file=staged)
 
     def stage_stream(self, path: str, write: Callable[[BinaryIO], int | None], *,
@@ -509,7 +570,6 @@ class Staging:
         if _holds(target, out.sha256, out.size):
             _unlink(out.file)
             return replace(out, file=target)
-        self._staged[out.path] = (out.file, out.sha256)
         return out
 
     def reserve(self, path: str) -> Path:
@@ -545,7 +605,7 @@ class Staging:
         return self._staged_file(Output(path=path, format=format, lang=lang, pages=pages,
                                         sha256=sha256, size=size, file=staged), target)
 
-    def commit(self, outputs: list[Output], tool: dict[str, str],
+    def commit(self, outputs: Sequence[Output], tool: dict[str, str],
                remove: tuple[str, ...] | list[str] = ()) -> list[bool]:
         """Put every staged output in place, delete the files at the paths in ``remove``
         (outputs no build can make any more, e.g. of a deleted project) and then put
@@ -557,67 +617,95 @@ class Staging:
         earlier builds that this build did not make (another ``--only`` or ``--lang``)
         keep their manifest entries while their files exist.  Raises :class:`OutputError`;
         then, as after a stop signal, the output folder is as it was."""
-        outputs = [self.stage(o) for o in outputs]
-        made = {o.path: o for o in outputs}
-        remove = [p for p in dict.fromkeys(remove) if p not in made and p != MANIFEST]
-        # memory: the previous manifest's records stay as they were read (each expanded
-        # only when it is written) and the new one is written entry by entry
+        if not isinstance(outputs, Outputs):  # kept in a file: staged already
+            outputs = [self.stage(o) for o in outputs]
+        # memory: the outputs are read one at a time, in path order (the manifest's), by
+        # their places; only their paths are held meanwhile
+        paths = [o.path for o in outputs]
+        places = {p: i for i, p in enumerate(paths)}  # the last output of a path
+        made = sorted(places)
+        remove = [p for p in dict.fromkeys(remove) if p not in places and p != MANIFEST]
+        # the previous manifest's records stay as they were read (each expanded only when
+        # it is written) and the new one is written entry by entry
         raw = _read_raw(self.out_dir)
         gone = set(remove)
         kept = {path: e for path, e in _raw_records(raw).items()
-                if path not in made and path not in gone and (self.out_dir / path).is_file()}
+                if path not in places and path not in gone and (self.out_dir / path).is_file()}
         shared = raw.get("shared") or {}
         build = raw.get("build")
 
         def entries() -> Iterator[dict]:
-            for path in sorted({*kept, *made}):
-                output = made.get(path)
-                yield (manifest_entry(output) if output is not None
-                       else _expand_record(kept[path], shared, {}))
+            old = sorted(kept)
+            i = j = 0
+            while i < len(made) or j < len(old):  # the two sorted lists merged
+                if j >= len(old) or (i < len(made) and made[i] < old[j]):
+                    yield manifest_entry(outputs[places[made[i]]])
+                    i += 1
+                else:
+                    yield _expand_record(kept[old[j]], shared, {})
+                    j += 1
 
-        self.stage_stream(MANIFEST, lambda fh: write_manifest(
+        manifest = self.stage_stream(MANIFEST, lambda fh: write_manifest(
             fh, tool, entries(), build if isinstance(build, list) else None, spool=self.root),
             format="json", lang=None)
-        renames = [p for p in (o.path for o in outputs) if p in self._staged]
+        del paths, places, made, kept, raw, shared
+        changed = [self._is_staged(o) for o in outputs]  # whether its file is written
         removals = [p for p in remove if (self.out_dir / p).is_file()]
         for path in removals:
             log.warning("removed %s: no build of this data makes it any more",
                         _shown(self.out_dir / path))
-        plan = [(p, False) for p in renames] + [(p, True) for p in removals]
-        if MANIFEST in self._staged:
-            plan.append((MANIFEST, False))  # last
-        if plan:
-            self._prepare_and_commit(plan)
-        self.discard()
-        return [o.path in self._staged for o in outputs]
 
-    def _prepare_and_commit(self, plan: list[tuple[str, bool]]) -> None:
-        """``plan``: (path, whether it is removed) in commit order, the manifest last."""
+        def plan() -> Iterator[tuple[str, bool, str]]:  # (path, removed, sha256), manifest last
+            for output, written in zip(outputs, changed):
+                if written:
+                    yield output.path, False, output.sha256
+            for path in removals:
+                yield path, True, ""
+            if self._is_staged(manifest):
+                yield MANIFEST, False, manifest.sha256
+
+        if any(changed) or removals or self._is_staged(manifest):
+            self._prepare_and_commit(plan())
+        self.discard()
+        return changed
+
+    def _is_staged(self, output: Output) -> bool:
+        """Whether ``output``'s bytes are in this staging area (to be put in place), not
+        already in the output folder."""
+        return (not output.reused and output.file is not None
+                and output.file == self.root / "new" / output.path)
+
+    def _prepare_and_commit(self, plan: Iterable[tuple[str, bool, str]]) -> None:
+        """``plan``: (path, whether it is removed, the staged file's sha256) in commit
+        order, the manifest last; read once.  The journal's items are kept in a file (a
+        Spill) and the journal written an item at a time (40,000 at 10,000 projects)."""
+        from .spill import Spill
+
         made: list[Path] = []
-        journal = {"pid": os.getpid(), "renames": []}
+        renames: Spill[dict] = Spill()
+        folders: set[Path] = set()
         target = self.out_dir
         try:  # 3. prepare: nothing in the output folder changes but new, empty folders
-            for path, removed in plan:
+            for path, removed, sha256 in plan:
                 target = self.out_dir / path
                 if not removed:
                     made += _makedirs(target.parent)
+                    folders.add((self.root / "new" / path).parent)
                 old = None
                 if target.is_file():
                     old = self.root / "old" / path
                     old.parent.mkdir(parents=True, exist_ok=True)
                     _keep(target, old)
                 item = {"path": path, "old": old is not None,
-                        "sha256": "" if removed else self._staged[path][1]}
+                        "sha256": "" if removed else sha256}
                 if removed:
                     item["remove"] = True
-                journal["renames"].append(item)
-            folders = {self._staged[p][0].parent for p, removed in plan if not removed}
+                renames.append(item)
             for folder in [*sorted(folders), self.root / "new", self.root / "old"]:
                 _fsync_dir(folder)
             target = self.out_dir
-            text = json.dumps(journal, indent=1, sort_keys=True).encode("utf-8")
             tmp = self.root / (JOURNAL + ".new")
-            _write_file(tmp, text)
+            _write_journal(tmp, os.getpid(), renames)
             os.replace(tmp, self.root / JOURNAL)  # the commit point
             _fsync_dir(self.root)
         except OSError as exc:
@@ -627,10 +715,27 @@ class Staging:
             _remove_dirs(made)
             raise
         try:
-            _apply(self.out_dir, self.root, journal)
+            _apply(self.out_dir, self.root, {"pid": os.getpid(), "renames": renames})
         except BaseException:  # rolled back: the new folders are empty again
             _remove_dirs(made)
             raise
+
+
+def _write_journal(path: Path, pid: int, renames: Iterable[dict]) -> None:
+    """Write the journal (``{"pid": ..., "renames": [...]}``, one rename a line) to a new
+    file, flushed to disk, an item at a time.  Raises OSError."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0),
+                 0o644)
+    with os.fdopen(fd, "wb") as fh:
+        os.fchmod(fh.fileno(), 0o644)
+        fh.write(f'{{"pid": {pid},\n "renames": [\n'.encode())
+        sep = b""
+        for item in renames:
+            fh.write(sep + json.dumps(item, sort_keys=True).encode("utf-8"))
+            sep = b",\n"
+        fh.write(b"\n]}\n")
+        fh.flush()
+        os.fsync(fh.fileno())
 
 
 def _keep(target: Path, old: Path) -> None:
