@@ -355,17 +355,19 @@ class Layout:
         face and size (:data:`_WIDTHS`)."""
         face = self.face(run)
         size, caps = run.size_pt, run.caps
+        kept = _WIDTHS.kept
         out = []
         for token in _SPACE_SPLIT.split(text):
             if not token:
                 continue
             shown = token.upper() if caps else token
             key = (face, size, shown)
-            width = _WIDTHS.get(key)
+            width = kept.get(key)
             if width is None:
-                if len(_WIDTHS) >= _WIDTHS_MAX:
-                    _WIDTHS.clear()
-                width = _WIDTHS[key] = face.stringWidth(shown, size)
+                width = _WIDTHS.get(key)  # this sheet's own words
+                if width is None:
+                    width = face.stringWidth(shown, size)
+                    _WIDTHS.put(key, width)
             out.append((token == " ", width))
         return out
 
@@ -575,10 +577,10 @@ def _heights_for(styles_root: etree._Element, theme_fonts: dict[str, str],
     return heights
 
 
-_WIDTHS: dict[tuple, float] = {}
+_WIDTHS = Recurring(kept_max=8192)
 """The width of each word (and of the space) already measured, by face, size and the word
-as shown (in capitals where the run is): most words recur from sheet to sheet."""
-_WIDTHS_MAX = 20_000
+as shown (in capitals where the run is): the words that recur from sheet to sheet are kept,
+a project's own for its sheet only (see :class:`~nexusreports.render.recurring.Recurring`)."""
 
 
 _A = "{http://schemas.openxmlformats.org/drawingml/2006/main}"
