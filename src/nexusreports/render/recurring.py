@@ -8,7 +8,8 @@ at the end, while what its sheets share is a few hundred entries.  :class:`Recur
 keeps an entry for good only once it has been met on :data:`KEEP_AFTER` earlier sheets
 (a project's texts are on two sheets per format, its two languages); until then it is
 kept for the sheet being drawn only (a sheet measures and draws the same paragraph more
-than once).  Of what it has not kept it remembers the hash only, a bounded number of them.
+than once).  Of what it has not kept it remembers the hash only, a bounded number of them
+(some 70 bytes each, a few thousand: they are most of what a cache holds).
 
 :func:`next_sheet` marks the start of a sheet (the renderers call it); every cache sees it.
 Whatever is taken from the cache is what would have been made afresh: only memory and time
@@ -40,7 +41,7 @@ class Recurring:
     entries), and the hashes of the keys earlier sheets met (at most ``seen_max``)."""
 
     def __init__(self, kept_max: int = 4096, kept_budget: int | None = None,
-                 fresh_max: int = 4096, seen_max: int = 16384):
+                 fresh_max: int = 4096, seen_max: int = 4096):
         self.kept: dict[Any, Any] = {}
         self.fresh: dict[Any, Any] = {}
         self._seen: dict[int, int] = {}
