@@ -21,11 +21,17 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, localcontext
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from babel import Locale
 from babel.dates import format_date
-from babel.numbers import format_currency, format_decimal, format_percent
+from babel.numbers import (
+    NumberPattern,
+    format_currency,
+    format_decimal,
+    format_percent,
+    parse_pattern,
+)
 
 from .catalog import Translations, load_translations
 
@@ -91,7 +97,7 @@ class Localiser:
 
     def year(self, value: int) -> str:
         """A calendar year, never grouped: ``2025``."""
-        return format_decimal(value, format="0", locale=self.locale)
+        return format_decimal(value, format=_pattern("0"), locale=self.locale)
 
     def percent(self, value_pct: Decimal, max_decimals: int = 1) -> str:
         """A percentage given in percent (1.2 -> nl ``1,2%``, en ``1.2%``), CLDR pattern."""
@@ -100,7 +106,7 @@ class Localiser:
         with localcontext() as ctx:
             ctx.rounding = ROUND_HALF_UP
             return format_percent(_settle(Decimal(value_pct), max_decimals) / 100,
-                                  format=pattern, locale=self.locale, decimal_quantization=True)
+                                  format=_pattern(pattern), locale=self.locale, decimal_quantization=True)
 
     def multiplier(self, value: Decimal) -> str:
         """A multiplier: nl ``2,5x``, en ``2.5x``."""
@@ -120,7 +126,7 @@ class Localiser:
         pattern = self.locale.currency_formats["standard"].pattern.replace("#,##0.00", "#,##0.#")
         with localcontext() as ctx:
             ctx.rounding = ROUND_HALF_UP
-            money = format_currency(value, "EUR", format=pattern, locale=self.locale,
+            money = format_currency(value, "EUR", format=_pattern(pattern), locale=self.locale,
                                     currency_digits=False)
         return f"{money}{NBSP}{unit}"
 
@@ -135,7 +141,15 @@ class Localiser:
     def _decimal(self, value: Decimal, pattern: str) -> str:  # value already _settle()d
         with localcontext() as ctx:
             ctx.rounding = ROUND_HALF_UP
-            return format_decimal(value, format=pattern, locale=self.locale)
+            return format_decimal(value, format=_pattern(pattern), locale=self.locale)
+
+
+@lru_cache(maxsize=64)
+def _pattern(pattern: str) -> NumberPattern:
+    """Babel's parse of the number pattern ``pattern``, once per process: Babel parses the
+    pattern string again on every call (about a third of formatting a number), and a build
+    uses a handful of patterns."""
+    return parse_pattern(pattern)
 
 
 def _settle(value: Decimal, decimals: int) -> Decimal:

@@ -40,6 +40,7 @@ from xml.sax.saxutils import escape
 
 from reportlab.pdfbase import pdfdoc
 
+from ..recurring import Recurring
 from .tagging import Element, LinkRef, MarkedRef, Step
 
 if TYPE_CHECKING:  # pikepdf is imported where it is used: a sheet never needs it
@@ -655,6 +656,8 @@ def _patch_reportlab() -> None:
     def format_stream(self: Any, document: Any) -> bytes:
         if not getattr(document, "_nexus_archival", False):
             return stream_format(self, document)
+        if self.filters == [pdfdoc.PDFZCompress] and "Length1" in self.dictionary.dict:
+            self.filters = [_FONT_FLATE]  # a font program (see _RememberedFlate)
         if self.filters == []:
             return unfiltered(self, document)[:-len(b"endstream\n")] + b"\nendstream\n"
         body = stream_format(self, document)[:-len(b"endstream\n")]
@@ -670,6 +673,29 @@ def _patch_reportlab() -> None:
 
     pdfdoc.PDFStream.format = format_stream
     ttfonts.makeToUnicodeCMap = used_only
+
+
+class _RememberedFlate(pdfdoc.PDFStreamFilterZCompress):
+    """ReportLab's Flate filter (the same bytes), for font programs: the subset of a font
+    a sheet uses is often the same bytes as on other sheets (the labels and figures use
+    the same letters), and compressing the subsets was most of the compressing a sheet
+    does; the compressed bytes of those met on many sheets are kept
+    (:class:`~nexusreports.render.recurring.Recurring`)."""
+
+    def __init__(self) -> None:
+        self.kept = Recurring(kept_max=256, kept_budget=2_000_000, fresh_max=16)
+
+    def encode(self, text: bytes | str) -> bytes:
+        if isinstance(text, str):
+            text = text.encode("utf8")
+        compressed = self.kept.get(text)
+        if compressed is None:
+            compressed = super().encode(text)
+            self.kept.put(text, compressed, len(text) + len(compressed))
+        return compressed
+
+
+_FONT_FLATE = _RememberedFlate()
 
 
 def tag_pdf(pdf: Pdf, meta: Metadata, icc: bytes) -> None:

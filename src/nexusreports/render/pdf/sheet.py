@@ -57,6 +57,7 @@ from ...errors import ContentOverflow, TemplateError
 from ...theme import MIN_FONT_PT, RESTORE, Theme, read_font
 from ...view import Block, SheetView, ShareBar, Step
 from ..logos import ORGANISATIONS_PER_ROW, load_logo
+from ..recurring import next_sheet
 from . import structure
 from .archive import Metadata, publish_canvas
 from .tagging import Tag, Tagger, Wrapper, artifact, artifact_unmarked, attach, marked
@@ -1032,6 +1033,7 @@ def render_pdf(view: SheetView, theme: Theme, *, invariant: bool = False) -> byt
     Raises :class:`ContentOverflow` when content does not fit its region, and
     :class:`TemplateError` when a theme font is unusable.
     """
+    next_sheet()
     laid = _lay_out_page(view, theme)
     kit, header, regions, orgs = laid.kit, laid.header, laid.regions, laid.orgs
     page_w, page_h, header_h = laid.page_w, laid.page_h, laid.header_h

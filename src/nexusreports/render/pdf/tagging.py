@@ -40,6 +40,8 @@ from reportlab.platypus.paragraph import (_SplitWord, _SplitWordHY, cleanBlockQu
                                           textTransformFrags)
 from reportlab.platypus.paraparser import ParaParser
 
+from ..recurring import Recurring
+
 ARTIFACT = "Artifact"
 _HYPHEN = "\x00"
 """Stands in, while a paragraph is drawn, for a hyphen that hyphenation added (no data text
@@ -478,8 +480,9 @@ class TaggedParagraph(Paragraph):
         return self._source
 
 
-_PARSED: dict[tuple, tuple[str, list]] = {}
-_PARSED_MAX = 4096
+_PARSED = Recurring(kept_max=2048)
+"""The parsed texts (:func:`_parsed`): those of every sheet kept, a project's own for its
+sheet only (see :class:`~nexusreports.render.recurring.Recurring`)."""
 
 
 def _parse_key(style: Any) -> tuple:
@@ -495,7 +498,8 @@ def _parse_key(style: Any) -> tuple:
 
 def _parsed(text: str, style: Any) -> tuple[str | None, list | None]:
     """``text`` (paragraph markup) parsed in ``style`` by ReportLab's parser, once per
-    process for each text and what the parser takes from the style: the cleaned text and
+    sheet for each text and what the parser takes from the style (once per process for the
+    texts many sheets have): the cleaned text and
     a fresh copy of its fragments (``None, None``: let ReportLab parse it, e.g. markup
     that sets its own style or a bullet)."""
     key = (text, _parse_key(style))
@@ -508,9 +512,8 @@ def _parsed(text: str, style: Any) -> tuple[str | None, list | None]:
         if frags is None or bullet_frags or parsed_style is not style:
             return None, None
         textTransformFrags(frags, style)
-        if len(_PARSED) >= _PARSED_MAX:
-            _PARSED.clear()
-        hit = _PARSED[key] = (cleaned, frags)
+        hit = (cleaned, frags)
+        _PARSED.put(key, hit)
     cleaned, frags = hit
     return cleaned, [f.clone() for f in frags]
 

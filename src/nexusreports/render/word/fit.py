@@ -38,6 +38,7 @@ from lxml import etree
 from ...errors import ContentOverflow, TemplateError
 from ...theme import Theme
 from ...view import SheetView
+from ..recurring import Recurring
 
 LINE_FACTOR = 1.2207
 """Single line spacing of Calibri/Carlito as a multiple of the font size ((winAscent +
@@ -354,17 +355,19 @@ class Layout:
         face and size (:data:`_WIDTHS`)."""
         face = self.face(run)
         size, caps = run.size_pt, run.caps
+        kept = _WIDTHS.kept
         out = []
         for token in _SPACE_SPLIT.split(text):
             if not token:
                 continue
             shown = token.upper() if caps else token
             key = (face, size, shown)
-            width = _WIDTHS.get(key)
+            width = kept.get(key)
             if width is None:
-                if len(_WIDTHS) >= _WIDTHS_MAX:
-                    _WIDTHS.clear()
-                width = _WIDTHS[key] = face.stringWidth(shown, size)
+                width = _WIDTHS.get(key)  # this sheet's own words
+                if width is None:
+                    width = face.stringWidth(shown, size)
+                    _WIDTHS.put(key, width)
             out.append((token == " ", width))
         return out
 
@@ -375,7 +378,7 @@ class Layout:
         height = self._heights.get(key)
         if height is None:
             height = self._paragraph(p, width_pt)
-            _remember(self._heights, key, len(xml), height)
+            self._heights.put(key, height, len(xml))
         return height
 
     def _paragraph(self, p: etree._Element, width_pt: float) -> float:
@@ -456,7 +459,7 @@ class Layout:
         height = self._heights.get(key)
         if height is None:
             height = self._blocks(parent, width_pt)
-            _remember(self._heights, key, len(xml), height)
+            self._heights.put(key, height, len(xml))
         return height
 
     def _blocks(self, parent: etree._Element, width_pt: float) -> float:
@@ -548,31 +551,19 @@ class Layout:
         return sum(heights), cells_out
 
 
-_HEIGHTS: dict[tuple, dict[tuple, float]] = {}
+_HEIGHTS: dict[tuple, Recurring] = {}
 """Heights of paragraphs and cell contents already measured, by their XML and width, for
 each set of styles and fonts (:func:`_heights_for`): the labels, the scales and most cells
-of a sheet are the same XML on every sheet made from one template."""
-_HEIGHTS_BUDGET = 4_000_000
-"""How many bytes of XML (the keys) :data:`_HEIGHTS` holds at most before it starts again:
-memory stays bounded however many sheets a process renders (each sheet's own texts are new
-keys)."""
-_heights_bytes = 0
-
-
-def _remember(heights: dict[tuple, float], key: tuple, size: int, height: float) -> None:
-    """Keep ``height`` under ``key`` (``size`` bytes of XML) in ``heights``, one of the
-    dicts of :data:`_HEIGHTS`; all of them are emptied when they would pass the budget."""
-    global _heights_bytes
-    if _heights_bytes + size > _HEIGHTS_BUDGET:
-        for remembered in _HEIGHTS.values():
-            remembered.clear()
-        _heights_bytes = 0
-    heights[key] = height
-    _heights_bytes += size
+of a sheet are the same XML on every sheet made from one template, and are kept; a
+project's own paragraphs are kept for its sheet only (see
+:class:`~nexusreports.render.recurring.Recurring`)."""
+_HEIGHTS_BUDGET = 2_000_000
+"""How many bytes of XML (the keys) each set of :data:`_HEIGHTS` keeps for good at most
+before it starts again (the XML every sheet of the shipped template has is some 100 KB)."""
 
 
 def _heights_for(styles_root: etree._Element, theme_fonts: dict[str, str],
-                 theme: Theme) -> dict[tuple, float]:
+                 theme: Theme) -> Recurring:
     """The remembered heights (:data:`_HEIGHTS`) for documents with these styles, this
     document theme's fonts and the build theme's font files: what, besides its own XML and
     width, decides a paragraph's height."""
@@ -582,16 +573,14 @@ def _heights_for(styles_root: etree._Element, theme_fonts: dict[str, str],
     if heights is None:
         if len(_HEIGHTS) >= 8:
             _HEIGHTS.clear()
-            global _heights_bytes
-            _heights_bytes = 0
-        heights = _HEIGHTS[key] = {}
+        heights = _HEIGHTS[key] = Recurring(kept_budget=_HEIGHTS_BUDGET)
     return heights
 
 
-_WIDTHS: dict[tuple, float] = {}
+_WIDTHS = Recurring(kept_max=8192)
 """The width of each word (and of the space) already measured, by face, size and the word
-as shown (in capitals where the run is): most words recur from sheet to sheet."""
-_WIDTHS_MAX = 20_000
+as shown (in capitals where the run is): the words that recur from sheet to sheet are kept,
+a project's own for its sheet only (see :class:`~nexusreports.render.recurring.Recurring`)."""
 
 
 _A = "{http://schemas.openxmlformats.org/drawingml/2006/main}"

@@ -55,6 +55,7 @@ from ...errors import ErrorGroup, TemplateError
 from ...theme import Theme
 from ...view import SheetView
 from ..logos import load_logo
+from ..recurring import next_sheet
 
 log = logging.getLogger("nexusreports")
 
@@ -893,6 +894,7 @@ def render_docx(view: SheetView, theme: Theme, *, now: datetime | None = None) -
     Raises :class:`TemplateError` (or :class:`ErrorGroup`) for a missing or broken template,
     :class:`~nexusreports.errors.ContentOverflow` for a sheet taller than its page.
     """
+    next_sheet()
     doc, where = _filled_and_checked(view, theme)
     ooxml.drop_styles_with_effects(doc)
     set_language(doc, view.locale_id)
@@ -1298,10 +1300,14 @@ def _entry_info(name: str) -> zipfile.ZipInfo:
     return info
 
 
-_DEFLATED: dict[bytes, tuple[int, bytes] | None] = {}
-"""The CRC and deflated bytes of part contents met more than once (None: met once), by
-content: most parts (styles, theme, settings in each language ...) are the same bytes on
-every sheet, and deflating them is most of writing the zip."""
+_DEFLATED: dict[bytes, tuple[int, bytes]] = {}
+"""The CRC and deflated bytes of part contents met more than once, by content: most parts
+(styles, theme, settings in each language ...) are the same bytes on every sheet, and
+deflating them is most of writing the zip."""
+_MET: set[tuple[int, int]] = set()
+"""The length and hash of each part content met once (not the content: the document part
+is new bytes on every sheet); one met again is deflated into :data:`_DEFLATED`."""
+_MET_MAX = 1024
 _DEFLATED_BUDGET = 4_000_000
 _deflated_bytes = 0
 _RAW_WRITES: list[bool] = []
@@ -1313,18 +1319,21 @@ def _write_entry(dst: zipfile.ZipFile, info: zipfile.ZipInfo, blob: bytes) -> No
     """``dst.writestr(info, blob)``, with the deflated bytes of a content met before taken
     from :data:`_DEFLATED` instead of deflated again."""
     global _deflated_bytes
-    known = _DEFLATED.get(blob, False)
-    if known is False or not _raw_writes():
-        if _deflated_bytes + len(blob) > _DEFLATED_BUDGET:
+    known = _DEFLATED.get(blob)
+    if known is None:
+        met = (len(blob), hash(blob))
+        if met not in _MET or not _raw_writes():
+            if len(_MET) >= _MET_MAX:
+                _MET.clear()
+            _MET.add(met)
+            dst.writestr(info, blob)
+            return
+        _MET.discard(met)
+        if _deflated_bytes + 2 * len(blob) > _DEFLATED_BUDGET:
             _DEFLATED.clear()
             _deflated_bytes = 0
-        _DEFLATED[blob] = None
-        _deflated_bytes += len(blob)
-        dst.writestr(info, blob)
-        return
-    if known is None:
         known = _DEFLATED[blob] = (zlib.crc32(blob), _deflate(blob))
-        _deflated_bytes += len(known[1])
+        _deflated_bytes += len(blob) + len(known[1])
     _write_deflated(dst, info, blob, *known)
 
 

@@ -1,0 +1,43 @@
+"""The rendering caches keep what recurs from sheet to sheet and forget each project's own
+texts, so a rendering process's memory stops growing after its first sheets."""
+
+from nexusreports.render.recurring import KEEP_AFTER, Recurring, next_sheet
+
+
+def test_a_label_on_every_sheet_is_kept_and_a_projects_text_only_for_its_sheet():
+    cache = Recurring()
+    for sheet in range(10):
+        next_sheet()
+        if cache.get("label") is None:
+            cache.put("label", "Label")
+        own = f"project {sheet // 2} text"  # on two sheets (its nl and en)
+        if cache.get(own) is None:
+            cache.put(own, "text")
+        assert cache.get(own) == "text"  # kept while its sheet is drawn
+    assert set(cache.kept) == {"label"}
+    next_sheet()
+    assert cache.get("project 4 text") is None
+    assert cache.get("label") == "Label"
+
+
+def test_a_key_is_kept_from_the_sheet_after_it_was_met_on_keep_after_sheets():
+    cache = Recurring()
+    for _ in range(KEEP_AFTER):
+        next_sheet()
+        cache.put("k", 1)
+        assert "k" not in cache.kept
+    next_sheet()
+    cache.put("k", 1)
+    assert "k" in cache.kept
+
+
+def test_memory_is_bounded_however_many_sheets_and_texts():
+    cache = Recurring(kept_max=8, kept_budget=100, fresh_max=16, seen_max=64)
+    for sheet in range(1000):
+        next_sheet()
+        for n in range(40):
+            key = ("text", sheet, n) if n else ("label", sheet % 20)
+            if cache.get(key) is None:
+                cache.put(key, n, size=30)
+        assert len(cache.kept) <= 8 and cache._kept_size <= 100
+        assert len(cache.fresh) <= 16 and len(cache._seen) <= 64 + 16
