@@ -29,6 +29,7 @@ messages with file and line.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import pickle
 import re
 import unicodedata
@@ -548,8 +549,8 @@ class ProjectSet:
         slugs: list[str] = []
         kinds = bytearray()
         parent_slugs: list[str | None] = []  # until every slug is known
-        for slug, kind, parent, blob in (
-                *((p.slug, p.kind, p.parent, pack_project(p)) for p in projects), *packed):
+        for slug, kind, parent, blob in itertools.chain(  # one at a time (memory)
+                ((p.slug, p.kind, p.parent, pack_project(p)) for p in projects), packed):
             slugs.append(slug)
             kinds.append(_KINDS.index(kind))
             parent_slugs.append(parent)

@@ -19,7 +19,7 @@ import functools
 import re
 import unicodedata
 import warnings as _warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
@@ -29,6 +29,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from . import model as m
 from .errors import DataError, DataErrors, Problem
 from .load import Loc, RawDocument, dotted, load_yaml
+from .spill import Spill
 
 PROJECTS_DIR = "projects"
 """Folder under the data folder that holds one ``<slug>.yaml`` per project."""
@@ -110,7 +111,8 @@ def load_projects(data_dir: Path, charset: frozenset[int] | None = None,
     files = project_files(data_dir)
     problems: list[Problem] = _yml_problems(Path(data_dir) / PROJECTS_DIR)
     warnings = warnings if warnings is not None else []
-    projects: list[tuple] = []  # (flagship?, slug, kind, parent, packed model)
+    projects: list[tuple] = []  # (flagship?, slug, kind, parent, index in store)
+    store: Spill[bytes] = Spill()  # the packed models (memory: not one per project)
     valid_paths: list[Path] = []
     facts: list[_Facts] = []
     unreadable: set[str] = set()  # files of which nothing can be read (YAML errors, a list)
@@ -127,9 +129,8 @@ def load_projects(data_dir: Path, charset: frozenset[int] | None = None,
                 _check_charset(project, doc, charset, problems)
             # memory: kept compressed (see ProjectSet); the cross-checks read the few
             # fields they need from the fact (the YAML again if they fail)
-            fact.release()
             projects.append((project.kind != m.Kind.programme, project.slug, project.kind,
-                             project.parent, fact.packed))
+                             project.parent, fact.release(store)))
             valid_paths.append(doc.path)
             del project
         facts.append(fact)
@@ -139,7 +140,8 @@ def load_projects(data_dir: Path, charset: frozenset[int] | None = None,
     if problems:
         raise DataErrors(list(dict.fromkeys(problems)))
     projects.sort(key=lambda p: p[:2])
-    return m.ProjectSet(packed=[p[1:] for p in projects])
+    return m.ProjectSet(packed=((slug, kind, parent, store[at])
+                                for _, slug, kind, parent, at in projects))
 
 
 def validate_file(path: Path, problems: list[Problem]) -> tuple[RawDocument | None, m.Project | None]:
@@ -514,9 +516,13 @@ class _Facts:
     _KEPT = ("kind", "parent", "size_eur_m", "flagship_total_eur_m")
     """What the cross-checks read of a valid file after :meth:`release`."""
 
+    __slots__ = ("slug", "_project", "_store", "_at", "_doc", "_path", "_values")
+
     def __init__(self, slug: str, doc: RawDocument, project: m.Project | None):
         self.slug = slug
-        self._project, self._packed = project, None
+        self._project = project
+        self._store: Sequence[bytes] | None = None  # where release() put the packed model
+        self._at = -1
         self._doc: RawDocument | None = doc
         self._path = doc.path
         self._values: dict[str, Any] = {}
@@ -525,8 +531,8 @@ class _Facts:
     def project(self) -> m.Project | None:
         """The validated model (None: the file has type errors), expanded again after
         :meth:`release`."""
-        if self._project is None and self._packed is not None:
-            return m.unpack_project(self._packed)
+        if self._project is None and self._store is not None:
+            return m.unpack_project(self._store[self._at])
         return self._project
 
     @property
@@ -536,19 +542,19 @@ class _Facts:
             self._doc = load_yaml(self._path)
         return self._doc
 
-    def release(self) -> None:
-        """Let go of the document (a valid file: :meth:`get` reads the model), so the
-        cross-checks of many files do not hold every file's YAML and line map."""
+    def release(self, store: Spill[bytes]) -> int:
+        """Let go of the document and the model (a valid file: :meth:`get` reads the few
+        fields the cross-checks need, :attr:`project` unpacks the model again), so the
+        cross-checks of many files hold neither every file's YAML and line map nor every
+        model: the model goes packed (:func:`~nexusreports.model.pack_project`) into
+        ``store`` (a file); returns its index there."""
         if self._project is not None:
             self._doc = None
             self._values = {name: getattr(self._project, name) for name in self._KEPT}
-            self._packed, self._project = m.pack_project(self._project), None
-
-    @property
-    def packed(self) -> bytes | None:
-        """The model as :func:`~nexusreports.model.pack_project` packs it, after
-        :meth:`release`."""
-        return self._packed
+            self._store, self._at = store, len(store)
+            store.append(m.pack_project(self._project))
+            self._project = None
+        return self._at
 
     def get(self, name: str) -> Any:
         """The value of the top-level field ``name``, or :data:`_UNKNOWN`."""
