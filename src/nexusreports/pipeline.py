@@ -494,7 +494,8 @@ def _bundle_outputs(projects: m.ProjectSet, theme: Theme, options: BuildOptions,
     pending: list = []  # the PDF bundle being written in a rendering process
 
     if "pdf" in formats:
-        pdf_inputs = {**inputs, **pdf_digests}
+        pdf_inputs = pdf_digests  # with the shared inputs, not a third copy (memory)
+        pdf_inputs.update(inputs)
         del pdf_digests
         pdf_files = _SheetFiles(projects.slugs, refs.langs, sheet_files["pdf"])
 
@@ -673,7 +674,8 @@ def derived_output(options: BuildOptions, path: str, inputs: dict[str, str],
         return _reused(path, previous[path], options, inputs=inputs, key=key)
     log.debug("make %s: %s", path, reason)
     out = make()
-    return replace(out, inputs={**inputs, **out.inputs}, key=key, source_date_epoch=sde)
+    return replace(out, inputs={**inputs, **out.inputs} if out.inputs else inputs, key=key,
+                   source_date_epoch=sde)
 
 
 def sheet_input(options: BuildOptions, sheet: Output) -> tuple[str, str]:

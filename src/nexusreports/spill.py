@@ -25,8 +25,8 @@ from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
-_FLUSH = 1 << 20
-"""Appended bytes kept before they are written (1 MB)."""
+_FLUSH = 1 << 16
+"""Appended bytes kept before they are written (64 KB: a build has a few spills open)."""
 
 _READ = 1 << 18
 """Bytes read at a time when a spill is read in order."""
