@@ -42,7 +42,7 @@ import io
 import itertools
 import logging
 from array import array
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -378,19 +378,13 @@ def _contents_chunks(bundle: BundleView, front: _Front, kit: _Kit, invariant: bo
     """The contents of ``front`` drawn :data:`_CHUNK_PAGES` pages at a time: (first page
     within the front, PDF, structure, where the entries were drawn)."""
     part = front.part
-    for at in range(0, len(front.contents), _CHUNK_PAGES):
+    for at, batch in _batches(front.contents, part.contents, kit):
         record = _Record()
-        pages = []
-        for n in range(at, min(at + _CHUNK_PAGES, len(front.contents))):
-            a, b = front.contents[n]
-            page: list[Flowable] = []
-            if n == 0:
-                page.append(Paragraph(markup(part.contents), _heading(kit)).tagged("H2"))
-            for i in range(a, b):
-                page.append(_TocEntry(i, _entry(part, i), _printed(part, front.numbers, i),
-                                      kit, record))
-            pages.append(page)
-        data, tree = _draw(bundle, part, kit, invariant, pages, first=at == 0)
+        for _, a, b, page in batch:
+            page.extend(_TocEntry(i, _entry(part, i), _printed(part, front.numbers, i), kit,
+                                  record) for i in range(a, b))
+        data, tree = _draw(bundle, part, kit, invariant, [page for *_, page in batch],
+                           first=at == 0)
         yield at, data, tree, record
 
 
@@ -401,18 +395,23 @@ def _summary_chunks(bundle: BundleView, front: _Front, kit: _Kit, invariant: boo
     part = front.part
     width, _ = _frame_size(kit)
     offset = len(front.contents)
-    for at in range(0, len(front.summary), _CHUNK_PAGES):
-        pages = []
-        for n in range(at, min(at + _CHUNK_PAGES, len(front.summary))):
-            a, b = front.summary[n]
-            page: list[Flowable] = []
-            if n == 0:
-                page.append(Paragraph(markup(part.summary), _heading(kit)).tagged("H2"))
+    for at, batch in _batches(front.summary, part.summary, kit):
+        for n, a, b, page in batch:
             page.append(_summary_table(part, kit, width, [0, *range(a + 1, b + 1)],
                                        key="summary" if n == 0 else f"summary-{n}"))
-            pages.append(page)
-        data, tree = _draw(bundle, part, kit, invariant, pages, first=False)
+        data, tree = _draw(bundle, part, kit, invariant, [page for *_, page in batch],
+                           first=False)
         yield offset + at, data, tree
+
+
+def _batches(ranges: Sequence[tuple[int, int]], heading: str, kit: _Kit
+             ) -> Iterator[tuple[int, list[tuple[int, int, int, list[Flowable]]]]]:
+    """The pages of a paginated front section (``ranges``: the items of each page, from
+    ``a`` to ``b``) :data:`_CHUNK_PAGES` at a time: (first page, [(page, a, b, its
+    flowables so far)]); the section's first page starts with its ``heading``."""
+    for at in range(0, len(ranges), _CHUNK_PAGES):
+        yield at, [(n, *ranges[n], [Paragraph(markup(heading), _heading(kit)).tagged("H2")]
+                    if n == 0 else []) for n in range(at, min(at + _CHUNK_PAGES, len(ranges)))]
 
 
 def _summary_table(part: BundlePart, kit: _Kit, width: float, rows: list[int], *,
