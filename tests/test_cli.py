@@ -255,3 +255,23 @@ def test_the_readme_everyday_commands_run_in_the_activated_environment_or_by_its
     bare = subprocess.run(["sh", "-c", "nexusreports validate"], cwd=root, env=env,
                           capture_output=True, text=True, timeout=60, check=False)
     assert bare.returncode == 127  # not activated: the shell does not know the command
+
+
+def test_the_progress_bar_goes_with_its_thread_once_every_sheet_is_rendered():
+    """The bundles come after the last sheet, made in a process forked only when no other
+    thread runs (pipeline._Renderer._start): the bar's refresh thread must be gone by then."""
+    import threading
+
+    from nexusreports import cli as cli_module
+
+    before = threading.active_count()
+    bar = cli_module._ProgressBar()
+    bar.update(0, 2, "")
+    assert threading.active_count() == before + 1  # rich refreshes the bar from a thread
+    bar.update(1, 2, "nl/atmp.pdf")
+    assert threading.active_count() == before + 1
+    bar.update(2, 2, "nl/atmp.docx")
+    assert threading.active_count() == before and bar._progress is None
+    bar.update(2, 2, "")  # a late call does not bring it back
+    assert bar._progress is None
+    bar.close()

@@ -151,6 +151,40 @@ def test_the_pool_and_this_process_write_the_same_bytes(tmp_path, monkeypatch):
         assert (tmp_path / "auto" / name).read_bytes() == (tmp_path / "pool" / name).read_bytes(), name
 
 
+def test_the_rendering_processes_end_before_the_bundles_and_the_pdf_bundle_has_a_fresh_one(
+        tmp_path, monkeypatch):
+    """The bundles are made once every sheet is rendered: the rendering processes (their
+    caches, and the one that would wait idle) are gone by then, and the PDF bundle is written
+    in one new process while this one writes the Word bundle."""
+    from nexusreports import bundle as files
+
+    seen = tmp_path / "seen"
+    write_pdf = files.write_pdf
+    rendering: set[int] = set()
+    render = pipeline._render
+
+    def noting(*args, **kwargs):  # runs in the bundle's process (forked: patched there too)
+        children = Path(f"/proc/{os.getppid()}/task/{os.getppid()}/children").read_text()
+        seen.write_text(f"{os.getpid()} {os.getppid()} {children}")
+        return write_pdf(*args, **kwargs)
+
+    def rendered_by(*args, **kwargs):  # runs in the rendering processes
+        with open(tmp_path / "renderers", "a") as f:
+            f.write(f"{os.getpid()}\n")
+        return render(*args, **kwargs)
+
+    monkeypatch.setattr(files, "write_pdf", noting)
+    monkeypatch.setattr(pipeline, "_render", rendered_by)
+    result = build(BuildOptions(data_dir=DATA, templates_dir=TEMPLATES, out_dir=tmp_path / "out",
+                                jobs=2))
+    assert {o.path for o in result.outputs} >= {files.PDF_NAME, files.DOCX_NAME}
+    pid, parent, *children = seen.read_text().split()
+    rendering = set((tmp_path / "renderers").read_text().split())
+    assert int(parent) == os.getpid() != int(pid)  # not this process
+    assert len(rendering) == 2 and pid not in rendering  # not a rendering process
+    assert children == [pid]  # this process's only child then: the rendering ones had ended
+
+
 # --- what the parent keeps per sheet --------------------------------------------------------
 
 def test_the_bundle_holds_small_references_to_the_sheets_not_their_views(shipped):

@@ -317,10 +317,11 @@ class _ProgressBar:
     def __init__(self) -> None:
         self._progress = None
         self._task = None
+        self._ended = False
 
     def update(self, done: int, total: int, path: str) -> None:
         if self._progress is None:
-            if total == 0:
+            if total == 0 or self._ended:
                 return
             from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -331,11 +332,21 @@ class _ProgressBar:
             self._progress.start()
             self._task = self._progress.add_task("", total=total)
         self._progress.update(self._task, completed=done, description=path)
+        if done >= total:  # every sheet: the bundles follow, in a process of their own
+            self._ended = True
+            self.close()
 
     def close(self) -> None:
+        """Take the bar away, and wait for its refresh thread to end: the build forks its
+        bundle process only when no other thread runs (a fork copies no thread, but every
+        lock held by one, such as stderr's)."""
         if self._progress is not None:
+            live = self._progress.live
+            thread = getattr(live, "_refresh_thread", None)  # rich does not join it
             self._progress.stop()
             self._progress = None
+            if thread is not None:
+                thread.join(timeout=2)
 
 
 @cli.command()

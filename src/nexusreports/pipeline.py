@@ -279,6 +279,9 @@ def _build_locked(projects: m.ProjectSet, theme: Theme, warnings: list[Problem],
     if renderer.errors:
         raise ErrorGroup(renderer.errors)
     assert kept == planned and not ahead  # every sheet kept, in order
+    # the rendering processes are done: what they hold goes now, not at the end of the
+    # bundles (the PDF bundle gets a fresh process of its own, see _Renderer.call)
+    renderer.shutdown()
 
     # 3. the bundle, streamed from the sheets' files (staged now or reused from out/);
     # derived_output keeps a no-change rebuild from rewriting it
@@ -286,8 +289,7 @@ def _build_locked(projects: m.ProjectSet, theme: Theme, warnings: list[Problem],
         for bundle in _bundle_outputs(projects, theme, options, refs, outputs, staging,
                                       renderer, previous):
             outputs.append(bundle)
-    # the rendering processes are done: their memory is given back before the commit
-    renderer.shutdown()
+    renderer.shutdown()  # the PDF bundle's process, if any, before the commit
 
     # 4. commit: every output in place at once, the manifest last (see write.py)
     changed = staging.commit(outputs, tool, remove=_unmakeable(previous, projects, options))
@@ -983,7 +985,7 @@ class _Renderer:
         except BrokenProcessPool:
             raise self._broken() from None
 
-    def _start(self) -> None:
+    def _start(self, workers: int = 0) -> None:
         import multiprocessing
         import threading
         from concurrent.futures import ProcessPoolExecutor
@@ -995,7 +997,8 @@ class _Renderer:
 
             _warm_pdf(self.theme, {locale_id(lang) for lang in self.options.langs})
         self._pool = ProcessPoolExecutor(
-            max_workers=self.workers, mp_context=multiprocessing.get_context(method),
+            max_workers=workers or self.workers,
+            mp_context=multiprocessing.get_context(method),
             initializer=_init_worker, initargs=(self.theme, self.invariant))
 
     def _collect(self, wait_all: bool = False) -> None:
@@ -1050,14 +1053,19 @@ class _Renderer:
 
     @property
     def pooled(self) -> bool:
-        """Whether a pool runs (for :meth:`call`)."""
-        return self._pool is not None
+        """Whether this build renders in other processes (then :meth:`call` runs there)."""
+        return self.workers > 1
 
     def call(self, fn: Callable, *args: object) -> object:
-        """Run ``fn(*args)`` in a rendering process; returns its future."""
+        """Run ``fn(*args)`` in another process; returns its future.  Once the pool is
+        shut down (every sheet rendered, see :meth:`shutdown`), the first call starts one
+        fresh process, a copy of this one as it is now: the rendering processes' caches and
+        the idle one do not last through the bundles."""
         from concurrent.futures.process import BrokenProcessPool
 
         try:
+            if self._pool is None:
+                self._start(workers=1)
             with _signals_blocked():
                 return self._pool.submit(fn, *args)  # type: ignore[attr-defined]
         except BrokenProcessPool:
@@ -1076,7 +1084,7 @@ class _Renderer:
         return value
 
     def shutdown(self) -> None:
-        """The build is done: let the pool's processes end."""
+        """The sheets (or the bundles) are done: let the pool's processes end."""
         if self._pool is not None:
             pool, self._pool = self._pool, None
             pool.shutdown()  # type: ignore[attr-defined]
