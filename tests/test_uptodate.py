@@ -163,6 +163,9 @@ CHANGES = {
     "an output appended to": lambda w: (w / "out/nl/atmp.pdf").write_bytes(
         (w / "out/nl/atmp.pdf").read_bytes() + b"\n"),
     "the manifest edited": lambda w: _edit(w / "out/manifest.json", '"pages": 1', '"pages": 2'),
+    "the manifest laid out otherwise": lambda w: (w / "out/manifest.json").write_text(
+        json.dumps(json.loads((w / "out/manifest.json").read_text(encoding="utf-8")),
+                   indent=2), encoding="utf-8"),
     "an old manifest": lambda w: (w / "out/manifest.json").write_text(
         json.dumps({"tool": {}, "outputs": [{"path": "nl/atmp.pdf", "inputs": {}}]}),
         encoding="utf-8"),
@@ -389,3 +392,26 @@ def test_the_record_reads_the_manifest_a_line_at_a_time_and_keeps_its_lines_byte
     new = manifest.read_bytes()
     assert new != text and new.endswith(text[offset:])  # the lines as they were
     assert json.loads(new)["build"][0]["options"]["langs"] == ["nl"]
+
+
+def test_the_decision_reads_the_manifest_a_line_at_a_time(work, monkeypatch):
+    """Deciding that nothing changed never parses the whole manifest (tens of MB at 10,000
+    projects, some 90 MB parsed): the header, then one output line at a time."""
+    assert nexus(work, "build").returncode == 0
+    manifest = work / "out" / "manifest.json"
+    parsed: list[int] = []
+    loads = json.loads
+
+    def counting(text, *args, **kwargs):
+        parsed.append(len(text))
+        return loads(text, *args, **kwargs)
+
+    monkeypatch.setattr(uptodate.json, "loads", counting)
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    found = uptodate.unchanged(work / "data", work / "templates", work / "out",
+                               langs=("nl", "en"), only=(), formats=("pdf", "docx"),
+                               bundle=True, strict=False, force=False)
+    assert found is not None and len(found.outputs) == 18  # 16 sheets, 2 bundles
+    entries = len(loads(manifest.read_text(encoding="utf-8"))["outputs"])
+    assert len(parsed) == 2 * (1 + entries)  # two passes: the header, then each entry
+    assert max(parsed) < manifest.stat().st_size / 3  # the header is the largest part

@@ -385,14 +385,53 @@ def _check_covers(found: tuple[list[str], list], out_dir: Path, only: tuple[str,
 
 def _decide(data_dir: Path, templates_dir: Path, out_dir: Path, sde: str | None,
             options: dict, strict: bool) -> tuple[list[str], list] | str:
-    """(outputs, recorded warnings) when nothing changed, else why not (a short text)."""
+    """(outputs, recorded warnings) when nothing changed, else why not (a short text).
+
+    The manifest is read a line at a time, twice (as ``write_manifest`` lays it out; one
+    laid out otherwise is "changed": the build reads it whole): its thousands of entries
+    are never all in memory, only each output's sha256."""
     try:
-        raw = json.loads((out_dir / w.MANIFEST).read_text(encoding="utf-8"))
+        fh = (out_dir / w.MANIFEST).open("rb")
     except FileNotFoundError:
         return "no manifest"
-    if not isinstance(raw, dict) or raw.get("manifest") != w.MANIFEST_FORMAT:
+    with fh:
+        try:
+            head, _, entries = _stream_manifest(fh)
+            found = _decide_head(data_dir, templates_dir, head, sde, options, strict)
+            if isinstance(found, str):
+                return found
+            snapshot, state = found
+            outputs, warnings = list(state.get("outputs") or []), state.get("warnings") or []
+            # 1. the manifest is the one recorded, and every file it lists is in out/
+            digest, recorded = _Digest(head), {}
+            for entry in entries:
+                digest.entry(entry)
+                recorded[entry["path"]] = bytes.fromhex(entry.get("sha256") or "")
+            if state.get("manifest") != digest.hexdigest():
+                return "the manifest changed since the record"
+            if not set(outputs) <= set(recorded):
+                return "an output is not in the manifest"
+            for path in recorded:  # the commit drops the entries of missing files
+                if not (out_dir / path).is_file():
+                    return f"{path} is missing"
+            # 2. each output as recorded, and each input it names
+            fh.seek(0)
+            _, _, entries = _stream_manifest(fh)
+            why = _changed(entries, set(outputs), head.get("shared") or {}, snapshot,
+                           recorded, out_dir)
+        except _Layout as exc:
+            return f"a manifest laid out otherwise ({exc})"
+    return why or (outputs, warnings)
+
+
+def _decide_head(data_dir: Path, templates_dir: Path, head: dict, sde: str | None,
+                 options: dict, strict: bool) -> tuple[Snapshot, dict] | str:
+    """What the manifest's header (every key but its outputs) says: the snapshot of the
+    folders and the record of these options when it still holds for them; else why not
+    (the record's manifest digest is checked against the entries afterwards)."""
+    if head.get("manifest") != w.MANIFEST_FORMAT:
         return "a manifest of another version"
-    states = raw.get("build")
+    states = head.get("build")
     if not isinstance(states, list):
         return "no build record"
     state = next((s for s in states if isinstance(s, dict) and s.get("options") == options),
@@ -401,42 +440,41 @@ def _decide(data_dir: Path, templates_dir: Path, out_dir: Path, sde: str | None,
         return "no build record for these options"
     if state.get("source_date_epoch") != sde:
         return "SOURCE_DATE_EPOCH differs"
-    warnings = state.get("warnings") or []
-    if strict and warnings:
+    if strict and state.get("warnings"):
         return "--strict with warnings"
-    if state.get("manifest") != _manifest_digest(raw):
-        return "the manifest changed since the record"
-    if raw.get("tool") != tool_versions():
+    if head.get("tool") != tool_versions():
         return "the tool versions changed"
     snapshot = Snapshot(data_dir, templates_dir)
     digests = snapshot.digests()
     if digests is None or state.get("files") != digests:
         return "a file of the data, templates or package changed"
-    entries = {e["path"]: e for e in raw.get("outputs", [])}  # as stored: not expanded
-    shared, checked = raw.get("shared") or {}, set()
-    outputs = list(state.get("outputs") or [])
-    if not set(outputs) <= set(entries):
-        return "an output is not in the manifest"
-    for path, entry in entries.items():  # the commit drops the entries of missing files
-        if not (out_dir / path).is_file():
-            return f"{path} is missing"
-    for path in outputs:
-        entry = entries[path]
+    return snapshot, state
+
+
+def _changed(entries: Iterator[dict], outputs: set[str], shared: Mapping,
+             snapshot: Snapshot, recorded: Mapping[str, bytes], out_dir: Path) -> str | None:
+    """Why one of ``outputs`` (their manifest ``entries``, in the manifest's order) is not as
+    recorded -- its file, or an input it names -- or None.  ``recorded``: every entry's
+    sha256 (a bundle names the sheets it is made of)."""
+    checked: set[str] = set()
+    for entry in entries:
+        path = entry["path"]
+        if path not in outputs:
+            continue
         target = out_dir / path
         if target.stat().st_size != entry.get("size") or \
                 w.sha256_file(target) != entry.get("sha256"):
             return f"{path} was modified"
         for name, digest in _inputs(entry, shared, checked):
-            known = snapshot.sha256(name)
-            if known is not None:
+            if snapshot.sha256(name) is not None:
                 continue  # in the folders: the digests above cover it
-            if name in entries:  # a sheet the bundle is made of
-                if entries[name].get("sha256") != digest:
+            if name in recorded:  # a sheet the bundle is made of
+                if recorded[name] != bytes.fromhex(digest):
                     return f"{name} changed"
             elif not Path(name).is_absolute() or not Path(name).is_file() or \
                     w.sha256_file(Path(name)) != digest:
                 return f"{name} changed"
-    return outputs, warnings
+    return None
 
 
 def record(snapshot: Snapshot, out_dir: Path, *, langs: tuple[str, ...],
