@@ -415,3 +415,25 @@ def test_the_decision_reads_the_manifest_a_line_at_a_time(work, monkeypatch):
     entries = len(loads(manifest.read_text(encoding="utf-8"))["outputs"])
     assert len(parsed) == 2 * (1 + entries)  # two passes: the header, then each entry
     assert max(parsed) < manifest.stat().st_size / 3  # the header is the largest part
+
+
+def test_a_folders_digest_is_that_of_its_files_names_and_sha256_as_json(work):
+    """What the build record keeps of data/ (and templates/, the package): the sha256 of the
+    JSON mapping of each file's posix name to its sha256, sorted and compact -- as earlier
+    versions wrote it, so their records still hold."""
+    import hashlib
+
+    files = {p.relative_to(work / "data").as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+             for p in (work / "data").rglob("*") if p.is_file()}
+    text = json.dumps(files, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    snapshot = uptodate.Snapshot(work / "data", work / "templates")
+    assert snapshot.digests()["data"] == hashlib.sha256(text.encode()).hexdigest()
+    name = "data/projects/atmp.yaml"
+    assert snapshot.sha256(name) == files["projects/atmp.yaml"]
+    assert snapshot.sha256("data/projects/none.yaml") == ""  # in the folder: no such file
+    assert snapshot.sha256("/elsewhere/file") is None
+    again = uptodate.Snapshot(work / "data", work / "templates", like=snapshot)
+    assert again.trees == snapshot.trees
+    (work / "data/projects/atmp.yaml").write_text("changed", encoding="utf-8")
+    assert uptodate.Snapshot(work / "data", work / "templates", like=snapshot).trees != \
+        snapshot.trees
