@@ -50,7 +50,7 @@ from .load import load_yaml
 from .theme import Theme, load_theme
 from .validate import PROJECTS_DIR, bundle_path, load_bundle, load_projects, project_files
 from .view import SheetView, build_bundle_view, build_view
-from .spill import Spill
+from .spill import SortedMap, SortedMapMaker, Spill
 from .write import (Inputs, Output, OutputLock, Outputs, Staging, pending_commits,
                     read_manifest, read_manifest_index, read_manifest_tool, sha256_file)
 
@@ -460,43 +460,65 @@ def _bundle_outputs(projects: m.ProjectSet, theme: Theme, options: BuildOptions,
     bundle = build_bundle_view(config, projects, refs, staging.root)  # type: ignore[arg-type]
     invariant = bool(os.environ.get("SOURCE_DATE_EPOCH"))
     langs = ",".join(c.locale_id for c in bundle.covers)
-    inputs = {_rel(bundle_path(options.data_dir), options):
-              sha256_file(bundle_path(options.data_dir)),
-              **{_rel(source_path(options.data_dir, slug), options):
-                 sha256_file(source_path(options.data_dir, slug)) for slug in projects.slugs},
-              **_theme_inputs(theme, options)}
+    formats = tuple(options.formats)
+    # Each bundle's inputs (name -> sha256: every data file, and the PDF bundle's every PDF
+    # sheet, the Word bundle's every sheet's inputs) are sorted into a file as they are
+    # found (a SortedMap: as dict.update, the last of a name wins), not kept as dicts:
+    # their key is hashed and their manifest entry written from it as a stream (memory)
+    pdf_inputs: SortedMapMaker[str, str] = SortedMapMaker()
+    docx_inputs: SortedMapMaker[str, str] = SortedMapMaker()
+    makers = (pdf_inputs, docx_inputs)
+
+    def both(name: str, digest: str) -> None:
+        for maker in makers:
+            maker.add(name, digest)
+
+    both(_rel(bundle_path(options.data_dir), options), sha256_file(bundle_path(options.data_dir)))
+    for slug in projects.slugs:
+        both(_rel(source_path(options.data_dir, slug), options),
+             sha256_file(source_path(options.data_dir, slug)))
+    for name, digest in _theme_inputs(theme, options).items():
+        both(name, digest)
     from .localise.catalog import catalog_path
 
     for lang in m.LANGS:  # the bundle's own labels (Contents, Summary, ...)
         po = Path(str(catalog_path(lang)))
         if po.is_file():
-            inputs[_rel(po, options)] = sha256_file(po)
+            both(_rel(po, options), sha256_file(po))
     # one pass over the sheets (build order: project, language, format): each format's
     # files (in the refs' order) and digests, and every sheet's inputs (the Word bundle's)
-    formats = tuple(options.formats)
     # (a PDF bundle made in a rendering process reads its sheets' files there: shared)
     sheet_files = {fmt: Spill(shared=renderer.pooled and fmt == "pdf") for fmt in formats}
-    pdf_digests: dict[str, str] = {}
-    sheet_inputs: dict[str, str] = {}
     count = len(refs) * len(formats)
+    seen: set[int] = set()  # the shared mappings of the sheets' inputs (a few) added
+    last_own: Mapping[str, str] | None = None  # a project's sheets have the same own inputs
     for k, (key, sheet) in enumerate(zip(((key, fmt) for key in refs for fmt in formats),
                                          sheets)):
         (slug, lang), fmt = key
         if sheet.path != f"{lang}/{slug}.{fmt}":  # pragma: no cover - the plan's order
             raise ValueError(f"{sheet.path}: not the sheet planned at {k}")
         sheet_files[fmt].append(os.fspath(sheet.file) if sheet.file else "")
-        if fmt == "pdf":
-            pdf_digests[sheet.path] = sheet.sha256
-        sheet_inputs.update(sheet.inputs)
+        if fmt == "pdf":  # (sheet paths and file names never meet: no name comes twice)
+            pdf_inputs.add(sheet.path, sheet.sha256)
+        # the same names with the same digests again change nothing: each shared mapping
+        # and each project's own files are added once
+        if isinstance(sheet.inputs, Inputs):
+            own, common = sheet.inputs._own, sheet.inputs._shared
+            if own != last_own:
+                docx_inputs.update(own.items())
+                last_own = own
+            if id(common) not in seen:
+                seen.add(id(common))
+                docx_inputs.update((n, d) for n, d in common.items() if n not in own)
+        else:
+            docx_inputs.update(sheet.inputs.items())
     if len(sheets) < count:  # pragma: no cover - every sheet is kept
         raise ValueError("sheets missing")
     out = []
     pending: list = []  # the PDF bundle being written in a rendering process
 
     if "pdf" in formats:
-        pdf_inputs = pdf_digests  # with the shared inputs, not a third copy (memory)
-        pdf_inputs.update(inputs)
-        del pdf_digests
+        pdf_inputs = pdf_inputs.finish()
         pdf_files = _SheetFiles(projects.slugs, refs.langs, sheet_files["pdf"])
 
         def make_pdf() -> Output:
@@ -509,23 +531,17 @@ def _bundle_outputs(projects: m.ProjectSet, theme: Theme, options: BuildOptions,
                                                           invariant=invariant),
                 format="pdf", lang=langs)
 
-        pdf = derived_output(options, files.PDF_NAME, pdf_inputs, make_pdf, previous)
-        del pdf_inputs
-        # its inputs (every sheet and data file) wait in a file while the Word bundle is made
-        held_inputs = Spill([pdf.inputs])
-        out.append(replace(pdf, inputs={}))
-        del pdf
+        # (its inputs, every sheet and data file, wait in their file)
+        out.append(derived_output(options, files.PDF_NAME, pdf_inputs, make_pdf, previous))
     else:
         log.info("%s not made: it is made of the PDF sheets; add pdf to --format", files.PDF_NAME)
     if "docx" not in options.formats:  # like the PDF bundle: only with its own format
         log.debug("%s not made: add docx to --format", files.DOCX_NAME)
     else:
         # the Word bundle is made of the filled sheet template: its inputs are the sheets'
-        docx_inputs = inputs
-        docx_inputs.update(sheet_inputs)
-        del sheet_inputs
         if theme.sheet_docx.is_file():
-            docx_inputs[_rel(theme.sheet_docx, options)] = sha256_file(theme.sheet_docx)
+            docx_inputs.add(_rel(theme.sheet_docx, options), sha256_file(theme.sheet_docx))
+        docx_inputs = docx_inputs.finish()
         docx_files = _SheetFiles(projects.slugs, refs.langs, sheet_files["docx"])
         out.append(derived_output(options, files.DOCX_NAME, docx_inputs, lambda: (
             staging.stage_stream(files.DOCX_NAME, lambda f: files.write_docx(
@@ -535,10 +551,8 @@ def _bundle_outputs(projects: m.ProjectSet, theme: Theme, options: BuildOptions,
     if pending:
         made = staging.stage_written(files.PDF_NAME, lambda: renderer.result(pending[0]),
                                      format="pdf", lang=langs)
-        out[0] = replace(made, key=out[0].key, source_date_epoch=out[0].source_date_epoch)
-    if "pdf" in formats:
-        out[0] = replace(out[0], inputs=held_inputs[0])
-        held_inputs.close()
+        out[0] = replace(made, key=out[0].key, source_date_epoch=out[0].source_date_epoch,
+                         inputs=out[0].inputs)
     for spill in sheet_files.values():
         spill.close()
     return out
@@ -666,7 +680,7 @@ def derived_output(options: BuildOptions, path: str, inputs: dict[str, str],
     entries, when the caller has read them already.
     """
     sde = source_date_epoch()
-    key = _digest({"path": path, "inputs": inputs, "tool": tool_versions()})
+    key = _derived_key(path, inputs, tool_versions())
     if previous is None:
         previous = read_manifest_index(options.out_dir)
     reason = _freshness(path, key, previous, options, sde)
@@ -676,6 +690,29 @@ def derived_output(options: BuildOptions, path: str, inputs: dict[str, str],
     out = make()
     return replace(out, inputs={**inputs, **out.inputs} if out.inputs else inputs, key=key,
                    source_date_epoch=sde)
+
+
+def _derived_key(path: str, inputs: Mapping[str, str], tool: dict[str, str]) -> str:
+    """``_digest({"path": path, "inputs": inputs, "tool": tool})``, the same digest, for
+    ``inputs`` kept in a file (a :class:`SortedMap`, in key order: what ``sort_keys`` gives)
+    hashed as a stream, its JSON never made as one string."""
+    if not isinstance(inputs, SortedMap):
+        return _digest({"path": path, "inputs": inputs, "tool": tool})
+
+    def text(value: object) -> str:
+        return json.dumps(value, sort_keys=True, ensure_ascii=False, default=_plain,
+                          separators=(",", ":"))
+
+    h = hashlib.sha256(b'{"inputs":{')
+    part: list[str] = []
+    for n, (name, digest) in enumerate(inputs.items()):
+        part.append(("," if n else "") + text(name) + ":" + text(digest))
+        if len(part) >= 1024:
+            h.update("".join(part).encode("utf-8"))
+            part = []
+    part.append('},"path":' + text(path) + ',"tool":' + text(tool) + "}")
+    h.update("".join(part).encode("utf-8"))
+    return h.hexdigest()
 
 
 def sheet_input(options: BuildOptions, sheet: Output) -> tuple[str, str]:
