@@ -411,6 +411,40 @@ def test_the_pdf_bundle_is_written_from_the_sheet_files_holding_one_open_at_a_ti
     assert (tmp_path / PDF_NAME).read_bytes() == from_bytes
 
 
+def test_sheet_files_that_know_their_page_counts_are_each_opened_once_for_the_same_bytes(
+        bundle_build, bundle_view, theme, tmp_path, monkeypatch):
+    """A build hands the PDF bundle its sheets with the page counts it recorded: the bundle
+    lays out its contents from them and opens each sheet once, to copy it (not once more
+    to count its pages); the file is byte for byte the one made by counting."""
+    import collections
+
+    import nexusreports.render.pdf.bundle as pdf_bundle
+    from nexusreports.bundle import write_pdf
+
+    files = {(s.slug, s.lang): bundle_build / s.lang / f"{s.slug}.pdf"
+             for s in bundle_view.sequence}
+
+    class Counted(dict):
+        def page_count(self, key):
+            return len(PdfReader(self[key]).pages)
+
+    real, opened = pdf_bundle._open, collections.Counter()
+
+    def watched(source):
+        opened[source] += 1
+        return real(source)
+
+    monkeypatch.setattr(pdf_bundle, "_open", watched)
+    with (tmp_path / "counted.pdf").open("w+b") as target:
+        write_pdf(bundle_view, Counted(files), theme, target, invariant=True)
+    assert set(opened) == set(files.values()) and set(opened.values()) == {1}
+    opened.clear()
+    with (tmp_path / "opened.pdf").open("w+b") as target:
+        write_pdf(bundle_view, files, theme, target, invariant=True)
+    assert set(opened.values()) == {2}  # counted, then copied
+    assert (tmp_path / "counted.pdf").read_bytes() == (tmp_path / "opened.pdf").read_bytes()
+
+
 def test_a_sheet_file_missing_or_no_pdf_is_named_with_what_to_do(bundle_build, bundle_view,
                                                                   theme, tmp_path):
     from nexusreports.bundle import write_pdf

@@ -37,6 +37,7 @@ import os
 import platform
 import sys
 import zlib
+from array import array
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, is_dataclass, replace
 from functools import lru_cache
@@ -387,17 +388,27 @@ class _SheetFiles(Mapping):
     orders them), kept in a shared Spill, so that it can be sent to a rendering process
     (pickled as the projects' slugs and the spill's path and offsets)."""
 
-    def __init__(self, slugs: tuple[str, ...], langs: tuple[str, ...], files: Spill[str]):
+    def __init__(self, slugs: tuple[str, ...], langs: tuple[str, ...], files: Spill[str],
+                 pages: array | None = None):
         self._slugs, self._langs, self._files = slugs, langs, files
+        self._pages = pages  # each sheet's page count as recorded (0: not known), or None
         self._index: dict[str, int] | None = None
 
-    def __getitem__(self, key: tuple[str, str]) -> Path:
+    def _place(self, key: tuple[str, str]) -> int:
         if self._index is None:
             self._index = {slug: i for i, slug in enumerate(self._slugs)}
         slug, lang = key
         if slug not in self._index or lang not in self._langs:
             raise KeyError(key)
-        return Path(self._files[self._index[slug] * len(self._langs) + self._langs.index(lang)])
+        return self._index[slug] * len(self._langs) + self._langs.index(lang)
+
+    def __getitem__(self, key: tuple[str, str]) -> Path:
+        return Path(self._files[self._place(key)])
+
+    def page_count(self, key: tuple[str, str]) -> int | None:
+        """The page count the sheet's output records (its file need not be opened to count
+        them: the PDF bundle lays out its contents before it copies the sheets), or None."""
+        return (self._pages[self._place(key)] or None) if self._pages is not None else None
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
         return ((slug, lang) for slug in self._slugs for lang in self._langs)
@@ -409,7 +420,7 @@ class _SheetFiles(Mapping):
         return (Path(f) for f in self._files)
 
     def __reduce__(self) -> tuple:
-        return (_SheetFiles, (self._slugs, self._langs, self._files))
+        return (_SheetFiles, (self._slugs, self._langs, self._files, self._pages))
 
 
 def _unmakeable(previous: dict[str, dict], projects: m.ProjectSet, options: BuildOptions
@@ -489,6 +500,7 @@ def _bundle_outputs(projects: m.ProjectSet, theme: Theme, options: BuildOptions,
     # files (in the refs' order) and digests, and every sheet's inputs (the Word bundle's)
     # (a PDF bundle made in a rendering process reads its sheets' files there: shared)
     sheet_files = {fmt: Spill(shared=renderer.pooled and fmt == "pdf") for fmt in formats}
+    pdf_pages = array("I")  # each PDF sheet's page count (4 bytes a sheet)
     count = len(refs) * len(formats)
     seen: set[int] = set()  # the shared mappings of the sheets' inputs (a few) added
     last_own: Mapping[str, str] | None = None  # a project's sheets have the same own inputs
@@ -500,6 +512,7 @@ def _bundle_outputs(projects: m.ProjectSet, theme: Theme, options: BuildOptions,
         sheet_files[fmt].append(os.fspath(sheet.file) if sheet.file else "")
         if fmt == "pdf":  # (sheet paths and file names never meet: no name comes twice)
             pdf_inputs.add(sheet.path, sheet.sha256)
+            pdf_pages.append(sheet.pages or 0)
         # the same names with the same digests again change nothing: each shared mapping
         # and each project's own files are added once
         if isinstance(sheet.inputs, Inputs):
@@ -519,7 +532,7 @@ def _bundle_outputs(projects: m.ProjectSet, theme: Theme, options: BuildOptions,
 
     if "pdf" in formats:
         pdf_inputs = pdf_inputs.finish()
-        pdf_files = _SheetFiles(projects.slugs, refs.langs, sheet_files["pdf"])
+        pdf_files = _SheetFiles(projects.slugs, refs.langs, sheet_files["pdf"], pdf_pages)
 
         def make_pdf() -> Output:
             if renderer.pooled:  # started now, staged once the Word bundle is made

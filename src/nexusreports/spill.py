@@ -250,7 +250,9 @@ class SortedMapMaker(Generic[K, V]):
 
     def _spill_run(self) -> None:
         self._run.sort(key=_KEY)  # stable: equal keys stay in the order they came
-        self._runs.append(Spill(self._run, folder=self._folder))
+        run = Spill(self._run, folder=self._folder)
+        run._flush()  # (in the file now: a run's pending bytes are not kept per run)
+        self._runs.append(run)
         self._run = []
 
     def finish(self) -> SortedMap[K, V]:
@@ -275,5 +277,5 @@ class SortedMapMaker(Generic[K, V]):
 _KEY = itemgetter(0)
 _RUN = 2048
 """Pairs sorted in memory at a time by :class:`SortedMapMaker`."""
-_MERGE_READ = 1 << 14
+_MERGE_READ = 1 << 13
 """Bytes read at a time from each run while merging, and from a :class:`SortedMap`."""

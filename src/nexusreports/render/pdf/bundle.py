@@ -670,7 +670,8 @@ def write_bundle_pdf(bundle: BundleView, sheet_pdfs: Mapping[tuple[str, str], Pa
     trees) from ``sheet_pdfs``; return its page count.
 
     ``sheet_pdfs`` maps ``(slug, lang)`` to the single-sheet PDF (its file, or its bytes) of
-    every sheet in ``bundle.sequence``.  The file is written as a stream
+    every sheet in ``bundle.sequence``; if it has a ``page_count(key)`` method giving each
+    sheet's page count (or None: not known), the sheets are not opened to count them.  The file is written as a stream
     (:mod:`.incremental`): each sheet is opened when its turn comes, its objects written
     renumbered (streams as stored) and the sheet closed, keeping only the numbers of its
     pages and its structure element and its ParentTree entries; then the pages drawn here,
@@ -686,9 +687,14 @@ def write_bundle_pdf(bundle: BundleView, sheet_pdfs: Mapping[tuple[str, str], Pa
     """
     kit = _kit(theme)
     counts = array("I")
+    # (a mapping that knows the sheets' page counts saves opening each sheet twice)
+    known = getattr(sheet_pdfs, "page_count", None)
     for s in bundle.sequence:
-        with _open(sheet_pdfs[(s.slug, s.lang)]) as pdf:
-            counts.append(len(pdf.pages))
+        count = known((s.slug, s.lang)) if known is not None else None
+        if count is None:
+            with _open(sheet_pdfs[(s.slug, s.lang)]) as pdf:
+                count = len(pdf.pages)
+        counts.append(count)
     plan, total = _arrange(bundle, kit, counts)
 
     out = _Out(Writer(target), total)
