@@ -30,6 +30,7 @@ before the commit, which writes the manifest entry by entry.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import logging
@@ -392,15 +393,18 @@ class _SheetFiles(Mapping):
                  pages: array | None = None):
         self._slugs, self._langs, self._files = slugs, langs, files
         self._pages = pages  # each sheet's page count as recorded (0: not known), or None
-        self._index: dict[str, int] | None = None
+        # the projects' places in slug order (4 bytes a project, not a dict of them)
+        self._by_slug: array | None = None
 
     def _place(self, key: tuple[str, str]) -> int:
-        if self._index is None:
-            self._index = {slug: i for i, slug in enumerate(self._slugs)}
+        slugs = self._slugs
+        if self._by_slug is None:
+            self._by_slug = array("I", sorted(range(len(slugs)), key=slugs.__getitem__))
         slug, lang = key
-        if slug not in self._index or lang not in self._langs:
+        at = bisect.bisect_left(self._by_slug, slug, key=slugs.__getitem__)
+        if at == len(slugs) or slugs[self._by_slug[at]] != slug or lang not in self._langs:
             raise KeyError(key)
-        return self._index[slug] * len(self._langs) + self._langs.index(lang)
+        return self._by_slug[at] * len(self._langs) + self._langs.index(lang)
 
     def __getitem__(self, key: tuple[str, str]) -> Path:
         return Path(self._files[self._place(key)])

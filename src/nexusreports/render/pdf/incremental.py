@@ -207,18 +207,29 @@ class Copy:
         self.numbers[obj.objgen] = num
 
     def _sub(self, match: re.Match) -> bytes:
-        if match.group(1) is not None:
-            return b"%d 0 R" % self._number((int(match.group(1)), int(match.group(2))))
-        if match.group(3) is not None:
-            return match.group(3) + b" 0 R"
+        found = match.group(1)
+        if found is not None:
+            objgen = (int(found), int(match.group(2)))
+            num = self.numbers.get(objgen)
+            return b"%d 0 R" % (num if num is not None else self._number(objgen))
+        found = match.group(3)
+        if found is not None:
+            return found + b" 0 R"
         return match.group(0)
+
+    def _rewritten(self, text: bytes) -> bytes:
+        """``text`` with its references renumbered (see :data:`_TOKEN`): as it is when it
+        holds none (a reference and a stand-in both hold these bytes)."""
+        if b" R" not in text and b"/NxOut" not in text:
+            return text
+        return _TOKEN.sub(self._sub, text)
 
     def text(self, obj: object) -> bytes:
         """``obj`` as PDF text in the output: a reference for an indirect object (copied),
         else its text with its references rewritten."""
         if isinstance(obj, pikepdf.Object) and obj.is_indirect:
             return b"%d 0 R" % self.number(obj)
-        return _TOKEN.sub(self._sub, unparse(obj))
+        return self._rewritten(unparse(obj))
 
     def drain(self) -> None:
         """Write every object handed a number and not written yet (and what they refer to)."""
@@ -229,9 +240,9 @@ class Copy:
             obj = source.get_object(objgen)
             if isinstance(obj, pikepdf.Stream):
                 head, data = stream_data(obj)
-                writer.stream(num, _TOKEN.sub(self._sub, head.unparse()), data)
+                writer.stream(num, self._rewritten(head.unparse()), data)
             else:
-                writer.object(num, _TOKEN.sub(self._sub, obj.unparse(resolved=True)))
+                writer.object(num, self._rewritten(obj.unparse(resolved=True)))
 
 
 def name(text: str) -> bytes:
