@@ -79,16 +79,19 @@ class Writer:
     def _spill(self, count: int) -> None:
         if self.spilled is None:
             self.spilled = tempfile.TemporaryFile()  # noqa: SIM115 (closed by finish)
-        lines = []
-        for i, offset in enumerate(self.offsets[:count]):
-            if offset:
-                lines.append(b"%010d 00000 n \n" % offset)
-            else:
-                num = self.base + i
-                lines.append(_HOLE if num else b"0000000000 65535 f \n")
-                if num:
-                    self.holes.add(num)
-        self.spilled.write(b"".join(lines))
+        offsets = self.offsets
+        for start in range(0, count, 4096):  # (lines made a block at a time: memory)
+            lines = []
+            for i in range(start, min(start + 4096, count)):
+                offset = offsets[i]
+                if offset:
+                    lines.append(b"%010d 00000 n \n" % offset)
+                else:
+                    num = self.base + i
+                    lines.append(_HOLE if num else b"0000000000 65535 f \n")
+                    if num:
+                        self.holes.add(num)
+            self.spilled.write(b"".join(lines))
         del self.offsets[:count]
         self.base += count
 
