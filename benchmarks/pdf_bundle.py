@@ -3,14 +3,16 @@ its CPU time and the memory it adds while it writes.
 
 Usage::
 
-    .venv/bin/python benchmarks/pdf_bundle.py 1000 OUT_OF_A_BUILD [--trace] [--out F.pdf]
+    .venv/bin/python benchmarks/pdf_bundle.py 1000 OUT_OF_A_BUILD [--pages] [--trace] [--out F.pdf]
 
 As ``benchmarks/word_bundle.py``, over the PDF sheets (``<out>/nl/*.pdf``, ``<out>/en/*.pdf``)
 of the first N projects of a build: the bundle's view is the shipped data's (labels, cover,
 summary rows repeated) with its per-project parts in spills, as the build keeps them, and
 its keywords as long as N projects' names make them.  One line: sheets, CPU and wall
 seconds of ``write_bundle_pdf``, the RSS it added (sampled every 50 ms) and, with
-``--trace``, the tracemalloc peak and the largest allocations left at the end.
+``--trace``, the tracemalloc peak (``--where``: and what is held when the document level is
+written).  ``--pages``: the sheets' page counts are given, as a build gives them (each sheet
+is then opened once, not twice).
 """
 
 from __future__ import annotations
@@ -55,6 +57,14 @@ class _Files:
         return self.folder / key[1] / f"{key[0]}.{self.fmt}"
 
 
+class _Counted(_Files):
+    """As the build hands them over: with each sheet's page count as its output records it
+    (a sheet is one page: the build refuses one that does not fit)."""
+
+    def page_count(self, key: tuple[str, str]) -> int:
+        return 1
+
+
 def bundle_of(n: int, sheets: Path, fmt: str = "pdf"):
     """A bundle view over the first ``n`` projects' sheets in ``sheets``, and its files."""
     data = ROOT / "data"
@@ -77,7 +87,7 @@ def bundle_of(n: int, sheets: Path, fmt: str = "pdf"):
     info = dataclasses.replace(small.info, keywords=", ".join(
         f"{s} {lang} project name" for s in slugs for lang in locale))
     bundle = dataclasses.replace(small, parts=parts, sequence=sequence, info=info)
-    return bundle, _Files(sheets, fmt)
+    return bundle, (_Counted if "--pages" in sys.argv else _Files)(sheets, fmt)
 
 
 def main(argv: list[str]) -> None:

@@ -63,6 +63,7 @@ from ...view import BundlePart, BundleView
 from .. import SUMMARY_COLUMNS_MM
 from .archive import (PRODUCER, Metadata, attributes, creation_stamp, deflate, fix_to_unicode,
                       xmp)
+from .. import heap
 from ..recurring import next_sheet
 from .incremental import Copy, Writer, ref, stream_data
 from .sheet import CREATOR, icc_profile, markup, metadata, new_canvas, register_fonts
@@ -714,9 +715,12 @@ def write_bundle_pdf(bundle: BundleView, sheet_pdfs: Mapping[tuple[str, str], Pa
     footers = plan.footers()
     while chunk := list(itertools.islice(footers, _OVERLAY_PAGES)):  # memory flat over pages
         out.stamps(_overlay_pdf(chunk, kit, invariant))
+        heap.give_back()
     elements = array("Q", bytes(8 * len(counts)))  # sequence index -> its Part element
     for i, s in enumerate(bundle.sequence):
         elements[i] = out.sheet(sheet_pdfs[(s.slug, s.lang)], plan.starts[i], s.locale_id)
+        if i % heap.EVERY == heap.EVERY - 1:
+            heap.give_back()  # (what qpdf freed of the sheets so far: see ..heap)
     stamp = None
     drawn: dict[tuple[str, int], int] = {}  # (kind, part index) -> its structure element
     for seg in plan.segments:  # the pages drawn here, in page order
@@ -759,9 +763,11 @@ def _write_front(out: _Out, bundle: BundleView, front: _Front, targets: array, k
         links = [(page, rect, targets[key], text) for page, rect, key, text in record.links]
         kids += out.drawn(data, tree, front.start + at, num, links)
         step = step or tree.step
+        heap.give_back()
     for at, data, tree in _summary_chunks(bundle, front, kit, invariant):
         kids += out.drawn(data, tree, front.start + at, num)
         step = step or tree.step
+        heap.give_back()
     assert step is not None
     out.part(num, Element(step), kids)
     return num
