@@ -1032,3 +1032,25 @@ def test_a_one_year_period_prints_as_one_year_on_the_sheets_and_in_the_summary(t
     assert ["".join(x.text or "" for x in row.iter(qn("w:t")))
             for row in timeline.iter(qn("w:tr"))] == ["2027"]  # no "Start", "Eind", no end
     assert not list(timeline.iter(qn("w:pBdr")))  # and no line towards an end
+
+
+def test_a_summary_rows_height_measured_without_a_table_is_the_tables(bundle_view, theme):
+    """The summary is paginated by each row's height, measured as ReportLab's Table measures
+    a row (no table made per project): equal, float for float, for rows of one line to many."""
+    import dataclasses
+
+    import nexusreports.render.pdf.bundle as pdf_bundle
+
+    kit = pdf_bundle._kit(theme)
+    width, height = pdf_bundle._frame_size(kit)
+    words = "Nationaal Groeifonds programma voor biotechnologie & gezondheid in Nederland"
+    first = bundle_view.parts[0].rows[0]
+    rows = [dataclasses.replace(first, name=" ".join(words.split()[:k % 9 + 1] * (k // 9 + 1)),
+                                period=f"2024–20{k + 30}") for k in range(40)]
+    part = dataclasses.replace(bundle_view.parts[0], rows=tuple(rows))
+    cells = pdf_bundle._SummaryCells(part, kit, width)
+    measured = [cells.height(r) for r in range(1, len(rows) + len(part.totals) + 1)]
+    assert measured == [
+        pdf_bundle._summary_table(part, kit, width, [r], header=False).wrap(width, height)[1]
+        for r in range(1, len(rows) + len(part.totals) + 1)]
+    assert len(set(measured)) > 3  # rows of one, two, three ... lines
