@@ -521,8 +521,8 @@ def _bundle_outputs(projects: m.ProjectSet, theme: Theme, options: BuildOptions,
         # and each project's own files are added once
         if isinstance(sheet.inputs, Inputs):
             own, common = sheet.inputs._own, sheet.inputs._shared
-            if own != last_own:
-                docx_inputs.update(own.items())
+            if own != last_own:  # (valued as the Inputs values them: the shared first)
+                docx_inputs.update((n, sheet.inputs[n]) for n in own)
                 last_own = own
             if id(common) not in seen:
                 seen.add(id(common))

@@ -31,7 +31,7 @@ from typing import BinaryIO, Self
 
 from ...theme import Theme
 from ...view import BundlePart, BundleView, SheetView
-from .. import SUMMARY_COLUMNS_MM, heap, stamp_time
+from .. import SUMMARY_COLUMNS_MM, stamp_time
 from . import ooxml
 
 log = logging.getLogger("nexusreports")
@@ -253,16 +253,11 @@ def write_bundle_docx(bundle: BundleView, sheet_files: Mapping[tuple[str, str], 
                 kit.language_band(part)
                 kit.summary(part, index)
 
-            copied = [0]
-
             def sheet(view: SheetView) -> None:
                 part, index = places[view.lang]  # (never parts.index: it compares parts)
                 _SheetCopy(pkg, sheet_files[(view.slug, view.lang)], theme).write(
                     stream, view, part, index, kit, ids,
                     mark=view.locale_id != bundle.info.language)
-                copied[0] += 1
-                if copied[0] % heap.EVERY == 0:
-                    heap.give_back()  # (what lxml freed of the sheets so far: see ..heap)
 
             if bundle.arrangement == "by-project":
                 for i, part in enumerate(bundle.parts):
