@@ -64,7 +64,6 @@ from .. import SUMMARY_COLUMNS_MM
 from .archive import (PRODUCER, Metadata, attributes, creation_stamp, deflate, fix_to_unicode,
                       xmp)
 from .. import heap
-from ..recurring import next_sheet
 from .incremental import Copy, Writer, ref, stream_data
 from .sheet import CREATOR, icc_profile, markup, metadata, new_canvas, register_fonts
 from .tagging import (Element, LinkRef, MarkedRef, Step, Tagger, artifact, artifact_unmarked,
@@ -301,19 +300,11 @@ def _frame_size(kit: _Kit) -> tuple[float, float]:
     return w - ml - mr, top - bottom
 
 
-_PER_SHEET = 32
-"""Contents entries or summary rows measured per "sheet" of the caches of
-:mod:`..recurring`: what recurs (labels, periods, levels) is kept, a project's own name is
-forgotten after a few dozen, not kept until the cache fills (time and memory only)."""
-
-
 def _paginate(heights: Iterable[float], first: float, room: float) -> list[tuple[int, int]]:
     """Items of ``heights`` stacked on pages of ``room`` pt (the first page ``first``): the
     range of items on each page (an item taller than a page alone on its page)."""
     pages, start, used, space, i = [], 0, 0.0, first, -1
     for i, height in enumerate(heights):
-        if i % _PER_SHEET == 0:
-            next_sheet()
         if used + height > space and i > start:
             pages.append((start, i))
             start, used, space = i, 0.0, room
@@ -420,7 +411,6 @@ def _batches(ranges: Sequence[tuple[int, int]], heading: str, kit: _Kit
     ``a`` to ``b``) :data:`_CHUNK_PAGES` at a time: (first page, [(page, a, b, its
     flowables so far)]); the section's first page starts with its ``heading``."""
     for at in range(0, len(ranges), _CHUNK_PAGES):
-        next_sheet()  # (for the caches: see _PER_SHEET)
         yield at, [(n, *ranges[n], [Paragraph(markup(heading), _heading(kit)).tagged("H2")]
                     if n == 0 else []) for n in range(at, min(at + _CHUNK_PAGES, len(ranges)))]
 
