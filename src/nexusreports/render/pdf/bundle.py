@@ -974,8 +974,9 @@ class _Out:
         """Page tree, structure tree, document level, cross-reference table."""
         w = self.w
         self._page_tree()
-        w.object(self.document, b"<< /K [ %s ] /P %d 0 R /S /Document /Type /StructElem >>"
-                 % (b" ".join(b"%d 0 R" % n for n in parts), self.tree_root))
+        w.object_of(self.document, itertools.chain(  # (every sheet's element: 4,096 a piece)
+            [b"<< /K [ "], _joined_refs(parts),
+            [b" ] /P %d 0 R /S /Document /Type /StructElem >>" % self.tree_root]))
         w.object(self.tree_root, b"<< /K [ %d 0 R ] /ParentTree %d 0 R /ParentTreeNextKey %d "
                  b"/Type /StructTreeRoot >>" % (self.document, self._write_nums(),
                                                self.next_key))
@@ -1117,6 +1118,15 @@ class _TreeText:
         body.append(b"/S " + Name("/" + step.role).unparse() + b" /Type /StructElem >>")
         self.w.object(num, b" ".join(body))
         return num
+
+
+def _joined_refs(nums: Iterable[int], per: int = 4096) -> Iterator[bytes]:
+    """``b" ".join(b"%d 0 R" % n for n in nums)`` in pieces of ``per`` references."""
+    it = iter(nums)
+    sep = b""
+    while chunk := list(itertools.islice(it, per)):
+        yield sep + b" ".join(b"%d 0 R" % n for n in chunk)
+        sep = b" "
 
 
 def _string(text: str) -> bytes:

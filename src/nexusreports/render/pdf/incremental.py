@@ -28,6 +28,7 @@ import re
 import tempfile
 from array import array
 from collections import deque
+from collections.abc import Iterable
 from typing import BinaryIO
 
 import pikepdf
@@ -108,6 +109,16 @@ class Writer:
         """Object ``num`` (reserved) with ``body`` (its unparsed text)."""
         self._at(num)
         self.write(b"%d 0 obj\n%s\nendobj\n" % (num, body))
+
+    def object_of(self, num: int, pieces: Iterable[bytes]) -> None:
+        """Object ``num`` (reserved) whose body is the bytes of ``pieces`` one after another
+        (an object as long as the projects are many, e.g. an array of every sheet's
+        element, written as it is made, never whole): the bytes :meth:`object` writes."""
+        self._at(num)
+        self.write(b"%d 0 obj\n" % num)
+        for piece in pieces:
+            self.write(piece)
+        self.write(b"\nendobj\n")
 
     def stream(self, num: int, head: bytes, data: bytes) -> None:
         """Stream object ``num``: ``head`` is its dictionary without ``/Length`` (``<< ... >>``),
