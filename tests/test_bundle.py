@@ -411,6 +411,40 @@ def test_the_pdf_bundle_is_written_from_the_sheet_files_holding_one_open_at_a_ti
     assert (tmp_path / PDF_NAME).read_bytes() == from_bytes
 
 
+def test_sheet_files_that_know_their_page_counts_are_each_opened_once_for_the_same_bytes(
+        bundle_build, bundle_view, theme, tmp_path, monkeypatch):
+    """A build hands the PDF bundle its sheets with the page counts it recorded: the bundle
+    lays out its contents from them and opens each sheet once, to copy it (not once more
+    to count its pages); the file is byte for byte the one made by counting."""
+    import collections
+
+    import nexusreports.render.pdf.bundle as pdf_bundle
+    from nexusreports.bundle import write_pdf
+
+    files = {(s.slug, s.lang): bundle_build / s.lang / f"{s.slug}.pdf"
+             for s in bundle_view.sequence}
+
+    class Counted(dict):
+        def page_count(self, key):
+            return len(PdfReader(self[key]).pages)
+
+    real, opened = pdf_bundle._open, collections.Counter()
+
+    def watched(source):
+        opened[source] += 1
+        return real(source)
+
+    monkeypatch.setattr(pdf_bundle, "_open", watched)
+    with (tmp_path / "counted.pdf").open("w+b") as target:
+        write_pdf(bundle_view, Counted(files), theme, target, invariant=True)
+    assert set(opened) == set(files.values()) and set(opened.values()) == {1}
+    opened.clear()
+    with (tmp_path / "opened.pdf").open("w+b") as target:
+        write_pdf(bundle_view, files, theme, target, invariant=True)
+    assert set(opened.values()) == {2}  # counted, then copied
+    assert (tmp_path / "counted.pdf").read_bytes() == (tmp_path / "opened.pdf").read_bytes()
+
+
 def test_a_sheet_file_missing_or_no_pdf_is_named_with_what_to_do(bundle_build, bundle_view,
                                                                   theme, tmp_path):
     from nexusreports.bundle import write_pdf
@@ -998,3 +1032,25 @@ def test_a_one_year_period_prints_as_one_year_on_the_sheets_and_in_the_summary(t
     assert ["".join(x.text or "" for x in row.iter(qn("w:t")))
             for row in timeline.iter(qn("w:tr"))] == ["2027"]  # no "Start", "Eind", no end
     assert not list(timeline.iter(qn("w:pBdr")))  # and no line towards an end
+
+
+def test_a_summary_rows_height_measured_without_a_table_is_the_tables(bundle_view, theme):
+    """The summary is paginated by each row's height, measured as ReportLab's Table measures
+    a row (no table made per project): equal, float for float, for rows of one line to many."""
+    import dataclasses
+
+    import nexusreports.render.pdf.bundle as pdf_bundle
+
+    kit = pdf_bundle._kit(theme)
+    width, height = pdf_bundle._frame_size(kit)
+    words = "Nationaal Groeifonds programma voor biotechnologie & gezondheid in Nederland"
+    first = bundle_view.parts[0].rows[0]
+    rows = [dataclasses.replace(first, name=" ".join(words.split()[:k % 9 + 1] * (k // 9 + 1)),
+                                period=f"2024–20{k + 30}") for k in range(40)]
+    part = dataclasses.replace(bundle_view.parts[0], rows=tuple(rows))
+    cells = pdf_bundle._SummaryCells(part, kit, width)
+    measured = [cells.height(r) for r in range(1, len(rows) + len(part.totals) + 1)]
+    assert measured == [
+        pdf_bundle._summary_table(part, kit, width, [r], header=False).wrap(width, height)[1]
+        for r in range(1, len(rows) + len(part.totals) + 1)]
+    assert len(set(measured)) > 3  # rows of one, two, three ... lines

@@ -93,3 +93,22 @@ def test_a_cross_reference_table_spilled_to_disk_is_the_same_table():
     assert _write(_source(), keep=2) == _write(_source())
     with Pdf.open(io.BytesIO(_write(_source(), keep=2))) as pdf:
         assert not pdf.check_pdf_syntax()
+
+
+def test_an_object_written_in_pieces_is_the_object_written_whole():
+    # the bundle's Document element lists every sheet's element: written as it is made
+    from nexusreports.render.pdf.bundle import _joined_refs
+
+    def file(whole: bool) -> bytes:
+        out = io.BytesIO()
+        w = Writer(out)
+        num = w.reserve()
+        refs = range(1, 10_000)
+        if whole:
+            w.object(num, b"<< /K [ %s ] >>" % b" ".join(b"%d 0 R" % n for n in refs))
+        else:
+            w.object_of(num, [b"<< /K [ ", *_joined_refs(refs, per=333), b" ] >>"])
+        w.finish(num, num)
+        return out.getvalue()
+
+    assert file(whole=False) == file(whole=True)

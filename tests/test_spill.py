@@ -90,3 +90,57 @@ def test_output_records_kept_in_a_file_read_back_equal_their_shared_inputs_kept_
     assert len(kept._shared) == 1  # the theme's mapping once, not per output
     with pytest.raises(ValueError):
         kept.append(Output(path="nl/x.pdf", format="pdf", lang="nl-NL", data=b"%PDF"))
+
+
+def _sorted_map(pairs):
+    from nexusreports.spill import SortedMapMaker
+
+    maker = SortedMapMaker()
+    maker.update(pairs)
+    return maker.finish()
+
+
+def test_a_sorted_map_holds_the_last_value_of_each_key_in_key_order_as_dict_update_does():
+    # 10,000 pairs over 3,000 keys: several runs sorted in memory and merged from files
+    pairs = [(f"data/projects/p{(i * 7919) % 3000:05}.yaml", f"{i:064}") for i in range(10_000)]
+    expected: dict[str, str] = {}
+    expected.update(pairs)
+    kept = _sorted_map(pairs)
+    assert len(kept) == 3000 and kept == expected
+    assert list(kept.items()) == sorted(expected.items()) and list(kept) == sorted(expected)
+    assert kept["data/projects/p00007.yaml"] == expected["data/projects/p00007.yaml"]
+    with pytest.raises(KeyError):
+        kept["data/projects/nope.yaml"]
+    assert _sorted_map([]) == {}
+
+
+def test_a_bundles_key_hashed_as_a_stream_is_the_key_of_the_same_inputs_as_a_dict():
+    from nexusreports.pipeline import _derived_key, _digest
+
+    inputs = {f"{lang}/p{i}.pdf": f"{i:064x}" for i in range(3000) for lang in ("nl", "en")}
+    inputs.update({"data/bundle.yaml": "a" * 64, "data/projects/ünïcode €.yaml": "b" * 64,
+                   "templates/theme.yaml": "c" * 64})
+    tool = {"nexusreports": "0.1.0", "reportlab": "5.1.0"}
+    assert (_derived_key("briefing-nl-en.pdf", _sorted_map(reversed(inputs.items())), tool)
+            == _digest({"path": "briefing-nl-en.pdf", "inputs": inputs, "tool": tool}))
+
+
+def test_an_output_whose_inputs_are_in_a_file_gets_the_same_manifest_line_as_with_a_dict():
+    from nexusreports.write import Output, Outputs, manifest_bytes, manifest_entry
+
+    inputs = {f"nl/p{i}.pdf": f"{i:064x}" for i in range(3000)}
+    inputs.update({"data/bundle.yaml": "a" * 64, "data/projects/ünï.yaml": "b" * 64,
+                   "templates/theme.yaml": "c" * 64, "nexusreports/localise/nl.po": "d" * 64})
+    fields = dict(path="briefing-nl-en.pdf", format="pdf", lang="nl-NL,en-GB", pages=9,
+                  key="k" * 64, source_date_epoch="1700000000", sha256="e" * 64, size=99)
+    as_dict = Output(inputs=inputs, **fields)
+    kept = Outputs([Output(inputs=_sorted_map(inputs.items()), **fields)])  # not copied
+    assert kept[0].inputs == inputs
+    tool = {"nexusreports": "0.1.0"}
+    assert (manifest_bytes(tool, [manifest_entry(kept[0])])
+            == manifest_bytes(tool, [manifest_entry(as_dict)]))
+    # with no shared inputs at all, too
+    own = {k: v for k, v in inputs.items() if k.startswith(("nl/", "data/"))}
+    assert (manifest_bytes(tool, [manifest_entry(Output(inputs=_sorted_map(own.items()),
+                                                        **fields))])
+            == manifest_bytes(tool, [manifest_entry(Output(inputs=own, **fields))]))

@@ -30,6 +30,7 @@ before the commit, which writes the manifest entry by entry.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import logging
@@ -37,6 +38,7 @@ import os
 import platform
 import sys
 import zlib
+from array import array
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, is_dataclass, replace
 from functools import lru_cache
@@ -50,7 +52,7 @@ from .load import load_yaml
 from .theme import Theme, load_theme
 from .validate import PROJECTS_DIR, bundle_path, load_bundle, load_projects, project_files
 from .view import SheetView, build_bundle_view, build_view
-from .spill import Spill
+from .spill import SortedMap, SortedMapMaker, Spill
 from .write import (Inputs, Output, OutputLock, Outputs, Staging, pending_commits,
                     read_manifest, read_manifest_index, read_manifest_tool, sha256_file)
 
@@ -389,17 +391,30 @@ class _SheetFiles(Mapping):
     orders them), kept in a shared Spill, so that it can be sent to a rendering process
     (pickled as the projects' slugs and the spill's path and offsets)."""
 
-    def __init__(self, slugs: tuple[str, ...], langs: tuple[str, ...], files: Spill[str]):
+    def __init__(self, slugs: tuple[str, ...], langs: tuple[str, ...], files: Spill[str],
+                 pages: array | None = None):
         self._slugs, self._langs, self._files = slugs, langs, files
-        self._index: dict[str, int] | None = None
+        self._pages = pages  # each sheet's page count as recorded (0: not known), or None
+        # the projects' places in slug order (4 bytes a project, not a dict of them)
+        self._by_slug: array | None = None
+
+    def _place(self, key: tuple[str, str]) -> int:
+        slugs = self._slugs
+        if self._by_slug is None:
+            self._by_slug = array("I", sorted(range(len(slugs)), key=slugs.__getitem__))
+        slug, lang = key
+        at = bisect.bisect_left(self._by_slug, slug, key=slugs.__getitem__)
+        if at == len(slugs) or slugs[self._by_slug[at]] != slug or lang not in self._langs:
+            raise KeyError(key)
+        return self._by_slug[at] * len(self._langs) + self._langs.index(lang)
 
     def __getitem__(self, key: tuple[str, str]) -> Path:
-        if self._index is None:
-            self._index = {slug: i for i, slug in enumerate(self._slugs)}
-        slug, lang = key
-        if slug not in self._index or lang not in self._langs:
-            raise KeyError(key)
-        return Path(self._files[self._index[slug] * len(self._langs) + self._langs.index(lang)])
+        return Path(self._files[self._place(key)])
+
+    def page_count(self, key: tuple[str, str]) -> int | None:
+        """The page count the sheet's output records (its file need not be opened to count
+        them: the PDF bundle lays out its contents before it copies the sheets), or None."""
+        return (self._pages[self._place(key)] or None) if self._pages is not None else None
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
         return ((slug, lang) for slug in self._slugs for lang in self._langs)
@@ -411,7 +426,7 @@ class _SheetFiles(Mapping):
         return (Path(f) for f in self._files)
 
     def __reduce__(self) -> tuple:
-        return (_SheetFiles, (self._slugs, self._langs, self._files))
+        return (_SheetFiles, (self._slugs, self._langs, self._files, self._pages))
 
 
 def _unmakeable(previous: dict[str, dict], projects: m.ProjectSet, options: BuildOptions
@@ -462,44 +477,68 @@ def _bundle_outputs(projects: m.ProjectSet, theme: Theme, options: BuildOptions,
     bundle = build_bundle_view(config, projects, refs, staging.root)  # type: ignore[arg-type]
     invariant = bool(os.environ.get("SOURCE_DATE_EPOCH"))
     langs = ",".join(c.locale_id for c in bundle.covers)
-    inputs = {_rel(bundle_path(options.data_dir), options):
-              sha256_file(bundle_path(options.data_dir)),
-              **{_rel(source_path(options.data_dir, slug), options):
-                 sha256_file(source_path(options.data_dir, slug)) for slug in projects.slugs},
-              **_theme_inputs(theme, options)}
+    formats = tuple(options.formats)
+    # Each bundle's inputs (name -> sha256: every data file, and the PDF bundle's every PDF
+    # sheet, the Word bundle's every sheet's inputs) are sorted into a file as they are
+    # found (a SortedMap: as dict.update, the last of a name wins), not kept as dicts:
+    # their key is hashed and their manifest entry written from it as a stream (memory)
+    pdf_inputs: SortedMapMaker[str, str] = SortedMapMaker()
+    docx_inputs: SortedMapMaker[str, str] = SortedMapMaker()
+    makers = (pdf_inputs, docx_inputs)
+
+    def both(name: str, digest: str) -> None:
+        for maker in makers:
+            maker.add(name, digest)
+
+    both(_rel(bundle_path(options.data_dir), options), sha256_file(bundle_path(options.data_dir)))
+    for slug in projects.slugs:
+        both(_rel(source_path(options.data_dir, slug), options),
+             sha256_file(source_path(options.data_dir, slug)))
+    for name, digest in _theme_inputs(theme, options).items():
+        both(name, digest)
     from .localise.catalog import catalog_path
 
     for lang in m.LANGS:  # the bundle's own labels (Contents, Summary, ...)
         po = Path(str(catalog_path(lang)))
         if po.is_file():
-            inputs[_rel(po, options)] = sha256_file(po)
+            both(_rel(po, options), sha256_file(po))
     # one pass over the sheets (build order: project, language, format): each format's
     # files (in the refs' order) and digests, and every sheet's inputs (the Word bundle's)
-    formats = tuple(options.formats)
     # (a PDF bundle made in a rendering process reads its sheets' files there: shared)
     sheet_files = {fmt: Spill(shared=renderer.pooled and fmt == "pdf") for fmt in formats}
-    pdf_digests: dict[str, str] = {}
-    sheet_inputs: dict[str, str] = {}
+    pdf_pages = array("I")  # each PDF sheet's page count (4 bytes a sheet)
     count = len(refs) * len(formats)
+    seen: set[int] = set()  # the shared mappings of the sheets' inputs (a few) added
+    last_own: Mapping[str, str] | None = None  # a project's sheets have the same own inputs
     for k, (key, sheet) in enumerate(zip(((key, fmt) for key in refs for fmt in formats),
                                          sheets)):
         (slug, lang), fmt = key
         if sheet.path != f"{lang}/{slug}.{fmt}":  # pragma: no cover - the plan's order
             raise ValueError(f"{sheet.path}: not the sheet planned at {k}")
         sheet_files[fmt].append(os.fspath(sheet.file) if sheet.file else "")
-        if fmt == "pdf":
-            pdf_digests[sheet.path] = sheet.sha256
-        sheet_inputs.update(sheet.inputs)
+        if fmt == "pdf":  # (sheet paths and file names never meet: no name comes twice)
+            pdf_inputs.add(sheet.path, sheet.sha256)
+            pdf_pages.append(sheet.pages or 0)
+        # the same names with the same digests again change nothing: each shared mapping
+        # and each project's own files are added once
+        if isinstance(sheet.inputs, Inputs):
+            own, common = sheet.inputs._own, sheet.inputs._shared
+            if own != last_own:  # (valued as the Inputs values them: the shared first)
+                docx_inputs.update((n, sheet.inputs[n]) for n in own)
+                last_own = own
+            if id(common) not in seen:
+                seen.add(id(common))
+                docx_inputs.update((n, d) for n, d in common.items() if n not in own)
+        else:
+            docx_inputs.update(sheet.inputs.items())
     if len(sheets) < count:  # pragma: no cover - every sheet is kept
         raise ValueError("sheets missing")
     out = []
     pending: list = []  # the PDF bundle being written in a rendering process
 
     if "pdf" in formats:
-        pdf_inputs = pdf_digests  # with the shared inputs, not a third copy (memory)
-        pdf_inputs.update(inputs)
-        del pdf_digests
-        pdf_files = _SheetFiles(projects.slugs, refs.langs, sheet_files["pdf"])
+        pdf_inputs = pdf_inputs.finish()
+        pdf_files = _SheetFiles(projects.slugs, refs.langs, sheet_files["pdf"], pdf_pages)
 
         def make_pdf() -> Output:
             if renderer.pooled:  # started now, staged once the Word bundle is made
@@ -511,23 +550,17 @@ def _bundle_outputs(projects: m.ProjectSet, theme: Theme, options: BuildOptions,
                                                           invariant=invariant),
                 format="pdf", lang=langs)
 
-        pdf = derived_output(options, files.PDF_NAME, pdf_inputs, make_pdf, previous)
-        del pdf_inputs
-        # its inputs (every sheet and data file) wait in a file while the Word bundle is made
-        held_inputs = Spill([pdf.inputs])
-        out.append(replace(pdf, inputs={}))
-        del pdf
+        # (its inputs, every sheet and data file, wait in their file)
+        out.append(derived_output(options, files.PDF_NAME, pdf_inputs, make_pdf, previous))
     else:
         log.info("%s not made: it is made of the PDF sheets; add pdf to --format", files.PDF_NAME)
     if "docx" not in options.formats:  # like the PDF bundle: only with its own format
         log.debug("%s not made: add docx to --format", files.DOCX_NAME)
     else:
         # the Word bundle is made of the filled sheet template: its inputs are the sheets'
-        docx_inputs = inputs
-        docx_inputs.update(sheet_inputs)
-        del sheet_inputs
         if theme.sheet_docx.is_file():
-            docx_inputs[_rel(theme.sheet_docx, options)] = sha256_file(theme.sheet_docx)
+            docx_inputs.add(_rel(theme.sheet_docx, options), sha256_file(theme.sheet_docx))
+        docx_inputs = docx_inputs.finish()
         docx_files = _SheetFiles(projects.slugs, refs.langs, sheet_files["docx"])
         out.append(derived_output(options, files.DOCX_NAME, docx_inputs, lambda: (
             staging.stage_stream(files.DOCX_NAME, lambda f: files.write_docx(
@@ -537,10 +570,8 @@ def _bundle_outputs(projects: m.ProjectSet, theme: Theme, options: BuildOptions,
     if pending:
         made = staging.stage_written(files.PDF_NAME, lambda: renderer.result(pending[0]),
                                      format="pdf", lang=langs)
-        out[0] = replace(made, key=out[0].key, source_date_epoch=out[0].source_date_epoch)
-    if "pdf" in formats:
-        out[0] = replace(out[0], inputs=held_inputs[0])
-        held_inputs.close()
+        out[0] = replace(made, key=out[0].key, source_date_epoch=out[0].source_date_epoch,
+                         inputs=out[0].inputs)
     for spill in sheet_files.values():
         spill.close()
     return out
@@ -668,7 +699,7 @@ def derived_output(options: BuildOptions, path: str, inputs: dict[str, str],
     entries, when the caller has read them already.
     """
     sde = source_date_epoch()
-    key = _digest({"path": path, "inputs": inputs, "tool": tool_versions()})
+    key = _derived_key(path, inputs, tool_versions())
     if previous is None:
         previous = read_manifest_index(options.out_dir)
     reason = _freshness(path, key, previous, options, sde)
@@ -678,6 +709,29 @@ def derived_output(options: BuildOptions, path: str, inputs: dict[str, str],
     out = make()
     return replace(out, inputs={**inputs, **out.inputs} if out.inputs else inputs, key=key,
                    source_date_epoch=sde)
+
+
+def _derived_key(path: str, inputs: Mapping[str, str], tool: dict[str, str]) -> str:
+    """``_digest({"path": path, "inputs": inputs, "tool": tool})``, the same digest, for
+    ``inputs`` kept in a file (a :class:`SortedMap`, in key order: what ``sort_keys`` gives)
+    hashed as a stream, its JSON never made as one string."""
+    if not isinstance(inputs, SortedMap):
+        return _digest({"path": path, "inputs": inputs, "tool": tool})
+
+    def text(value: object) -> str:
+        return json.dumps(value, sort_keys=True, ensure_ascii=False, default=_plain,
+                          separators=(",", ":"))
+
+    h = hashlib.sha256(b'{"inputs":{')
+    part: list[str] = []
+    for n, (name, digest) in enumerate(inputs.items()):
+        part.append(("," if n else "") + text(name) + ":" + text(digest))
+        if len(part) >= 1024:
+            h.update("".join(part).encode("utf-8"))
+            part = []
+    part.append('},"path":' + text(path) + ',"tool":' + text(tool) + "}")
+    h.update("".join(part).encode("utf-8"))
+    return h.hexdigest()
 
 
 def sheet_input(options: BuildOptions, sheet: Output) -> tuple[str, str]:

@@ -14,16 +14,20 @@ nothing of what it holds.
 
 from __future__ import annotations
 
+import heapq
 import os
 import pickle
 import tempfile
 import weakref
 from array import array
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from operator import itemgetter
 from pathlib import Path
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
+K = TypeVar("K")
+V = TypeVar("V")
 
 _FLUSH = 1 << 16
 """Appended bytes kept before they are written (64 KB: a build has a few spills open)."""
@@ -132,12 +136,16 @@ class Spill(Sequence[T], Generic[T]):
 
     def __iter__(self) -> Iterator[T]:
         """The items in order, read a block at a time."""
+        return self.read(_READ)
+
+    def read(self, size: int) -> Iterator[T]:
+        """The items in order, read ``size`` bytes at a time (or one item, if larger)."""
         n = len(self)
         i = 0
         while i < n:
             start = self._offsets[i]
             j = i + 1  # at least one item, however large
-            while j < n and self._offsets[j + 1] - start <= _READ:
+            while j < n and self._offsets[j + 1] - start <= size:
                 j += 1
             block = self._bytes(start, self._offsets[j])
             for k in range(i, j):
@@ -180,3 +188,94 @@ def _received(path: str, offsets: bytes) -> Spill:
     spill._owner = False
     spill._finalizer = weakref.finalize(spill, _remove, spill._fd, None, os.getpid())
     return spill
+
+
+class SortedMap(Mapping[K, V], Generic[K, V]):
+    """A read-only mapping kept in a file, its items in key order: made of ``(key, value)``
+    pairs added one at a time (:class:`SortedMapMaker`; of equal keys the last added wins, as
+    in ``dict.update``), then iterated in order (a block at a time) or looked up (a binary
+    search, a read per step).  What stays in memory is 8 bytes an item (see :class:`Spill`):
+    for a mapping of thousands of file names, e.g. a bundle's inputs."""
+
+    def __init__(self, items: Spill[tuple[K, V]]):
+        self._items = items
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self) -> Iterator[K]:
+        return (key for key, _ in self._items.read(_MERGE_READ))
+
+    def items(self):  # type: ignore[override]  # in key order, read a block at a time
+        return self._items.read(_MERGE_READ)
+
+    def __getitem__(self, key: K) -> V:
+        lo, hi = 0, len(self._items)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            found, value = self._items[mid]
+            if found == key:
+                return value
+            if found < key:  # type: ignore[operator]
+                lo = mid + 1
+            else:
+                hi = mid
+        raise KeyError(key)
+
+    def __repr__(self) -> str:
+        return f"<SortedMap of {len(self)} items>"
+
+    def close(self) -> None:
+        self._items.close()
+
+
+class SortedMapMaker(Generic[K, V]):
+    """Makes a :class:`SortedMap`: :meth:`add` pairs (a run of :data:`_RUN` is sorted in
+    memory and spilled), then :meth:`finish` merges the runs (a small block of each read at
+    a time), so neither grows memory with the number of items."""
+
+    def __init__(self, *, folder: Path | str | None = None):
+        self._folder = folder
+        self._run: list[tuple[K, V]] = []
+        self._runs: list[Spill[tuple[K, V]]] = []
+
+    def add(self, key: K, value: V) -> None:
+        self._run.append((key, value))
+        if len(self._run) >= _RUN:
+            self._spill_run()
+
+    def update(self, pairs: Iterable[tuple[K, V]]) -> None:
+        for key, value in pairs:
+            self.add(key, value)
+
+    def _spill_run(self) -> None:
+        self._run.sort(key=_KEY)  # stable: equal keys stay in the order they came
+        run = Spill(self._run, folder=self._folder)
+        run._flush()  # (in the file now: a run's pending bytes are not kept per run)
+        self._runs.append(run)
+        self._run = []
+
+    def finish(self) -> SortedMap[K, V]:
+        """The mapping of every pair added (of equal keys, the last)."""
+        if self._run or not self._runs:
+            self._spill_run()
+        runs, self._runs = self._runs, []
+        out: Spill[tuple[K, V]] = Spill(folder=self._folder)
+        # heapq.merge is stable: of equal keys, those of earlier runs come first
+        last: tuple[K, V] | None = None
+        for item in heapq.merge(*(run.read(_MERGE_READ) for run in runs), key=_KEY):
+            if last is not None and last[0] != item[0]:
+                out.append(last)
+            last = item
+        if last is not None:
+            out.append(last)
+        for run in runs:
+            run.close()
+        return SortedMap(out)
+
+
+_KEY = itemgetter(0)
+_RUN = 2048
+"""Pairs sorted in memory at a time by :class:`SortedMapMaker`."""
+_MERGE_READ = 1 << 13
+"""Bytes read at a time from each run while merging, and from a :class:`SortedMap`."""

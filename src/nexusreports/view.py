@@ -536,7 +536,9 @@ def build_bundle_view(config: m.BundleConfig, projects: m.ProjectSet,
         return Spill(items, folder=folder, shared=True)
 
     rows_of: dict[str, Spill[SummaryRow]] = {lang: spill() for lang in m.LANGS}
-    author_names, keyword_names = [], []
+    author_names = []
+    # each language's project names, each once, in order (not every project's: memory)
+    keyword_names: list[dict[str, None]] = [{} for _ in m.LANGS]
     for slug in config.order:
         p = projects.by_slug(slug)
         for lang in m.LANGS:
@@ -544,7 +546,8 @@ def build_bundle_view(config: m.BundleConfig, projects: m.ProjectSet,
                                               locs[lang]))
         if p.kind == m.Kind.programme:
             author_names += [p.display_short_name(lang) for lang in m.LANGS]
-        keyword_names.append([m.text_in(p.name, lang) for lang in m.LANGS])
+        for names, lang in zip(keyword_names, m.LANGS):
+            names.setdefault(m.text_in(p.name, lang))
     # (the programmes with flagships: few, expanded per language)
     with_flagships = [slug for slug in config.order if projects.flagships_of_count(slug)]
     covers, parts, closing = [], [], []
@@ -581,7 +584,7 @@ def build_bundle_view(config: m.BundleConfig, projects: m.ProjectSet,
         sequence = spill(s for part in parts for s in part.sheets)
     titles = list(dict.fromkeys(c.title for c in covers))
     authors = list(dict.fromkeys(author_names))
-    keywords = dict.fromkeys(names[i] for i in range(len(m.LANGS)) for names in keyword_names)
+    keywords = dict.fromkeys(name for names in keyword_names for name in names)
     return BundleView(
         arrangement=config.arrangement.value,
         covers=tuple(covers),

@@ -84,6 +84,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from .errors import OutputError
+from .spill import SortedMap
 
 log = logging.getLogger("nexusreports")
 
@@ -186,7 +187,12 @@ class Outputs(Sequence):
         if output.data:
             raise ValueError(f"{output.path}: stage an output before keeping it")
         inputs = output.inputs
-        if isinstance(inputs, Inputs):
+        if isinstance(inputs, SortedMap):  # in a file already (a bundle's): kept as it is
+            own, found = None, self._shared_ids.get(id(inputs))
+            if found is None:
+                found = self._shared_ids[id(inputs)] = len(self._shared)
+                self._shared.append(inputs)
+        elif isinstance(inputs, Inputs):
             own, shared = inputs._own, inputs._shared
             found = self._shared_ids.get(id(shared))
             if found is None:
@@ -203,7 +209,8 @@ class Outputs(Sequence):
         (path, fmt, lang, pages, own, shared, slug, key, sde, reused, sha256, size,
          file) = item
         return Output(path=path, format=fmt, lang=lang, pages=pages,
-                      inputs=own if shared < 0 else Inputs(own, self._shared[shared]),
+                      inputs=self._shared[shared] if own is None else
+                      own if shared < 0 else Inputs(own, self._shared[shared]),
                       slug=slug, key=key, source_date_epoch=sde, reused=reused,
                       sha256=sha256, size=size, file=None if file is None else Path(file))
 
@@ -902,7 +909,8 @@ def manifest_entry(output: Output) -> dict:
     # asdict's fields, without copying the inputs (their mapping may be shared, see Inputs)
     entry = {f.name: getattr(output, f.name) for f in fields(output)
              if f.name not in ("data", "reused", "lang", "file")}
-    entry["inputs"] = dict(output.inputs)
+    inputs = output.inputs  # (a SortedMap stays in its file: written as a stream)
+    entry["inputs"] = inputs if isinstance(inputs, SortedMap) else dict(inputs)
     entry.update(language=output.lang)
     return entry
 
@@ -933,6 +941,10 @@ def write_manifest(fh: BinaryIO, tool: Mapping[str, str], entries: Iterable[dict
     with tempfile.TemporaryFile(dir=spool) as lines:
         sep = ""
         for entry in entries:
+            if isinstance(entry.get("inputs"), SortedMap):
+                _write_streamed(lines, sep, entry, shared, ids)
+                sep = ",\n"
+                continue
             own, common = {}, {}
             for name, digest in (entry.get("inputs") or {}).items():
                 (common if name.split("/", 1)[0] in _SHARED_HEADS else own)[name] = digest
@@ -940,13 +952,7 @@ def write_manifest(fh: BinaryIO, tool: Mapping[str, str], entries: Iterable[dict
             record["inputs"] = own
             record["shared"] = []
             if common:
-                items = tuple(sorted(common.items()))
-                set_id = ids.get(items)
-                if set_id is None:
-                    text = _dumps(dict(items))
-                    set_id = ids[items] = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-                shared.setdefault(set_id, common)
-                record["shared"] = [set_id]
+                record["shared"] = [_shared_set(common, shared, ids)]
             lines.write((sep + _dumps(record)).encode("utf-8"))
             sep = ",\n"
         head = {"manifest": MANIFEST_FORMAT, "tool": dict(tool), "shared": shared}
@@ -959,6 +965,51 @@ def write_manifest(fh: BinaryIO, tool: Mapping[str, str], entries: Iterable[dict
         lines.seek(0)
         shutil.copyfileobj(lines, fh)
         fh.write(b"\n]}\n")
+
+
+def _shared_set(common: dict[str, str], shared: dict[str, dict[str, str]],
+                ids: dict[tuple, str]) -> str:
+    """The id of the shared set of ``common`` (added to ``shared`` if new)."""
+    items = tuple(sorted(common.items()))
+    set_id = ids.get(items)
+    if set_id is None:
+        text = _dumps(dict(items))
+        set_id = ids[items] = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    shared.setdefault(set_id, common)
+    return set_id
+
+
+def _write_streamed(lines: BinaryIO, sep: str, entry: dict, shared: dict[str, dict[str, str]],
+                    ids: dict[tuple, str]) -> None:
+    """Write the line of ``entry`` whose inputs are a :class:`SortedMap` (thousands of them:
+    a bundle's) as :func:`write_manifest` writes any other (the same bytes: ``_dumps`` of
+    the record), its own inputs streamed in their order (the keys' order) and never held."""
+    record = {k: v for k, v in entry.items() if k not in ("inputs", "shared")}
+    common: dict[str, str] = {}
+    keys = sorted({*record, "inputs", "shared"})
+    assert keys.index("inputs") < keys.index("shared")  # the shared set is known by then
+    out = [sep + "{"]
+    for n, k in enumerate(keys):
+        out.append((", " if n else "") + _dumps(k) + ": ")
+        if k == "inputs":
+            out.append("{")
+            first = True
+            for name, digest in entry["inputs"].items():
+                if name.split("/", 1)[0] in _SHARED_HEADS:
+                    common[name] = digest
+                    continue
+                out.append(("" if first else ", ") + _dumps(name) + ": " + _dumps(digest))
+                first = False
+                if len(out) >= 1024:
+                    lines.write("".join(out).encode("utf-8"))
+                    out = []
+            out.append("}")
+        elif k == "shared":
+            out.append(_dumps([_shared_set(common, shared, ids)] if common else []))
+        else:
+            out.append(_dumps(record[k]))
+    out.append("}")
+    lines.write("".join(out).encode("utf-8"))
 
 
 def _read_raw(out_dir: Path) -> dict:

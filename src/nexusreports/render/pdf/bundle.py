@@ -63,6 +63,7 @@ from ...view import BundlePart, BundleView
 from .. import SUMMARY_COLUMNS_MM
 from .archive import (PRODUCER, Metadata, attributes, creation_stamp, deflate, fix_to_unicode,
                       xmp)
+from .. import heap
 from .incremental import Copy, Writer, ref, stream_data
 from .sheet import CREATOR, icc_profile, markup, metadata, new_canvas, register_fonts
 from .tagging import (Element, LinkRef, MarkedRef, Step, Tagger, artifact, artifact_unmarked,
@@ -349,8 +350,8 @@ def _summary_layout(part: BundlePart, kit: _Kit) -> list[tuple[int, int]]:
     width, height = _frame_size(kit)
     header = _summary_table(part, kit, width, [0]).wrap(width, height)[1]
     count = len(part.rows) + len(part.totals)
-    heights = (_summary_table(part, kit, width, [r], header=False).wrap(width, height)[1]
-               for r in range(1, count + 1))
+    cells = _SummaryCells(part, kit, width)
+    heights = (cells.height(r) for r in range(1, count + 1))
     room = height - header
     return _paginate(heights, room - _heading_height(part.summary, kit, width, height), room)
 
@@ -414,53 +415,96 @@ def _batches(ranges: Sequence[tuple[int, int]], heading: str, kit: _Kit
                     if n == 0 else []) for n in range(at, min(at + _CHUNK_PAGES, len(ranges)))]
 
 
-def _summary_table(part: BundlePart, kit: _Kit, width: float, rows: list[int], *,
-                   header: bool = True, key: str = "summary") -> Table:
-    """The summary table of ``part`` with ``rows`` (0 the column headers, 1... the rows,
-    then the totals); ``header``: whether row 0's style (the band) applies."""
-    size = kit.type["small_pt"] + 0.9
-    cell = kit.style("cell", fontSize=size, leading=size * 1.25)
-    num = kit.style("num", parent=cell, alignment=TA_RIGHT)
-    head = kit.style("head", parent=cell, fontName=kit.bold, textColor=kit.colours["on_primary"])
-    head_num = kit.style("head_num", parent=head, alignment=TA_RIGHT)
-    bold = kit.style("bold", parent=cell, fontName=kit.bold)
-    bold_num = kit.style("bold_num", parent=bold, alignment=TA_RIGHT)
-    numeric = (False, False, True, True, True, False, False)
-    table_step = Step("Table", key=key)
-    n_rows = len(part.rows)
+_SUMMARY_PAD_MM = (1.6, 1.4)
+"""A summary cell's padding above and below, and left and right, mm."""
 
-    def row(r: int) -> list:
+
+class _SummaryCells:
+    """The cells of ``part``'s summary table (its styles made once), each row's paragraphs,
+    and a row's height alone in a table, measured as ReportLab's ``Table`` measures it
+    without making one (a table a row cost more than its paragraphs, for every project):
+    each cell's paragraph wrapped in the column's width less the side paddings, plus the
+    top and bottom padding, the tallest cell's."""
+
+    def __init__(self, part: BundlePart, kit: _Kit, width: float):
+        size = kit.type["small_pt"] + 0.9
+        cell = kit.style("cell", fontSize=size, leading=size * 1.25)
+        num = kit.style("num", parent=cell, alignment=TA_RIGHT)
+        head = kit.style("head", parent=cell, fontName=kit.bold,
+                         textColor=kit.colours["on_primary"])
+        head_num = kit.style("head_num", parent=head, alignment=TA_RIGHT)
+        bold = kit.style("bold", parent=cell, fontName=kit.bold)
+        bold_num = kit.style("bold_num", parent=bold, alignment=TA_RIGHT)
+        self.styles = ((head, head_num), (cell, num), (bold, bold_num))
+        self.part = part
+        widths = [w * mm for w in SUMMARY_COLUMNS_MM]
+        scale = width / sum(widths)
+        self.widths = [w * scale for w in widths]
+
+    def row(self, r: int, table_step: Step | None) -> list:
+        """Row ``r``'s paragraphs (0 the column headers, 1... the rows, then the totals),
+        tagged as cells of ``table_step`` (``None``: to be measured only)."""
+        part, n_rows = self.part, len(self.part.rows)
         if r == 0:
-            cells, styles = part.columns, (head, head_num)
+            cells, styles = part.columns, self.styles[0]
         elif r <= n_rows:
-            cells, styles = part.rows[r - 1].cells, (cell, num)
+            cells, styles = part.rows[r - 1].cells, self.styles[1]
         else:
-            cells, styles = part.totals[r - 1 - n_rows].cells, (bold, bold_num)
+            cells, styles = part.totals[r - 1 - n_rows].cells, self.styles[2]
         out = []
-        for c, (text, is_num) in enumerate(zip(cells, numeric)):
-            if r == 0:
-                cell_step = Step("TH", key=str(c), attrs=(("Scope", "Column"),))
-            elif c == 0:
-                cell_step = Step("TH", key=str(c), attrs=(("Scope", "Row"),))
-            else:
-                cell_step = Step("TD", key=str(c))
+        for c, (text, is_num) in enumerate(zip(cells, _NUMERIC)):
             para = Paragraph(markup(text), styles[1] if is_num else styles[0])
-            out.append(para.tagged(None, table_step, Step("TR", key=str(r)), cell_step))
+            if table_step is not None:
+                if r == 0:
+                    cell_step = Step("TH", key=str(c), attrs=(("Scope", "Column"),))
+                elif c == 0:
+                    cell_step = Step("TH", key=str(c), attrs=(("Scope", "Row"),))
+                else:
+                    cell_step = Step("TD", key=str(c))
+                para.tagged(None, table_step, Step("TR", key=str(r)), cell_step)
+            out.append(para)
         return out
 
-    widths = [w * mm for w in SUMMARY_COLUMNS_MM]
-    scale = width / sum(widths)
-    table = Table([row(r) for r in rows], colWidths=[w * scale for w in widths])
+    def height(self, r: int) -> float:
+        """What ``_summary_table(part, kit, width, [r], header=False).wrap(...)[1]`` gives
+        (ReportLab's ``Table._calc_height`` and ``_listCellGeom`` for a row of one
+        paragraph a cell, done in the same order; no space before or after a cell's
+        paragraph)."""
+        v_pad, h_pad = (p * mm for p in _SUMMARY_PAD_MM)
+        tallest = 0
+        for para, w in zip(self.row(r, None), self.widths):
+            assert not para.getSpaceBefore() and not para.getSpaceAfter()
+            _, t = para.wrap(w - h_pad - h_pad, 72000 - v_pad - v_pad)
+            t += v_pad + v_pad
+            if t > tallest:
+                tallest = t
+        return tallest
+
+
+_NUMERIC = (False, False, True, True, True, False, False)
+"""Which of the summary's columns hold amounts (right-aligned)."""
+
+
+def _summary_table(part: BundlePart, kit: _Kit, width: float, rows: list[int], *,
+                   header: bool = True, key: str = "summary",
+                   cells: _SummaryCells | None = None) -> Table:
+    """The summary table of ``part`` with ``rows`` (0 the column headers, 1... the rows,
+    then the totals); ``header``: whether row 0's style (the band) applies."""
+    cells = cells or _SummaryCells(part, kit, width)
+    table_step = Step("Table", key=key)
+    n_rows = len(part.rows)
+    table = Table([cells.row(r, table_step) for r in rows], colWidths=cells.widths)
     data_rows = sum(1 for r in rows if 0 < r <= n_rows)
     totals = sum(1 for r in rows if r > n_rows)
     first_data = 1 if rows and rows[0] == 0 else 0
+    v_pad, h_pad = (p * mm for p in _SUMMARY_PAD_MM)
     style = [
         ("FONTNAME", (0, 0), (-1, -1), kit.font),  # else Table selects Helvetica
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
-        ("TOPPADDING", (0, 0), (-1, -1), 1.6 * mm),
-        ("BOTTOMPADDING", (0, 0), (-1, -1), 1.6 * mm),
-        ("LEFTPADDING", (0, 0), (-1, -1), 1.4 * mm),
-        ("RIGHTPADDING", (0, 0), (-1, -1), 1.4 * mm),
+        ("TOPPADDING", (0, 0), (-1, -1), v_pad),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), v_pad),
+        ("LEFTPADDING", (0, 0), (-1, -1), h_pad),
+        ("RIGHTPADDING", (0, 0), (-1, -1), h_pad),
     ]
     if header and first_data:
         style.append(("BACKGROUND", (0, 0), (-1, 0), kit.colours["primary"]))
@@ -670,7 +714,8 @@ def write_bundle_pdf(bundle: BundleView, sheet_pdfs: Mapping[tuple[str, str], Pa
     trees) from ``sheet_pdfs``; return its page count.
 
     ``sheet_pdfs`` maps ``(slug, lang)`` to the single-sheet PDF (its file, or its bytes) of
-    every sheet in ``bundle.sequence``.  The file is written as a stream
+    every sheet in ``bundle.sequence``; if it has a ``page_count(key)`` method giving each
+    sheet's page count (or None: not known), the sheets are not opened to count them.  The file is written as a stream
     (:mod:`.incremental`): each sheet is opened when its turn comes, its objects written
     renumbered (streams as stored) and the sheet closed, keeping only the numbers of its
     pages and its structure element and its ParentTree entries; then the pages drawn here,
@@ -686,9 +731,14 @@ def write_bundle_pdf(bundle: BundleView, sheet_pdfs: Mapping[tuple[str, str], Pa
     """
     kit = _kit(theme)
     counts = array("I")
+    # (a mapping that knows the sheets' page counts saves opening each sheet twice)
+    known = getattr(sheet_pdfs, "page_count", None)
     for s in bundle.sequence:
-        with _open(sheet_pdfs[(s.slug, s.lang)]) as pdf:
-            counts.append(len(pdf.pages))
+        count = known((s.slug, s.lang)) if known is not None else None
+        if count is None:
+            with _open(sheet_pdfs[(s.slug, s.lang)]) as pdf:
+                count = len(pdf.pages)
+        counts.append(count)
     plan, total = _arrange(bundle, kit, counts)
 
     out = _Out(Writer(target), total)
@@ -698,9 +748,12 @@ def write_bundle_pdf(bundle: BundleView, sheet_pdfs: Mapping[tuple[str, str], Pa
     footers = plan.footers()
     while chunk := list(itertools.islice(footers, _OVERLAY_PAGES)):  # memory flat over pages
         out.stamps(_overlay_pdf(chunk, kit, invariant))
+        heap.give_back()
     elements = array("Q", bytes(8 * len(counts)))  # sequence index -> its Part element
     for i, s in enumerate(bundle.sequence):
         elements[i] = out.sheet(sheet_pdfs[(s.slug, s.lang)], plan.starts[i], s.locale_id)
+        if i % heap.EVERY == heap.EVERY - 1:
+            heap.give_back()  # (what qpdf freed of the sheets so far: see ..heap)
     stamp = None
     drawn: dict[tuple[str, int], int] = {}  # (kind, part index) -> its structure element
     for seg in plan.segments:  # the pages drawn here, in page order
@@ -743,9 +796,11 @@ def _write_front(out: _Out, bundle: BundleView, front: _Front, targets: array, k
         links = [(page, rect, targets[key], text) for page, rect, key, text in record.links]
         kids += out.drawn(data, tree, front.start + at, num, links)
         step = step or tree.step
+        heap.give_back()
     for at, data, tree in _summary_chunks(bundle, front, kit, invariant):
         kids += out.drawn(data, tree, front.start + at, num)
         step = step or tree.step
+        heap.give_back()
     assert step is not None
     out.part(num, Element(step), kids)
     return num
@@ -919,8 +974,9 @@ class _Out:
         """Page tree, structure tree, document level, cross-reference table."""
         w = self.w
         self._page_tree()
-        w.object(self.document, b"<< /K [ %s ] /P %d 0 R /S /Document /Type /StructElem >>"
-                 % (b" ".join(b"%d 0 R" % n for n in parts), self.tree_root))
+        w.object_of(self.document, itertools.chain(  # (every sheet's element: 4,096 a piece)
+            [b"<< /K [ "], _joined_refs(parts),
+            [b" ] /P %d 0 R /S /Document /Type /StructElem >>" % self.tree_root]))
         w.object(self.tree_root, b"<< /K [ %d 0 R ] /ParentTree %d 0 R /ParentTreeNextKey %d "
                  b"/Type /StructTreeRoot >>" % (self.document, self._write_nums(),
                                                self.next_key))
@@ -1062,6 +1118,15 @@ class _TreeText:
         body.append(b"/S " + Name("/" + step.role).unparse() + b" /Type /StructElem >>")
         self.w.object(num, b" ".join(body))
         return num
+
+
+def _joined_refs(nums: Iterable[int], per: int = 4096) -> Iterator[bytes]:
+    """``b" ".join(b"%d 0 R" % n for n in nums)`` in pieces of ``per`` references."""
+    it = iter(nums)
+    sep = b""
+    while chunk := list(itertools.islice(it, per)):
+        yield sep + b" ".join(b"%d 0 R" % n for n in chunk)
+        sep = b" "
 
 
 def _string(text: str) -> bytes:

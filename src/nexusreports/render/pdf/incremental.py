@@ -28,6 +28,7 @@ import re
 import tempfile
 from array import array
 from collections import deque
+from collections.abc import Iterable
 from typing import BinaryIO
 
 import pikepdf
@@ -79,16 +80,19 @@ class Writer:
     def _spill(self, count: int) -> None:
         if self.spilled is None:
             self.spilled = tempfile.TemporaryFile()  # noqa: SIM115 (closed by finish)
-        lines = []
-        for i, offset in enumerate(self.offsets[:count]):
-            if offset:
-                lines.append(b"%010d 00000 n \n" % offset)
-            else:
-                num = self.base + i
-                lines.append(_HOLE if num else b"0000000000 65535 f \n")
-                if num:
-                    self.holes.add(num)
-        self.spilled.write(b"".join(lines))
+        offsets = self.offsets
+        for start in range(0, count, 4096):  # (lines made a block at a time: memory)
+            lines = []
+            for i in range(start, min(start + 4096, count)):
+                offset = offsets[i]
+                if offset:
+                    lines.append(b"%010d 00000 n \n" % offset)
+                else:
+                    num = self.base + i
+                    lines.append(_HOLE if num else b"0000000000 65535 f \n")
+                    if num:
+                        self.holes.add(num)
+            self.spilled.write(b"".join(lines))
         del self.offsets[:count]
         self.base += count
 
@@ -105,6 +109,16 @@ class Writer:
         """Object ``num`` (reserved) with ``body`` (its unparsed text)."""
         self._at(num)
         self.write(b"%d 0 obj\n%s\nendobj\n" % (num, body))
+
+    def object_of(self, num: int, pieces: Iterable[bytes]) -> None:
+        """Object ``num`` (reserved) whose body is the bytes of ``pieces`` one after another
+        (an object as long as the projects are many, e.g. an array of every sheet's
+        element, written as it is made, never whole): the bytes :meth:`object` writes."""
+        self._at(num)
+        self.write(b"%d 0 obj\n" % num)
+        for piece in pieces:
+            self.write(piece)
+        self.write(b"\nendobj\n")
 
     def stream(self, num: int, head: bytes, data: bytes) -> None:
         """Stream object ``num``: ``head`` is its dictionary without ``/Length`` (``<< ... >>``),
@@ -207,18 +221,29 @@ class Copy:
         self.numbers[obj.objgen] = num
 
     def _sub(self, match: re.Match) -> bytes:
-        if match.group(1) is not None:
-            return b"%d 0 R" % self._number((int(match.group(1)), int(match.group(2))))
-        if match.group(3) is not None:
-            return match.group(3) + b" 0 R"
+        found = match.group(1)
+        if found is not None:
+            objgen = (int(found), int(match.group(2)))
+            num = self.numbers.get(objgen)
+            return b"%d 0 R" % (num if num is not None else self._number(objgen))
+        found = match.group(3)
+        if found is not None:
+            return found + b" 0 R"
         return match.group(0)
+
+    def _rewritten(self, text: bytes) -> bytes:
+        """``text`` with its references renumbered (see :data:`_TOKEN`): as it is when it
+        holds none (a reference and a stand-in both hold these bytes)."""
+        if b" R" not in text and b"/NxOut" not in text:
+            return text
+        return _TOKEN.sub(self._sub, text)
 
     def text(self, obj: object) -> bytes:
         """``obj`` as PDF text in the output: a reference for an indirect object (copied),
         else its text with its references rewritten."""
         if isinstance(obj, pikepdf.Object) and obj.is_indirect:
             return b"%d 0 R" % self.number(obj)
-        return _TOKEN.sub(self._sub, unparse(obj))
+        return self._rewritten(unparse(obj))
 
     def drain(self) -> None:
         """Write every object handed a number and not written yet (and what they refer to)."""
@@ -229,9 +254,9 @@ class Copy:
             obj = source.get_object(objgen)
             if isinstance(obj, pikepdf.Stream):
                 head, data = stream_data(obj)
-                writer.stream(num, _TOKEN.sub(self._sub, head.unparse()), data)
+                writer.stream(num, self._rewritten(head.unparse()), data)
             else:
-                writer.object(num, _TOKEN.sub(self._sub, obj.unparse(resolved=True)))
+                writer.object(num, self._rewritten(obj.unparse(resolved=True)))
 
 
 def name(text: str) -> bytes:

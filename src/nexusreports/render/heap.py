@@ -1,0 +1,34 @@
+"""Memory that a long stream of documents frees, given back to the system as it goes.
+
+The PDF bundle opens thousands of sheets one after another (qpdf's objects for each) and
+draws its front pages a few at a time.  Freed, that memory returns to the C allocator,
+which keeps most of it for later: glibc gives back only what lies at the top of its heap,
+so the pieces left between live allocations make a process's resident size creep up with
+the number of sheets, though nothing it holds does (measured: the PDF bundle of 6,000
+sheets +2.1 MB over that of 2,000; -0.8 MB with this).  :func:`give_back` asks glibc to
+return every free page (``malloc_trim``); elsewhere it does nothing.  Only memory depends
+on it, never an output's bytes.  (The Word bundle, measured the same way, gained nothing.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+EVERY = 256
+"""Documents copied between two calls of :func:`give_back` in a long stream of them."""
+
+_MALLOC_TRIM: list[Callable[[int], int] | None] = []  # found on the first call
+
+
+def give_back() -> None:
+    """Return the C heap's free pages to the system (glibc), or nothing."""
+    if not _MALLOC_TRIM:
+        try:
+            import ctypes
+
+            _MALLOC_TRIM.append(ctypes.CDLL("libc.so.6").malloc_trim)
+        except (ImportError, OSError, AttributeError):  # not glibc: nothing to ask
+            _MALLOC_TRIM.append(None)
+    trim = _MALLOC_TRIM[0]
+    if trim is not None:
+        trim(0)
