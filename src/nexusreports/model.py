@@ -166,7 +166,11 @@ Dec = Annotated[Decimal, AfterValidator(_no_minus_zero)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    # cache_strings off: pydantic-core would otherwise keep up to 16,384 of the texts it
+    # stripped (about 1 MB), which fills with the slugs and names of more projects, so
+    # the memory of validation grew with them up to that bound
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True,
+                              cache_strings=False)
 
 
 class LocalText(_Model):

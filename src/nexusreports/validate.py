@@ -1098,13 +1098,14 @@ def load_bundle(data_dir: Path, projects: m.ProjectSet | list[str]) -> m.BundleC
         order = _readable_order(doc.data.get("order"), {p.field for p in problems})
     known = (list(projects) if isinstance(projects, list)
              else list(projects.slugs))
+    is_known = frozenset(known).__contains__  # (not a scan of the list per entry)
     seen: set[str] = set()
     meant: set[str] = set()  # projects an entry seems to misspell: "add" would list them twice
     for i, slug in order:
         if slug in seen:
             problems.append(_problem(doc, ("order", i), f"'{slug}' is listed twice: list each "
                                      "project once"))
-        elif slug not in known:
+        elif not is_known(slug):
             plain = _without_invisible(slug)
             close = difflib.get_close_matches(plain, known, n=1)
             meant.update(close)
