@@ -620,6 +620,10 @@ class ProjectSet:
         """Where the project with ``slug`` is in :attr:`slugs`; raises ``KeyError``."""
         return self._by_slug[slug]
 
+    def place(self, slug: str) -> int | None:
+        """Where the project with ``slug`` is in :attr:`slugs`; None when there is none."""
+        return self._by_slug.get(slug)
+
     def _flagship_indexes(self, slug: str) -> range:
         """Where the flagships of ``slug`` are in :attr:`_flagship_index`."""
         index = self._by_slug.get(slug)

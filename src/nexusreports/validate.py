@@ -22,7 +22,7 @@ import unicodedata
 import warnings as _warnings
 from array import array
 from bisect import bisect_left
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
@@ -1090,22 +1090,28 @@ def load_bundle(data_dir: Path, projects: m.ProjectSet | list[str]) -> m.BundleC
     config = None
     try:
         config = m.BundleConfig.model_validate(doc.data)
-        order = list(enumerate(config.order))
+        order: Iterable[tuple[int, str]] = enumerate(config.order)  # (not a list of pairs)
     except ValidationError as exc:
         problems += pydantic_problems(exc, doc)
         # the order's own mistakes in the same run as (say) a mistyped date or an empty
         # entry: every entry that can be read is checked
         order = _readable_order(doc.data.get("order"), {p.field for p in problems})
-    known = (list(projects) if isinstance(projects, list)
-             else list(projects.slugs))
-    is_known = frozenset(known).__contains__  # (not a scan of the list per entry)
-    seen: set[str] = set()
+    # each project's place (not a set of every slug, nor a scan of them per entry)
+    known: Sequence[str]
+    if isinstance(projects, list):
+        known = projects
+        place = {slug: k for k, slug in enumerate(known)}.get
+    else:
+        known, place = projects.slugs, projects.place
+    listed = bytearray(len(known))  # whether each project is in the order yet
+    others: set[str] = set()  # the entries that name no project
     meant: set[str] = set()  # projects an entry seems to misspell: "add" would list them twice
     for i, slug in order:
-        if slug in seen:
+        k = place(slug)
+        if (slug in others) if k is None else listed[k]:
             problems.append(_problem(doc, ("order", i), f"'{slug}' is listed twice: list each "
                                      "project once"))
-        elif not is_known(slug):
+        elif k is None:
             plain = _without_invisible(slug)
             close = difflib.get_close_matches(plain, known, n=1)
             meant.update(close)
@@ -1119,8 +1125,11 @@ def load_bundle(data_dir: Path, projects: m.ProjectSet | list[str]) -> m.BundleC
                         else f"known projects: {', '.join(known)}")
                 message = f"no project '{slug}' in the data: {hint}"
             problems.append(_problem(doc, ("order", i), message))
-        seen.add(slug)
-    missing = [slug for slug in known if slug not in seen and slug not in meant]
+        if k is None:
+            others.add(slug)
+        else:
+            listed[k] = 1
+    missing = [slug for k, slug in enumerate(known) if not listed[k] and slug not in meant]
     if missing and order:
         problems.append(_problem(doc, ("order",), "the bundle holds every project: add "
                                  + ", ".join(f"'- {s}'" for s in missing) + " to the order"))
