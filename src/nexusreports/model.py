@@ -166,7 +166,11 @@ Dec = Annotated[Decimal, AfterValidator(_no_minus_zero)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    # cache_strings off: pydantic-core would otherwise keep up to 16,384 of the texts it
+    # stripped (about 1 MB), which fills with the slugs and names of more projects, so
+    # the memory of validation grew with them up to that bound
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True,
+                              cache_strings=False)
 
 
 class LocalText(_Model):
@@ -557,16 +561,29 @@ class ProjectSet:
             self._blobs.append(blob)
         self.slugs: tuple[str, ...] = tuple(slugs)
         self._kinds = bytes(kinds)
-        # indexes built once (a lookup per sheet must not scan every project: 10,000 projects)
-        self._by_slug: dict[str, int] = {}
-        for i, slug in enumerate(self.slugs):
-            self._by_slug.setdefault(slug, i)
+        # a slug is found by bisecting (a lookup per sheet must not scan every project:
+        # 10,000 projects): the programmes and then the flagships, each run sorted by
+        # slug, as validation gives them, need no mapping of every slug; a set in another
+        # order gets one
+        flagship = _KINDS.index(Kind.flagship)
+        first = self._kinds.find(flagship)
+        self._programmes = len(slugs) if first < 0 else first
+        del slugs
+        order = self.slugs
+        in_runs = (all(k == flagship for k in self._kinds[self._programmes:])
+                   and all(order[i] < order[i + 1] for i in range(len(order) - 1)
+                           if i + 1 != self._programmes))
+        self._by_slug: dict[str, int] | None = None
+        if not in_runs:
+            self._by_slug = {}
+            for i, slug in enumerate(self.slugs):
+                self._by_slug.setdefault(slug, i)
         # each project's parent as the index of its slug (-1: none); a parent that is not
         # a project of the set (only a set made without validation has one) by name
         self._parent = array("q")
         self._unknown_parents: dict[int, str] = {}
         for i, parent in enumerate(parent_slugs):
-            found = -1 if parent is None else self._by_slug.get(parent, -2)
+            found = -1 if parent is None else self._find(parent, -2)
             if found == -2:
                 self._unknown_parents[i] = parent  # type: ignore[assignment]
             self._parent.append(found)
@@ -610,15 +627,32 @@ class ProjectSet:
 
     def by_slug(self, slug: str) -> Project:
         """The project with ``slug``; raises ``KeyError`` when there is none."""
-        return self._get(self._by_slug[slug])
+        return self._get(self.index(slug))
 
     def index(self, slug: str) -> int:
         """Where the project with ``slug`` is in :attr:`slugs`; raises ``KeyError``."""
-        return self._by_slug[slug]
+        found = self._find(slug)
+        if found < 0:
+            raise KeyError(slug)
+        return found
+
+    def place(self, slug: str) -> int | None:
+        """Where the project with ``slug`` is in :attr:`slugs`; None when there is none."""
+        found = self._find(slug)
+        return None if found < 0 else found
+
+    def _find(self, slug: str, missing: int = -1) -> int:
+        if self._by_slug is not None:
+            return self._by_slug.get(slug, missing)
+        for lo, hi in ((0, self._programmes), (self._programmes, len(self.slugs))):
+            i = bisect_left(self.slugs, slug, lo, hi)
+            if i < hi and self.slugs[i] == slug:
+                return i
+        return missing
 
     def _flagship_indexes(self, slug: str) -> range:
         """Where the flagships of ``slug`` are in :attr:`_flagship_index`."""
-        index = self._by_slug.get(slug)
+        index = self.place(slug)
         if index is None:
             return range(0)
         return range(bisect_left(self._flagship_parent, index),

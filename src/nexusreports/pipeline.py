@@ -194,6 +194,7 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildResul
     releases the folder's lock).
     """
     sde = source_date_epoch()  # a malformed one is refused before anything is done
+    _resolved_roots.cache_clear()  # the folders as they are now (see _rel)
     theme = load_theme(options.templates_dir)
     # the rendering processes (if any) start now, while this process is small: each
     # starts as a copy of it, so they would otherwise each count the validated projects
@@ -209,8 +210,12 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildResul
                               for s in unknown])
         # the lock is held from reading the previous manifest until the commit (write.py)
         with OutputLock(options.out_dir), Staging(options.out_dir) as staging:
-            renderer.stage = staging.stage
-            result = _build_locked(projects, theme, warnings, options, staging, renderer)
+            renderer.stage, renderer.staging = staging.stage, staging
+            try:
+                result = _build_locked(projects, theme, warnings, options, staging, renderer)
+            except BaseException:  # the rendering processes stage sheets: stopped before
+                renderer.close()  # the staging area is deleted, so none writes into it after
+                raise
         renderer.shutdown()
         return result
     finally:
@@ -646,6 +651,7 @@ def _plan_jobs(projects: m.ProjectSet, theme: Theme, options: BuildOptions,
                tool: dict[str, str], digests: _Digests) -> Iterator[SheetJob]:
     """:func:`plan`, one sheet at a time (its view built when it is reached)."""
     theme_inputs = dict(digests(f) for f in _theme_files(theme))
+    tool_json = _json(tool)
     # the files every sheet of a language and format depends on: one mapping for all of
     # them (memory: see Inputs)
     same_assets: dict[tuple, dict[str, str]] = {}
@@ -671,13 +677,19 @@ def _plan_jobs(projects: m.ProjectSet, theme: Theme, options: BuildOptions,
             for org in view.organisations:
                 if org.logo and Path(org.logo).is_file():
                     assets.update((digests(org.logo),))
-            record = _view_record(view, options)
+            view_json = _json(_view_record(view, options)).encode("utf-8")  # once per view
             for fmt in options.formats:
                 fmt_assets = dict(assets)
                 if fmt == "docx" and theme.sheet_docx.is_file():
                     fmt_assets.update((digests(theme.sheet_docx),))
-                key = _digest({"format": fmt, "view": record, "assets": fmt_assets,
-                               "tool": tool})
+                # _digest({"format": fmt, "view": record, "assets": fmt_assets, "tool":
+                # tool}), the view's JSON made once for both formats: the same text, as
+                # json.dumps writes it with sorted keys
+                h = hashlib.sha256(f'{{"assets":{_json(fmt_assets)},"format":{_json(fmt)},'
+                                   f'"tool":{tool_json},"view":'.encode("utf-8"))
+                h.update(view_json)
+                h.update(b"}")
+                key = h.hexdigest()
                 fmt_assets = same_assets.setdefault(tuple(fmt_assets.items()), fmt_assets)
                 yield SheetJob(view=view, fmt=fmt, path=output_path(view, fmt),
                                inputs=Inputs(data, fmt_assets), key=key)
@@ -817,10 +829,14 @@ def _plain(value: object) -> object:
     return str(value)
 
 
-def _digest(value: object) -> str:
-    text = json.dumps(value, sort_keys=True, ensure_ascii=False, default=_plain,
+def _json(value: object) -> str:
+    """``value`` as the text a build key hashes: JSON, keys sorted, no spaces."""
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=_plain,
                       separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _digest(value: object) -> str:
+    return hashlib.sha256(_json(value).encode("utf-8")).hexdigest()
 
 
 # --- rendering, in this process or a pool ------------------------------------------------
@@ -910,10 +926,14 @@ def _stop_pool(pool: object) -> None:
         thread.join(timeout=5)
 
 
-def _render_in_worker(view: SheetView, fmt: str, inputs: dict[str, str]
-                      ) -> Output | "_RemoteError":
+def _render_in_worker(view: SheetView, fmt: str, inputs: dict[str, str],
+                      staging: Staging | None = None) -> Output | "_RemoteError":
+    """Render one sheet in a rendering process and, with ``staging``, stage it there too
+    (written and flushed to disk here, not sent back: the build's process receives the
+    staged output without its bytes, and does not write them)."""
     try:
-        return _render(view, fmt, _WORKER["theme"], bool(_WORKER["invariant"]), inputs)
+        output = _render(view, fmt, _WORKER["theme"], bool(_WORKER["invariant"]), inputs)
+        return output if staging is None else staging.stage(output)
     except NexusError as exc:  # their __init__ signatures do not survive pickling
         return _RemoteError(str(exc), exc.lines(), isinstance(exc, ContentOverflow))
 
@@ -963,6 +983,9 @@ class _Renderer:
     :meth:`finish` give ``(index, staged output)`` pairs; overflow errors are collected in
     :attr:`errors` (in submission order), other errors raised at once.  :meth:`close`
     stops the pool when the build ends early (an error, Ctrl-C, SIGTERM)."""
+
+    staging: Staging | None = None
+    """Where a rendering process stages each sheet it renders (the build's, once known)."""
 
     def __init__(self, theme: Theme, invariant: bool, options: BuildOptions,
                  progress: Progress | None, expected: int,
@@ -1034,7 +1057,7 @@ class _Renderer:
                 self._collect()
             with _signals_blocked():  # a spawned pool may start a process here
                 future = self._pool.submit(  # type: ignore[attr-defined]
-                    _render_in_worker, job.view, job.fmt, {})
+                    _render_in_worker, job.view, job.fmt, {}, self.staging)
             self._inflight[future] = (index, pending)
         except BrokenProcessPool:
             raise self._broken() from None
@@ -1229,6 +1252,7 @@ def verify(options: BuildOptions) -> tuple[list[Problem], int]:
     Raises :class:`DataErrors` / :class:`TemplateError` like :func:`check`.
     """
     source_date_epoch()
+    _resolved_roots.cache_clear()  # the folders as they are now (see _rel)
     projects, theme, _ = check(options.data_dir, options.templates_dir, options.strict)
     with OutputLock(options.out_dir, create=False):
         return _verify_locked(projects, theme, options)
@@ -1341,10 +1365,20 @@ def _rel(path: Path | str, options: BuildOptions) -> str:
     relative to the output folder, see :func:`sheet_input`.)  :func:`_input_file` is the
     inverse."""
     p = Path(path).resolve()
-    for name, root in _roots(options):
-        if p.is_relative_to(root.resolve()):
-            return f"{name}/{p.relative_to(root.resolve()).as_posix()}"
+    for name, root in _resolved_roots(str(options.data_dir), str(options.templates_dir),
+                                      os.getcwd()):
+        if p.is_relative_to(root):
+            return f"{name}/{p.relative_to(root).as_posix()}"
     return p.as_posix()
+
+
+@lru_cache(maxsize=4)
+def _resolved_roots(data_dir: str, templates_dir: str, cwd: str) -> list[tuple[str, Path]]:
+    """:func:`_roots`, each resolved (links followed): once per build, not once per input
+    file named (the folders' links are read again by each build: :func:`build` and
+    :func:`verify` forget these first)."""
+    options = BuildOptions(data_dir=Path(data_dir), templates_dir=Path(templates_dir))
+    return [(name, root.resolve()) for name, root in _roots(options)]
 
 
 def _input_file(name: str, options: BuildOptions) -> Path:

@@ -16,10 +16,13 @@ from __future__ import annotations
 import calendar
 import difflib
 import functools
+import os
 import re
 import unicodedata
 import warnings as _warnings
-from collections.abc import Iterator, Mapping, Sequence
+from array import array
+from bisect import bisect_left
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
@@ -71,18 +74,26 @@ def project_files(data_dir: Path) -> list[Path]:
     those.
     """
     folder = Path(data_dir) / PROJECTS_DIR
+    return [folder / name for name in _project_names(folder)]
+
+
+def _project_names(folder: Path) -> list[str]:
+    """The names of :func:`project_files` (in ``folder``), as text: a build of 10,000
+    projects does not hold a ``Path`` per file.  Sorted as the paths sort (by name)."""
     if not folder.is_dir():
         raise DataError(folder, 0, "", "no such folder: give the data folder with --data "
                         "(it must contain projects/<slug>.yaml), or start a new programme "
                         "folder with 'nexusreports init FOLDER'")
-    files = sorted(p for p in folder.iterdir() if p.suffix == ".yaml" and p.is_file())
-    if not files:
+    with os.scandir(folder) as entries:  # Path.suffix == ".yaml": a name before it
+        names = sorted(e.name for e in entries
+                       if len(e.name) > 5 and e.name.endswith(".yaml") and e.is_file())
+    if not names:
         wrong = _yml_problems(folder)
         if wrong:
             raise DataErrors(wrong)
         raise DataError(folder, 0, "", "no project files (*.yaml) here: create one with "
                         "'nexusreports new SLUG'")
-    return files
+    return names
 
 
 def _yml_problems(folder: Path) -> list[Problem]:
@@ -108,40 +119,37 @@ def load_projects(data_dir: Path, charset: frozenset[int] | None = None,
 
     Raises :class:`DataErrors` listing every problem, sorted by file and line.
     """
-    files = project_files(data_dir)
-    problems: list[Problem] = _yml_problems(Path(data_dir) / PROJECTS_DIR)
+    folder = Path(data_dir) / PROJECTS_DIR
+    names = _project_names(folder)  # text, not a Path per file (memory)
+    problems: list[Problem] = _yml_problems(folder)
     warnings = warnings if warnings is not None else []
-    projects: list[tuple] = []  # (flagship?, slug, kind, parent, index in store)
     store: Spill[bytes] = Spill()  # the packed models (memory: not one per project)
-    valid_paths: list[Path] = []
-    facts: list[_Facts] = []
+    facts = _FactTable(folder, names)  # what the cross-checks need, in a file too
     unreadable: set[str] = set()  # files of which nothing can be read (YAML errors, a list)
-    for path in files:  # one file at a time: only its own checks need its YAML (line map)
-        doc, project = validate_file(path, problems)
+    for i, name in enumerate(names):  # one file at a time: its own checks need its YAML
+        doc, project = validate_file(folder / name, problems)
         if doc is None or not isinstance(doc.data, dict):
-            unreadable.add(path.stem)
+            unreadable.add(name[:-5])
             continue
-        fact = _Facts(path.stem, doc, project)
+        fact = _Facts(name[:-5], doc, project)
         _check_project(fact, problems, warnings)  # also files with type errors
         if project is not None:
             _check_logos(project, doc, Path(data_dir), problems)
             if charset is not None:
                 _check_charset(project, doc, charset, problems)
-            # memory: kept compressed (see ProjectSet); the cross-checks read the few
-            # fields they need from the fact (the YAML again if they fail)
-            projects.append((project.kind != m.Kind.programme, project.slug, project.kind,
-                             project.parent, fact.release(store)))
-            valid_paths.append(doc.path)
+            # memory: kept compressed (see ProjectSet), in a file; the cross-checks read
+            # the few fields they need from the table (the YAML again if they fail)
+            store.append(m.pack_project(project))
+            facts.add(i, project=project)
             del project
-        facts.append(fact)
-        del doc
-    _check_slugs(valid_paths or files, problems)
+        else:
+            facts.add(i, fact=fact)
+        del doc, fact
+    _check_slugs(facts, problems)
     _check_relations(facts, problems, unreadable)
     if problems:
         raise DataErrors(list(dict.fromkeys(problems)))
-    projects.sort(key=lambda p: p[:2])
-    return m.ProjectSet(packed=((slug, kind, parent, store[at])
-                                for _, slug, kind, parent, at in projects))
+    return m.ProjectSet(packed=facts.packed(store))
 
 
 def validate_file(path: Path, problems: list[Problem]) -> tuple[RawDocument | None, m.Project | None]:
@@ -510,51 +518,40 @@ class _Facts:
 
     From the validated ``project`` when the file is valid; otherwise each field of the raw
     mapping is validated alone, and :data:`_UNKNOWN` where that fails (or where a missing
-    optional field may be one of the file's unknown, perhaps misspelt, fields).
+    optional field may be one of the file's unknown, perhaps misspelt, fields).  Once its
+    own checks are done only the fields :data:`_KEPT` are kept (see :class:`_FactTable`).
     """
 
     _KEPT = ("kind", "parent", "size_eur_m", "flagship_total_eur_m")
-    """What the cross-checks read of a valid file after :meth:`release`."""
+    """What the cross-checks between files read of a file."""
 
-    __slots__ = ("slug", "_project", "_store", "_at", "_doc", "_path", "_values")
+    __slots__ = ("slug", "_project", "_doc", "_path", "_values")
 
-    def __init__(self, slug: str, doc: RawDocument, project: m.Project | None):
+    def __init__(self, slug: str, doc: RawDocument | None, project: m.Project | None, *,
+                 path: Path | None = None, values: dict[str, Any] | None = None):
         self.slug = slug
         self._project = project
-        self._store: Sequence[bytes] | None = None  # where release() put the packed model
-        self._at = -1
         self._doc: RawDocument | None = doc
-        self._path = doc.path
-        self._values: dict[str, Any] = {}
+        self._path = doc.path if doc is not None else path
+        self._values: dict[str, Any] = {} if values is None else values
 
     @property
     def project(self) -> m.Project | None:
-        """The validated model (None: the file has type errors), expanded again after
-        :meth:`release`."""
-        if self._project is None and self._store is not None:
-            return m.unpack_project(self._store[self._at])
+        """The validated model (None: the file has type errors, or only the kept fields
+        are)."""
         return self._project
 
     @property
     def doc(self) -> RawDocument:
-        """The file's document (read again after :meth:`release`: a problem needs its lines)."""
+        """The file's document (read again once let go: a problem needs its lines)."""
         if self._doc is None:
             self._doc = load_yaml(self._path)
         return self._doc
 
-    def release(self, store: Spill[bytes]) -> int:
-        """Let go of the document and the model (a valid file: :meth:`get` reads the few
-        fields the cross-checks need, :attr:`project` unpacks the model again), so the
-        cross-checks of many files hold neither every file's YAML and line map nor every
-        model: the model goes packed (:func:`~nexusreports.model.pack_project`) into
-        ``store`` (a file); returns its index there."""
-        if self._project is not None:
-            self._doc = None
-            self._values = {name: getattr(self._project, name) for name in self._KEPT}
-            self._store, self._at = store, len(store)
-            store.append(m.pack_project(self._project))
-            self._project = None
-        return self._at
+    def kept(self) -> "_Facts":
+        """This file's facts with only the fields :data:`_KEPT` (the document let go)."""
+        values = {name: self.get(name) for name in self._KEPT}
+        return _Facts(self.slug, None, None, path=self._path, values=values)
 
     def get(self, name: str) -> Any:
         """The value of the top-level field ``name``, or :data:`_UNKNOWN`."""
@@ -615,6 +612,101 @@ class _Facts:
 
 
 _FIGURE_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class _FactTable(Mapping):
+    """The cross-check facts (:data:`_Facts._KEPT`) of every readable project file, by
+    slug, in file order, without a Python object per file: a valid file's in a file (a
+    :class:`~nexusreports.spill.Spill`: 8 bytes each in memory), a file with problems'
+    as its :class:`_Facts` (kept fields only).  A slug is found by bisecting the sorted
+    file names, so no mapping of every slug is held; each fact is read back (as a new
+    :class:`_Facts`) when a check needs it.  ``names``: the sorted names of the project
+    files in ``folder``; a file never added (see :meth:`add`) has no facts (unreadable)."""
+
+    def __init__(self, folder: Path, names: list[str]):
+        self.folder, self.names = folder, names
+        self._row = array("q", [-1]) * len(names)  # where its facts are; -1 none, -2 _odd
+        self._values: Spill[tuple] = Spill()  # (kind, parent, size, total) of valid files
+        self._odd: dict[int, _Facts] = {}  # the files with problems
+
+    def add(self, index: int, *, project: m.Project | None = None,
+            fact: _Facts | None = None) -> None:
+        """The facts of file ``index`` (in :attr:`names`): of its valid ``project``, or
+        the kept fields of the ``fact`` of a file with problems."""
+        if project is not None:
+            self._row[index] = len(self._values)
+            self._values.append((project.kind.value, project.parent, project.size_eur_m,
+                                 project.flagship_total_eur_m))
+        else:
+            self._row[index] = -2
+            self._odd[index] = fact.kept()  # type: ignore[union-attr]
+
+    def _fact(self, index: int, item: tuple | None = None) -> _Facts:
+        row = self._row[index]
+        if row == -2:
+            return self._odd[index]
+        kind, parent, size, total = self._values[row] if item is None else item
+        return _Facts(self.names[index][:-5], None, None, path=self.folder / self.names[index],
+                      values={"kind": m.Kind(kind), "parent": parent, "size_eur_m": size,
+                              "flagship_total_eur_m": total})
+
+    def index(self, slug: str) -> int:
+        """The place of the file of ``slug`` in :attr:`names` (-1: none)."""
+        name = f"{slug}.yaml"
+        i = bisect_left(self.names, name)
+        return i if i < len(self.names) and self.names[i] == name else -1
+
+    def valid(self) -> Iterator[int]:
+        """The places of the valid files, in order."""
+        return (i for i, row in enumerate(self._row) if row >= 0)
+
+    def indexed(self) -> Iterator[tuple[int, _Facts]]:
+        """``(place, facts)`` of every readable file, in file order (read in blocks)."""
+        values = iter(self._values)
+        for i, row in enumerate(self._row):
+            if row == -2:
+                yield i, self._odd[i]
+            elif row >= 0:
+                yield i, self._fact(i, next(values))
+
+    def facts(self) -> Iterator[_Facts]:
+        """The facts of every readable file, in file order."""
+        return (fact for _, fact in self.indexed())
+
+    def at(self, index: int) -> _Facts:
+        """The facts of the file at ``index`` (it has some)."""
+        return self._fact(index)
+
+    # the Mapping: slug -> facts
+    def __getitem__(self, slug: str) -> _Facts:
+        i = self.index(slug) if isinstance(slug, str) else -1
+        if i < 0 or self._row[i] == -1:
+            raise KeyError(slug)
+        return self._fact(i)
+
+    def __iter__(self) -> Iterator[str]:
+        return (self.names[i][:-5] for i, row in enumerate(self._row) if row != -1)
+
+    def __len__(self) -> int:
+        return sum(1 for row in self._row if row != -1)
+
+    def packed(self, store: Sequence[bytes]) -> Iterator[tuple[str, m.Kind, str | None, bytes]]:
+        """The valid projects as :class:`~nexusreports.model.ProjectSet` takes them
+        (``store``: their packed models, in file order), programmes first, then flagships,
+        each by slug."""
+        places = array("q", self.valid())
+        flagship = m.Kind.flagship.value
+        flagships = bytearray(kind == flagship for kind, _, _, _ in self._values)
+        slugs = [self.names[i][:-5] for i in places]  # the ProjectSet keeps these
+        for group in (0, 1):
+            chosen = sorted((k for k in range(len(places))
+                             if flagships[self._row[places[k]]] == group), key=slugs.__getitem__)
+            for k in chosen:
+                row = self._row[places[k]]
+                kind, parent, _, _ = self._values[row]
+                yield slugs[k], m.Kind(kind), parent, store[row]
+
+
 
 
 def _known(value: Any) -> bool:
@@ -733,41 +825,52 @@ def _mistyped_placeholder(match: re.Match[str], names: set[str] | None) -> str:
     return message
 
 
-def _check_slugs(paths: list[Path], problems: list[Problem]) -> None:
-    seen: dict[str, Path] = {}
-    for path in paths:
-        slug = path.stem
+def _check_slugs(facts: _FactTable, problems: list[Problem]) -> None:
+    """Every slug (file name) is valid and differs from the others in more than case: the
+    valid files' slugs, or every file's when none is valid."""
+    names, folder, row = facts.names, facts.folder, facts._row
+    valid = array("q", facts.valid())
+    places: Sequence[int] = valid if len(valid) else range(len(names))
+    # slugs that are not their own casefold (few: a valid slug is in lowercase), by it: two
+    # slugs the same but for case are such a slug and another, or its casefold itself
+    folded: dict[str, list[int]] = {}
+    for i in places:
+        slug = names[i][:-5]
         if not m.SLUG_RE.match(slug):
-            problems.append(Problem(path, 0, "", f"'{slug}' is not a valid slug (the file name): "
-                                    "use lowercase letters, digits and single hyphens, e.g. "
-                                    "precision-diagnostics.yaml"))
+            problems.append(Problem(folder / names[i], 0, "", f"'{slug}' is not a valid slug "
+                                    "(the file name): use lowercase letters, digits and "
+                                    "single hyphens, e.g. precision-diagnostics.yaml"))
         key = slug.casefold()
-        if key in seen:
-            problems.append(Problem(path, 0, "", f"the slug '{slug}' is already used by "
-                                    f"{seen[key].name} (slugs must differ in more than case): "
-                                    "rename one of the files"))
-        else:
-            seen[key] = path
+        if key != slug:
+            folded.setdefault(key, []).append(i)
+    for key, group in folded.items():
+        twin = facts.index(key)
+        if twin >= 0 and (not len(valid) or row[twin] >= 0):
+            group = sorted([*group, twin])
+        for i in group[1:]:  # the first of them (in file order) keeps the slug
+            problems.append(Problem(folder / names[i], 0, "", f"the slug '{names[i][:-5]}' "
+                                    f"is already used by {names[group[0]]} (slugs must differ "
+                                    "in more than case): rename one of the files"))
 
 
-def _check_relations(facts: list[_Facts], problems: list[Problem],
+def _check_relations(facts: _FactTable, problems: list[Problem],
                      unreadable: set[str]) -> None:
     """Parent and flagship-total checks, also for files with problems of their own as long
     as the values needed can be read.  ``unreadable`` are slugs of files of which nothing
     can be read: they are not reported as missing parents, and while there are any (or a
     file's kind or parent cannot be read) no flagship total is checked."""
-    by_slug = {f.slug: f for f in facts}
+    by_slug = facts  # slug -> facts (read from the table's file)
     lost = False  # a flagship whose parent names no project: whose flagship it is is not known
-    for fact in facts:
+    for fact in facts.facts():
         if fact.get("kind") != m.Kind.flagship or not _known(fact.get("parent")):
             continue
-        parent_slug, doc = fact.get("parent"), fact.doc
+        parent_slug = fact.get("parent")  # (its document is read only for a problem)
         if not parent_slug:
-            problems.append(_problem(doc, ("kind",), "a flagship needs 'parent:' naming its "
+            problems.append(_problem(fact.doc, ("kind",), "a flagship needs 'parent:' naming its "
                                      "programme (e.g. parent: biotech-nexus)"))
             continue
         if parent_slug == fact.slug:
-            problems.append(_problem(doc, ("parent",), "a project cannot be its own parent: "
+            problems.append(_problem(fact.doc, ("parent",), "a project cannot be its own parent: "
                                      f"name its programme{_programmes_hint(by_slug)}"))
             continue
         parent = by_slug.get(parent_slug)
@@ -775,23 +878,27 @@ def _check_relations(facts: list[_Facts], problems: list[Problem],
         if parent is None and parent_slug in unreadable:
             continue
         if parent is None:
-            problems.append(_problem(doc, ("parent",), _no_parent(parent_slug, by_slug)))
+            problems.append(_problem(fact.doc, ("parent",), _no_parent(parent_slug, by_slug)))
         elif _known(parent.get("kind")) and parent.get("kind") != m.Kind.programme:
             cycle = _cycle(fact.slug, by_slug)
             extra = f" (the parents form a cycle: {' -> '.join(cycle)})" if cycle else ""
-            problems.append(_problem(doc, ("parent",), f"the parent '{parent_slug}' is a "
+            problems.append(_problem(fact.doc, ("parent",), f"the parent '{parent_slug}' is a "
                                      f"flagship, not a programme{extra}"))
     if lost or unreadable or any(not _known(f.get("kind")) or (
-            f.get("kind") == m.Kind.flagship and not _known(f.get("parent"))) for f in facts):
+            f.get("kind") == m.Kind.flagship and not _known(f.get("parent")))
+            for f in facts.facts()):
         return  # which projects are whose flagships is not known
-    flagships_of: dict[str, list[_Facts]] = {}  # one pass, not one per programme
-    for f in facts:
-        if f.get("kind") == m.Kind.flagship:
-            flagships_of.setdefault(f.get("parent"), []).append(f)
-    for fact in facts:
+    # each flagship under its programme: (programme's place << 32 | its place), sorted,
+    # so a programme's flagships are a range in file order (no list per programme)
+    links = array("q", sorted(facts.index(f.get("parent")) << 32 | i
+                              for i, f in facts.indexed() if f.get("kind") == m.Kind.flagship
+                              and isinstance(f.get("parent"), str) and f.get("parent")
+                              and facts.index(f.get("parent")) >= 0))
+    for i, fact in facts.indexed():
         if fact.get("kind") != m.Kind.programme:
             continue
-        flagships = flagships_of.get(fact.slug, [])
+        flagships = [facts.at(link & 0xFFFFFFFF) for link in
+                     links[bisect_left(links, i << 32):bisect_left(links, (i + 1) << 32)]]
         sizes = [f.get("size_eur_m") for f in flagships]
         stated = fact.get("flagship_total_eur_m")
         if not all(map(_known, sizes)) or not _known(stated):
@@ -816,7 +923,7 @@ def _check_relations(facts: list[_Facts], problems: list[Problem],
                                      "the flagships' sizes"))
 
 
-def _no_parent(parent_slug: str, by_slug: dict[str, _Facts]) -> str:
+def _no_parent(parent_slug: str, by_slug: Mapping[str, _Facts]) -> str:
     """The message for a parent that names no project: an invisible character in it (a
     zero-width space that came with copied text, say) by name, else the nearest slug."""
     odd = [ch for ch in parent_slug if not ch.isprintable()]
@@ -840,12 +947,12 @@ def _shown(text: str) -> str:
     return text if text.isprintable() else repr(text)
 
 
-def _programmes_hint(by_slug: dict[str, _Facts]) -> str:
+def _programmes_hint(by_slug: Mapping[str, _Facts]) -> str:
     names = sorted(s for s, f in by_slug.items() if f.get("kind") == m.Kind.programme)
     return f" ({', '.join(names)})" if names else ""
 
 
-def _cycle(start: str, by_slug: dict[str, _Facts]) -> list[str]:
+def _cycle(start: str, by_slug: Mapping[str, _Facts]) -> list[str]:
     path, slug = [start], by_slug[start].get("parent")
     while _known(slug) and slug and slug in by_slug:
         if slug in path:
@@ -983,21 +1090,28 @@ def load_bundle(data_dir: Path, projects: m.ProjectSet | list[str]) -> m.BundleC
     config = None
     try:
         config = m.BundleConfig.model_validate(doc.data)
-        order = list(enumerate(config.order))
+        order: Iterable[tuple[int, str]] = enumerate(config.order)  # (not a list of pairs)
     except ValidationError as exc:
         problems += pydantic_problems(exc, doc)
         # the order's own mistakes in the same run as (say) a mistyped date or an empty
         # entry: every entry that can be read is checked
         order = _readable_order(doc.data.get("order"), {p.field for p in problems})
-    known = (list(projects) if isinstance(projects, list)
-             else list(projects.slugs))
-    seen: set[str] = set()
+    # each project's place (not a set of every slug, nor a scan of them per entry)
+    known: Sequence[str]
+    if isinstance(projects, list):
+        known = projects
+        place = {slug: k for k, slug in enumerate(known)}.get
+    else:
+        known, place = projects.slugs, projects.place
+    listed = bytearray(len(known))  # whether each project is in the order yet
+    others: set[str] = set()  # the entries that name no project
     meant: set[str] = set()  # projects an entry seems to misspell: "add" would list them twice
     for i, slug in order:
-        if slug in seen:
+        k = place(slug)
+        if (slug in others) if k is None else listed[k]:
             problems.append(_problem(doc, ("order", i), f"'{slug}' is listed twice: list each "
                                      "project once"))
-        elif slug not in known:
+        elif k is None:
             plain = _without_invisible(slug)
             close = difflib.get_close_matches(plain, known, n=1)
             meant.update(close)
@@ -1011,8 +1125,11 @@ def load_bundle(data_dir: Path, projects: m.ProjectSet | list[str]) -> m.BundleC
                         else f"known projects: {', '.join(known)}")
                 message = f"no project '{slug}' in the data: {hint}"
             problems.append(_problem(doc, ("order", i), message))
-        seen.add(slug)
-    missing = [slug for slug in known if slug not in seen and slug not in meant]
+        if k is None:
+            others.add(slug)
+        else:
+            listed[k] = 1
+    missing = [slug for k, slug in enumerate(known) if not listed[k] and slug not in meant]
     if missing and order:
         problems.append(_problem(doc, ("order",), "the bundle holds every project: add "
                                  + ", ".join(f"'- {s}'" for s in missing) + " to the order"))

@@ -47,6 +47,11 @@ def locale_id(lang: str) -> str:
     return LOCALE_IDS[lang]
 
 
+_recent = lru_cache(maxsize=256)
+"""A formatting method remembered for the 256 values last formatted (per method, both
+languages together): bounded, whatever the number of sheets."""
+
+
 @dataclass(frozen=True)
 class Localiser:
     """Formats values and fixed labels for one language.
@@ -85,20 +90,27 @@ class Localiser:
         return self.translations.ngettext(singular, plural, n)
 
     # -- numbers ---------------------------------------------------------------------------
+    # (each remembered for the last few values: a sheet formats the TRL steps 1-9, its years
+    # and shares, and the next sheet mostly the same ones; the text depends on the value
+    # alone, so equal values -- 5 and Decimal("5.0") -- give the same text)
 
+    @_recent
     def count(self, value: int | Decimal) -> str:
         """A whole number with the locale's grouping: nl ``21.000``, en ``21,000``."""
         return self._decimal(_settle(Decimal(value), 0), "#,##0")
 
+    @_recent
     def number(self, value: Decimal, max_decimals: int = 1) -> str:
         """A decimal number with up to ``max_decimals`` decimals (half up): nl ``12,6``."""
         return self._decimal(_settle(Decimal(value), max_decimals),
                              "#,##0." + "#" * max_decimals if max_decimals else "#,##0")
 
+    @_recent
     def year(self, value: int) -> str:
         """A calendar year, never grouped: ``2025``."""
         return format_decimal(value, format=_pattern("0"), locale=self.locale)
 
+    @_recent
     def percent(self, value_pct: Decimal, max_decimals: int = 1) -> str:
         """A percentage given in percent (1.2 -> nl ``1,2%``, en ``1.2%``), CLDR pattern."""
         pattern = self.locale.percent_formats[None].pattern
@@ -112,6 +124,7 @@ class Localiser:
         """A multiplier: nl ``2,5x``, en ``2.5x``."""
         return self.gettext("{value}x").format(value=self.number(value))
 
+    @_recent
     def amount_eur_m(self, value_eur_m: Decimal, scale: str = "million") -> str:
         """Money given in EUR millions, printed in millions or billions, at most 1 decimal.
 
