@@ -7,7 +7,8 @@ arenas and allocated blocks, malloc's heap and the rendering caches' sizes after
 usage: python benchmarks/worker_memory.py FOLDER N_SHEETS [--trace] [--fmt=pdf,docx]
 FOLDER holds data/ and templates/ (e.g. a copy of 5,000 synthetic projects; env NOCACHE=1
 shrinks the caches of the code before render/recurring.py to nothing, for comparison;
-FREEZE=1 calls gc.freeze() in the worker).  Linux only.
+FREEZE=1 calls gc.freeze() in the worker); at the end the worker's cyclic-GC collections
+and their CPU time, per generation.  Linux only.
 """
 import sys, os, time, gc, resource
 from pathlib import Path
@@ -26,8 +27,19 @@ MARKS = [0, 100, 500, 1000, 2000, 5000, 10000, 15000, 20000]
 projects, theme, _ = check(data / "data", data / "templates")
 
 _BASE = []
+_GC = {}  # generation -> [collections, CPU seconds] in the worker (gc.callbacks)
+def _gc_timer(phase, info, _start=[0.0]):
+    if phase == "start":
+        _start[0] = time.process_time()
+    else:
+        entry = _GC.setdefault(info["generation"], [0, 0.0])
+        entry[0] += 1
+        entry[1] += time.process_time() - _start[0]
+def gc_spent():
+    return {g: (n, round(s * 1000, 1)) for g, (n, s) in sorted(_GC.items())}
 def init(theme, invariant):
     _init_worker(theme, invariant)
+    gc.callbacks.append(_gc_timer)
     if os.environ.get("FREEZE"):
         gc.freeze()
     if os.environ.get("NOCACHE"):
@@ -124,6 +136,7 @@ for f, fut, k, mk in futs:
     dt, info = fut.result(); cpu[f].append(dt)
     if mk: print(f"after {k:6d} sheets: {info}", flush=True)
 print("worker final rss", psutil.Process(pid).memory_info().rss/2**20, "MB")
+print("cyclic GC in the worker, per generation (collections, ms CPU):", pool.submit(gc_spent).result())
 for f, c in cpu.items():
     w = c[200:]
     print(f"{f}: {len(c)} sheets, mean warm cpu {sum(w)/max(1,len(w))*1000:.2f} ms")

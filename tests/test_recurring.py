@@ -41,3 +41,35 @@ def test_memory_is_bounded_however_many_sheets_and_texts():
                 cache.put(key, n, size=30)
         assert len(cache.kept) <= 8 and cache._kept_size <= 100
         assert len(cache.fresh) <= 16 and len(cache._seen) <= 64 + 16
+
+
+def test_a_sheet_is_drawn_with_the_collector_waiting_and_its_cycles_collected_after():
+    import gc
+    import weakref
+
+    from nexusreports.render.recurring import sheet_renderer
+
+    class Node:
+        pass
+
+    seen = {}
+
+    @sheet_renderer
+    def draw(n):
+        seen["enabled"] = gc.isenabled()
+        a, b = Node(), Node()
+        a.other, b.other = b, a  # a cycle: only the collector frees it
+        seen["ref"] = weakref.ref(a)
+        return n * 2
+
+    assert gc.isenabled()
+    assert draw(21) == 42
+    assert seen["enabled"] is False  # waiting while the sheet is drawn
+    assert gc.isenabled()
+    assert seen["ref"]() is None  # the sheet's cycle is gone once it is drawn
+    gc.disable()  # a caller that switched it off keeps it off
+    try:
+        draw(1)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

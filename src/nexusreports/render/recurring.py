@@ -18,7 +18,10 @@ depend on what is kept, never an output's bytes.
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+import gc
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 KEEP_AFTER = 2
 """How many earlier sheets must have met a key before it is kept for good: a project's own
@@ -32,6 +35,43 @@ def next_sheet() -> None:
     """A new sheet begins: what the sheets before it met and no other sheet did is
     forgotten by every :class:`Recurring` (its hash remembered, see :data:`KEEP_AFTER`)."""
     _SHEET[0] += 1
+
+
+_Renderer = TypeVar("_Renderer", bound=Callable[..., Any])
+
+
+def sheet_renderer(render: _Renderer) -> _Renderer:
+    """Decorate a function that draws one sheet: it starts a sheet (:func:`next_sheet`),
+    Python's cyclic garbage collector waits while it draws, and collects what it left
+    once it is done.
+
+    A sheet is a graph of some tens of thousands of objects in cycles (canvas and document,
+    flowables and frames, trees of parts) that lives until the sheet is saved and then waits
+    for the collector: run every 700 allocations, it went over the sheet's live objects
+    again and again, and collected its garbage late (about 1 ms of a PDF sheet's 16-20 ms in
+    a rendering process).  Collected once right after the sheet, the young objects are
+    mostly that garbage (about 0.3 ms); every :data:`FULL_COLLECTION_EVERY` sheets the
+    oldest generation is collected too, so what outlived its sheet and became garbage later
+    is freed: memory does not grow.  A caller that had switched the collector off finds it
+    off, and it is left to that caller."""
+
+    @functools.wraps(render)
+    def drawing(*args: Any, **kwargs: Any) -> Any:
+        next_sheet()
+        if not gc.isenabled():
+            return render(*args, **kwargs)
+        gc.disable()
+        try:
+            return render(*args, **kwargs)
+        finally:
+            gc.enable()
+            gc.collect(2 if _SHEET[0] % FULL_COLLECTION_EVERY == 0 else 1)
+
+    return drawing  # type: ignore[return-value]
+
+
+FULL_COLLECTION_EVERY = 256
+"""Every how many sheets :func:`sheet_renderer` collects all generations."""
 
 
 class Recurring:

@@ -560,64 +560,81 @@ class _Raw(pdfdoc.PDFObject):
 
     def format(self, document: Any) -> bytes:
         numbers = document.idToObjectNumberAndVersion
-        return b"".join(p if isinstance(p, bytes) else b"%d 0 R" % numbers[p][0]
-                        for p in self.parts)
+        return b"".join([p if p.__class__ is bytes else b"%d 0 R" % numbers[p][0]
+                         for p in self.parts])
 
 
 def _text(doc: Any, value: str) -> bytes:
     return pdfdoc.PDFString(value).format(doc)
 
 
+_HEADS: dict[str, bytes] = {}
+"""The opening of a structure element's dictionary, by role."""
+
+
 def _rl_element(doc: Any, node: Element, parent: str, page_names: list[str], marks: dict,
                 counter: list[int]) -> str | None:
     """:func:`write_tree` for ReportLab's document: ``node`` as a structure element under
     ``parent`` (an object's name); its object's name, ``None`` for an element with no
-    content."""
+    content.  (Most of a sheet's objects are these, about 130: written with as few steps
+    as the bytes allow.)"""
     step = node.step
     counter[0] += 1
     name = f"StructElem{counter[0]}"
-    first_page = next((k.page for k in node.kids if isinstance(k, MarkedRef)), None)
+    first_page = None  # the page of its first marked content
     kids: list[bytes | str] = []
     for kid in node.kids:
-        if isinstance(kid, Element):
+        if kid.__class__ is MarkedRef:
+            page = kid.page
+            if first_page is None:
+                first_page = page
+            by_mcid = marks.get(page)
+            if by_mcid is None:
+                by_mcid = marks[page] = {}
+            by_mcid[kid.mcid] = name
+            if page == first_page:
+                kids.append(b"%d" % kid.mcid)
+            else:
+                kids += [b"<< /Type /MCR /Pg ", page_names[page], b" /MCID %d >>" % kid.mcid]
+        elif isinstance(kid, Element):
             written = _rl_element(doc, kid, name, page_names, marks, counter)
             if written is not None:
                 kids.append(written)
-        elif isinstance(kid, MarkedRef):
-            marks.setdefault(kid.page, {})[kid.mcid] = name
-            if kid.page == first_page:
-                kids.append(b"%d" % kid.mcid)
-            else:
-                kids += [b"<< /Type /MCR /Pg ", page_names[kid.page], b" /MCID %d >>" % kid.mcid]
         else:
             raise ValueError("a link on a sheet: tag it through pikepdf (publishable)")
     if not kids and not step.actual and not step.alt and step.role not in ("TD", "TH"):
         return None  # (an empty table cell stays: every row keeps its columns)
-    parts: list[bytes | str] = [b"<< /Type /StructElem /S /%s /P " % step.role.encode(), parent]
+    head = _HEADS.get(step.role)
+    if head is None:
+        head = _HEADS[step.role] = b"<< /Type /StructElem /S /%s /P " % step.role.encode()
+    parts: list[bytes | str] = [head, parent]
     if first_page is not None:
         parts += [b" /Pg ", page_names[first_page]]
-    if len(kids) == 1 and isinstance(kids[0], bytes):
-        parts += [b" /K ", kids[0]]
+    if len(kids) == 1 and kids[0].__class__ is bytes:
+        tail = b" /K " + kids[0]
     else:
         parts.append(b" /K [")
         for kid in kids:
             parts += [kid, b" "]
-        parts.append(b"]")
-    if step.alt is not None:
-        parts += [b" /Alt ", _text(doc, step.alt)]
-    if step.actual is not None:
-        parts += [b" /ActualText ", _text(doc, step.actual)]
-    if step.lang:
-        parts += [b" /Lang ", _text(doc, step.lang)]
-    attrs = dict(step.attrs)
-    if attrs:
-        owner = "Table" if set(attrs) <= _TABLE_ATTRS else "Layout"
-        parts.append(b" /A << /O /%s" % owner.encode())
-        for key, value in attrs.items():
-            parts.append((b" /%s /%s" if isinstance(value, str) else b" /%s %d")
-                         % (key.encode(), value.encode() if isinstance(value, str) else value))
-        parts.append(b" >>")
-    parts.append(b" >>")
+        tail = b"]"
+    if step.alt is not None or step.actual is not None or step.lang or step.attrs:
+        parts.append(tail)
+        tail = b""
+        if step.alt is not None:
+            parts += [b" /Alt ", _text(doc, step.alt)]
+        if step.actual is not None:
+            parts += [b" /ActualText ", _text(doc, step.actual)]
+        if step.lang:
+            parts += [b" /Lang ", _text(doc, step.lang)]
+        attrs = dict(step.attrs)
+        if attrs:
+            owner = "Table" if set(attrs) <= _TABLE_ATTRS else "Layout"
+            parts.append(b" /A << /O /%s" % owner.encode())
+            for key, value in attrs.items():
+                parts.append((b" /%s /%s" if isinstance(value, str) else b" /%s %d")
+                             % (key.encode(), value.encode() if isinstance(value, str) else value))
+            parts.append(b" >>")
+    parts.append(tail + b" >>")
     doc.Reference(_Raw(parts), name)
     return name
 
@@ -644,6 +661,7 @@ def _patch_reportlab() -> None:
 
     stream_format = pdfdoc.PDFStream.format
     to_unicode = ttfonts.makeToUnicodeCMap
+    make_subset = ttfonts.TTFontFile.makeSubset
 
     def unfiltered(stream: Any, document: Any) -> bytes:
         saved = stream.filters, document.defaultStreamFilters
@@ -656,8 +674,9 @@ def _patch_reportlab() -> None:
     def format_stream(self: Any, document: Any) -> bytes:
         if not getattr(document, "_nexus_archival", False):
             return stream_format(self, document)
-        if self.filters == [pdfdoc.PDFZCompress] and "Length1" in self.dictionary.dict:
-            self.filters = [_FONT_FLATE]  # a font program (see _RememberedFlate)
+        if self.filters == [pdfdoc.PDFZCompress] and (
+                "Length1" in self.dictionary.dict or _is_cmap(self.content)):
+            self.filters = [_FONT_FLATE]  # a font program or its map (see _RememberedFlate)
         if self.filters == []:
             return unfiltered(self, document)[:-len(b"endstream\n")] + b"\nendstream\n"
         body = stream_format(self, document)[:-len(b"endstream\n")]
@@ -668,15 +687,118 @@ def _patch_reportlab() -> None:
         return body + b"\nendstream\n"
 
     def used_only(fontname: str, subset: list[int]) -> str:
-        cmap = to_unicode(fontname, subset).encode("latin-1")
-        return _BFCHAR.sub(_used_only, cmap).decode("latin-1")
+        key = (fontname, tuple(subset))
+        made = _CMAPS.get(key)
+        if made is None:
+            cmap = to_unicode(fontname, subset).encode("latin-1")
+            made = _BFCHAR.sub(_used_only, cmap).decode("latin-1")
+            _CMAPS.put(key, made, len(made))
+        return made
+
+    def remembered_subset(face: Any, subset: list[int]) -> bytes:
+        key = (face, tuple(subset))  # (a face is registered for good: kept alive anyway)
+        made = _SUBSETS.get(key)
+        if made is None:
+            made = make_subset(face, subset)
+            _SUBSETS.put(key, made, len(made))
+        return made
+
+    font_format = pdfdoc.PDFTrueTypeFont.format
+    object_format = pdfdoc.PDFIndirectObject.format
+
+    def format_font(self: Any, document: Any) -> bytes:
+        widths = getattr(self, "Widths", None)
+        if getattr(document, "_nexus_archival", False) and type(widths) is pdfdoc.PDFArray:
+            key = tuple(widths.sequence)  # (a subset's advance widths: as its program)
+            written = _WIDTHS.get(key)
+            if written is None:
+                written = _Raw([pdfdoc.format(widths, document)])
+                _WIDTHS.put(key, written)
+            self.Widths = written
+        return font_format(self, document)
+
+    def format_object(self: Any, document: Any) -> bytes:
+        content = self.content
+        if type(content) is not _Raw or type(document.encrypt) is not pdfdoc.NoEncryption:
+            return object_format(self, document)
+        # what PDFIndirectObject.format writes for a _Raw (a structure element, most of a
+        # sheet's objects), without its steps for other objects
+        body = content.format(document)
+        return (b"%d %d obj\n" % document.idToObjectNumberAndVersion[self.name] + body
+                + (b"endobj\n" if body.endswith(b"\n") else b"\nendobj\n"))
+
+    split_string = ttfonts.TTFont.splitString
+
+    def split_known(font: Any, text: Any, doc: Any, encoding: str = "utf-8") -> list:
+        # ReportLab's splitString looks each character up in Python; a text whose every
+        # character already has its code in the first subset (nearly every text drawn, once
+        # the sheet's first lines have assigned them) is one translate instead
+        state = font.state.get(doc)
+        if state is None or text.__class__ is not str:
+            return split_string(font, text, doc, encoding)
+        codes = state.__dict__.get("_nexus_codes")
+        if codes is None or codes.known != len(state.assignments):
+            codes = state._nexus_codes = _Codes(state.assignments)
+        try:
+            return [(0, text.translate(codes).encode("latin-1"))] if text else []
+        except _NotKnown:  # a character new to this document, or in another subset
+            return split_string(font, text, doc, encoding)
 
     pdfdoc.PDFStream.format = format_stream
     ttfonts.makeToUnicodeCMap = used_only
+    ttfonts.TTFont.splitString = split_known
+    ttfonts.TTFontFile.makeSubset = remembered_subset
+    pdfdoc.PDFTrueTypeFont.format = format_font
+    pdfdoc.PDFIndirectObject.format = format_object
+
+
+_SUBSETS = Recurring(kept_max=64, kept_budget=2_000_000, fresh_max=16)
+"""The font programs of the subsets a sheet embeds (ReportLab's ``makeSubset``), by face
+and subset: a subset holds all of ASCII and the other characters in the order the sheet
+first uses them, so the sheets of one language embed the same few subsets (3 distinct in
+300 sheets of the synthetic data, 5 when every project's texts differ); making one took
+about 0.4 ms."""
+_CMAPS = Recurring(kept_max=64, kept_budget=500_000, fresh_max=16)
+"""The ToUnicode maps of those subsets (what ``used_only`` makes of ReportLab's), by
+font name and subset."""
+_WIDTHS = Recurring(kept_max=64, fresh_max=16)
+"""The ``/Widths`` arrays of those subsets as written (a number each of 128 or more
+codes), by the widths."""
+
+
+class _NotKnown(Exception):
+    """A character :class:`_Codes` has no code for (not a LookupError: ``str.translate``
+    stops at it instead of leaving the character as it is)."""
+
+
+class _Codes(dict):
+    """Character -> its code in the first subset of a TrueType font in one document, as a
+    ``str.translate`` table (the code as a character): what ReportLab's ``splitString``
+    assigned so far (``known`` of them), a no-break space coded as a space as it codes
+    it.  Any other character raises :class:`_NotKnown`."""
+
+    def __init__(self, assignments: dict[int, int]):
+        super().__init__((char, chr(code)) for char, code in assignments.items() if code < 256)
+        self.known = len(assignments)
+        if 32 in assignments and assignments[32] < 256:
+            self[0xA0] = chr(assignments[32])
+        else:
+            self.pop(0xA0, None)
+
+    def __missing__(self, char: int) -> str:
+        raise _NotKnown(char)
+
+
+def _is_cmap(content: Any) -> bool:
+    """Whether a stream's ``content`` is a ToUnicode map as ReportLab writes one."""
+    head = "/CIDInit /ProcSet findresource begin"
+    return (content.startswith(head) if isinstance(content, str)
+            else isinstance(content, bytes) and content.startswith(head.encode()))
 
 
 class _RememberedFlate(pdfdoc.PDFStreamFilterZCompress):
-    """ReportLab's Flate filter (the same bytes), for font programs: the subset of a font
+    """ReportLab's Flate filter (the same bytes), for font programs and their ToUnicode
+    maps: the subset of a font
     a sheet uses is often the same bytes as on other sheets (the labels and figures use
     the same letters), and compressing the subsets was most of the compressing a sheet
     does; the compressed bytes of those met on many sheets are kept

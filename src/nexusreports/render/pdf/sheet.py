@@ -57,7 +57,7 @@ from ...errors import ContentOverflow, TemplateError
 from ...theme import MIN_FONT_PT, RESTORE, Theme, read_font
 from ...view import Block, SheetView, ShareBar, Step
 from ..logos import ORGANISATIONS_PER_ROW, load_logo
-from ..recurring import next_sheet
+from ..recurring import sheet_renderer
 from . import structure
 from .archive import Metadata, publish_canvas
 from .tagging import Tag, Tagger, Wrapper, artifact, artifact_unmarked, attach, marked
@@ -1024,6 +1024,7 @@ def _lay_out_page(view: SheetView, theme: Theme) -> _Page:
     return _Page(kit, header, regions, orgs, page_w, page_h, header_h, ml, mr, mb, footer_h)
 
 
+@sheet_renderer
 def render_pdf(view: SheetView, theme: Theme, *, invariant: bool = False) -> bytes:
     """Draw the sheet of ``view`` and return the PDF bytes (one A4 page).
 
@@ -1033,7 +1034,6 @@ def render_pdf(view: SheetView, theme: Theme, *, invariant: bool = False) -> byt
     Raises :class:`ContentOverflow` when content does not fit its region, and
     :class:`TemplateError` when a theme font is unusable.
     """
-    next_sheet()
     laid = _lay_out_page(view, theme)
     kit, header, regions, orgs = laid.kit, laid.header, laid.regions, laid.orgs
     page_w, page_h, header_h = laid.page_w, laid.page_h, laid.header_h

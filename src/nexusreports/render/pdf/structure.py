@@ -22,16 +22,24 @@ from the view.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from .tagging import Step
+
+# Each path is made once per distinct arguments (a sheet asks for about 200 steps, mostly the
+# same ones as every other sheet: steps are immutable, so sheets share them)
+_cached = lru_cache(maxsize=256)
 
 _ROW = (("Scope", "Row"),)
 
 
+@_cached
 def list_item(field: str) -> tuple[Step, ...]:
     """A bulleted collaboration entry: one list per block."""
     return (Step("L", key=field), Step("LI"))
 
 
+@_cached
 def panel_label(row: str, label: str) -> tuple[Step, ...]:
     """The label of a key figure: a row header whose ActualText is the label as the view
     has it (the panel prints it in capitals)."""
@@ -39,21 +47,25 @@ def panel_label(row: str, label: str) -> tuple[Step, ...]:
             Step("TH", key="h", actual=label, attrs=_ROW))
 
 
+@_cached
 def panel_figure(row: str, spoken: str | None = None) -> tuple[Step, ...]:
     """The figure of a key-figures row; ``spoken``: its words where it is drawn."""
     return (Step("Table", key="panel"), Step("TR", key=row),
             Step("TD", key="d", actual=spoken, order=1))
 
 
+@_cached
 def spoken(text: str) -> tuple[Step, ...]:
     """A drawn figure inside a cell (a share bar), read as ``text``."""
     return (Step("P", actual=text),)
 
 
+@_cached
 def legend_item() -> tuple[Step, ...]:
     return (Step("L", key="legend"), Step("LI"))
 
 
+@_cached
 def matrix_item(group: int, item: int) -> tuple[Step, ...]:
     """A precondition's name: the row header of its row in its group's table."""
     return (Step("Table", key=f"matrix-{group}"), Step("TR", key=str(item)),
@@ -62,10 +74,16 @@ def matrix_item(group: int, item: int) -> tuple[Step, ...]:
 
 def matrix_state(group: int, item: int, state) -> tuple[Step, ...]:
     """A precondition's marker: a Figure whose Alt is the state in words."""
+    return _matrix_state(group, item, state.state_label)
+
+
+@_cached
+def _matrix_state(group: int, item: int, label: str) -> tuple[Step, ...]:
     return (Step("Table", key=f"matrix-{group}"), Step("TR", key=str(item)),
-            Step("TD", key="d", order=1), Step("Figure", alt=state.state_label))
+            Step("TD", key="d", order=1), Step("Figure", alt=label))
 
 
+@_cached
 def organisation() -> tuple[Step, ...]:
     return (Step("L", key="organisations"), Step("LI"))
 

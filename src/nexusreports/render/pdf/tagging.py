@@ -27,12 +27,14 @@ nothing here chooses a word.
 
 from __future__ import annotations
 
-import contextlib
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
+from reportlab.lib.rl_accel import fp_str
+from reportlab.pdfbase.pdfmetrics import getFont
+from reportlab.pdfbase.ttfonts import ShapedStr
 from reportlab.pdfgen.textobject import PDFTextObject
 from reportlab.platypus import Flowable, Paragraph
 from reportlab.platypus.flowables import _FUZZ
@@ -174,58 +176,86 @@ def _bdc(role: str, mcid: int) -> str:
     return f"/{role} <</MCID {mcid}>> BDC"
 
 
-@contextlib.contextmanager
-def marked(canvas: Any) -> Iterator[None]:
-    """Mark what is drawn inside as content of the current element (or of a new ``P``)."""
-    tagger = tagger_of(canvas)
-    element = tagger.target() if tagger else None
-    if element is None:
-        yield
-        return
-    canvas.addLiteral(_bdc(element.role, tagger.mcid(element)))
-    try:
-        yield
-    finally:
-        canvas.addLiteral("EMC")
+class marked:
+    """Mark what is drawn inside as content of the current element (or of a new ``P``)::
+
+        with marked(canvas):
+            canvas.drawString(...)
+
+    (A class, not a generator: entered some 60 times a sheet.)"""
+
+    __slots__ = ("canvas", "open")
+
+    def __init__(self, canvas: Any):
+        self.canvas, self.open = canvas, False
+
+    def __enter__(self) -> None:
+        tagger = tagger_of(self.canvas)
+        element = tagger.target() if tagger else None
+        if element is not None:
+            self.canvas.addLiteral(_bdc(element.role, tagger.mcid(element)))
+            self.open = True
+
+    def __exit__(self, *exc: object) -> None:
+        if self.open:
+            self.canvas.addLiteral("EMC")
 
 
-@contextlib.contextmanager
-def artifact(canvas: Any, kind: str | None = None) -> Iterator[None]:
+class artifact:
     """Mark what is drawn inside as an artifact (``kind``: ``Pagination``, ``Layout``...);
-    nothing inside is tagged."""
-    tagger = tagger_of(canvas)
-    if kind:
-        canvas.addLiteral(f"/Artifact <</Type /{kind}>> BDC")
-    else:
-        canvas.addLiteral("/Artifact BMC")
-    before = tagger.current if tagger else None
-    if tagger:
-        tagger.current = ARTIFACT
-    try:
-        yield
-    finally:
+    nothing inside is tagged::
+
+        with artifact(canvas, "Pagination"):
+            ..."""
+
+    __slots__ = ("canvas", "kind", "tagger", "before")
+
+    def __init__(self, canvas: Any, kind: str | None = None):
+        self.canvas, self.kind = canvas, kind
+
+    def __enter__(self) -> None:
+        canvas = self.canvas
+        tagger = self.tagger = tagger_of(canvas)
+        if self.kind:
+            canvas.addLiteral(f"/Artifact <</Type /{self.kind}>> BDC")
+        else:
+            canvas.addLiteral("/Artifact BMC")
+        self.before = tagger.current if tagger else None
         if tagger:
-            tagger.current = before
-        canvas.addLiteral("EMC")
+            tagger.current = ARTIFACT
+
+    def __exit__(self, *exc: object) -> None:
+        if self.tagger:
+            self.tagger.current = self.before
+        self.canvas.addLiteral("EMC")
 
 
-@contextlib.contextmanager
-def within(canvas: Any, path: tuple[Step, ...]) -> Iterator[Element | None]:
-    """Draw inside the element at ``path`` (created on first use)."""
-    tagger = tagger_of(canvas)
-    if tagger is None or tagger.current == ARTIFACT or not path:
-        yield tagger.current if tagger and isinstance(tagger.current, Element) else None
-        return
-    before = tagger.current
-    base = before if isinstance(before, Element) else tagger.root
-    node = base
-    for step in path:
-        node = node.child(step)
-    tagger.current = node
-    try:
-        yield node
-    finally:
-        tagger.current = before
+class within:
+    """Draw inside the element at ``path`` (created on first use); ``as`` gives it::
+
+        with within(canvas, (Step("L", key="x"), Step("LI"))) as item:
+            ..."""
+
+    __slots__ = ("canvas", "path", "tagger", "before")
+
+    def __init__(self, canvas: Any, path: tuple[Step, ...]):
+        self.canvas, self.path, self.tagger = canvas, path, None
+
+    def __enter__(self) -> Element | None:
+        tagger = tagger_of(self.canvas)
+        if tagger is None or tagger.current == ARTIFACT or not self.path:
+            return tagger.current if tagger and isinstance(tagger.current, Element) else None
+        before = self.before = tagger.current
+        node = before if isinstance(before, Element) else tagger.root
+        for step in self.path:
+            node = node.child(step)
+        self.tagger = tagger
+        tagger.current = node
+        return node
+
+    def __exit__(self, *exc: object) -> None:
+        if self.tagger is not None:
+            self.tagger.current = self.before
 
 
 class Wrapper(Flowable):
@@ -353,6 +383,23 @@ class _MarkedText(PDFTextObject):
         self._begin()
         self._textOut(tail, TStar)
 
+    def _formatText(self, text: str) -> str:
+        # ReportLab's, for a TrueType font and unshaped text (every text of a sheet), less
+        # its steps for other fonts: the same operators
+        font = getFont(self._fontname)
+        if not font._dynamicFont or (font.shapable and isinstance(text, ShapedStr)):
+            return super()._formatText(text)
+        canvas = self._canvas
+        doc = canvas._doc
+        out = []
+        for subset, chunk in font.splitString(text, doc):
+            if subset != self._curSubset:
+                out.append(f"{font.getSubsetInternalName(subset, doc)} "
+                           f"{fp_str(self._fontsize)} Tf {fp_str(self._leading)} TL")
+                self._curSubset = subset
+            out.append(f"({canvas._escape(chunk)}) Tj")
+        return " ".join(out)
+
     def getCode(self) -> str:
         if self._open:
             self._code.append("EMC")
@@ -395,6 +442,13 @@ def _line_ends(lines: list[str], expected: str) -> list[str]:
     return out
 
 
+@lru_cache(maxsize=256)
+def _step(role: str, actual: str | None) -> Step:
+    """``Step(role, actual=actual)``, made once per distinct pair (steps are immutable:
+    the paragraphs of every sheet share them)."""
+    return Step(role, actual=actual)
+
+
 class TaggedParagraph(Paragraph):
     """A ReportLab ``Paragraph`` that tags its text (see the module docstring).
 
@@ -421,8 +475,8 @@ class TaggedParagraph(Paragraph):
             return None
         base = tagger.current if isinstance(tagger.current, Element) else None
         if role is None:
-            return base if base is not None else tagger.root.child(Step("P", actual=self.actual))
-        return (base or tagger.root).child(Step(role, actual=self.actual))
+            return base if base is not None else tagger.root.child(_step("P", self.actual))
+        return (base or tagger.root).child(_step(role, self.actual))
 
     def beginText(self, x: float, y: float) -> PDFTextObject:
         tagger = tagger_of(self.canv)

@@ -55,7 +55,7 @@ from ...errors import ErrorGroup, TemplateError
 from ...theme import Theme
 from ...view import SheetView
 from ..logos import load_logo
-from ..recurring import next_sheet
+from ..recurring import sheet_renderer
 
 log = logging.getLogger("nexusreports")
 
@@ -163,15 +163,17 @@ class _Template(DocxTemplate):
         parser = etree.XMLParser(recover=True)
         tree = etree.fromstring(xml, parser=parser)
         ns = "{" + tree.nsmap["w"] + "}"
+        tc_tag, tc_pr_tag, span_tag = ns + "tc", ns + "tcPr", ns + "gridSpan"
+        val = ns + "val"
         counts = {}  # each row: its cells, and the grid columns they span
         for r in tree.iter(ns + "tr"):
-            cells = r.findall(ns + "tc")
-            spans = 0
-            for cell in cells:
-                tc_pr = cell.find(ns + "tcPr")
-                grid_span = None if tc_pr is None else tc_pr.find(ns + "gridSpan")
-                spans += int(grid_span.get(ns + "val")) if grid_span is not None else 1
-            counts[r] = (len(cells), spans)
+            cells = spans = 0
+            for cell in r.iterchildren(tc_tag):
+                cells += 1
+                tc_pr = next(cell.iterchildren(tc_pr_tag), None)
+                grid_span = None if tc_pr is None else next(tc_pr.iterchildren(span_tag), None)
+                spans += int(grid_span.get(val)) if grid_span is not None else 1
+            counts[r] = (cells, spans)
         for t in tree.iter(ns + "tbl"):
             tblGrid = t.find(ns + "tblGrid")
             columns = tblGrid.findall(ns + "gridCol")
@@ -887,6 +889,7 @@ def build_time() -> datetime:
     return datetime.now(timezone.utc).replace(microsecond=0)
 
 
+@sheet_renderer
 def render_docx(view: SheetView, theme: Theme, *, now: datetime | None = None) -> bytes:
     """Fill ``theme.sheet_docx`` with ``view`` and return the .docx bytes.
 
@@ -894,7 +897,6 @@ def render_docx(view: SheetView, theme: Theme, *, now: datetime | None = None) -
     Raises :class:`TemplateError` (or :class:`ErrorGroup`) for a missing or broken template,
     :class:`~nexusreports.errors.ContentOverflow` for a sheet taller than its page.
     """
-    next_sheet()
     doc, where = _filled_and_checked(view, theme)
     ooxml.drop_styles_with_effects(doc)
     set_language(doc, view.locale_id)
@@ -1104,8 +1106,6 @@ _QN = {name: qn(f"w:{name}") for name in (
     "tbl", "tr", "tblGrid", "tc", "gridSpan", "tcPr", "tcW", "type", "w", "gridCol", "tblPr",
     "tblW", "bookmarkStart", "bookmarkEnd", "name", "id")}
 """``w:`` names in Clark notation for the steps after rendering (they run on every sheet)."""
-_TC_W_PATH = f"{_QN['tcPr']}/{_QN['tcW']}"
-_TBL_W_PATH = f"{_QN['tblPr']}/{_QN['tblW']}"
 
 
 def _fit_grids(doc: Any) -> None:
@@ -1115,29 +1115,40 @@ def _fit_grids(doc: Any) -> None:
     in twips, gets one grid column per cell with the first row's widths (docxtpl only adds
     or drops columns at the end, which skews a fixed-layout table).
     """
-    for tbl in doc.element.body.iter(_QN["tbl"]):
-        rows = tbl.findall(_QN["tr"])
-        grid = tbl.find(_QN["tblGrid"])
+    q = _QN
+    for tbl in doc.element.body.iter(q["tbl"]):
+        # (children found with iterchildren, which lxml does without parsing a path as
+        # find and findall do: this runs on every table of every sheet)
+        rows = list(tbl.iterchildren(q["tr"]))
+        grid = next(tbl.iterchildren(q["tblGrid"]), None)
         if not rows or grid is None:
             continue
-        counts = {len(r.findall(_QN["tc"])) for r in rows}
-        if len(counts) != 1 or next(tbl.iter(_QN["gridSpan"]), None) is not None:
+        counts = {sum(1 for _ in r.iterchildren(q["tc"])) for r in rows}
+        if len(counts) != 1 or next(tbl.iter(q["gridSpan"]), None) is not None:
             continue
         widths = []
-        for tc in rows[0].findall(_QN["tc"]):
-            tc_w = tc.find(_TC_W_PATH)
-            if tc_w is None or tc_w.get(_QN["type"]) != "dxa":
+        for tc in rows[0].iterchildren(q["tc"]):
+            tc_w = _grandchild(tc, q["tcPr"], q["tcW"])
+            if tc_w is None or tc_w.get(q["type"]) != "dxa":
                 break
-            widths.append(tc_w.get(_QN["w"]))
+            widths.append(tc_w.get(q["w"]))
         else:
             if not _is_grid(grid, widths):
-                for col in grid.findall(_QN["gridCol"]):
+                for col in list(grid.iterchildren(q["gridCol"])):
                     grid.remove(col)
                 for width in widths:
-                    etree.SubElement(grid, _QN["gridCol"]).set(_QN["w"], width)
-            tbl_w = tbl.find(_TBL_W_PATH)
-            if tbl_w is not None and tbl_w.get(_QN["type"]) == "dxa":
-                tbl_w.set(_QN["w"], str(sum(int(w) for w in widths)))
+                    etree.SubElement(grid, q["gridCol"]).set(q["w"], width)
+            tbl_w = _grandchild(tbl, q["tblPr"], q["tblW"])
+            if tbl_w is not None and tbl_w.get(q["type"]) == "dxa":
+                tbl_w.set(q["w"], str(sum(int(w) for w in widths)))
+
+
+def _grandchild(element: etree._Element, child: str, grandchild: str) -> etree._Element | None:
+    """``element.find("child/grandchild")``: the first ``grandchild`` of a ``child``."""
+    for kid in element.iterchildren(child):
+        for found in kid.iterchildren(grandchild):
+            return found
+    return None
 
 
 def _is_grid(grid: etree._Element, widths: list[str | None]) -> bool:
