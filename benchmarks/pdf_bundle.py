@@ -18,33 +18,16 @@ is then opened once, not twice).
 from __future__ import annotations
 
 import dataclasses
-import gc
 import os
 import sys
-import threading
-import time
 import tracemalloc
 from pathlib import Path
 
-import psutil
+from bundle_common import LOCALES, ROOT, Measured, Ref, first_slugs, shipped_view
 
 from nexusreports.render.pdf.bundle import write_bundle_pdf
 from nexusreports.spill import Spill
 from nexusreports.theme import load_theme
-from nexusreports.validate import load_bundle, load_projects
-from nexusreports.view import build_bundle_view
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-@dataclasses.dataclass(frozen=True)
-class _Ref:
-    """What the bundle reads of a sheet's view."""
-
-    slug: str
-    lang: str
-    locale_id: str
-    project_name: str
 
 
 class _Files:
@@ -67,25 +50,18 @@ class _Counted(_Files):
 
 def bundle_of(n: int, sheets: Path, fmt: str = "pdf"):
     """A bundle view over the first ``n`` projects' sheets in ``sheets``, and its files."""
-    data = ROOT / "data"
-    projects = load_projects(data)
-    locale = {"nl": "nl-NL", "en": "en-GB"}
-    small = build_bundle_view(load_bundle(data, projects), projects, {
-        (s, lang): _Ref(s, lang, locale[lang], projects.by_slug(s).display_short_name(lang))
-        for s in projects.slugs for lang in locale})
-    slugs = sorted(p.stem for p in (sheets / "nl").glob(f"*.{fmt}"))[:n]
-    if len(slugs) < n:
-        sys.exit(f"{sheets} holds the sheets of {len(slugs)} projects, not {n}")
+    small = shipped_view()
+    slugs = first_slugs(sheets, fmt, n)
     parts = tuple(dataclasses.replace(
         part, rows=Spill((part.rows[i % len(part.rows)] for i in range(n)), shared=True),
-        sheets=Spill((_Ref(s, part.lang, part.locale_id, s) for s in slugs), shared=True))
+        sheets=Spill((Ref(s, part.lang, part.locale_id, s) for s in slugs), shared=True))
         for part in small.parts)
     if small.arrangement == "by-project":
         sequence = Spill((p.sheets[i] for i in range(n) for p in parts), shared=True)
     else:
         sequence = Spill((s for p in parts for s in p.sheets), shared=True)
     info = dataclasses.replace(small.info, keywords=", ".join(
-        f"{s} {lang} project name" for s in slugs for lang in locale))
+        f"{s} {lang} project name" for s in slugs for lang in LOCALES))
     bundle = dataclasses.replace(small, parts=parts, sequence=sequence, info=info)
     return bundle, (_Counted if "--pages" in sys.argv else _Files)(sheets, fmt)
 
@@ -97,18 +73,6 @@ def main(argv: list[str]) -> None:
     os.environ.setdefault("SOURCE_DATE_EPOCH", "1700000000")
     bundle, files = bundle_of(n, sheets)
     theme = load_theme(ROOT / "templates")
-    gc.collect()
-    process = psutil.Process()
-    rss0 = peak = process.memory_info().rss
-    done = threading.Event()
-
-    def sample() -> None:
-        nonlocal peak
-        while not done.wait(0.05):
-            peak = max(peak, process.memory_info().rss)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
     if trace:
         tracemalloc.start(1)
         if "--where" in argv:  # what is held when the document level is written
@@ -122,17 +86,9 @@ def main(argv: list[str]) -> None:
                 return finish(self, *args)
 
             pb._Out.finish = noted
-    cpu, wall = time.process_time(), time.perf_counter()
-    with open(out, "wb") as target:
+    with Measured(trace) as measured, open(out, "wb") as target:
         pages = write_bundle_pdf(bundle, files, theme, target, invariant=True)
-    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-    traced = tracemalloc.get_traced_memory()[1] if trace else None
-    done.set()
-    sampler.join()
-    peak = max(peak, process.memory_info().rss)
-    print(f"{len(bundle.sequence)} sheets, {pages} pages: CPU {cpu:.1f} s, wall {wall:.1f} s, "
-          f"RSS added {(peak - rss0) / 1e6:.1f} MB (end {process.memory_info().rss / 1e6:.1f} MB)"
-          + (f", tracemalloc peak {traced / 1e6:.1f} MB" if trace else ""))
+    print(f"{len(bundle.sequence)} sheets, {pages} pages: {measured.line()}")
 
 
 if __name__ == "__main__":

@@ -18,48 +18,23 @@ runs at N and 10 N: time should grow 10 times, memory not at all.
 from __future__ import annotations
 
 import dataclasses
-import gc
 import os
 import sys
-import threading
-import time
-import tracemalloc
 from pathlib import Path
 
-import psutil
+from bundle_common import ROOT, Measured, Ref, first_slugs, shipped_view
 
 from nexusreports.render.word.bundle import write_bundle_docx
 from nexusreports.theme import load_theme
-from nexusreports.validate import load_bundle, load_projects
-from nexusreports.view import build_bundle_view
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-@dataclasses.dataclass(frozen=True)
-class _Ref:
-    """What the bundle reads of a sheet's view."""
-
-    slug: str
-    lang: str
-    locale_id: str
-    project_name: str
 
 
 def bundle_of(n: int, sheets: Path):
     """A bundle view over the first ``n`` projects' Word sheets in ``sheets``, and its files."""
-    data = ROOT / "data"
-    projects = load_projects(data)
-    locale = {"nl": "nl-NL", "en": "en-GB"}
-    small = build_bundle_view(load_bundle(data, projects), projects, {
-        (s, lang): _Ref(s, lang, locale[lang], projects.by_slug(s).display_short_name(lang))
-        for s in projects.slugs for lang in locale})
-    slugs = sorted(p.stem for p in (sheets / "nl").glob("*.docx"))[:n]
-    if len(slugs) < n:
-        sys.exit(f"{sheets} holds the Word sheets of {len(slugs)} projects, not {n}")
+    small = shipped_view()
+    slugs = first_slugs(sheets, "docx", n)
     parts = tuple(dataclasses.replace(
         part, rows=tuple(part.rows[i % len(part.rows)] for i in range(n)),
-        sheets=tuple(_Ref(s, part.lang, part.locale_id, s) for s in slugs))
+        sheets=tuple(Ref(s, part.lang, part.locale_id, s) for s in slugs))
         for part in small.parts)
     if small.arrangement == "by-project":
         sequence = tuple(p.sheets[i] for i in range(n) for p in parts)
@@ -79,31 +54,9 @@ def main(argv: list[str]) -> None:
     theme = load_theme(ROOT / "templates")
     for path in files.values():  # a Path keeps its str once made: the caller's memory
         os.fspath(path)
-    gc.collect()
-    process = psutil.Process()
-    rss0 = peak = process.memory_info().rss
-    done = threading.Event()
-
-    def sample() -> None:
-        nonlocal peak
-        while not done.wait(0.05):
-            peak = max(peak, process.memory_info().rss)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    if trace:
-        tracemalloc.start()
-    cpu, wall = time.process_time(), time.perf_counter()
-    with open(out, "wb") as target:
+    with Measured(trace) as measured, open(out, "wb") as target:
         write_bundle_docx(bundle, files, theme, target, invariant=True)
-    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-    traced = tracemalloc.get_traced_memory()[1] if trace else None
-    done.set()
-    sampler.join()
-    peak = max(peak, process.memory_info().rss)
-    print(f"{len(bundle.sequence)} sheets: CPU {cpu:.1f} s, wall {wall:.1f} s, RSS added "
-          f"{(peak - rss0) / 1e6:.1f} MB"
-          + (f", tracemalloc peak {traced / 1e6:.1f} MB" if trace else ""))
+    print(f"{len(bundle.sequence)} sheets: {measured.line()}")
 
 
 if __name__ == "__main__":
