@@ -144,3 +144,19 @@ def test_an_output_whose_inputs_are_in_a_file_gets_the_same_manifest_line_as_wit
     assert (manifest_bytes(tool, [manifest_entry(Output(inputs=_sorted_map(own.items()),
                                                         **fields))])
             == manifest_bytes(tool, [manifest_entry(Output(inputs=own, **fields))]))
+
+
+def test_a_spill_and_the_build_outputs_compare_like_the_lists_they_stand_for():
+    from nexusreports.write import Output, Outputs
+
+    spill = Spill([1, "two", (3,)])
+    assert spill == [1, "two", (3,)] and spill == (1, "two", (3,)) and spill == Spill(spill)
+    assert spill != [1, "two"] and spill != [1, "two", (4,)]
+    outputs = Outputs()
+    made = [Output(path=f"nl/p{i}.pdf", format="pdf", lang="nl", sha256="0" * 64, size=i)
+            for i in range(3)]
+    for output in made:
+        outputs.append(output)
+    assert outputs == made and outputs == tuple(made) and outputs != made[:2]
+    with pytest.raises(TypeError):
+        hash(outputs)

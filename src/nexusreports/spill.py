@@ -62,7 +62,20 @@ def _remove(fd: int, path: str | None, pid: int) -> None:
             pass
 
 
-class Spill(Sequence[T], Generic[T]):
+class ListLike(Sequence[T], Generic[T]):
+    """A sequence kept elsewhere (a file) that compares equal, item by item, to a list or
+    tuple or another of its kind, as the list it stands for would; unhashable, like a
+    list."""
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (type(self), list, tuple)):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class Spill(ListLike[T]):
     """A list that lives in a file: :meth:`append` and :meth:`extend`, then ``len``,
     indexes, slices and iteration (safe to read from a process forked after the items
     were appended: reads never move a shared file offset).
@@ -151,13 +164,6 @@ class Spill(Sequence[T], Generic[T]):
             for k in range(i, j):
                 yield pickle.loads(block[self._offsets[k] - start:self._offsets[k + 1] - start])
             i = j
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, (Spill, list, tuple)):
-            return len(self) == len(other) and all(a == b for a, b in zip(self, other))
-        return NotImplemented
-
-    __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
         return f"<Spill of {len(self)} items>"

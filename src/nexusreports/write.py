@@ -84,7 +84,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from .errors import OutputError
-from .spill import SortedMap
+from .spill import ListLike, SortedMap
 
 log = logging.getLogger("nexusreports")
 
@@ -167,7 +167,7 @@ class Inputs(Mapping):
         return repr(dict(self))
 
 
-class Outputs(Sequence):
+class Outputs(ListLike):
     """:class:`Output` records kept in a file (a :class:`~nexusreports.spill.Spill`), not
     in memory: appended once staged (no bytes), read back by index or in order as new,
     equal records.  A shared mapping of an output's :class:`Inputs` is kept once, in memory
@@ -224,13 +224,6 @@ class Outputs(Sequence):
 
     def __iter__(self) -> Iterator[Output]:
         return (self._output(item) for item in self._spill)
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, (Outputs, list, tuple)):
-            return len(self) == len(other) and all(a == b for a, b in zip(self, other))
-        return NotImplemented
-
-    __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
         return f"<{len(self)} outputs>"
