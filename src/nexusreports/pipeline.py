@@ -473,8 +473,8 @@ def _bundle_outputs(projects: m.ProjectSet, theme: Theme, options: BuildOptions,
                     renderer: _Renderer, previous: dict[str, dict]) -> list[Output]:
     """``briefing-nl-en.pdf`` (from the PDF sheets' files; only when ``pdf`` is among the
     formats) and ``briefing-nl-en.docx`` (from the Word sheets' files), each streamed into
-    the staging area; with a process pool, the PDF in a rendering process while this one
-    makes the Word bundle.  ``sheets`` are every sheet's outputs, in build order (see
+    the staging area; with a process pool, the PDF in a process of its own (see
+    :meth:`_Renderer.call`) while this one makes the Word bundle.  ``sheets`` are every sheet's outputs, in build order (see
     :class:`_SheetRefs`).  Raises :class:`DataErrors` for an invalid ``data/bundle.yaml``."""
     from . import bundle as files
 
@@ -527,7 +527,7 @@ def _bundle_outputs(projects: m.ProjectSet, theme: Theme, options: BuildOptions,
         # the same names with the same digests again change nothing: each shared mapping
         # and each project's own files are added once
         if isinstance(sheet.inputs, Inputs):
-            own, common = sheet.inputs._own, sheet.inputs._shared
+            own, common = sheet.inputs.own, sheet.inputs.shared
             if own != last_own:  # (valued as the Inputs values them: the shared first)
                 docx_inputs.update((n, sheet.inputs[n]) for n in own)
                 last_own = own
@@ -539,7 +539,7 @@ def _bundle_outputs(projects: m.ProjectSet, theme: Theme, options: BuildOptions,
     if len(sheets) < count:  # pragma: no cover - every sheet is kept
         raise ValueError("sheets missing")
     out = []
-    pending: list = []  # the PDF bundle being written in a rendering process
+    pending: list = []  # the PDF bundle being written in another process
 
     if "pdf" in formats:
         pdf_inputs = pdf_inputs.finish()
@@ -584,8 +584,8 @@ def _bundle_outputs(projects: m.ProjectSet, theme: Theme, options: BuildOptions,
 
 def _bundle_in_worker(fmt: str, bundle: object, sheet_files: dict, path: Path
                       ) -> int | None | "_RemoteError":
-    """Write a bundle (``fmt``: pdf or docx) to the staging file ``path``, in a rendering
-    process; return its page count."""
+    """Write a bundle (``fmt``: pdf or docx) to the staging file ``path``, in the process
+    :meth:`_Renderer.call` starts once every sheet is rendered; return its page count."""
     from . import bundle as files
 
     write = files.write_pdf if fmt == "pdf" else files.write_docx

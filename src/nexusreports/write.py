@@ -151,6 +151,17 @@ class Inputs(Mapping):
     def __init__(self, own: Mapping[str, str], shared: Mapping[str, str]):
         self._own, self._shared = own, shared
 
+    @property
+    def own(self) -> Mapping[str, str]:
+        """The output's own input files (a sheet's data files)."""
+        return self._own
+
+    @property
+    def shared(self) -> Mapping[str, str]:
+        """The mapping of input files this output shares with others (the same object for
+        all of them); where a name is in both, its digest here is the one that counts."""
+        return self._shared
+
     def __getitem__(self, name: str) -> str:
         if name in self._shared:
             return self._shared[name]
