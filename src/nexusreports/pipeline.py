@@ -19,13 +19,15 @@ recorded as an input but only its effect on the view counts for the key, so a co
 edit refreshes the manifest without re-rendering.  Rendering runs in a process pool when
 ``jobs`` > 1 (or is 0 and there are enough sheets); the bytes do not depend on it.
 
-Memory does not grow with the number of projects: what the build keeps per project (the
+Memory is kept from growing with the number of projects (docs/benchmarks.md measures the
+little that still does): what the build keeps per project (the
 validated projects, compressed, see :class:`~nexusreports.model.ProjectSet`) and per output
 (its :class:`~nexusreports.write.Output` record, the bundle's reference to its view) lives
 in a file (:class:`~nexusreports.spill.Spill`), a few bytes each in memory.  Each sheet is
 planned, rendered and staged (written to the staging area) in turn, with a bounded number
-in flight; the bundles are streamed from the sheets' files; the rendering processes end
-before the commit, which writes the manifest entry by entry.
+in flight; the rendering processes end with the last sheet; the bundles are streamed from
+the sheets' files (the PDF bundle in a fresh process); the commit writes the manifest entry
+by entry.
 """
 
 from __future__ import annotations
@@ -509,7 +511,7 @@ def _bundle_outputs(projects: m.ProjectSet, theme: Theme, options: BuildOptions,
             both(_rel(po, options), sha256_file(po))
     # one pass over the sheets (build order: project, language, format): each format's
     # files (in the refs' order) and digests, and every sheet's inputs (the Word bundle's)
-    # (a PDF bundle made in a rendering process reads its sheets' files there: shared)
+    # (a PDF bundle made in another process reads its sheets' files there: shared)
     sheet_files = {fmt: Spill(shared=renderer.pooled and fmt == "pdf") for fmt in formats}
     pdf_pages = array("I")  # each PDF sheet's page count (4 bytes a sheet)
     count = len(refs) * len(formats)
