@@ -182,7 +182,9 @@ def test_the_rendering_processes_end_before_the_bundles_and_the_pdf_bundle_has_a
     rendering = set((tmp_path / "renderers").read_text().split())
     assert int(parent) == os.getpid() != int(pid)  # not this process
     assert len(rendering) == 2 and pid not in rendering  # not a rendering process
-    assert children == [pid]  # this process's only child then: the rendering ones had ended
+    # this process's children then: the bundle's process, and no rendering one (ended); a
+    # helper multiprocessing may keep (its resource tracker) is neither
+    assert pid in children and not rendering & set(children)
 
 
 # --- what the parent keeps per sheet --------------------------------------------------------

@@ -110,11 +110,14 @@ NO_SPACE = re.compile(r"^(?P<path>\S+): cannot write \(No space left on device\)
                       r"outputs are as they were$")
 
 
-@pytest.mark.parametrize("share", [pytest.param(0.0, id="no-space-at-all"),
-                                   pytest.param(0.3, id="space-for-a-few-outputs"),
-                                   pytest.param(0.97, id="space-for-almost-all")])
+@pytest.mark.parametrize("share, jobs", [
+    pytest.param(0.0, "1", id="no-space-at-all"),
+    pytest.param(0.3, "1", id="space-for-a-few-outputs"),
+    pytest.param(0.97, "1", id="space-for-almost-all"),
+    # the rendering processes stage the sheets they render: a full disk met there
+    pytest.param(0.3, "2", id="space-for-a-few-outputs-two-rendering-processes")])
 def test_a_rebuild_that_runs_out_of_space_leaves_the_last_good_set_byte_identical(
-        work, small_disk, share):
+        work, small_disk, share, jobs):
     out = small_disk / "out"
     assert nexus(work, out, epoch=OLD_EPOCH).returncode == 0
     before = snapshot(out)
@@ -122,7 +125,7 @@ def test_a_rebuild_that_runs_out_of_space_leaves_the_last_good_set_byte_identica
     size = sum(len(data) for data, _ in before.values())
     filler = fill(small_disk, int(share * size))
 
-    done = nexus(work, out, epoch=NEW_EPOCH)  # would rewrite every output
+    done = nexus(work, out, "--jobs", jobs, epoch=NEW_EPOCH)  # would rewrite every output
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
     line, = done.stderr.splitlines()  # one plain line, naming the output it could not write

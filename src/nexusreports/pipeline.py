@@ -511,8 +511,10 @@ def _bundle_outputs(projects: m.ProjectSet, theme: Theme, options: BuildOptions,
             both(_rel(po, options), sha256_file(po))
     # one pass over the sheets (build order: project, language, format): each format's
     # files (in the refs' order) and digests, and every sheet's inputs (the Word bundle's)
-    # (a PDF bundle made in another process reads its sheets' files there: shared)
-    sheet_files = {fmt: Spill(shared=renderer.pooled and fmt == "pdf") for fmt in formats}
+    # (a PDF bundle made in another process reads its sheets' files there: shared, and
+    # named in the staging area, which a killed build's recovery removes)
+    sheet_files = {fmt: Spill(shared=True, folder=staging.root)
+                   if renderer.pooled and fmt == "pdf" else Spill() for fmt in formats}
     pdf_pages = array("I")  # each PDF sheet's page count (4 bytes a sheet)
     count = len(refs) * len(formats)
     seen: set[int] = set()  # the shared mappings of the sheets' inputs (a few) added

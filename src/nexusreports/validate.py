@@ -1106,7 +1106,9 @@ def load_bundle(data_dir: Path, projects: m.ProjectSet | list[str]) -> m.BundleC
     listed = bytearray(len(known))  # whether each project is in the order yet
     others: set[str] = set()  # the entries that name no project
     meant: set[str] = set()  # projects an entry seems to misspell: "add" would list them twice
+    entries = 0  # read (an order none of whose entries can be read asks for none to be added)
     for i, slug in order:
+        entries += 1
         k = place(slug)
         if (slug in others) if k is None else listed[k]:
             problems.append(_problem(doc, ("order", i), f"'{slug}' is listed twice: list each "
@@ -1130,7 +1132,7 @@ def load_bundle(data_dir: Path, projects: m.ProjectSet | list[str]) -> m.BundleC
         else:
             listed[k] = 1
     missing = [slug for k, slug in enumerate(known) if not listed[k] and slug not in meant]
-    if missing and order:
+    if missing and entries:
         problems.append(_problem(doc, ("order",), "the bundle holds every project: add "
                                  + ", ".join(f"'- {s}'" for s in missing) + " to the order"))
     if problems or config is None:
