@@ -437,3 +437,33 @@ def test_a_folders_digest_is_that_of_its_files_names_and_sha256_as_json(work):
     (work / "data/projects/atmp.yaml").write_text("changed", encoding="utf-8")
     assert uptodate.Snapshot(work / "data", work / "templates", like=snapshot).trees != \
         snapshot.trees
+
+
+def test_a_snapshot_keeps_its_files_in_a_temporary_file_until_it_is_looked_at(work):
+    """A build holds the snapshot of every data file to its end, and each rendering process
+    it forks would hold a copy: taken, it keeps nothing per file in memory; the names and
+    sha256 come back, the same, when the build's record asks for them."""
+    import hashlib
+
+    snapshot = uptodate.Snapshot(work / "data", work / "templates")
+    data = snapshot.trees["data"]
+    assert data._loaded is None  # parked: nothing per file in memory
+    atmp = work / "data/projects/atmp.yaml"
+    assert snapshot.sha256("data/projects/atmp.yaml") == \
+        hashlib.sha256(atmp.read_bytes()).hexdigest()
+    assert "projects/atmp.yaml" in data.names and data._loaded is not None
+    assert data.stat("projects/atmp.yaml")[0][0] == atmp.stat().st_size
+
+
+def test_a_snapshot_without_room_for_its_file_is_kept_in_memory(work, monkeypatch):
+    """No room in the temporary folder: the snapshot is kept in memory as before (the
+    build is not refused for it), and says the same."""
+    parked = uptodate.Snapshot(work / "data", work / "templates")
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(uptodate.tempfile, "TemporaryFile", full)
+    kept = uptodate.Snapshot(work / "data", work / "templates")
+    assert kept.trees["data"]._loaded is not None
+    assert kept.digests() == parked.digests() and kept.trees == parked.trees

@@ -56,6 +56,8 @@ import logging
 import os
 import platform
 import shutil
+import tempfile
+import weakref
 import zlib
 from array import array
 from bisect import bisect_left
@@ -206,47 +208,90 @@ def _source_date_epoch() -> tuple[bool, str | None]:
 
 class _Tree:
     """The files under a folder: relative posix names (sorted), each file's sha256 and its
-    (size, mtime_ns, ctime_ns, inode), packed (some 120 bytes a file, not 470 in dicts: a
-    build keeps the snapshot of every data file to its end)."""
+    (size, mtime_ns, ctime_ns, inode), packed (some 110 bytes a file) and kept in a
+    temporary file, not in memory, until they are looked at: a build keeps the snapshot of
+    every data file to its end, and each rendering process it starts (a copy of it) would
+    hold a copy too (some 1.5 MB each at 10,000 projects).  Read back whole the first time
+    a name, digest or comparison is asked for (after the build)."""
 
-    __slots__ = ("_sha", "_stat", "names")
+    __slots__ = ("_count", "_fd", "_loaded", "_sizes", "__weakref__")
 
     def __init__(self, found: list[tuple[str, tuple[int, int, int, int], bytes]]):
         found.sort(key=lambda item: item[0])
-        self.names = [name for name, _, _ in found]
-        self._sha = b"".join(sha for _, _, sha in found)
-        self._stat = array("q", [n for _, stat, _ in found for n in stat])
+        names = "\0".join(name for name, _, _ in found).encode("utf-8", "surrogateescape")
+        sha = b"".join(sha for _, _, sha in found)
+        stat = array("q", [n for _, stat, _ in found for n in stat]).tobytes()
+        self._count, self._sizes, self._loaded = len(found), (len(names), len(sha)), None
+        self._fd = -1
+        try:
+            with tempfile.TemporaryFile() as fh:
+                fh.write(names + sha + stat)
+                fh.flush()
+                self._fd = os.dup(fh.fileno())
+        except OSError:  # no room in the temporary folder: kept in memory, as it is
+            self._loaded = self._unpack(names + sha + stat)
+            return
+        weakref.finalize(self, os.close, self._fd)
+
+    def _unpack(self, data: bytes) -> tuple[list[str], bytes, array]:
+        a, b = self._sizes
+        names = data[:a].decode("utf-8", "surrogateescape").split("\0") if self._count else []
+        return names, data[a:a + b], array("q", data[a + b:])
+
+    def _contents(self) -> tuple[list[str], bytes, array]:
+        if self._loaded is None:
+            a, b = self._sizes
+            self._loaded = self._unpack(_pread_all(self._fd, a + b + 32 * self._count))
+        return self._loaded
+
+    @property
+    def names(self) -> list[str]:
+        return self._contents()[0]
 
     def _at(self, name: str) -> int:
-        i = bisect_left(self.names, name)
-        return i if i < len(self.names) and self.names[i] == name else -1
+        names = self.names
+        i = bisect_left(names, name)
+        return i if i < len(names) and names[i] == name else -1
 
     def sha256(self, name: str) -> str | None:
         """The file's sha256 (hex), None when there is no such file."""
         i = self._at(name)
-        return None if i < 0 else self._sha[32 * i:32 * i + 32].hex()
+        return None if i < 0 else self._contents()[1][32 * i:32 * i + 32].hex()
 
     def stat(self, name: str) -> tuple[tuple[int, ...], bytes] | None:
         i = self._at(name)
         if i < 0:
             return None
-        return tuple(self._stat[4 * i:4 * i + 4]), self._sha[32 * i:32 * i + 32]
+        _, sha, stat = self._contents()
+        return tuple(stat[4 * i:4 * i + 4]), sha[32 * i:32 * i + 32]
 
     def digest(self) -> str:
         """:func:`_digest` of the mapping name -> sha256 (hex), written as it goes."""
+        names, sha, _ = self._contents()
         h = hashlib.sha256(b"{")
-        for i, name in enumerate(self.names):
+        for i, name in enumerate(names):
             h.update(("," if i else "").encode() + json.dumps(name, ensure_ascii=False)
-                     .encode("utf-8") + b':"' + self._sha[32 * i:32 * i + 32].hex().encode()
+                     .encode("utf-8") + b':"' + sha[32 * i:32 * i + 32].hex().encode()
                      + b'"')
         h.update(b"}")
         return h.hexdigest()
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Tree) and self.names == other.names and \
-            self._sha == other._sha
+        return isinstance(other, _Tree) and self._contents()[:2] == other._contents()[:2]
 
     __hash__ = None  # type: ignore[assignment]
+
+
+def _pread_all(fd: int, size: int) -> bytes:
+    """``size`` bytes of the file ``fd`` from its start (never moving its offset)."""
+    parts, at = [], 0
+    while at < size:
+        part = os.pread(fd, size - at, at)
+        if not part:
+            raise OSError(f"snapshot file ended at {at} of {size} bytes")
+        parts.append(part)
+        at += len(part)
+    return b"".join(parts)
 
 
 def _tree(folder: Path, known: _Tree | None = None) -> _Tree | None:
