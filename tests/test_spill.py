@@ -160,3 +160,23 @@ def test_a_spill_and_the_build_outputs_compare_like_the_lists_they_stand_for():
     assert outputs == made and outputs == tuple(made) and outputs != made[:2]
     with pytest.raises(TypeError):
         hash(outputs)
+
+
+def test_texts_reads_as_the_tuple_of_strings_it_keeps_as_one_text():
+    """Texts (the projects' slugs): one text and an offset per string, read as the tuple."""
+    from nexusreports.spill import Texts
+
+    slugs = ("atmp", "", "infectieziekten", "précision-ü", "biotech-nexus")
+    texts = Texts(slugs)
+    assert len(texts) == 5 and texts == slugs and texts == list(slugs)
+    assert list(texts) == list(slugs) and texts[2] == "infectieziekten"
+    assert texts[-1] == "biotech-nexus" and texts[1:3] == ["", "infectieziekten"]
+    assert "précision-ü" in texts and "atm" not in texts
+    with pytest.raises(IndexError):
+        texts[5]
+    assert pickle.loads(pickle.dumps(texts)) == slugs
+    assert Texts() == () and list(Texts()) == [] and Texts([""]) == ("",)
+    with pytest.raises(ValueError):
+        Texts(["a\0b"])
+    with pytest.raises(TypeError):
+        hash(texts)

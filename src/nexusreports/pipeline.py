@@ -661,8 +661,8 @@ def _plan_jobs(projects: m.ProjectSet, theme: Theme, options: BuildOptions,
     same_assets: dict[tuple, dict[str, str]] = {}
     from .localise.catalog import catalog_path
 
-    wanted = [slug for slug in projects.slugs if not options.only or slug in options.only]
-    for slug in wanted:
+    wanted = (slug for slug in projects.slugs if not options.only or slug in options.only)
+    for slug in wanted:  # one at a time: each slug read is a new string (see ProjectSet)
         project = projects.by_slug(slug)  # expanded (see ProjectSet), one at a time
         source = source_path(options.data_dir, project.slug)
         data_files = [source]
