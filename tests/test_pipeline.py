@@ -145,6 +145,31 @@ def test_a_build_of_fewer_sheets_than_the_threshold_starts_no_process_pool(tmp_p
     assert all(o.data == b"" for o in result.outputs)  # staged, not kept
 
 
+def test_the_build_gives_the_c_heap_back_once_validation_is_done(tmp_path, monkeypatch):
+    """Validation reads and frees every project file's YAML and model; glibc keeps those
+    pieces unless asked, so the build asks (render/heap.py) before the first sheet."""
+    from nexusreports.render import heap
+
+    events = []
+    real_check = pipeline.check
+    monkeypatch.setattr(pipeline, "check", lambda *a: events.append("validated")
+                        or real_check(*a))
+    monkeypatch.setattr(heap, "give_back", lambda: events.append("given back"))
+
+    class FirstSheet(Exception):
+        pass
+
+    def first_sheet(*args):
+        events.append("sheet")
+        raise FirstSheet
+
+    monkeypatch.setattr(pipeline, "_render", first_sheet)
+    with pytest.raises(FirstSheet):
+        build(BuildOptions(data_dir=DATA, templates_dir=TEMPLATES, out_dir=tmp_path,
+                           formats=("docx",), bundle=False, jobs=1))
+    assert events == ["validated", "given back", "sheet"]
+
+
 def test_the_automatic_number_of_processes_uses_the_pool_from_the_threshold_on():
     def workers(total: int, jobs: int) -> int:
         return pipeline._Renderer(None, False, BuildOptions(jobs=jobs), None, total).workers

@@ -8,6 +8,8 @@ the number of sheets, though nothing it holds does (measured: the PDF bundle of 
 sheets +2.1 MB over that of 2,000; -0.8 MB with this).  :func:`give_back` asks glibc to
 return every free page (``malloc_trim``); elsewhere it does nothing.  Only memory depends
 on it, never an output's bytes.  (The Word bundle, measured the same way, gained nothing.)
+The build's process asks once too, after validation (which reads and frees every project
+file's YAML and model: -1.8 MB at 10,000 projects, nothing measurable at 1,000).
 """
 
 from __future__ import annotations
