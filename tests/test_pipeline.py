@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from nexusreports import pipeline
-from nexusreports.errors import OutputError
+from nexusreports.errors import DataErrors, OutputError
 from nexusreports.pipeline import POOL_MIN_SHEETS, BuildOptions, build
 from nexusreports.write import Staging
 
@@ -168,6 +168,76 @@ def test_the_build_gives_the_c_heap_back_once_validation_is_done(tmp_path, monke
         build(BuildOptions(data_dir=DATA, templates_dir=TEMPLATES, out_dir=tmp_path,
                            formats=("docx",), bundle=False, jobs=1))
     assert events == ["validated", "given back", "sheet"]
+
+
+def _pids_of_check(monkeypatch, tmp_path, fail_in_child=False):
+    """Record in a file the process each call of pipeline.check runs in (a child's
+    calls too: the wrapper is inherited by fork); optionally fail in a child."""
+    calls = tmp_path / "check-pids"
+    real_check, parent = pipeline.check, os.getpid()
+
+    def recording(*args):
+        with open(calls, "a", encoding="utf-8") as f:
+            f.write(f"{os.getpid()}\n")
+        if fail_in_child and os.getpid() != parent:
+            raise RuntimeError("an internal error in the child")
+        return real_check(*args)
+
+    monkeypatch.setattr(pipeline, "check", recording)
+    return lambda: [int(p) for p in calls.read_text(encoding="utf-8").split()]
+
+
+def test_a_build_with_rendering_processes_validates_in_a_process_of_its_own(
+        tmp_path, monkeypatch):
+    """Validation reads every project file and frees what it made; the pieces it leaves
+    between what it keeps (pymalloc's arenas, the C heap, the table of interned strings)
+    would stay with the build's process to its end.  With a pool, a child validates, and
+    the build's process gets the packed projects back, the same sheets from them."""
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")  # comparable bytes
+    pids = _pids_of_check(monkeypatch, tmp_path)
+    result = build(BuildOptions(data_dir=DATA, templates_dir=TEMPLATES, out_dir=tmp_path / "a",
+                                formats=("pdf",), bundle=False, jobs=2))
+    (child,) = pids()
+    assert child != os.getpid()
+    alone = build(BuildOptions(data_dir=DATA, templates_dir=TEMPLATES, out_dir=tmp_path / "b",
+                               formats=("pdf",), bundle=False, jobs=1))
+    assert pids()[1:] == [os.getpid()]  # one process: validated in it, as before
+    assert [(o.path, o.sha256) for o in result.outputs] == \
+        [(o.path, o.sha256) for o in alone.outputs]
+
+
+def test_the_childs_problems_and_warnings_are_those_this_process_would_report(
+        tmp_path, monkeypatch, data_copy):
+    atmp = data_copy / "projects/atmp.yaml"
+    text = atmp.read_text(encoding="utf-8")
+    unused = "figures:\n  unused: {kind: percent, value: 1.5}\n"
+    atmp.write_text(text.replace("figures:\n", unused), encoding="utf-8")
+    options = {"data_dir": data_copy, "templates_dir": TEMPLATES, "formats": ("pdf",),
+               "bundle": False}
+    pooled = build(BuildOptions(out_dir=tmp_path / "a", jobs=2, **options))
+    alone = build(BuildOptions(out_dir=tmp_path / "b", jobs=1, **options))
+    assert [str(w) for w in pooled.warnings] == [str(w) for w in alone.warnings] and \
+        "this figure is not used by any text" in str(pooled.warnings[0])
+    atmp.write_text(text.replace("size_eur_m: 2250", "size_eur_m: twee miljard"),
+                    encoding="utf-8")
+    (data_copy / "projects/biotech-nexus.yaml").write_text("kind: [", encoding="utf-8")
+    errors = []
+    for jobs in (2, 1):
+        with pytest.raises(DataErrors) as caught:
+            build(BuildOptions(out_dir=tmp_path / "c", jobs=jobs, **options))
+        errors.append(caught.value.lines())
+    assert errors[0] == errors[1] and len(errors[0]) >= 2
+    assert any("atmp.yaml:64: size_eur_m" in line for line in errors[0])
+
+
+def test_a_child_that_cannot_validate_leaves_validation_to_the_build(tmp_path, monkeypatch):
+    """Anything but valid data or data problems (an internal error, a killed child): the
+    build's process validates itself, and reports what it meets."""
+    pids = _pids_of_check(monkeypatch, tmp_path, fail_in_child=True)
+    result = build(BuildOptions(data_dir=DATA, templates_dir=TEMPLATES, out_dir=tmp_path / "a",
+                                formats=("pdf",), bundle=False, jobs=2))
+    child, here = pids()
+    assert child != os.getpid() and here == os.getpid() and len(result.outputs) == 8
 
 
 def test_the_automatic_number_of_processes_uses_the_pool_from_the_threshold_on():

@@ -180,3 +180,24 @@ def test_texts_reads_as_the_tuple_of_strings_it_keeps_as_one_text():
         Texts(["a\0b"])
     with pytest.raises(TypeError):
         hash(texts)
+
+
+def test_a_project_set_written_to_a_file_reads_back_the_same_without_expanding(shipped):
+    """How validation's child process hands the projects to the build (ProjectSet.write,
+    ProjectSet.read): the same slugs, kinds, parents and packed bytes."""
+    import tempfile
+
+    from nexusreports.model import ProjectSet
+
+    projects, _ = shipped
+    with tempfile.TemporaryFile() as fh:
+        projects.write(fh)
+        fh.write(b"after")
+        fh.seek(0)
+        again = ProjectSet.read(fh)
+        assert fh.read() == b"after"  # it reads its own records, no more
+    assert again == projects and again.slugs == projects.slugs
+    assert again.kinds == projects.kinds and again.parents == projects.parents
+    assert again.by_slug("atmp") == projects.by_slug("atmp")
+    assert [p.slug for p in again.flagships_of("biotech-nexus")] == \
+        [p.slug for p in projects.flagships_of("biotech-nexus")]

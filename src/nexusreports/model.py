@@ -40,7 +40,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Literal, Union
+from typing import Annotated, BinaryIO, Literal, Union
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag
 
@@ -669,6 +669,21 @@ class ProjectSet:
 
     def __len__(self) -> int:
         return len(self.slugs)
+
+    def write(self, fh: BinaryIO) -> None:
+        """This set into the binary file ``fh``, for :meth:`read` (in another process):
+        each project's slug, kind, parent and packed bytes, a record at a time (nothing
+        expanded, never all in memory)."""
+        pickle.dump(len(self), fh, protocol=pickle.HIGHEST_PROTOCOL)
+        for i, blob in enumerate(self._blobs):
+            pickle.dump((self.slugs[i], _KINDS[self._kinds[i]], self._parent_of(i), blob), fh,
+                        protocol=pickle.HIGHEST_PROTOCOL)
+
+    @classmethod
+    def read(cls, fh: BinaryIO) -> ProjectSet:
+        """The set :meth:`write` wrote into ``fh`` (read from its current position)."""
+        count = pickle.load(fh)
+        return cls(packed=(pickle.load(fh) for _ in range(count)))
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, ProjectSet) and self._blobs == other._blobs
