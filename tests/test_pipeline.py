@@ -40,42 +40,6 @@ def test_a_streamed_output_is_staged_flushed_and_described_without_its_bytes(tmp
     assert (tmp_path / "briefing.pdf").read_bytes() == b"%PDF-1.7 first part second part"
 
 
-def test_a_rendering_process_stages_a_sheet_without_making_a_path_of_its_name(
-        tmp_path, monkeypatch):
-    """A rendering process stages tens of thousands of sheets: a ``Path`` interns each part
-    it parses, and a new file name on every sheet made the interpreter's table of interned
-    strings grow (1.8 MB, once a few thousand sheets had filled it).  stage_bytes writes the
-    same file as stage, flushed, parsing no path; the build's process places it."""
-    from pathlib import PurePath
-
-    from nexusreports.write import Output
-
-    parsed = []
-    real = PurePath._parse_args.__func__
-
-    def recording(cls, args):
-        parsed.extend(os.fspath(a) for a in args)
-        return real(cls, args)
-
-    (tmp_path / "nl").mkdir()
-    (tmp_path / "nl/held.pdf").write_bytes(b"%PDF held")
-    with Staging(tmp_path) as staging:
-        monkeypatch.setattr(PurePath, "_parse_args", classmethod(recording))
-        new, where = staging.stage_bytes(Output("nl/atmp-12345.pdf", "pdf", "nl-NL",
-                                                data=b"%PDF sheet"))
-        held, held_where = staging.stage_bytes(Output("nl/held.pdf", "pdf", "nl-NL",
-                                                      data=b"%PDF held"))
-        monkeypatch.undo()
-        assert not [p for p in parsed if "atmp-12345" in p or "held" in p]
-        assert (where, held_where) == ("new", "out") and new.file is None and not new.data
-        placed = staging.placed(new, where)
-        assert placed.file == staging.root / "new/nl/atmp-12345.pdf"
-        assert placed.file.read_bytes() == b"%PDF sheet" and placed.size == 10
-        assert staging.placed(held, held_where).file == tmp_path / "nl/held.pdf"
-        assert staging.commit([placed, staging.placed(held, held_where)], {}) == [True, False]
-    assert (tmp_path / "nl/atmp-12345.pdf").read_bytes() == b"%PDF sheet"
-
-
 def test_a_streamed_output_equal_to_the_file_in_place_is_not_rewritten(tmp_path):
     (tmp_path / "a.docx").write_bytes(b"same bytes")
     os.utime(tmp_path / "a.docx", (1_000_000_000, 1_000_000_000))

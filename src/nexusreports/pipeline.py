@@ -1016,20 +1016,13 @@ def _stop_pool(pool: object) -> None:
 
 
 def _render_in_worker(view: SheetView, fmt: str, inputs: dict[str, str],
-                      staging: Staging | None = None
-                      ) -> Output | tuple[Output, str] | "_RemoteError":
+                      staging: Staging | None = None) -> Output | "_RemoteError":
     """Render one sheet in a rendering process and, with ``staging``, stage it there too
     (written and flushed to disk here, not sent back: the build's process receives the
-    staged output without its bytes, and does not write them): then the output and where
-    its bytes are (:meth:`Staging.stage_bytes`; the build's process places it).  No file
-    name of a sheet becomes a ``Path`` here (see stage_bytes), and the staging area last
-    received is kept, so the next one (the same, pickled again) makes no new strings."""
+    staged output without its bytes, and does not write them)."""
     try:
         output = _render(view, fmt, _WORKER["theme"], bool(_WORKER["invariant"]), inputs)
-        if staging is None:
-            return output
-        _WORKER["staging"] = staging
-        return staging.stage_bytes(output)
+        return output if staging is None else staging.stage(output)
     except NexusError as exc:  # their __init__ signatures do not survive pickling
         return _RemoteError(str(exc), exc.lines(), isinstance(exc, ContentOverflow))
 
@@ -1188,8 +1181,6 @@ class _Renderer:
                 self._failures[index] = result
                 self._tick(job.path)
             else:
-                if isinstance(result, tuple):  # staged there (see _render_in_worker)
-                    result = self.staging.placed(*result)  # type: ignore[union-attr]
                 self._finished(index, result, job)
 
     def failed(self, index: int) -> bool:

@@ -309,10 +309,10 @@ def _write_file(path: Path, data: bytes) -> None:
         os.close(fd)
 
 
-def _holds(target: Path | str, sha256: str, size: int) -> bool:
+def _holds(target: Path, sha256: str, size: int) -> bool:
     """Whether ``target`` is a file with exactly these bytes."""
     try:
-        return os.path.isfile(target) and os.stat(target).st_size == size and \
+        return target.is_file() and target.stat().st_size == size and \
             sha256_file(target) == sha256
     except OSError:
         return False
@@ -523,39 +523,20 @@ class Staging:
         in the output folder already holds these bytes, is returned as it is (without its
         bytes), and will not be rewritten.  Raises :class:`OutputError` (naming the output's
         path) on a full disk or any other write error."""
+        target = self.out_dir / output.path
         if output.reused:
-            return replace(output, data=b"", file=output.file or self.out_dir / output.path)
+            return replace(output, data=b"", file=output.file or target)
         if not output.data and output.file is not None:
             return output  # staged already
-        return self.placed(*self.stage_bytes(output))
-
-    def stage_bytes(self, output: Output) -> tuple[Output, str]:
-        """:meth:`stage` as a rendering process does it (a rendered output, with its
-        bytes): the same check and the same file, written and flushed to disk the same way,
-        but no ``Path`` is made.  Returns the output without its bytes and without ``file``,
-        and where the bytes are: ``"new"`` (staged) or ``"out"`` (the output folder's file
-        holds them); :meth:`placed` makes of both the output :meth:`stage` returns.
-
-        Why no ``Path``: pathlib interns every part of a path it parses, and a sheet's file
-        name is new on every sheet; each took one more place in the interpreter's table of
-        interned strings, which, once full, is made anew for what is alive then: after a few
-        thousand sheets a rendering process's table grew by 1.8 MB, so a build of 10,000
-        projects used more memory than one of 1,000."""
-        target = os.path.join(os.fspath(self.out_dir), output.path)
         if _holds(target, output.sha256, output.size):
-            return replace(output, data=b"", file=None), "out"
-        staged = os.path.join(os.fspath(self.root), "new", output.path)
+            return replace(output, data=b"", file=target)
+        staged = self.root / "new" / output.path
         try:
-            os.makedirs(os.path.dirname(staged), exist_ok=True)
+            staged.parent.mkdir(parents=True, exist_ok=True)
             _write_file(staged, output.data)
         except OSError as exc:
-            raise _cannot_write(Path(target), exc) from exc
-        return replace(output, data=b"", file=None), "new"
-
-    def placed(self, output: Output, where: str) -> Output:
-        """The output :meth:`stage` returns, of what :meth:`stage_bytes` returned."""
-        folder = self.root / "new" if where == "new" else self.out_dir
-        return replace(output, file=folder / output.path)
+            raise _cannot_write(target, exc) from exc
+        return replace(output, data=b"", file=staged)
 
     def stage_stream(self, path: str, write: Callable[[BinaryIO], int | None], *,
                      format: str, lang: str | None) -> Output:
