@@ -138,3 +138,30 @@ def test_a_sheet_is_drawn_with_the_collector_waiting_and_its_cycles_collected_af
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+_PATH_NAME_INTERNED = """
+import sys
+from pathlib import Path
+{setup}
+name = "".join(["sheet-", str(12345), ".pdf"])  # made now: not interned by the compiler
+part = (Path("/tmp/out") / name).name
+print(sys.intern("".join(["sheet-", "12345", ".pdf"])) is part)
+"""
+
+
+def test_a_rendering_process_does_not_intern_the_names_of_its_paths():
+    """(Interned, each sheet's new file names filled Python's table of interned strings,
+    which doubled after some 2,500 sheets and never shrank: render/heap.py.)"""
+    import subprocess
+    import sys
+
+    def interned(setup):
+        code = _PATH_NAME_INTERNED.format(setup=setup)
+        return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              check=True).stdout.strip()
+
+    assert interned("") == ("True" if sys.version_info < (3, 14) else "False")
+    assert interned("from nexusreports.render.heap import stop_interning_path_parts\n"
+                    "stop_interning_path_parts()\n"
+                    "assert Path('a/b') / 'c' == Path('a/b/c')") == "False"
