@@ -97,7 +97,8 @@ def probe(n: int) -> str:
               f"WIDTHS {len(fit._WIDTHS.kept)}/{met(fit._WIDTHS)} "
               f"HEIGHTS {sum(len(h.kept) for h in fit._HEIGHTS.values())}/"
               f"{sum(met(h) for h in fit._HEIGHTS.values())} "
-              f"DEFL {len(ws._DEFLATED)} CHKP {len(ws._CHECKED_PARTS)} "
+              f"(XML {sum(h._kept_size for h in fit._HEIGHTS.values()) >> 10} KB) "
+              f"DEFL {len(ws._DEFLATED)} ({ws._deflated_bytes >> 10} KB) CHKP {len(ws._CHECKED_PARTS)} "
               f"CHK {len(ws._CHECKED)} PKG {len(ws._PACKAGE_XML)}")
     big = []  # the live objects of 256 KB or more (containers and what they hold)
     for o in gc.get_objects():
