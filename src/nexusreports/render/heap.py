@@ -50,7 +50,8 @@ class _SysWithoutIntern:
 
 def stop_interning_path_parts() -> None:
     """Let pathlib stop interning the parts of every path this process makes
-    (``sys.intern`` in ``PurePath._parse_parts``, up to Python 3.13; 3.14 no longer does it,
+    (``sys.intern`` as pathlib parses a path: Python 3.11's and 3.12's ``pathlib`` module,
+    which this changes; 3.13's is a package, left as it is; 3.14 no longer interns,
     CPython gh-119518).  For a process that renders thousands of sheets: each sheet's paths
     (the one it stages, the staging area sent with it) put a few new names into Python's
     table of interned strings, and take them out when the paths go; the table never gets
@@ -58,10 +59,9 @@ def stop_interning_path_parts() -> None:
     sheet) it doubled, +0.94 MB resident that stayed (65,536 to 131,072 places; measured
     with benchmarks/worker_creep.py).  Interning only spares memory for names many paths
     share; the paths, their strings and what they compare equal to are the same.  Only in
-    the process that asks (a rendering process); a pathlib without ``_parse_parts``'s
-    ``sys`` is left as it is."""
+    the process that asks (a rendering process)."""
     import pathlib
     import sys
 
-    if getattr(pathlib, "sys", None) is sys and hasattr(pathlib.PurePath, "_parse_args"):
+    if getattr(pathlib, "sys", None) is sys:
         pathlib.sys = _SysWithoutIntern()  # type: ignore[assignment]
