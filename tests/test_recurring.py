@@ -40,7 +40,72 @@ def test_memory_is_bounded_however_many_sheets_and_texts():
             if cache.get(key) is None:
                 cache.put(key, n, size=30)
         assert len(cache.kept) <= 8 and cache._kept_size <= 100
-        assert len(cache.fresh) <= 16 and len(cache._seen) <= 64 + 16
+        assert len(cache.fresh) <= 16 and cache._met <= 64
+    assert len(cache._seen) == len(cache._hashes) == 2 * 64  # as large as it was made
+
+
+def test_what_earlier_sheets_met_is_remembered_without_an_object_per_key():
+    import gc
+    import sys
+
+    cache = Recurring(seen_max=4096)
+
+    def sheets(first, count):
+        for sheet in range(first, first + count):
+            next_sheet()
+            for n in range(100):
+                key = f"project {sheet} text {n}"
+                if cache.get(key) is None:
+                    cache.put(key, n)
+        next_sheet()
+        cache.get("x")  # the last sheet's keys are counted now
+        gc.collect()
+        return sys.getallocatedblocks()
+
+    before = sheets(0, 1)
+    after = sheets(1, 39)
+    assert cache._met == 4000  # the hashes of 40 sheets' 100 keys each
+    assert after - before < 100  # not a block for each of the 3,900 more (a dict: 2 each)
+    sheets(40, 10)
+    assert cache._met == 1000  # 4,000 + 100 would pass seen_max: emptied, then 10 sheets
+
+
+def test_hashes_are_forgotten_once_seen_max_are_remembered():
+    cache = Recurring(seen_max=8)
+    next_sheet()
+    cache.put("once", 1)
+    for sheet in range(3):  # 3 sheets of 3 other keys: 9 > 8, so the sketch starts again
+        next_sheet()
+        for n in range(3):
+            cache.put(("other", sheet, n), n)
+    next_sheet()
+    cache.put("once", 1)  # met on one earlier sheet only, as far as the cache remembers
+    next_sheet()
+    cache.put("once", 1)
+    assert "once" not in cache.kept
+    next_sheet()
+    cache.put("once", 1)  # met on two earlier sheets since it forgot
+    assert "once" in cache.kept
+
+
+def test_keys_whose_hashes_collide_in_its_places_are_counted_apart():
+    class Hashed:
+        def __init__(self, h):
+            self.h = h
+
+        def __hash__(self):
+            return self.h
+
+    cache = Recurring(seen_max=4)  # 8 places: hashes 3, 11 and 19 all start at place 3
+    keys = [Hashed(3), Hashed(11), Hashed(19), Hashed(0)]
+    for _ in range(KEEP_AFTER):
+        next_sheet()
+        cache.put(keys[0], "a")
+    next_sheet()
+    for key in keys[1:]:
+        cache.put(key, "b")
+    cache.put(keys[0], "a")
+    assert list(cache.kept.values()) == ["a"]
 
 
 def test_a_sheet_is_drawn_with_the_collector_waiting_and_its_cycles_collected_after():
@@ -73,3 +138,30 @@ def test_a_sheet_is_drawn_with_the_collector_waiting_and_its_cycles_collected_af
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+_PATH_NAME_INTERNED = """
+import sys
+from pathlib import Path
+{setup}
+name = "".join(["sheet-", str(12345), ".pdf"])  # made now: not interned by the compiler
+part = (Path("/tmp/out") / name).name
+print(sys.intern("".join(["sheet-", "12345", ".pdf"])) is part)
+"""
+
+
+def test_a_rendering_process_does_not_intern_the_names_of_its_paths():
+    """(Interned, each sheet's new file names filled Python's table of interned strings,
+    which doubled after some 2,500 sheets and never shrank: render/heap.py.)"""
+    import subprocess
+    import sys
+
+    def interned(setup):
+        code = _PATH_NAME_INTERNED.format(setup=setup)
+        return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              check=True).stdout.strip()
+
+    assert interned("") == ("True" if sys.version_info < (3, 14) else "False")
+    assert interned("from nexusreports.render.heap import stop_interning_path_parts\n"
+                    "stop_interning_path_parts()\n"
+                    "assert Path('a/b') / 'c' == Path('a/b/c')") == "False"

@@ -1066,3 +1066,28 @@ def test_parts_deflated_once_are_zipped_as_zipfile_zips_them(shipped, sheets):
     again = render_docx(view, shipped[1], now=STAMP)
     assert sheet._DEFLATED
     assert again == written == sheets["precision-diagnostics", "en"]
+
+
+def test_the_deflated_parts_kept_stay_within_their_budget_however_many_parts_recur(
+        monkeypatch):
+    """Parts each met on two sheets (projects with the same texts), thousands of them: what
+    is kept stays within the budget, and every entry reads back as it was written."""
+    from nexusreports.render.word import sheet
+
+    sheet._DEFLATED.clear()
+    monkeypatch.setattr(sheet, "_deflated_bytes", 0)
+    sheet._MET.clear()
+    blobs = [f"<w:document>{n} {'text ' * (n % 500)}</w:document>".encode() * 4
+             for n in range(2000)]
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as dst:
+        for n, blob in enumerate(blobs):
+            for copy in (0, 1):  # met twice: the second is kept
+                sheet._write_entry(dst, sheet._entry_info(f"p{n}-{copy}.xml"), blob)
+            assert sheet._deflated_bytes <= sheet._DEFLATED_BUDGET
+            assert sum(len(k) + len(v[1]) for k, v in sheet._DEFLATED.items()) \
+                == sheet._deflated_bytes
+    assert sheet._DEFLATED  # (some kept)
+    with zipfile.ZipFile(buf) as zf:
+        assert all(zf.read(f"p{n}-{c}.xml") == blob
+                   for n, blob in enumerate(blobs) for c in (0, 1))

@@ -955,6 +955,11 @@ def _init_worker(theme: Theme, invariant: bool) -> None:
     import gc
 
     gc.freeze()
+    # its paths' names no longer go through Python's interned strings (they filled its
+    # table and doubled it, see heap.stop_interning_path_parts)
+    from .render.heap import stop_interning_path_parts
+
+    stop_interning_path_parts()
 
 
 def _end_with_parent() -> None:

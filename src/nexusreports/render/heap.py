@@ -34,3 +34,36 @@ def give_back() -> None:
     trim = _MALLOC_TRIM[0]
     if trim is not None:
         trim(0)
+
+
+class _SysWithoutIntern:
+    """What pathlib sees as ``sys`` after :func:`stop_interning_path_parts`: ``sys`` itself,
+    but ``intern`` gives its string back."""
+
+    def __getattr__(self, name: str) -> object:
+        import sys
+
+        return getattr(sys, name)
+
+    @staticmethod
+    def intern(string: str) -> str:
+        return string
+
+
+def stop_interning_path_parts() -> None:
+    """Let pathlib stop interning the parts of every path this process makes
+    (``sys.intern`` as pathlib parses a path: Python 3.11's and 3.12's ``pathlib`` module,
+    which this changes; 3.13's is a package, left as it is; 3.14 no longer interns,
+    CPython gh-119518).  For a process that renders thousands of sheets: each sheet's paths
+    (the one it stages, the staging area sent with it) put a few new names into Python's
+    table of interned strings, and take them out when the paths go; the table never gets
+    smaller, and the names come and go until it is full: at about 2,500 sheets (4 names a
+    sheet) it doubled, +0.94 MB resident that stayed (65,536 to 131,072 places; measured
+    with benchmarks/worker_creep.py).  Interning only spares memory for names many paths
+    share; the paths, their strings and what they compare equal to are the same.  Only in
+    the process that asks (a rendering process)."""
+    import pathlib
+    import sys
+
+    if getattr(pathlib, "sys", None) is sys:
+        pathlib.sys = _SysWithoutIntern()  # type: ignore[assignment]

@@ -8,8 +8,14 @@ at the end, while what its sheets share is a few hundred entries.  :class:`Recur
 keeps an entry for good only once it has been met on :data:`KEEP_AFTER` earlier sheets
 (a project's texts are on two sheets per format, its two languages); until then it is
 kept for the sheet being drawn only (a sheet measures and draws the same paragraph more
-than once).  Of what it has not kept it remembers the hash only, a bounded number of them
-(some 70 bytes each, a few thousand: they are most of what a cache holds).
+than once).  Of what it has not kept it remembers the hash only, a bounded number of them,
+and how many sheets met it, in two flat arrays made with the cache (9 bytes a place, twice
+as many places as hashes), not as Python objects: a dict of hash ints, emptied and filled
+again, made its few thousand int objects among each sheet's transient ones, and they lived
+on; as the dicts filled (over a rendering process's first 4,000 sheets) Python's heap grew
+by some 4,000 blocks, 0.2 MB, and one arena (benchmarks/worker_creep.py; the process's
+resident size hardly moved with it).  The arrays are as large on the first sheet as on the
+last.
 
 :func:`next_sheet` marks the start of a sheet (the renderers call it); every cache sees it.
 Whatever is taken from the cache is what would have been made afresh: only memory and time
@@ -20,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import gc
+from array import array
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -84,7 +91,12 @@ class Recurring:
                  fresh_max: int = 4096, seen_max: int = 4096):
         self.kept: dict[Any, Any] = {}
         self.fresh: dict[Any, Any] = {}
-        self._seen: dict[int, int] = {}
+        # the hashes of keys met on earlier sheets (0: a free place; open addressing) and,
+        # in the same place, on how many sheets (up to 255); _met: the places taken
+        places = 2 * max(seen_max, fresh_max, 1)
+        self._hashes = array("q", bytes(8 * places))
+        self._seen = bytearray(places)
+        self._met = 0
         self._sheet = _SHEET[0]
         self._kept_size = 0
         self.kept_max, self.kept_budget = kept_max, kept_budget
@@ -104,7 +116,7 @@ class Recurring:
         good when earlier sheets met ``key`` often enough, else for this sheet."""
         if self._sheet != _SHEET[0]:
             self._next()
-        if self._seen.get(hash(key), 0) >= KEEP_AFTER:
+        if self._seen[self._place(_hash(key))] >= KEEP_AFTER:
             if len(self.kept) >= self.kept_max or (
                     self.kept_budget is not None
                     and self._kept_size + size > self.kept_budget):
@@ -121,18 +133,47 @@ class Recurring:
         """Forget everything (kept, this sheet's and the hashes)."""
         self.kept.clear()
         self.fresh.clear()
-        self._seen.clear()
+        self._forget()
         self._kept_size = 0
 
     def __len__(self) -> int:
         return len(self.kept) + len(self.fresh)
 
+    def _place(self, h: int) -> int:
+        """Where the hash ``h`` is in :attr:`_hashes`, or the free place it would take (at
+        most half of them are taken, see :meth:`_next`)."""
+        hashes = self._hashes
+        n = len(hashes)
+        i = h % n
+        while True:
+            found = hashes[i]
+            if found == h or found == 0:
+                return i
+            i = (i + 1) % n
+
+    def _forget(self) -> None:
+        """Forget every hash, in place (nothing is allocated that lives on)."""
+        places = len(self._seen)
+        self._hashes[:] = array("q", bytes(8 * places))
+        self._seen[:] = bytes(places)
+        self._met = 0
+
     def _next(self) -> None:
         self._sheet = _SHEET[0]
-        seen = self._seen
-        if len(seen) + len(self.fresh) > self.seen_max:
-            seen.clear()
-        for key in self.fresh:
-            h = hash(key)
-            seen[h] = seen.get(h, 0) + 1
+        if self._met + len(self.fresh) > self.seen_max:
+            self._forget()
+        hashes, seen = self._hashes, self._seen
+        for key in self.fresh:  # each once per sheet
+            h = _hash(key)
+            i = self._place(h)
+            if not hashes[i]:
+                hashes[i] = h
+                self._met += 1
+            if seen[i] < 255:
+                seen[i] += 1
         self.fresh.clear()
+
+
+def _hash(key: Any) -> int:
+    """``key``'s hash as :class:`Recurring` keeps it: never 0 (a free place)."""
+    return hash(key) or 1

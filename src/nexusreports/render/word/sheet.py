@@ -1319,7 +1319,14 @@ _MET: set[tuple[int, int]] = set()
 """The length and hash of each part content met once (not the content: the document part
 is new bytes on every sheet); one met again is deflated into :data:`_DEFLATED`."""
 _MET_MAX = 1024
-_DEFLATED_BUDGET = 4_000_000
+_DEFLATED_BUDGET = 256_000
+"""How many bytes (contents and their deflated bytes) :data:`_DEFLATED` holds before it is
+emptied and fills again.  What every sheet of the shipped template shares is some 90 KB;
+with 4 MB it also kept, for good, parts that a few sheets share and no later one does (the
+core properties and document parts of projects with the same texts): over the last 7,000
+sheets of the 10,000 synthetic projects it grew by some 90 KB every 1,000 sheets, and a
+rendering process with it (benchmarks/worker_creep.py: from sheet 13,000 on, 5,000 sheets
++0.2 MB with 512 KB, flat with 256 KB).  Only time depends on what is kept."""
 _deflated_bytes = 0
 _RAW_WRITES: list[bool] = []
 """Whether writing a deflated entry as below gives the bytes ``ZipFile.writestr`` gives
