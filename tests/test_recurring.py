@@ -165,3 +165,24 @@ def test_a_rendering_process_does_not_intern_the_names_of_its_paths():
     assert interned("from nexusreports.render.heap import stop_interning_path_parts\n"
                     "stop_interning_path_parts()\n"
                     "assert Path('a/b') / 'c' == Path('a/b/c')") == "False"
+
+
+def test_the_build_interns_no_path_part_while_it_runs_and_pathlib_is_as_it_was_after(
+        tmp_path, monkeypatch):
+    """The build's process makes a path or two of every project and sheet; while it runs,
+    pathlib interns no part (render/heap.py), and afterwards pathlib interns as before."""
+    import pathlib
+    import sys
+    from pathlib import Path
+
+    from nexusreports import pipeline
+    from nexusreports.pipeline import BuildOptions, build
+
+    seen = []
+    real_check = pipeline.check
+    monkeypatch.setattr(pipeline, "check", lambda *a: seen.append(pathlib.sys is sys)
+                        or real_check(*a))
+    root = Path(__file__).resolve().parent.parent
+    build(BuildOptions(data_dir=root / "data", templates_dir=root / "templates",
+                       out_dir=tmp_path, formats=("docx",), bundle=False, jobs=1))
+    assert seen == [False] and pathlib.sys is sys

@@ -52,6 +52,7 @@ from . import model as m
 from .errors import (ContentOverflow, DataError, DataErrors, ErrorGroup, NexusError,
                      OutputError, Problem)
 from .load import load_yaml
+from .render import heap
 from .theme import Theme, load_theme
 from .validate import PROJECTS_DIR, bundle_path, load_bundle, load_projects, project_files
 from .view import SheetView, build_bundle_view, build_view
@@ -196,24 +197,26 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildResul
     Safe to call again and again from one long-running process (each call takes and
     releases the folder's lock).
     """
+    with heap.path_parts_not_interned():  # memory: see render/heap.py
+        return _build(options, progress)
+
+
+def _build(options: BuildOptions, progress: Progress | None) -> BuildResult:
     sde = source_date_epoch()  # a malformed one is refused before anything is done
     _resolved_roots.cache_clear()  # the folders as they are now (see _rel)
     theme = load_theme(options.templates_dir)
-    # the rendering processes (if any) start now, while this process is small: each
-    # starts as a copy of it, so they would otherwise each count the validated projects
     renderer = _Renderer(theme, sde is not None, options, progress, _requested_files(options))
     try:
         # a build with rendering processes validates in a process of its own (see
         # _check_apart), then starts them: each starts as a copy of this process, which
         # then holds the validated projects (packed) but nothing validation left behind
+        # (validated here, as without a pool, they would each count what it left)
         found = _check_apart(options, theme) if renderer.workers > 1 else None
         renderer.start()
         projects, theme, warnings = found or check(options.data_dir, options.templates_dir,
                                                    options.strict, theme)
         # validation has freed what it read and made of every project file; the C heap
         # keeps those pieces unless asked (-1.8 MB of this process at 10,000 projects)
-        from .render import heap
-
         heap.give_back()
         unknown = [s for s in options.only if s not in set(projects.slugs)]
         if unknown:
