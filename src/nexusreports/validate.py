@@ -77,14 +77,6 @@ def project_files(data_dir: Path) -> list[Path]:
     return [folder / name for name in _project_names(folder)]
 
 
-def _file_path(folder: Path, name: str) -> Path:
-    """``folder / name``, without interning ``name`` itself: pathlib interns every part it
-    parses, in place, and a name of the file list (:func:`_project_names`, kept through
-    validation) once interned stays in the interpreter's table of interned strings, which
-    never shrinks: some 0.9 MB of a build's memory at 10,000 projects, to its end."""
-    return Path(os.path.join(folder, name))
-
-
 def _project_names(folder: Path) -> list[str]:
     """The names of :func:`project_files` (in ``folder``), as text: a build of 10,000
     projects does not hold a ``Path`` per file.  Sorted as the paths sort (by name)."""
@@ -135,7 +127,7 @@ def load_projects(data_dir: Path, charset: frozenset[int] | None = None,
     facts = _FactTable(folder, names)  # what the cross-checks need, in a file too
     unreadable: set[str] = set()  # files of which nothing can be read (YAML errors, a list)
     for i, name in enumerate(names):  # one file at a time: its own checks need its YAML
-        doc, project = validate_file(_file_path(folder, name), problems)
+        doc, project = validate_file(folder / name, problems)
         if doc is None or not isinstance(doc.data, dict):
             unreadable.add(name[:-5])
             continue
@@ -654,8 +646,7 @@ class _FactTable(Mapping):
         if row == -2:
             return self._odd[index]
         kind, parent, size, total = self._values[row] if item is None else item
-        name = self.names[index]
-        return _Facts(name[:-5], None, None, path=_file_path(self.folder, name),
+        return _Facts(self.names[index][:-5], None, None, path=self.folder / self.names[index],
                       values={"kind": m.Kind(kind), "parent": parent, "size_eur_m": size,
                               "flagship_total_eur_m": total})
 
