@@ -208,11 +208,13 @@ def _build(options: BuildOptions, progress: Progress | None) -> BuildResult:
     renderer = _Renderer(theme, sde is not None, options, progress, _requested_files(options))
     try:
         # a build with rendering processes validates in a process of its own (see
-        # _check_apart), then starts them: each starts as a copy of this process, which
-        # then holds the validated projects (packed) but nothing validation left behind
-        # (validated here, as without a pool, they would each count what it left)
-        found = _check_apart(options, theme) if renderer.workers > 1 else None
+        # _check_apart), then starts them, then reads what it found: each rendering
+        # process starts as a copy of this process, before it holds the projects, and this
+        # process never holds what validation left behind (validating here, when it must,
+        # comes after they start, as it always did)
+        outcome = _check_apart(options, theme) if renderer.workers > 1 else None
         renderer.start()
+        found = _checked(outcome, theme) if outcome is not None else None
         projects, theme, warnings = found or check(options.data_dir, options.templates_dir,
                                                    options.strict, theme)
         # validation has freed what it read and made of every project file; the C heap
@@ -237,25 +239,24 @@ def _build(options: BuildOptions, progress: Progress | None) -> BuildResult:
         renderer.close()
 
 
-def _check_apart(options: BuildOptions, theme: Theme
-                 ) -> tuple[m.ProjectSet, Theme, list[Problem]] | None:
-    """:func:`check` in a child process forked now, its outcome read back here: the
-    projects (packed, as validation keeps them) and the warnings, or the problems, raised
-    here as :class:`DataErrors`.  Validation reads every project file and frees what it
-    made; done in this process, the pieces freed between what it keeps stayed with it to
-    the end of the build (pymalloc's arenas, the C heap, the table of interned strings:
-    some 2-4 MB at 10,000 projects).  None -- validate here instead -- where a process
-    cannot be forked safely (no ``fork``; another thread running) or the child did not
-    finish (any other error: this process then meets it again, and reports it)."""
+def _check_apart(options: BuildOptions, theme: Theme) -> BinaryIO | None:
+    """:func:`check` in a child process forked now; returns, once it is done, the file it
+    wrote its outcome to, for :func:`_checked` to read (after the rendering processes have
+    started: they never hold the projects, see _build).  Validation reads every project
+    file and frees what it made; done in this process, the pieces freed between what it
+    keeps stayed with it to the end of the build (pymalloc's arenas, the C heap: some 2 MB
+    at 10,000 projects).  None -- validate here instead -- where a process cannot be forked
+    safely (no ``fork``; another thread running) or the child did not finish (any other
+    error: this process then meets it again, and reports it)."""
     import multiprocessing
-    import pickle
     import signal
     import tempfile
     import threading
 
     if "fork" not in multiprocessing.get_all_start_methods() or threading.active_count() != 1:
         return None
-    with tempfile.TemporaryFile() as fh:
+    fh = tempfile.TemporaryFile()  # noqa: SIM115 - handed to _checked, which closes it
+    try:
         sys.stdout.flush()
         sys.stderr.flush()
         with _signals_blocked():  # the child sets its own handlers first
@@ -268,13 +269,32 @@ def _check_apart(options: BuildOptions, theme: Theme
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
             raise
-        if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
-            return None
+    except BaseException:
+        fh.close()
+        raise
+    if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
+        fh.close()
+        return None
+    return fh
+
+
+def _checked(fh: BinaryIO, theme: Theme) -> tuple[m.ProjectSet, Theme, list[Problem]] | None:
+    """What :func:`_check_apart`'s child found: the projects (packed, as validation keeps
+    them) and the warnings, or its problems raised as :class:`DataErrors` (the same
+    lines); None when its file is not whole (cannot happen when it exits 0: validate
+    here).  Closes ``fh``."""
+    import pickle
+
+    with fh:
         fh.seek(0)
-        outcome, found = pickle.load(fh)
-        if outcome == "problems":
-            raise DataErrors(found)
-        return m.ProjectSet.read(fh), theme, found
+        try:
+            outcome, found = pickle.load(fh)
+            projects = m.ProjectSet.read(fh) if outcome == "valid" else None
+        except (EOFError, pickle.UnpicklingError, ValueError, TypeError):
+            return None
+    if projects is None:
+        raise DataErrors(found)
+    return projects, theme, found
 
 
 def _check_in_child(fh: BinaryIO, options: BuildOptions, theme: Theme) -> NoReturn:
