@@ -194,6 +194,34 @@ def test_the_childs_problems_and_warnings_are_those_this_process_would_report(
     assert any("atmp.yaml:64: size_eur_m" in line for line in errors[0])
 
 
+def _build_in_a_process(out: Path, pids: Path) -> None:
+    real_check = pipeline.check
+
+    def recording(*args):
+        with open(pids, "a", encoding="utf-8") as f:
+            f.write(f"{os.getpid()} {os.getppid()}\n")
+        return real_check(*args)
+
+    pipeline.check = recording
+    build(BuildOptions(data_dir=DATA, templates_dir=TEMPLATES, out_dir=out, formats=("pdf",),
+                       bundle=False, jobs=2))
+
+
+def test_a_build_run_in_a_multiprocessing_process_still_validates_in_its_child(tmp_path):
+    """The child compares its parent with the build's process, not with the parent that
+    multiprocessing knows (the build's own parent there): it validates, once."""
+    import multiprocessing
+
+    proc = multiprocessing.get_context("fork").Process(
+        target=_build_in_a_process, args=(tmp_path / "out", tmp_path / "pids"))
+    proc.start()
+    proc.join(120)
+    assert proc.exitcode == 0
+    (line,) = (tmp_path / "pids").read_text(encoding="utf-8").splitlines()
+    child, its_parent = map(int, line.split())
+    assert its_parent == proc.pid and child != proc.pid
+
+
 def test_a_child_that_cannot_validate_leaves_validation_to_the_build(tmp_path, monkeypatch):
     """Anything but valid data or data problems (an internal error, a killed child): the
     build's process validates itself, and reports what it meets."""

@@ -213,14 +213,19 @@ def _build(options: BuildOptions, progress: Progress | None) -> BuildResult:
         # process never holds what validation left behind (validating here, when it must,
         # comes after they start, as it always did)
         outcome = _check_apart(options, theme) if renderer.workers > 1 else None
-        renderer.start()
+        try:
+            renderer.start()
+        except BaseException:
+            if outcome is not None:
+                outcome.close()
+            raise
         found = _checked(outcome, theme) if outcome is not None else None
         projects, theme, warnings = found or check(options.data_dir, options.templates_dir,
                                                    options.strict, theme)
         # validation has freed what it read and made of every project file; the C heap
         # keeps those pieces unless asked (-1.8 MB of this process at 10,000 projects)
         heap.give_back()
-        unknown = [s for s in options.only if s not in set(projects.slugs)]
+        unknown = [s for s in options.only if projects.place(s) is None]
         if unknown:
             raise DataErrors([Problem(source_path(options.data_dir, s), 0, "",
                                       "no such project (use the file name without .yaml)")
@@ -256,20 +261,23 @@ def _check_apart(options: BuildOptions, theme: Theme) -> BinaryIO | None:
     if "fork" not in multiprocessing.get_all_start_methods() or threading.active_count() != 1:
         return None
     fh = tempfile.TemporaryFile()  # noqa: SIM115 - handed to _checked, which closes it
+    pid, parent = 0, os.getpid()
     try:
         sys.stdout.flush()
         sys.stderr.flush()
         with _signals_blocked():  # the child sets its own handlers first
-            pid = os.fork()
+            try:
+                pid = os.fork()
+            except OSError:  # no process to be had (EAGAIN, ENOMEM): validate here
+                fh.close()
+                return None
             if pid == 0:
-                _check_in_child(fh, options, theme)  # never returns
-        try:
-            _, status = os.waitpid(pid, 0)
-        except BaseException:  # Ctrl-C, SIGTERM: the child goes too
+                _check_in_child(fh, options, theme, parent)  # never returns
+        _, status = os.waitpid(pid, 0)
+    except BaseException:  # Ctrl-C, SIGTERM (also as the signals are unblocked): the
+        if pid:  # child goes too, and is waited for
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
-            raise
-    except BaseException:
         fh.close()
         raise
     if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
@@ -297,9 +305,10 @@ def _checked(fh: BinaryIO, theme: Theme) -> tuple[m.ProjectSet, Theme, list[Prob
     return projects, theme, found
 
 
-def _check_in_child(fh: BinaryIO, options: BuildOptions, theme: Theme) -> NoReturn:
-    """The child of :func:`_check_apart`: validate, write the outcome to ``fh``, exit (at
-    once: nothing of the build's process runs here, no exit handler, no finalizer)."""
+def _check_in_child(fh: BinaryIO, options: BuildOptions, theme: Theme, parent: int
+                    ) -> NoReturn:
+    """The child of :func:`_check_apart` (``parent``: the build's process): validate, write
+    the outcome to ``fh``, exit at once (no exit handler of the build's process runs)."""
     import pickle
     import signal
 
@@ -309,7 +318,7 @@ def _check_in_child(fh: BinaryIO, options: BuildOptions, theme: Theme) -> NoRetu
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         if hasattr(signal, "pthread_sigmask"):
             signal.pthread_sigmask(signal.SIG_UNBLOCK, _stop_signals())
-        _end_with_parent()
+        _end_with_parent(parent)
         try:
             projects, _, warnings = check(options.data_dir, options.templates_dir,
                                           options.strict, theme)
@@ -500,7 +509,7 @@ class _SheetFiles(Mapping):
     orders them), kept in a shared Spill, so that it can be sent to a rendering process
     (pickled as the projects' slugs and the spill's path and offsets)."""
 
-    def __init__(self, slugs: tuple[str, ...], langs: tuple[str, ...], files: Spill[str],
+    def __init__(self, slugs: Sequence[str], langs: tuple[str, ...], files: Spill[str],
                  pages: array | None = None):
         self._slugs, self._langs, self._files = slugs, langs, files
         self._pages = pages  # each sheet's page count as recorded (0: not known), or None
@@ -979,16 +988,16 @@ def _init_worker(theme: Theme, invariant: bool) -> None:
 
     gc.freeze()
     # its paths' names no longer go through Python's interned strings (they filled its
-    # table and doubled it, see heap.stop_interning_path_parts)
-    from .render.heap import stop_interning_path_parts
+    # table and doubled it, see heap.stop_interning_path_parts): a forked process has it
+    # from build() already, a spawned one needs it
+    heap.stop_interning_path_parts()
 
-    stop_interning_path_parts()
 
-
-def _end_with_parent() -> None:
-    """Let the system end this rendering process when the build that started it dies
-    (SIGKILL, the OOM killer): a worker would otherwise wait for work for ever.  Linux
-    only (``prctl``); elsewhere nothing changes."""
+def _end_with_parent(parent_pid: int | None = None) -> None:
+    """Let the system end this process -- a rendering process, or validation's child
+    (``parent_pid``: the build's process) -- when the build that started it dies (SIGKILL,
+    the OOM killer): a worker would otherwise wait for work for ever.  Linux only
+    (``prctl``); elsewhere nothing changes."""
     import ctypes
     import multiprocessing
     import signal
@@ -1000,8 +1009,10 @@ def _end_with_parent() -> None:
         libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         return
-    parent = multiprocessing.parent_process()
-    if parent is not None and parent.pid != os.getppid():  # it died before prctl
+    if parent_pid is None:  # a rendering process: its parent as multiprocessing knows it
+        parent = multiprocessing.parent_process()
+        parent_pid = parent.pid if parent is not None else None
+    if parent_pid is not None and parent_pid != os.getppid():  # it died before prctl
         os._exit(1)
 
 
