@@ -186,3 +186,20 @@ def test_the_build_interns_no_path_part_while_it_runs_and_pathlib_is_as_it_was_a
     build(BuildOptions(data_dir=root / "data", templates_dir=root / "templates",
                        out_dir=tmp_path, formats=("docx",), bundle=False, jobs=1))
     assert seen == [False] and pathlib.sys is sys
+
+
+def test_overlapping_blocks_leave_pathlib_interning_until_the_last_ends():
+    """Two builds in two threads: pathlib is as it was only once both have ended."""
+    import pathlib
+    import sys
+
+    from nexusreports.render import heap
+
+    first, second = heap.path_parts_not_interned(), heap.path_parts_not_interned()
+    first.__enter__()
+    second.__enter__()
+    assert pathlib.sys is not sys and pathlib.sys.intern("x") == "x"
+    first.__exit__(None, None, None)
+    assert pathlib.sys is not sys
+    second.__exit__(None, None, None)
+    assert pathlib.sys is sys

@@ -15,6 +15,7 @@ file's YAML and model: -1.8 MB at 10,000 projects, nothing measurable at 1,000).
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable, Iterator
 
 EVERY = 256
@@ -51,39 +52,63 @@ class _SysWithoutIntern:
         return string
 
 
-def stop_interning_path_parts() -> None:
-    """Let pathlib stop interning the parts of every path this process makes
-    (``sys.intern`` as pathlib parses a path: Python 3.11's and 3.12's ``pathlib`` module,
-    which this changes; 3.13's is a package, left as it is; 3.14 no longer interns,
-    CPython gh-119518).  For a process that renders thousands of sheets: each sheet's paths
-    (the one it stages, the staging area sent with it) put a few new names into Python's
-    table of interned strings, and take them out when the paths go; the table never gets
-    smaller, and the names come and go until it is full: at about 2,500 sheets (4 names a
-    sheet) it doubled, +0.94 MB resident that stayed (65,536 to 131,072 places; measured
-    with benchmarks/worker_creep.py).  Interning only spares memory for names many paths
-    share; the paths, their strings and what they compare equal to are the same.  Only in
-    the process that asks (a rendering process)."""
-    import pathlib
+def _pathlib_modules() -> list:
+    """The modules whose code interns path parts through their ``sys``: Python 3.11's and
+    3.12's ``pathlib``, 3.13's ``pathlib._local`` (3.14 no longer interns: CPython
+    gh-119518)."""
+    import importlib
     import sys
 
-    if getattr(pathlib, "sys", None) is sys:
-        pathlib.sys = _SysWithoutIntern()  # type: ignore[assignment]
+    found = []
+    for name in ("pathlib", "pathlib._local"):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        if getattr(module, "sys", None) is sys:
+            found.append(module)
+    return found
+
+
+def stop_interning_path_parts() -> None:
+    """Let pathlib stop interning the parts of every path this process makes, for good
+    (see :func:`_pathlib_modules` for where; elsewhere nothing changes).  For a process that
+    renders thousands of sheets: each sheet's paths (the one it stages, the staging area
+    sent with it) put a few new names into Python's table of interned strings, and take them
+    out when the paths go; the table never gets smaller, and the names come and go until it
+    is full: at about 2,500 sheets (4 names a sheet) it doubled, +0.94 MB resident that
+    stayed (65,536 to 131,072 places; measured with benchmarks/worker_creep.py).  Interning
+    only spares memory for names many paths share; the paths, their strings and what they
+    compare equal to are the same."""
+    for module in _pathlib_modules():
+        module.sys = _SysWithoutIntern()
+
+
+_NOT_INTERNED: list = []  # the modules path_parts_not_interned patched, while blocks run
+_BLOCKS = [0, threading.Lock()]  # how many such blocks run; the lock around both
 
 
 @contextlib.contextmanager
 def path_parts_not_interned() -> Iterator[None]:
-    """:func:`stop_interning_path_parts` for the time of a block, then pathlib as it was:
-    for the build's process, which makes a path or two of every project and sheet (its
-    data file, its staged output) and whose table doubled the same way at 10,000
-    projects (+1.9 MB, not at 1,000); processes it forks meanwhile keep the change."""
-    import pathlib
+    """:func:`stop_interning_path_parts` for the time of a block, then pathlib as it was
+    once the last such block ends (blocks may overlap: builds in two threads): for the
+    build's process, which makes a path or two of every project and sheet (its data file,
+    its staged output) and whose table doubled the same way at 10,000 projects (+1.9 MB,
+    not at 1,000); processes it forks meanwhile keep the change."""
     import sys
 
-    patched = getattr(pathlib, "sys", None) is sys
-    if patched:
-        pathlib.sys = _SysWithoutIntern()  # type: ignore[assignment]
+    with _BLOCKS[1]:
+        if not _BLOCKS[0]:
+            _NOT_INTERNED[:] = _pathlib_modules()
+            for module in _NOT_INTERNED:
+                module.sys = _SysWithoutIntern()
+        _BLOCKS[0] += 1
     try:
         yield
     finally:
-        if patched:
-            pathlib.sys = sys  # type: ignore[assignment]
+        with _BLOCKS[1]:
+            _BLOCKS[0] -= 1
+            if not _BLOCKS[0]:
+                for module in _NOT_INTERNED:
+                    module.sys = sys
+                _NOT_INTERNED.clear()
