@@ -463,7 +463,21 @@ def test_a_snapshot_without_room_for_its_file_is_kept_in_memory(work, monkeypatc
     def full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(uptodate.tempfile, "TemporaryFile", full)
+    monkeypatch.setattr(uptodate, "Spill", full)
     kept = uptodate.Snapshot(work / "data", work / "templates")
     assert kept.trees["data"]._loaded is not None
     assert kept.digests() == parked.digests() and kept.trees == parked.trees
+
+
+def test_a_snapshot_that_cannot_be_read_back_records_nothing_and_raises_nothing(work):
+    """The record reads the snapshot back from its temporary file; when that fails, the
+    build is not recorded (the next one takes the long way), and nothing is raised."""
+    class Unreadable:
+        def __getitem__(self, index):
+            raise OSError(5, "Input/output error")
+
+    snapshot = uptodate.Snapshot(work / "data", work / "templates")
+    snapshot.trees["data"]._spill = Unreadable()
+    assert uptodate.record(snapshot, work / "out", langs=("nl", "en"), only=(),
+                           formats=("pdf", "docx"), bundle=True, outputs=[],
+                           warnings=[]) is False

@@ -4,8 +4,8 @@ A rebuild with nothing changed must not cost what a build costs (loading pydanti
 ReportLab, python-docx, pikepdf and Babel, validating every project, planning every sheet),
 so, as make and ninja do, the command line first asks :func:`unchanged` whether the
 manifest proves the build would change nothing; only when it does not is the pipeline
-loaded.  This module imports the standard library and :mod:`nexusreports.write` (itself
-standard library only), nothing else of ours.
+loaded.  This module imports the standard library, :mod:`nexusreports.write` and
+:mod:`nexusreports.spill` (both standard library only), nothing else of ours.
 
 What a build recorded.  After every successful ``nexusreports build`` the command line
 calls :func:`record`, which puts in the ``build`` list of ``manifest.json`` a record of it
@@ -56,8 +56,6 @@ import logging
 import os
 import platform
 import shutil
-import tempfile
-import weakref
 import zlib
 from array import array
 from bisect import bisect_left
@@ -66,6 +64,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import write as w
+from .spill import Spill
 
 log = logging.getLogger("nexusreports")
 
@@ -214,7 +213,7 @@ class _Tree:
     hold a copy too (some 1.5 MB each at 10,000 projects).  Read back whole the first time
     a name, digest or comparison is asked for (after the build)."""
 
-    __slots__ = ("_count", "_fd", "_loaded", "_sizes", "__weakref__")
+    __slots__ = ("_count", "_loaded", "_sizes", "_spill")
 
     def __init__(self, found: list[tuple[str, tuple[int, int, int, int], bytes]]):
         found.sort(key=lambda item: item[0])
@@ -222,16 +221,11 @@ class _Tree:
         sha = b"".join(sha for _, _, sha in found)
         stat = array("q", [n for _, stat, _ in found for n in stat]).tobytes()
         self._count, self._sizes, self._loaded = len(found), (len(names), len(sha)), None
-        self._fd = -1
+        self._spill: Spill[bytes] | None = None
         try:
-            with tempfile.TemporaryFile() as fh:
-                fh.write(names + sha + stat)
-                fh.flush()
-                self._fd = os.dup(fh.fileno())
+            self._spill = Spill([names + sha + stat])  # one item: the packed bytes
         except OSError:  # no room in the temporary folder: kept in memory, as it is
             self._loaded = self._unpack(names + sha + stat)
-            return
-        weakref.finalize(self, os.close, self._fd)
 
     def _unpack(self, data: bytes) -> tuple[list[str], bytes, array]:
         a, b = self._sizes
@@ -240,8 +234,7 @@ class _Tree:
 
     def _contents(self) -> tuple[list[str], bytes, array]:
         if self._loaded is None:
-            a, b = self._sizes
-            self._loaded = self._unpack(_pread_all(self._fd, a + b + 32 * self._count))
+            self._loaded = self._unpack(self._spill[0])  # type: ignore[index]
         return self._loaded
 
     @property
@@ -280,18 +273,6 @@ class _Tree:
         return isinstance(other, _Tree) and self._contents()[:2] == other._contents()[:2]
 
     __hash__ = None  # type: ignore[assignment]
-
-
-def _pread_all(fd: int, size: int) -> bytes:
-    """``size`` bytes of the file ``fd`` from its start (never moving its offset)."""
-    parts, at = [], 0
-    while at < size:
-        part = os.pread(fd, size - at, at)
-        if not part:
-            raise OSError(f"snapshot file ended at {at} of {size} bytes")
-        parts.append(part)
-        at += len(part)
-    return b"".join(parts)
 
 
 def _tree(folder: Path, known: _Tree | None = None) -> _Tree | None:
@@ -575,11 +556,16 @@ def record(snapshot: Snapshot, out_dir: Path, *, langs: tuple[str, ...],
     was there already).  Never raises for what it cannot record: a later build just takes
     the long way."""
     ok, sde = _source_date_epoch()
-    digests = snapshot.digests()
-    if not ok or digests is None:
+    try:  # the snapshot is read back from its temporary file now
+        digests = snapshot.digests()
+        if not ok or digests is None:
+            return False
+        after = Snapshot(snapshot.roots["data"], snapshot.roots["templates"], like=snapshot)
+        changed = after.trees != snapshot.trees
+    except OSError:
+        log.debug("not recording the build", exc_info=True)
         return False
-    after = Snapshot(snapshot.roots["data"], snapshot.roots["templates"], like=snapshot)
-    if after.trees != snapshot.trees:
+    if changed:
         log.debug("not recording the build: a file changed while it ran")
         return False
     recorded = []
