@@ -22,6 +22,30 @@ def test_items_read_back_equal_by_index_slice_and_in_order():
         spill[5000]
 
 
+def test_memory_holds_the_same_few_offsets_for_a_thousand_items_as_for_a_hundred_thousand(
+        tmp_path: Path):
+    from nexusreports import spill as spilling
+
+    small, large = Spill(range(1000), folder=tmp_path), Spill(folder=tmp_path)
+    for i in range(100_000):
+        large.append(i)
+    assert list(tmp_path.iterdir()) == []  # the offsets' file is anonymous too
+    for kept in (small, large):  # what stays in memory: at most two blocks of offsets
+        assert len(kept._offsets._tail) <= 2 * spilling._BLOCK + 1
+    assert large._offsets._cut > 90_000  # the rest wait in their file
+    # read back across the offsets kept in the file and those in memory: by index (the
+    # first, one either side of a block's edge, the last), in order, sliced, in blocks
+    cut = large._offsets._cut
+    for i in (0, spilling._BLOCK - 1, spilling._BLOCK, cut - 1, cut, 99_999):
+        assert large[i] == i
+    assert list(large) == list(range(100_000))
+    assert large[cut - 2:cut + 2] == list(range(cut - 2, cut + 2))
+    assert list(large.read(1)) == list(range(100_000))  # an item a read
+    shared = Spill(range(5000), folder=tmp_path, shared=True)
+    assert list(pickle.loads(pickle.dumps(shared))) == list(range(5000))  # offsets sent whole
+    shared.close()
+
+
 def test_an_item_larger_than_a_read_block_is_read_whole():
     big = b"y" * (3 << 20)
     spill = Spill([b"a", big, b"b"])
@@ -201,3 +225,33 @@ def test_a_project_set_written_to_a_file_reads_back_the_same_without_expanding(s
     assert again.by_slug("atmp") == projects.by_slug("atmp")
     assert [p.slug for p in again.flagships_of("biotech-nexus")] == \
         [p.slug for p in projects.flagships_of("biotech-nexus")]
+
+
+def test_a_project_set_finds_each_programmes_flagships_in_order_whatever_order_it_is_given(
+        shipped):
+    """Programmes and flagships given in runs sorted by slug (as validation gives them) or
+    in any order, with a parent that is not in the set: each flagship under its programme,
+    in the order given, and each parent by its slug."""
+    from nexusreports.model import Kind, ProjectSet, pack_project
+
+    projects, _ = shipped
+    programme = projects.by_slug("biotech-nexus")
+    flagship = projects.by_slug("atmp")
+    blob_p, blob_f = pack_project(programme), pack_project(flagship)
+    given = [("p-b", Kind.programme, None, blob_p), ("p-a", Kind.programme, None, blob_p),
+             ("f-3", Kind.flagship, "p-a", blob_f), ("f-1", Kind.flagship, "p-b", blob_f),
+             ("f-2", Kind.flagship, "p-a", blob_f), ("f-0", Kind.flagship, "gone", blob_f)]
+    for packed in (given, sorted(given[:2]) + sorted(given[2:])):
+        kept = ProjectSet(packed=packed)
+        assert list(kept.slugs) == [slug for slug, *_ in packed]
+        assert kept.parents == tuple(parent for _, _, parent, _ in packed)
+        assert kept.kinds == tuple(kind for _, kind, _, _ in packed)
+        for programme_slug in ("p-a", "p-b", "gone", "f-1"):
+            expected = [i for i, (_, _, parent, _) in enumerate(packed)
+                        if parent == programme_slug and parent in kept.slugs]
+            assert kept.flagships_of_count(programme_slug) == len(expected)
+            assert [kept._flagship_index[k] for k in kept._flagship_indexes(programme_slug)
+                    ] == expected
+        assert [kept.index(slug) for slug, *_ in packed] == list(range(len(packed)))
+        with pytest.raises(KeyError):
+            kept.index("nope")

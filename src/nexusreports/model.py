@@ -537,8 +537,8 @@ class ProjectSet:
     :class:`~nexusreports.spill.Spill`) and expanded when they are read (a few recently
     read ones are kept expanded), so the memory of a build does not grow by a model per
     project: what stays in memory per project is its slug, its kind (a byte) and its
-    parent (an index, 8 bytes), and the spill's offset (8 bytes).  :attr:`slugs`,
-    :attr:`kinds` and :attr:`parents` need no expanding.  ``projects`` are given as
+    parent (an index, 4 bytes; the spill keeps where each project starts in a file of its
+    own).  :attr:`slugs`, :attr:`kinds` and :attr:`parents` need no expanding.  ``projects`` are given as
     models, or ``packed`` as (slug, kind, parent, :func:`pack_project` bytes)."""
 
     _CACHE = 8
@@ -547,33 +547,35 @@ class ProjectSet:
 
     def __init__(self, projects: Iterable[Project] = (), *,
                  packed: Iterable[tuple[str, Kind, str | None, bytes]] = ()):
-        from .spill import Spill, Texts  # storage helpers: no I/O of data, no model
+        from .spill import Spill, TextsMaker  # storage helpers: no I/O of data, no model
 
+        # one project at a time, and no object per project kept even while they are read
+        # (10,000 slugs as strings, freed together, leave the heap some 2 MB larger)
         self._blobs: Spill[bytes] = Spill()
-        slugs: list[str] = []
-        kinds = bytearray()
-        parent_slugs: list[str | None] = []  # until every slug is known
-        for slug, kind, parent, blob in itertools.chain(  # one at a time (memory)
+        slugs, parent_slugs = TextsMaker(), TextsMaker()  # parents: until every slug is known
+        kinds, orphan = bytearray(), bytearray()  # orphan: 1 where the parent is None
+        for slug, kind, parent, blob in itertools.chain(
                 ((p.slug, p.kind, p.parent, pack_project(p)) for p in projects), packed):
-            slugs.append(slug)
+            slugs.add(slug)
             kinds.append(_KINDS.index(kind))
-            parent_slugs.append(parent)
+            parent_slugs.add(parent or "")
+            orphan.append(parent is None)
             self._blobs.append(blob)
         # one text, not a string object per project (some 0.5 MB at 10,000 projects)
-        self.slugs: Sequence[str] = Texts(slugs)
+        self.slugs: Sequence[str] = slugs.finish()
         self._kinds = bytes(kinds)
+        del kinds
         # a slug is found by bisecting (a lookup per sheet must not scan every project:
         # 10,000 projects): the programmes and then the flagships, each run sorted by
         # slug, as validation gives them, need no mapping of every slug; a set in another
         # order gets one
         flagship = _KINDS.index(Kind.flagship)
         first = self._kinds.find(flagship)
-        self._programmes = len(slugs) if first < 0 else first
-        order = slugs
+        self._programmes = len(self.slugs) if first < 0 else first
+        order = self.slugs
         in_runs = (all(k == flagship for k in self._kinds[self._programmes:])
                    and all(order[i] < order[i + 1] for i in range(len(order) - 1)
                            if i + 1 != self._programmes))
-        del slugs, order
         self._by_slug: dict[str, int] | None = None
         if not in_runs:
             self._by_slug = {}
@@ -581,18 +583,30 @@ class ProjectSet:
                 self._by_slug.setdefault(slug, i)
         # each project's parent as the index of its slug (-1: none); a parent that is not
         # a project of the set (only a set made without validation has one) by name
-        self._parent = array("q")
+        self._parent = array("i")  # (4 bytes a project: -2 to 2**31 - 1)
         self._unknown_parents: dict[int, str] = {}
-        for i, parent in enumerate(parent_slugs):
-            found = -1 if parent is None else self._find(parent, -2)
+        for i, parent in enumerate(parent_slugs.finish()):
+            found = -1 if orphan[i] else self._find(parent, -2)
             if found == -2:
-                self._unknown_parents[i] = parent  # type: ignore[assignment]
+                self._unknown_parents[i] = parent
             self._parent.append(found)
-        del parent_slugs
-        # the flagships of each programme in order: (parent, index) pairs, sorted
-        pairs = sorted((p, i) for i, p in enumerate(self._parent) if p >= 0)
-        self._flagship_parent = array("q", (p for p, _ in pairs))
-        self._flagship_index = array("q", (i for _, i in pairs))
+        del orphan
+        # the flagships of each programme in index order, grouped by programme in order
+        # (a counting sort in arrays: no (parent, index) pair per flagship)
+        count = array("i", bytes(4 * (len(self._parent) + 1)))
+        for p in self._parent:
+            if p >= 0:
+                count[p + 1] += 1
+        for i in range(1, len(count)):  # where each programme's flagships start
+            count[i] += count[i - 1]
+        self._flagship_parent = array("i", bytes(4 * count[-1]))
+        self._flagship_index = array("i", bytes(4 * count[-1]))
+        for i, p in enumerate(self._parent):
+            if p >= 0:
+                at = count[p]
+                self._flagship_parent[at], self._flagship_index[at] = p, i
+                count[p] += 1
+        del count
         self._recent: OrderedDict[int, Project] = OrderedDict()
 
     @property

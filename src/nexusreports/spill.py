@@ -2,7 +2,9 @@
 or per output does not grow its memory (10,000 projects: 40,000 outputs).
 
 A :class:`Spill` is appended to, then read by index or in order; each item is pickled
-into the file and only its offset (8 bytes) stays in memory.  Items are read back as new,
+into the file, and where each starts goes into a second file (:class:`_Offsets`: the last
+:data:`_BLOCK` of them stay in memory), so what stays in memory is the same for a spill of a
+thousand items as for one of a million.  Items are read back as new,
 equal objects.  The file is removed when the spill is closed or collected, and at once
 (an anonymous file, gone even after ``kill -9``) when no other process needs it.  A spill
 made ``shared`` keeps its name until it is closed, so that it can be sent to another
@@ -48,13 +50,14 @@ def _anonymous(folder: str) -> int:
         return -1
 
 
-def _remove(fd: int, path: str | None, pid: int) -> None:
-    if os.getpid() != pid:  # a forked copy: the file is its parent's
+def _remove(fds: list[int], path: str | None, pid: int) -> None:
+    if os.getpid() != pid:  # a forked copy: the files are its parent's
         return
-    try:
-        os.close(fd)
-    except OSError:
-        pass
+    for fd in fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
     if path is not None:
         try:
             os.unlink(path)
@@ -84,13 +87,10 @@ class Texts(ListLike[str]):
     __slots__ = ("_text", "_starts")
 
     def __init__(self, items: Iterable[str] = ()):
-        starts, parts = array("I", [0]), []
+        maker = TextsMaker()
         for item in items:
-            if "\0" in item:
-                raise ValueError("a string of Texts may not hold NUL")
-            parts.append(item)
-            starts.append(starts[-1] + len(item) + 1)
-        self._text, self._starts = "\0".join(parts), starts
+            maker.add(item)
+        self._text, self._starts = maker._finished()
 
     def __len__(self) -> int:
         return len(self._starts) - 1
@@ -112,11 +112,121 @@ class Texts(ListLike[str]):
         return (_texts, (self._text, self._starts.tobytes()))
 
 
+class TextsMaker:
+    """Makes a :class:`Texts` a string at a time, joining them a few hundred at a time, so
+    that no string object of those added stays alive until :meth:`finish` (10,000 of them,
+    freed at once, leave Python's heap larger than it was)."""
+
+    _CHUNK = 256
+
+    def __init__(self) -> None:
+        self._starts = array("I", [0])
+        self._chunks: list[str] = []
+        self._parts: list[str] = []
+
+    def add(self, item: str) -> None:
+        if "\0" in item:
+            raise ValueError("a string of Texts may not hold NUL")
+        self._parts.append(item)
+        self._starts.append(self._starts[-1] + len(item) + 1)
+        if len(self._parts) >= self._CHUNK:
+            self._chunks.append("\0".join(self._parts) + "\0")
+            self._parts = []
+
+    def _finished(self) -> tuple[str, array]:
+        text = "".join(self._chunks) + "\0".join(self._parts)
+        starts, self._starts, self._chunks, self._parts = self._starts, array("I", [0]), [], []
+        return text, starts
+
+    def finish(self) -> Texts:
+        """The :class:`Texts` of every string added (the maker starts again empty)."""
+        found = Texts.__new__(Texts)
+        found._text, found._starts = self._finished()
+        return found
+
+
 def _texts(text: str, starts: bytes) -> Texts:
     found = Texts.__new__(Texts)
     found._text, found._starts = text, array("I")
     found._starts.frombytes(starts)
     return found
+
+
+def _made(folder: str, shared: bool) -> tuple[int, str | None]:
+    """A new file in ``folder`` and its name: anonymous (no name: None) unless ``shared``."""
+    fd = _anonymous(folder) if not shared else -1
+    if fd >= 0:
+        return fd, None
+    fd, path = tempfile.mkstemp(prefix="nexusreports-", suffix=".spill", dir=folder)
+    if not shared:
+        os.unlink(path)
+        return fd, None
+    return fd, path
+
+
+def _pwrite_all(fd: int, data, at: int) -> int:
+    """Write all of ``data`` at offset ``at`` of ``fd``; the offset after it."""
+    view = memoryview(data).cast("B")
+    while view:
+        done = os.pwrite(fd, view, at)
+        at += done
+        view = view[done:]
+    return at
+
+
+def _pread_all(fd: int, size: int, at: int, what: str) -> bytes:
+    data = os.pread(fd, size, at)
+    if len(data) != size:
+        raise OSError(f"spill file {what} was cut short")
+    return data
+
+
+_BLOCK = 1024
+"""Offsets a :class:`Spill` keeps in memory (8 KB); the earlier ones wait in a file."""
+
+
+class _Offsets:
+    """A growing sequence of offsets (unsigned 64-bit) of which only the last
+    :data:`_BLOCK` or so are in memory: each full block is written to a file of its own (an
+    anonymous one in ``folder``, made with the first block) and read back when asked for."""
+
+    __slots__ = ("_folder", "_fds", "_fd", "_cut", "_tail")
+
+    def __init__(self, folder: str, fds: list[int], first: Iterable[int] = (0,)):
+        self._folder, self._fds = folder, fds  # fds: the spill's, closed with it
+        self._fd = -1
+        self._cut = 0  # offsets before this are in the file
+        self._tail = array("Q", first)
+
+    def __len__(self) -> int:
+        return self._cut + len(self._tail)
+
+    def append(self, value: int) -> None:
+        self._tail.append(value)
+        if len(self._tail) > 2 * _BLOCK:
+            if self._fd < 0:
+                self._fd, _ = _made(self._folder, False)
+                self._fds.append(self._fd)
+            block = self._tail[:_BLOCK]
+            _pwrite_all(self._fd, block, self._cut * block.itemsize)
+            self._cut += _BLOCK
+            del self._tail[:_BLOCK]
+
+    @property
+    def last(self) -> int:
+        return self._tail[-1]
+
+    def run(self, start: int, stop: int) -> array:
+        """Offsets ``start`` to ``stop`` (excluded), ``0 <= start <= stop <= len(self)``."""
+        found = array("Q")
+        if start < self._cut:
+            upto = min(stop, self._cut)
+            found.frombytes(_pread_all(self._fd, (upto - start) * found.itemsize,
+                                       start * found.itemsize, "(offsets)"))
+            start = upto
+        if start < stop:
+            found.extend(self._tail[start - self._cut:stop - self._cut])
+        return found
 
 
 class Spill(ListLike[T]):
@@ -131,19 +241,15 @@ class Spill(ListLike[T]):
     def __init__(self, items: Iterable[T] = (), *, folder: Path | str | None = None,
                  shared: bool = False):
         where = tempfile.gettempdir() if folder is None else str(folder)
-        fd = _anonymous(where) if not shared else -1
-        path: str | None = None
-        if fd < 0:
-            fd, path = tempfile.mkstemp(prefix="nexusreports-", suffix=".spill", dir=where)
-            if not shared:
-                os.unlink(path)
+        fd, path = _made(where, shared)
         self._fd = fd
-        self.path: str | None = path if shared else None
-        self._offsets = array("Q", [0])
+        self.path: str | None = path
+        self._fds = [fd]  # this file's and the offsets' (see _Offsets), closed with it
+        self._offsets = _Offsets(where, self._fds)
         self._pending = bytearray()
         self._written = 0  # bytes in the file (the rest are pending)
         self._owner = True
-        self._finalizer = weakref.finalize(self, _remove, fd, self.path, os.getpid())
+        self._finalizer = weakref.finalize(self, _remove, self._fds, self.path, os.getpid())
         self.extend(items)
 
     # --- writing -----------------------------------------------------------------------
@@ -154,7 +260,7 @@ class Spill(ListLike[T]):
             raise TypeError("a spill received from another process is read-only")
         data = pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL)
         self._pending += data
-        self._offsets.append(self._offsets[-1] + len(data))
+        self._offsets.append(self._offsets.last + len(data))
         if len(self._pending) >= _FLUSH:
             self._flush()
 
@@ -164,11 +270,7 @@ class Spill(ListLike[T]):
 
     def _flush(self) -> None:
         if self._pending:
-            view = memoryview(self._pending)
-            while view:
-                done = os.pwrite(self._fd, view, self._written)
-                self._written += done
-                view = view[done:]
+            self._written = _pwrite_all(self._fd, self._pending, self._written)
             self._pending = bytearray()
 
     # --- reading -----------------------------------------------------------------------
@@ -180,16 +282,14 @@ class Spill(ListLike[T]):
         """Bytes ``start:end`` of the file, pending ones included."""
         if end > self._written:
             self._flush()
-        data = os.pread(self._fd, end - start, start)
-        if len(data) != end - start:
-            raise OSError(f"spill file {self.path or '(anonymous)'} was cut short")
-        return data
+        return _pread_all(self._fd, end - start, start, self.path or "(anonymous)")
 
     def __getitem__(self, index):  # type: ignore[override]
         if isinstance(index, slice):
             return [self[i] for i in range(len(self))[index]]
         i = range(len(self))[index]  # IndexError for an index out of range
-        return pickle.loads(self._bytes(self._offsets[i], self._offsets[i + 1]))
+        start, end = self._offsets.run(i, i + 2)
+        return pickle.loads(self._bytes(start, end))
 
     def __iter__(self) -> Iterator[T]:
         """The items in order, read a block at a time."""
@@ -199,15 +299,16 @@ class Spill(ListLike[T]):
         """The items in order, read ``size`` bytes at a time (or one item, if larger)."""
         n = len(self)
         i = 0
-        while i < n:
-            start = self._offsets[i]
-            j = i + 1  # at least one item, however large
-            while j < n and self._offsets[j + 1] - start <= size:
+        while i < n:  # offsets i.. (a block of them at a time), then the items they span
+            offsets = self._offsets.run(i, min(n, i + _BLOCK) + 1)
+            start = offsets[0]
+            j = 1  # at least one item, however large
+            while j < len(offsets) - 1 and offsets[j + 1] - start <= size:
                 j += 1
-            block = self._bytes(start, self._offsets[j])
-            for k in range(i, j):
-                yield pickle.loads(block[self._offsets[k] - start:self._offsets[k + 1] - start])
-            i = j
+            block = self._bytes(start, offsets[j])
+            for k in range(j):
+                yield pickle.loads(block[offsets[k] - start:offsets[k + 1] - start])
+            i += j
 
     def __repr__(self) -> str:
         return f"<Spill of {len(self)} items>"
@@ -218,8 +319,8 @@ class Spill(ListLike[T]):
         if self.path is None:
             raise TypeError("an anonymous spill cannot be sent to another process "
                             "(make it with shared=True)")
-        self._flush()
-        return (_received, (self.path, self._offsets.tobytes()))
+        self._flush()  # (sent whole: 8 bytes an item, while it is pickled)
+        return (_received, (self.path, self._offsets.run(0, len(self._offsets)).tobytes()))
 
     def close(self) -> None:
         """Remove the file (by its owner: a received copy only closes it)."""
@@ -231,12 +332,14 @@ def _received(path: str, offsets: bytes) -> Spill:
     spill = Spill.__new__(Spill)
     spill._fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
     spill.path = path
-    spill._offsets = array("Q")
-    spill._offsets.frombytes(offsets)
+    spill._fds = [spill._fd]
+    first = array("Q")
+    first.frombytes(offsets)
+    spill._offsets = _Offsets(os.path.dirname(path), spill._fds, first)
     spill._pending = bytearray()
-    spill._written = spill._offsets[-1]
+    spill._written = spill._offsets.last
     spill._owner = False
-    spill._finalizer = weakref.finalize(spill, _remove, spill._fd, None, os.getpid())
+    spill._finalizer = weakref.finalize(spill, _remove, spill._fds, None, os.getpid())
     return spill
 
 
