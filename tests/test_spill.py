@@ -186,8 +186,8 @@ def test_a_spill_and_the_build_outputs_compare_like_the_lists_they_stand_for():
         hash(outputs)
 
 
-def test_texts_reads_as_the_tuple_of_strings_it_keeps_as_one_text():
-    """Texts (the projects' slugs): one text and an offset per string, read as the tuple."""
+def test_texts_reads_as_the_tuple_of_strings_it_keeps_in_a_file():
+    """Texts (the projects' slugs): kept in a file a group at a time, read as the tuple."""
     from nexusreports.spill import Texts
 
     slugs = ("atmp", "", "infectieziekten", "précision-ü", "biotech-nexus")
@@ -204,6 +204,32 @@ def test_texts_reads_as_the_tuple_of_strings_it_keeps_as_one_text():
         Texts(["a\0b"])
     with pytest.raises(TypeError):
         hash(texts)
+
+
+def test_texts_of_many_groups_keep_a_string_a_group_in_memory_and_find_as_bisect_does():
+    """10,000 slugs in two sorted runs (programmes, then flagships, as validation gives
+    them): read back by index, in order and sent to another process; found in each run as
+    bisect finds them in a list, at group edges too; in memory, a string a group."""
+    import bisect
+
+    from nexusreports import spill as spilling
+    from nexusreports.spill import Texts
+
+    runs = (sorted(f"programme-{i:05d}" for i in range(3001)),
+            sorted(f"flagship-{i * 7 % 7000:05d}-{'x' * (i % 9)}" for i in range(7000)))
+    slugs = runs[0] + runs[1]
+    texts = Texts(iter(slugs))
+    assert len(texts) == len(slugs) and texts == slugs and list(texts) == slugs
+    assert [texts[i] for i in (0, 63, 64, 65, 3000, 3001, -1)] == \
+        [slugs[i] for i in (0, 63, 64, 65, 3000, 3001, -1)]
+    assert len(texts._firsts) == -(-len(slugs) // spilling._GROUP)  # a string a group
+    assert pickle.loads(pickle.dumps(texts)) == slugs
+    edges = [0, 1, 62, 63, 64, 65, 127, 128, 3000]
+    for lo, hi in ((0, 3001), (3001, len(slugs)), (5, 70), (64, 128), (63, 65), (10, 10)):
+        probes = {slugs[i] for i in range(lo, hi) if i - lo in edges or hi - 1 - i in edges}
+        probes |= {"", "programme-", "programme-00064x", "zzz", "flagship-03500"}
+        for probe in sorted(probes):
+            assert texts.bisect_left(probe, lo, hi) == bisect.bisect_left(slugs, probe, lo, hi)
 
 
 def test_a_project_set_written_to_a_file_reads_back_the_same_without_expanding(shipped):

@@ -40,9 +40,12 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, BinaryIO, Literal, Union
+from typing import TYPE_CHECKING, Annotated, BinaryIO, Literal, Union
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag
+
+if TYPE_CHECKING:
+    from .spill import Texts
 
 LANGS: tuple[str, ...] = ("nl", "en")
 """The languages every text is given in, in bundle order."""
@@ -561,8 +564,8 @@ class ProjectSet:
             parent_slugs.add(parent or "")
             orphan.append(parent is None)
             self._blobs.append(blob)
-        # one text, not a string object per project (some 0.5 MB at 10,000 projects)
-        self.slugs: Sequence[str] = slugs.finish()
+        # in a file, not a string object per project (some 0.5 MB at 10,000 projects)
+        self.slugs: Texts = slugs.finish()
         self._kinds = bytes(kinds)
         del kinds
         # a slug is found by bisecting (a lookup per sheet must not scan every project:
@@ -572,9 +575,8 @@ class ProjectSet:
         flagship = _KINDS.index(Kind.flagship)
         first = self._kinds.find(flagship)
         self._programmes = len(self.slugs) if first < 0 else first
-        order = self.slugs
         in_runs = (all(k == flagship for k in self._kinds[self._programmes:])
-                   and all(order[i] < order[i + 1] for i in range(len(order) - 1)
+                   and all(a < b for i, (a, b) in enumerate(itertools.pairwise(self.slugs))
                            if i + 1 != self._programmes))
         self._by_slug: dict[str, int] | None = None
         if not in_runs:
@@ -660,7 +662,7 @@ class ProjectSet:
         if self._by_slug is not None:
             return self._by_slug.get(slug, missing)
         for lo, hi in ((0, self._programmes), (self._programmes, len(self.slugs))):
-            i = bisect_left(self.slugs, slug, lo, hi)
+            i = self.slugs.bisect_left(slug, lo, hi)
             if i < hi and self.slugs[i] == slug:
                 return i
         return missing
@@ -689,8 +691,8 @@ class ProjectSet:
         each project's slug, kind, parent and packed bytes, a record at a time (nothing
         expanded, never all in memory)."""
         pickle.dump(len(self), fh, protocol=pickle.HIGHEST_PROTOCOL)
-        for i, blob in enumerate(self._blobs):
-            pickle.dump((self.slugs[i], _KINDS[self._kinds[i]], self._parent_of(i), blob), fh,
+        for i, (slug, blob) in enumerate(zip(self.slugs, self._blobs)):
+            pickle.dump((slug, _KINDS[self._kinds[i]], self._parent_of(i), blob), fh,
                         protocol=pickle.HIGHEST_PROTOCOL)
 
     @classmethod

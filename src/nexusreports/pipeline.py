@@ -32,8 +32,8 @@ by entry.
 
 from __future__ import annotations
 
-import bisect
 import hashlib
+import itertools
 import json
 import logging
 import os
@@ -56,7 +56,7 @@ from .render import heap
 from .theme import Theme, load_theme
 from .validate import PROJECTS_DIR, bundle_path, load_bundle, load_projects, project_files
 from .view import SheetView, build_bundle_view, build_view
-from .spill import SortedMap, SortedMapMaker, Spill
+from .spill import SortedMap, SortedMapMaker, Spill, Texts
 from .write import (Inputs, Output, OutputLock, Outputs, Staging, pending_commits,
                     read_manifest, read_manifest_index, read_manifest_tool, sha256_file)
 
@@ -513,18 +513,21 @@ class _SheetFiles(Mapping):
                  pages: array | None = None):
         self._slugs, self._langs, self._files = slugs, langs, files
         self._pages = pages  # each sheet's page count as recorded (0: not known), or None
-        # the projects' places in slug order (4 bytes a project, not a dict of them)
-        self._by_slug: array | None = None
+        # the slugs in order (a Texts: a lookup reads one group of them) and each one's
+        # place in ``slugs`` (4 bytes a project), made at the first lookup
+        self._sorted: tuple[Texts, array] | None = None
 
     def _place(self, key: tuple[str, str]) -> int:
-        slugs = self._slugs
-        if self._by_slug is None:
-            self._by_slug = array("I", sorted(range(len(slugs)), key=slugs.__getitem__))
-        slug, lang = key
-        at = bisect.bisect_left(self._by_slug, slug, key=slugs.__getitem__)
-        if at == len(slugs) or slugs[self._by_slug[at]] != slug or lang not in self._langs:
+        if self._sorted is None:
+            ordered = sorted(zip(self._slugs, itertools.count()))  # (read in order, once)
+            self._sorted = (Texts(slug for slug, _ in ordered),
+                            array("I", (i for _, i in ordered)))
+            del ordered
+        (slug, lang), (known, place) = key, self._sorted
+        at = known.bisect_left(slug)
+        if at == len(known) or known[at] != slug or lang not in self._langs:
             raise KeyError(key)
-        return self._by_slug[at] * len(self._langs) + self._langs.index(lang)
+        return place[at] * len(self._langs) + self._langs.index(lang)
 
     def __getitem__(self, key: tuple[str, str]) -> Path:
         return Path(self._files[self._place(key)])

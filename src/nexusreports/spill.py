@@ -16,6 +16,7 @@ nothing of what it holds.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import os
 import pickle
@@ -79,77 +80,116 @@ class ListLike(Sequence[T], Generic[T]):
 
 
 class Texts(ListLike[str]):
-    """A read-only sequence of strings kept as one text and where each starts: some 10-20
-    bytes a string (its characters and 4 bytes of offset) instead of the 60-70 of a string
-    object and its pointer in a tuple.  Each string read is made afresh (a slice of the
-    text); hashable never, comparable to a list or tuple of the same strings."""
+    """A read-only sequence of strings kept in a file, :data:`_GROUP` of them to an item of
+    a :class:`Spill` (joined by NUL); in memory only the first string of each group and the
+    few groups last read (some 1-2 bytes a string, where a tuple of strings takes 60-70).  Each
+    string read is made afresh; :meth:`bisect_left` finds a string in a sorted stretch with
+    one read.  Hashable never, comparable to a list or tuple of the same strings; pickled
+    (sent to another process) as its groups."""
 
-    __slots__ = ("_text", "_starts")
+    __slots__ = ("_groups", "_firsts", "_count", "_read")
 
     def __init__(self, items: Iterable[str] = ()):
         maker = TextsMaker()
         for item in items:
             maker.add(item)
-        self._text, self._starts = maker._finished()
+        self._groups, self._firsts, self._count = maker._finished()
+        self._read: dict[int, list[str]] = {}  # the groups last read
 
     def __len__(self) -> int:
-        return len(self._starts) - 1
+        return self._count
+
+    def _group(self, g: int) -> list[str]:
+        found = self._read.get(g)
+        if found is None:  # (a lookup reads one group a stretch: a few stretches kept)
+            if len(self._read) >= _GROUPS_KEPT:
+                del self._read[next(iter(self._read))]
+            found = self._read[g] = self._groups[g].split("\0")
+        return found
 
     def __getitem__(self, index):  # type: ignore[override]
         if isinstance(index, slice):
             return [self[i] for i in range(len(self))[index]]
-        i = range(len(self))[index]  # IndexError for an index out of range
-        return self._text[self._starts[i]:self._starts[i + 1] - 1]
+        i = range(self._count)[index]  # IndexError for an index out of range
+        return self._group(i // _GROUP)[i % _GROUP]
 
     def __iter__(self) -> Iterator[str]:
-        text, starts = self._text, self._starts
-        return (text[starts[i]:starts[i + 1] - 1] for i in range(len(starts) - 1))
+        for group in self._groups:  # read a block at a time
+            yield from group.split("\0")
+
+    def bisect_left(self, value: str, lo: int = 0, hi: int | None = None) -> int:
+        """As :func:`bisect.bisect_left` over strings ``lo`` to ``hi``, which must be in
+        order: the groups' first strings (in memory) narrow it to one group, read once."""
+        hi = self._count if hi is None else hi
+        # the groups that start inside (lo, hi): their first strings are in order too
+        first, last = lo // _GROUP + 1, (hi - 1) // _GROUP
+        if lo < hi and first <= last:
+            g = bisect.bisect_left(self._firsts, value, first, last + 1)
+            # the place is at or after the start of group g - 1 (or lo), before group g's
+            lo, hi = (max(lo, (g - 1) * _GROUP), min(hi, g * _GROUP) if g <= last else hi)
+        return bisect.bisect_left(self, value, lo, hi)
 
     def __repr__(self) -> str:
         return f"<Texts of {len(self)} strings>"
 
     def __reduce__(self) -> tuple:
-        return (_texts, (self._text, self._starts.tobytes()))
+        return (_texts, (list(self._groups), self._count))
+
+
+_GROUP = 64
+"""Strings of a :class:`Texts` kept together (one read)."""
+
+_GROUPS_KEPT = 4
+"""Groups a :class:`Texts` keeps as read (a project's lookup bisects two sorted stretches,
+the programmes and the flagships, and reads its parent)."""
 
 
 class TextsMaker:
-    """Makes a :class:`Texts` a string at a time, joining them a few hundred at a time, so
-    that no string object of those added stays alive until :meth:`finish` (10,000 of them,
-    freed at once, leave Python's heap larger than it was)."""
-
-    _CHUNK = 256
+    """Makes a :class:`Texts` a string at a time (a group of :data:`_GROUP` joined and
+    written at a time), so that no string object of those added stays alive until
+    :meth:`finish` (10,000 of them, freed at once, leave Python's heap larger than it
+    was)."""
 
     def __init__(self) -> None:
-        self._starts = array("I", [0])
-        self._chunks: list[str] = []
+        self._groups: Spill[str] = Spill()
+        self._firsts: list[str] = []
         self._parts: list[str] = []
+        self._count = 0
 
     def add(self, item: str) -> None:
         if "\0" in item:
             raise ValueError("a string of Texts may not hold NUL")
+        if not self._parts:
+            self._firsts.append(item)
         self._parts.append(item)
-        self._starts.append(self._starts[-1] + len(item) + 1)
-        if len(self._parts) >= self._CHUNK:
-            self._chunks.append("\0".join(self._parts) + "\0")
+        self._count += 1
+        if len(self._parts) == _GROUP:
+            self._groups.append("\0".join(self._parts))
             self._parts = []
 
-    def _finished(self) -> tuple[str, array]:
-        text = "".join(self._chunks) + "\0".join(self._parts)
-        starts, self._starts, self._chunks, self._parts = self._starts, array("I", [0]), [], []
-        return text, starts
+    def _finished(self) -> tuple[Spill[str], list[str], int]:
+        if self._parts:
+            self._groups.append("\0".join(self._parts))
+        self._groups._flush()  # (its pending bytes are not kept)
+        found = self._groups, self._firsts, self._count
+        self.__init__()  # type: ignore[misc]
+        return found
 
     def finish(self) -> Texts:
         """The :class:`Texts` of every string added (the maker starts again empty)."""
         found = Texts.__new__(Texts)
-        found._text, found._starts = self._finished()
+        found._groups, found._firsts, found._count = self._finished()
+        found._read = {}
         return found
 
 
-def _texts(text: str, starts: bytes) -> Texts:
-    found = Texts.__new__(Texts)
-    found._text, found._starts = text, array("I")
-    found._starts.frombytes(starts)
-    return found
+def _texts(groups: list[str], count: int) -> Texts:
+    maker = TextsMaker()
+    for group in groups:
+        maker._firsts.append(group.split("\0", 1)[0])
+        maker._groups.append(group)
+    maker._count = count
+    return maker.finish()
 
 
 def _made(folder: str, shared: bool) -> tuple[int, str | None]:
@@ -182,13 +222,15 @@ def _pread_all(fd: int, size: int, at: int, what: str) -> bytes:
 
 
 _BLOCK = 1024
-"""Offsets a :class:`Spill` keeps in memory (8 KB); the earlier ones wait in a file."""
+"""Offsets a :class:`Spill` writes to its offsets' file at a time: it keeps between one and
+two such blocks in memory (8-16 KB), whatever its length; the earlier ones wait in the file."""
 
 
 class _Offsets:
-    """A growing sequence of offsets (unsigned 64-bit) of which only the last
-    :data:`_BLOCK` or so are in memory: each full block is written to a file of its own (an
-    anonymous one in ``folder``, made with the first block) and read back when asked for."""
+    """A growing sequence of offsets (unsigned 64-bit) of which only the last one or two
+    blocks of :data:`_BLOCK` are in memory: each full block is written to a file of its own (an
+    anonymous one in ``folder``, made with the first block; closed with the spill, which
+    holds ``fds``) and read back when asked for (``pread``: safe in a forked copy)."""
 
     __slots__ = ("_folder", "_fds", "_fd", "_cut", "_tail")
 
