@@ -389,8 +389,8 @@ class SortedMap(Mapping[K, V], Generic[K, V]):
     """A read-only mapping kept in a file, its items in key order: made of ``(key, value)``
     pairs added one at a time (:class:`SortedMapMaker`; of equal keys the last added wins, as
     in ``dict.update``), then iterated in order (a block at a time) or looked up (a binary
-    search, a read per step).  What stays in memory is 8 bytes an item (see :class:`Spill`):
-    for a mapping of thousands of file names, e.g. a bundle's inputs."""
+    search, a read per step).  What stays in memory does not grow with its items (see
+    :class:`Spill`): for a mapping of thousands of file names, e.g. a bundle's inputs."""
 
     def __init__(self, items: Spill[tuple[K, V]]):
         self._items = items

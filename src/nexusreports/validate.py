@@ -617,7 +617,7 @@ _FIGURE_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 class _FactTable(Mapping):
     """The cross-check facts (:data:`_Facts._KEPT`) of every readable project file, by
     slug, in file order, without a Python object per file: a valid file's in a file (a
-    :class:`~nexusreports.spill.Spill`: 8 bytes each in memory), a file with problems'
+    :class:`~nexusreports.spill.Spill`: nothing per file in memory), a file with problems'
     as its :class:`_Facts` (kept fields only).  A slug is found by bisecting the sorted
     file names, so no mapping of every slug is held; each fact is read back (as a new
     :class:`_Facts`) when a check needs it.  ``names``: the sorted names of the project
