@@ -91,6 +91,7 @@ def test_hashes_are_forgotten_once_seen_max_are_remembered():
 def test_forgetting_the_hashes_zeroes_the_tables_where_they_are_allocating_nothing():
     """A cache forgets its hashes every few thousand sheets: a table of zeros made to copy
     from (then freed) left the C heap larger each time; zeroed in place, nothing is made."""
+    import ctypes  # noqa: F401  (imported before, as a rendering process has it)
     import tracemalloc
 
     cache = Recurring(seen_max=4096)

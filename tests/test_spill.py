@@ -5,6 +5,7 @@ import multiprocessing
 import os
 import pickle
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
@@ -31,7 +32,7 @@ def test_memory_holds_the_same_few_offsets_for_a_thousand_items_as_for_a_hundred
         large.append(i)
     assert list(tmp_path.iterdir()) == []  # the offsets' file is anonymous too
     for kept in (small, large):  # what stays in memory: at most two blocks of offsets
-        assert len(kept._offsets._tail) <= 2 * spilling._BLOCK + 1
+        assert len(kept._offsets._tail) <= 2 * spilling._BLOCK + 2
     assert large._offsets._cut > 90_000  # the rest wait in their file
     # read back across the offsets kept in the file and those in memory: by index (the
     # first, one either side of a block's edge, the last), in order, sliced, in blocks
@@ -40,7 +41,14 @@ def test_memory_holds_the_same_few_offsets_for_a_thousand_items_as_for_a_hundred
         assert large[i] == i
     assert list(large) == list(range(100_000))
     assert large[cut - 2:cut + 2] == list(range(cut - 2, cut + 2))
-    assert list(large.read(1)) == list(range(100_000))  # an item a read
+    asked = []  # each block of offsets is read once, however small the reads
+    run = spilling._Offsets.run
+    with mock.patch.object(spilling._Offsets, "run",
+                           lambda self, start, stop: asked.append(start) or run(self, start, stop)):
+        assert list(large.read(1)) == list(range(100_000))  # an item a read
+    assert len(asked) == -(-100_000 // spilling._BLOCK)
+    # a bundle's sorted run (2,048 pairs) keeps its offsets in memory: no second file
+    assert Spill(range(2048), folder=tmp_path)._offsets._fd == -1
     shared = Spill(range(5000), folder=tmp_path, shared=True)
     assert list(pickle.loads(pickle.dumps(shared))) == list(range(5000))  # offsets sent whole
     shared.close()

@@ -539,9 +539,10 @@ class ProjectSet:
     The projects are kept compressed (see :func:`pack_project`) in a file (a
     :class:`~nexusreports.spill.Spill`) and expanded when they are read (a few recently
     read ones are kept expanded), so the memory of a build does not grow by a model per
-    project: what stays in memory per project is its slug, its kind (a byte) and its
-    parent (an index, 4 bytes; the spill keeps where each project starts in a file of its
-    own).  :attr:`slugs`, :attr:`kinds` and :attr:`parents` need no expanding.  ``projects`` are given as
+    project: what stays in memory per project is its kind (a byte) and its parent (an
+    index, 4 bytes); the slugs are in a file too (:class:`~nexusreports.spill.Texts`: one
+    slug in 64 in memory), as is where each project starts in the spill.  :attr:`slugs`,
+    :attr:`kinds` and :attr:`parents` need no expanding.  ``projects`` are given as
     models, or ``packed`` as (slug, kind, parent, :func:`pack_project` bytes)."""
 
     _CACHE = 8

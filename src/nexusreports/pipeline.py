@@ -559,10 +559,9 @@ def _unmakeable(previous: dict[str, dict], projects: m.ProjectSet, options: Buil
     ``--format`` are kept: a build with those options makes them.)"""
     from . import bundle as files
 
-    slugs = set(projects.slugs)
     no_bundle = not bundle_path(options.data_dir).is_file()
-    return sorted(path for path, entry in previous.items()
-                  if (entry.get("slug") and entry["slug"] not in slugs)
+    return sorted(path for path, entry in previous.items()  # (no set of every slug)
+                  if (entry.get("slug") and projects.place(entry["slug"]) is None)
                   or (no_bundle and entry.get("slug") is None
                       and path in (files.PDF_NAME, files.DOCX_NAME)))
 

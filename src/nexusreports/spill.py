@@ -3,8 +3,9 @@ or per output does not grow its memory (10,000 projects: 40,000 outputs).
 
 A :class:`Spill` is appended to, then read by index or in order; each item is pickled
 into the file, and where each starts goes into a second file (:class:`_Offsets`: the last
-:data:`_BLOCK` of them stay in memory), so what stays in memory is the same for a spill of a
-thousand items as for one of a million.  Items are read back as new,
+one or two blocks of :data:`_BLOCK` stay in memory), so what its owner keeps in memory is
+the same for a spill of a thousand items as for one of a million (a copy received by another
+process keeps every offset: 8 bytes an item).  Items are read back as new,
 equal objects.  The file is removed when the spill is closed or collected, and at once
 (an anonymous file, gone even after ``kill -9``) when no other process needs it.  A spill
 made ``shared`` keeps its name until it is closed, so that it can be sent to another
@@ -87,7 +88,7 @@ class Texts(ListLike[str]):
     one read.  Hashable never, comparable to a list or tuple of the same strings; pickled
     (sent to another process) as its groups."""
 
-    __slots__ = ("_groups", "_firsts", "_count", "_read")
+    __slots__ = ("_count", "_firsts", "_groups", "_read")
 
     def __init__(self, items: Iterable[str] = ()):
         maker = TextsMaker()
@@ -151,7 +152,7 @@ class TextsMaker:
     was)."""
 
     def __init__(self) -> None:
-        self._groups: Spill[str] = Spill()
+        self._groups: Spill[str] | None = None  # made with the first string
         self._firsts: list[str] = []
         self._parts: list[str] = []
         self._count = 0
@@ -160,6 +161,8 @@ class TextsMaker:
         if "\0" in item:
             raise ValueError("a string of Texts may not hold NUL")
         if not self._parts:
+            if self._groups is None:
+                self._groups = Spill()
             self._firsts.append(item)
         self._parts.append(item)
         self._count += 1
@@ -168,11 +171,12 @@ class TextsMaker:
             self._parts = []
 
     def _finished(self) -> tuple[Spill[str], list[str], int]:
+        groups = Spill() if self._groups is None else self._groups
         if self._parts:
-            self._groups.append("\0".join(self._parts))
-        self._groups._flush()  # (its pending bytes are not kept)
-        found = self._groups, self._firsts, self._count
-        self.__init__()  # type: ignore[misc]
+            groups.append("\0".join(self._parts))
+        groups._flush()  # (its pending bytes are not kept)
+        found = groups, self._firsts, self._count
+        self._groups, self._firsts, self._parts, self._count = None, [], [], 0
         return found
 
     def finish(self) -> Texts:
@@ -184,12 +188,12 @@ class TextsMaker:
 
 
 def _texts(groups: list[str], count: int) -> Texts:
-    maker = TextsMaker()
-    for group in groups:
-        maker._firsts.append(group.split("\0", 1)[0])
-        maker._groups.append(group)
-    maker._count = count
-    return maker.finish()
+    found = Texts.__new__(Texts)
+    found._groups, found._firsts, found._count = Spill(groups), [], count
+    found._firsts.extend(group.split("\0", 1)[0] for group in groups)
+    found._groups._flush()
+    found._read = {}
+    return found
 
 
 def _made(folder: str, shared: bool) -> tuple[int, str | None]:
@@ -228,11 +232,12 @@ two such blocks in memory (8-16 KB), whatever its length; the earlier ones wait 
 
 class _Offsets:
     """A growing sequence of offsets (unsigned 64-bit) of which only the last one or two
-    blocks of :data:`_BLOCK` are in memory: each full block is written to a file of its own (an
-    anonymous one in ``folder``, made with the first block; closed with the spill, which
-    holds ``fds``) and read back when asked for (``pread``: safe in a forked copy)."""
+    blocks of :data:`_BLOCK` are in memory: the earlier ones are written to a second file (one
+    for all blocks, anonymous, in ``folder``, made with the first block; closed with the
+    spill, which holds ``fds``) and read back when asked for (``pread``: safe in a forked
+    copy)."""
 
-    __slots__ = ("_folder", "_fds", "_fd", "_cut", "_tail")
+    __slots__ = ("_cut", "_fd", "_fds", "_folder", "_tail")
 
     def __init__(self, folder: str, fds: list[int], first: Iterable[int] = (0,)):
         self._folder, self._fds = folder, fds  # fds: the spill's, closed with it
@@ -245,7 +250,7 @@ class _Offsets:
 
     def append(self, value: int) -> None:
         self._tail.append(value)
-        if len(self._tail) > 2 * _BLOCK:
+        if len(self._tail) > 2 * _BLOCK + 1:  # (2,048 items, a bundle's sorted run, fit)
             if self._fd < 0:
                 self._fd, _ = _made(self._folder, False)
                 self._fds.append(self._fd)
@@ -340,17 +345,19 @@ class Spill(ListLike[T]):
     def read(self, size: int) -> Iterator[T]:
         """The items in order, read ``size`` bytes at a time (or one item, if larger)."""
         n = len(self)
-        i = 0
-        while i < n:  # offsets i.. (a block of them at a time), then the items they span
-            offsets = self._offsets.run(i, min(n, i + _BLOCK) + 1)
-            start = offsets[0]
-            j = 1  # at least one item, however large
-            while j < len(offsets) - 1 and offsets[j + 1] - start <= size:
-                j += 1
-            block = self._bytes(start, offsets[j])
-            for k in range(j):
+        i, base, offsets = 0, 0, array("Q")  # offsets[k]: where item base + k starts
+        while i < n:
+            if i - base + 1 >= len(offsets):  # the next block of offsets (each read once)
+                base, offsets = i, self._offsets.run(i, min(n, i + _BLOCK) + 1)
+            first = i - base
+            start = offsets[first]
+            last = first + 1  # at least one item, however large
+            while last < len(offsets) - 1 and offsets[last + 1] - start <= size:
+                last += 1
+            block = self._bytes(start, offsets[last])
+            for k in range(first, last):
                 yield pickle.loads(block[offsets[k] - start:offsets[k + 1] - start])
-            i += j
+            i = base + last
 
     def __repr__(self) -> str:
         return f"<Spill of {len(self)} items>"
@@ -370,7 +377,8 @@ class Spill(ListLike[T]):
 
 
 def _received(path: str, offsets: bytes) -> Spill:
-    """A read-only spill opened by path in another process."""
+    """A read-only spill opened by path in another process (every offset in memory: a
+    rendering process reads a few of them, e.g. the PDF bundle's sheet files)."""
     spill = Spill.__new__(Spill)
     spill._fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
     spill.path = path

@@ -152,7 +152,7 @@ class Recurring:
             i = (i + 1) % n
 
     def _forget(self) -> None:
-        """Forget every hash, in place: nothing is allocated, not even for a moment."""
+        """Forget every hash, in place (no table of zeros is made to copy from)."""
         _zero(self._hashes)
         _zero(self._seen)
         self._met = 0
@@ -182,7 +182,8 @@ def _zero(table: array | bytearray) -> None:
     import ctypes
 
     view = memoryview(table)
-    ctypes.memset(ctypes.addressof(ctypes.c_char.from_buffer(table)), 0, view.nbytes)
+    if view.nbytes:
+        ctypes.memset(ctypes.addressof(ctypes.c_char.from_buffer(table)), 0, view.nbytes)
     view.release()
 
 
