@@ -533,6 +533,24 @@ class _Packed(Sequence):
 _KINDS: tuple[Kind, ...] = tuple(Kind)
 
 
+def _grouped_by_parent(parents: array) -> tuple[array, array]:
+    """The flagships (``parents[i] >= 0``) grouped by their parent's index in order, each
+    group in index order: two arrays, each flagship's parent and its index (a counting
+    sort: no (parent, index) pair per flagship)."""
+    start = array("i", bytes(4 * (len(parents) + 1)))  # where each parent's group starts
+    for p in parents:
+        if p >= 0:
+            start[p + 1] += 1
+    for i in range(1, len(start)):
+        start[i] += start[i - 1]
+    parent_of, index_of = array("i", bytes(4 * start[-1])), array("i", bytes(4 * start[-1]))
+    for i, p in enumerate(parents):
+        if p >= 0:
+            parent_of[start[p]], index_of[start[p]] = p, i
+            start[p] += 1
+    return parent_of, index_of
+
+
 class ProjectSet:
     """Every project of one data folder, programmes first, then flagships, each by slug.
 
@@ -594,22 +612,7 @@ class ProjectSet:
                 self._unknown_parents[i] = parent
             self._parent.append(found)
         del orphan
-        # the flagships of each programme in index order, grouped by programme in order
-        # (a counting sort in arrays: no (parent, index) pair per flagship)
-        count = array("i", bytes(4 * (len(self._parent) + 1)))
-        for p in self._parent:
-            if p >= 0:
-                count[p + 1] += 1
-        for i in range(1, len(count)):  # where each programme's flagships start
-            count[i] += count[i - 1]
-        self._flagship_parent = array("i", bytes(4 * count[-1]))
-        self._flagship_index = array("i", bytes(4 * count[-1]))
-        for i, p in enumerate(self._parent):
-            if p >= 0:
-                at = count[p]
-                self._flagship_parent[at], self._flagship_index[at] = p, i
-                count[p] += 1
-        del count
+        self._flagship_parent, self._flagship_index = _grouped_by_parent(self._parent)
         self._recent: OrderedDict[int, Project] = OrderedDict()
 
     @property

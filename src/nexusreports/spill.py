@@ -94,8 +94,18 @@ class Texts(ListLike[str]):
         maker = TextsMaker()
         for item in items:
             maker.add(item)
-        self._groups, self._firsts, self._count = maker._finished()
+        self._keep(*maker._finished())
+
+    def _keep(self, groups: Spill[str], firsts: list[str], count: int) -> None:
+        groups._flush()  # (its pending bytes are not kept)
+        self._groups, self._firsts, self._count = groups, firsts, count
         self._read: dict[int, list[str]] = {}  # the groups last read
+
+    @classmethod
+    def _of(cls, groups: Spill[str], firsts: list[str], count: int) -> Texts:
+        found = cls.__new__(cls)
+        found._keep(groups, firsts, count)
+        return found
 
     def __len__(self) -> int:
         return self._count
@@ -174,26 +184,18 @@ class TextsMaker:
         groups = Spill() if self._groups is None else self._groups
         if self._parts:
             groups.append("\0".join(self._parts))
-        groups._flush()  # (its pending bytes are not kept)
         found = groups, self._firsts, self._count
         self._groups, self._firsts, self._parts, self._count = None, [], [], 0
         return found
 
     def finish(self) -> Texts:
         """The :class:`Texts` of every string added (the maker starts again empty)."""
-        found = Texts.__new__(Texts)
-        found._groups, found._firsts, found._count = self._finished()
-        found._read = {}
-        return found
+        return Texts._of(*self._finished())
 
 
 def _texts(groups: list[str], count: int) -> Texts:
-    found = Texts.__new__(Texts)
-    found._groups, found._firsts, found._count = Spill(groups), [], count
-    found._firsts.extend(group.split("\0", 1)[0] for group in groups)
-    found._groups._flush()
-    found._read = {}
-    return found
+    """A :class:`Texts` received from another process (see ``Texts.__reduce__``)."""
+    return Texts._of(Spill(groups), [group.split("\0", 1)[0] for group in groups], count)
 
 
 def _made(folder: str, shared: bool) -> tuple[int, str | None]:
