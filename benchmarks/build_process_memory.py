@@ -1,7 +1,8 @@
 """The build's own process over a whole default build, its sheets rendered by a stub: its
 memory every N sheets, without the minutes that real rendering takes.
 
-usage: python benchmarks/build_process_memory.py LOG [--every N] [--trace A B] -- BUILD ARGS
+usage: python benchmarks/build_process_memory.py LOG [--every N] [--trace A B] [--smaps A B]
+           -- BUILD ARGS
 e.g.   cd /tmp/perf/s10000 && rm -rf out && python benchmarks/build_process_memory.py \\
            /tmp/parent.log -- build --jobs 2
 
@@ -13,7 +14,10 @@ planner, the pool and its window, staging, the output records.  After every N sh
 parts of it, and glibc's heap (``mallinfo2``: bytes from the system, in use, free).  With
 ``--trace A B``, tracemalloc runs in the build's process from the start of rendering, and
 LOG gets the 15 allocation sites that grew most from sheet A to sheet B (then it stops;
-tracing makes it some 10 times slower).  It stops before the bundles (the stub's sheets are
+tracing makes it some 10 times slower).  With ``--smaps A B``, LOG gets the mappings of
+the process whose resident size changed from sheet A to sheet B (``/proc/self/smaps``:
+glibc's main heap, a thread's heap, Python's arenas), largest growth last.  It stops
+before the bundles (the stub's sheets are
 not PDFs).  A 10,000-project build (40,000 sheets) takes about 75 s on 2 cores.
 Linux (glibc), CPython only.  A measurement, not a test: what it found is in
 docs/benchmarks.md.
@@ -31,6 +35,8 @@ LOG = open(mine[0], "w")
 EVERY = int(mine[mine.index("--every") + 1]) if "--every" in mine else 2000
 TRACE = (tuple(int(v) for v in mine[mine.index("--trace") + 1:mine.index("--trace") + 3])
          if "--trace" in mine else None)
+SMAPS = (tuple(int(v) for v in mine[mine.index("--smaps") + 1:mine.index("--smaps") + 3])
+         if "--smaps" in mine else None)
 
 
 class _MallInfo2(ctypes.Structure):
@@ -55,6 +61,36 @@ def _memory() -> str:
             f"C heap {heap.arena >> 10} KB from the system, {heap.uordblks >> 10} in use, "
             f"{heap.fordblks >> 10} free, {heap.hblkhd >> 10} mapped apart")
 
+
+def _mappings() -> dict[tuple[str, str], int]:
+    """(address range, name) -> resident KB, of every mapping of this process."""
+    found, current = {}, None
+    with open("/proc/self/smaps") as fh:
+        for line in fh:
+            head = line.split()
+            if "-" in head[0] and not head[0].endswith(":"):
+                current = (head[0], head[5] if len(head) > 5 else "[anonymous]")
+            elif head[0] == "Rss:" and current is not None:
+                found[current] = int(head[1])
+    return found
+
+
+def _print_grown(before: dict, after: dict) -> None:
+    starts = {}  # a mapping that grew keeps its start address (its end moves)
+    for key, kb in before.items():
+        starts[(key[0].split("-")[0], key[1])] = kb
+    rows = []
+    for key, kb in after.items():
+        was = starts.pop((key[0].split("-")[0], key[1]), 0)
+        if kb != was:
+            rows.append((kb - was, key, was, kb))
+    rows += [(-kb, key, kb, 0) for key, kb in starts.items() if kb]
+    for grown, (where, name), was, now in sorted(rows):
+        print(f"{grown:+7d} KB  {where} {name}: {was} -> {now} KB resident", file=LOG)
+    print(f"{sum(r[0] for r in rows):+7d} KB in all", file=LOG, flush=True)
+
+
+_maps: dict[int, dict] = {}
 
 from nexusreports import pipeline  # noqa: E402
 from nexusreports.write import Output  # noqa: E402
@@ -82,6 +118,10 @@ def _counted(self, *a):
                   if tracemalloc.is_tracing() else "")
         print(f"{n} sheets {time.perf_counter():.1f} s: {_memory()}{traced}", file=LOG,
               flush=True)
+    if SMAPS and n in SMAPS:
+        _maps[n] = _mappings()
+        if n == SMAPS[1]:
+            _print_grown(_maps[SMAPS[0]], _maps[n])
     if TRACE and n in TRACE:
         _snapshots[n] = tracemalloc.take_snapshot()
         if n == TRACE[1]:

@@ -325,6 +325,41 @@ def test_the_bundle_holds_small_references_to_the_sheets_not_their_views(shipped
     assert ref.summary == job.view.summary
 
 
+def test_a_sheet_goes_to_its_rendering_process_as_a_view_pickled_by_the_building_thread(
+        shipped):
+    """The pool's own thread that sends each call copies bytes, it does not pickle views
+    (memory: see _Renderer.submit)."""
+    import pickle
+    import threading
+
+    projects, theme = shipped
+    options = BuildOptions(data_dir=DATA, templates_dir=TEMPLATES, jobs=2)
+    job = next(pipeline._plan_jobs(projects, theme, options, {}, pipeline._Digests(options)))
+    sent, pickled_in = [], []
+    real = pipeline.pickle.dumps
+
+    def noting(obj, *args, **kwargs):
+        pickled_in.append((type(obj).__name__, threading.current_thread().name))
+        return real(obj, *args, **kwargs)
+
+    class Pool:
+        def submit(self, fn, *args):
+            sent.append((fn, args))
+            return object()
+
+    renderer = pipeline._Renderer(theme, True, options, None, 16)
+    renderer._pool = Pool()
+    pipeline.pickle.dumps = noting
+    try:
+        renderer.submit(0, job)
+    finally:
+        pipeline.pickle.dumps = real
+    (fn, (view, fmt, staging)), = sent
+    assert fn is pipeline._render_sent and isinstance(view, bytes) and fmt == job.fmt
+    assert pickle.loads(view) == job.view and staging is None
+    assert pickled_in == [("SheetView", threading.current_thread().name)]
+
+
 def test_each_input_file_is_hashed_once_per_build(tmp_path, monkeypatch, shipped):
     projects, theme = shipped
     read: list[Path] = []

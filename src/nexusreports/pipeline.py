@@ -37,6 +37,7 @@ import itertools
 import json
 import logging
 import os
+import pickle
 import platform
 import sys
 import zlib
@@ -291,8 +292,6 @@ def _checked(fh: BinaryIO, theme: Theme) -> tuple[m.ProjectSet, Theme, list[Prob
     them) and the warnings, or its problems raised as :class:`DataErrors` (the same
     lines); None when its file is not whole (cannot happen when it exits 0: validate
     here).  Closes ``fh``."""
-    import pickle
-
     with fh:
         fh.seek(0)
         try:
@@ -309,7 +308,6 @@ def _check_in_child(fh: BinaryIO, options: BuildOptions, theme: Theme, parent: i
                     ) -> NoReturn:
     """The child of :func:`_check_apart` (``parent``: the build's process): validate, write
     the outcome to ``fh``, exit at once (no exit handler of the build's process runs)."""
-    import pickle
     import signal
 
     code = 1
@@ -1056,6 +1054,12 @@ def _stop_pool(pool: object) -> None:
         thread.join(timeout=5)
 
 
+def _render_sent(view: bytes, fmt: str, staging: Staging | None) -> Output | _RemoteError:
+    """:func:`_render_in_worker` for a view pickled by the build's process (see
+    :meth:`_Renderer.submit`)."""
+    return _render_in_worker(pickle.loads(view), fmt, {}, staging)
+
+
 def _render_in_worker(view: SheetView, fmt: str, inputs: dict[str, str],
                       staging: Staging | None = None) -> Output | "_RemoteError":
     """Render one sheet in a rendering process and, with ``staging``, stage it there too
@@ -1185,9 +1189,17 @@ class _Renderer:
                 self._start()
             while len(self._inflight) >= _WINDOW * self.workers:
                 self._collect()
+            # the view pickled here, in this thread, not by the pool's thread that sends
+            # the call (which then copies bytes): pickling a view makes and frees buffers
+            # and memo tables of ever other sizes, and glibc keeps some freed pieces of
+            # each size for the thread that freed them; the sending thread's heap grew so
+            # by ~0.3 MB over a 10,000-project build (benchmarks/build_process_memory.py
+            # --smaps), this thread's already holds such pieces (it pickles every output
+            # record)
+            view = pickle.dumps(job.view, protocol=pickle.HIGHEST_PROTOCOL)
             with _signals_blocked():  # a spawned pool may start a process here
                 future = self._pool.submit(  # type: ignore[attr-defined]
-                    _render_in_worker, job.view, job.fmt, {}, self.staging)
+                    _render_sent, view, job.fmt, self.staging)
             self._inflight[future] = (index, pending)
         except BrokenProcessPool:
             raise self._broken() from None
