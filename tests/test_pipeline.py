@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -107,6 +108,39 @@ def test_a_build_of_fewer_sheets_than_the_threshold_starts_no_process_pool(tmp_p
                                 formats=("docx",), bundle=False, jobs=0))
     assert len(result.outputs) == 8 and all(result.rendered)
     assert all(o.data == b"" for o in result.outputs)  # staged, not kept
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="glibc on Linux only")
+def test_a_build_keeps_glibcs_thresholds_where_they_start_whatever_came_before():
+    """glibc raises the size from which an allocation gets pages of its own each time such
+    a piece is freed; a build fixes it where it starts (render/heap.py), so that where its
+    large pieces go does not depend on what the process did before.  Run in a process of
+    its own (the setting is the process's): a 300 KB piece after a 1 MB one was freed goes
+    into the heap before the fix and gets pages of its own after it."""
+    import subprocess
+
+    probe = """if True:
+        import ctypes
+        from nexusreports.render import heap
+        class Info(ctypes.Structure):
+            _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks",
+                        "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks",
+                        "keepcost")]
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallinfo2.restype = Info
+        def apart(size):
+            before = libc.mallinfo2().hblkhd
+            piece = bytearray(size)
+            return libc.mallinfo2().hblkhd - before >= size
+        big = bytearray(1 << 20)  # a 1 MB piece has pages of its own, and is freed
+        del big
+        print(apart(300_000), end=" ")
+        heap.fix_mmap_threshold()
+        print(apart(300_000))
+    """
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["False", "True"]
 
 
 def test_the_build_gives_the_c_heap_back_once_validation_is_done(tmp_path, monkeypatch):

@@ -198,7 +198,8 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildResul
     Safe to call again and again from one long-running process (each call takes and
     releases the folder's lock).
     """
-    with heap.path_parts_not_interned():  # memory: see render/heap.py
+    heap.fix_mmap_threshold()  # memory: see render/heap.py
+    with heap.path_parts_not_interned():
         return _build(options, progress)
 
 

@@ -26,6 +26,10 @@ _MALLOC_TRIM: list[Callable[[int], int] | None] = []  # found on the first call
 
 def give_back() -> None:
     """Return the C heap's free pages to the system (glibc), or nothing."""
+    _trim()
+
+
+def _trim() -> None:
     if not _MALLOC_TRIM:
         try:
             import ctypes
@@ -36,6 +40,42 @@ def give_back() -> None:
     trim = _MALLOC_TRIM[0]
     if trim is not None:
         trim(0)
+
+
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt's parameters (glibc's malloc.h)
+
+MMAP_THRESHOLD = TRIM_THRESHOLD = 128 * 1024
+"""Allocations from this size up get pages of their own; free memory at the top of the
+heap past this much goes back to the system (glibc's starting values)."""
+
+_FIXED: list[bool] = []
+
+
+def fix_mmap_threshold() -> None:
+    """Keep glibc's thresholds for giving an allocation pages of its own and for giving
+    back the top of the heap where they start (:data:`MMAP_THRESHOLD`,
+    :data:`TRIM_THRESHOLD`), for this process and those it forks from now on; elsewhere
+    nothing.  glibc raises both each time such an allocation is freed, to its size (and
+    twice that), so where later large pieces go, and how much free memory the heap keeps,
+    depends on what the process did before.  In the build's process of a 10,000-project
+    build glibc's heap held 17 MB from the system against 13 MB at 1,000 projects (fonts,
+    profiles and buffers went into the heap there, between small pieces, instead of pages
+    of their own), and the process was 0.35-0.5 MB larger at the end of its sheets; with
+    the thresholds fixed both heaps hold 12 MB and the processes were 0.3-0.6 MB smaller
+    (benchmarks/build_process_memory.py, two runs of each).  Only memory depends on it,
+    never an output's bytes.  Once a process (tests build again and again in one)."""
+    if _FIXED:
+        return
+    _FIXED.append(True)
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+        libc.mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD)
+    except (ImportError, OSError, AttributeError):  # not glibc: nothing to fix
+        return
+    _trim()  # the top of the heap kept free under the raised thresholds
 
 
 class _SysWithoutIntern:
