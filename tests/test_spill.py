@@ -240,6 +240,27 @@ def test_texts_of_many_groups_keep_a_string_a_group_in_memory_and_find_as_bisect
             assert texts.bisect_left(probe, lo, hi) == bisect.bisect_left(slugs, probe, lo, hi)
 
 
+def test_texts_read_in_order_hold_a_few_groups_at_a_time_however_many_strings():
+    """A build reads its slugs in order while all its sheets render: what is read at a time
+    (and alive meanwhile) must not be all the slugs of a large build."""
+    from nexusreports import spill as spilling
+    from nexusreports.spill import Texts
+
+    slugs = [f"precision-diagnostics-{i:05d}" for i in range(20_000)]  # 560 KB
+    texts = Texts(iter(slugs))
+    reads = []
+    real = spilling._pread_all
+
+    def noting(fd, size, *args):
+        reads.append(size)
+        return real(fd, size, *args)
+
+    with mock.patch.object(spilling, "_pread_all", noting):
+        assert list(texts) == slugs
+    group = len("\0".join(slugs[:spilling._GROUP])) + 64  # a group, pickled
+    assert sum(reads) >= 560_000 and max(reads) <= spilling._TEXTS_READ + group
+
+
 def test_a_project_set_written_to_a_file_reads_back_the_same_without_expanding(shipped):
     """How validation's child process hands the projects to the build (ProjectSet.write,
     ProjectSet.read): the same slugs, kinds, parents and packed bytes."""
