@@ -321,6 +321,25 @@ def test_each_contents_entry_links_to_the_page_it_names(reader, sheet_views, lan
         assert lines[lines.index(name) + 1] == str(SHEET_PAGE[(slug, lang)])
 
 
+def test_a_contents_entry_is_laid_out_as_tall_as_it_is_drawn(theme, sheet_views):
+    """The contents are laid out without parsing an entry that fits on one line; every
+    entry gets the height it is drawn with: one line, wrapped, at the edge of the line, with
+    a long page number, empty, with a soft hyphen, doubled spaces or markup characters."""
+    from nexusreports.render.pdf import bundle as pdf
+
+    kit = pdf._kit(theme)
+    width, height = pdf._frame_size(kit)
+    names = {v.project_name for v in sheet_views.values()}
+    long = "Precisie-diagnostiek & ATMP I&II <voor> iedereen, overal " * 4
+    texts = names | {long[:n] for n in range(len(long) + 1)} | {
+        "ATMP\xadI&II", "ATMP  I&II", " ATMP", "a\nb", "x" * 300}
+    for text in texts:
+        for number in ("", "7", "21326"):
+            wrapped = pdf._TocEntry(0, text, number, kit, pdf._Record()).wrap(width, height)[1]
+            assert pdf._TocEntry.height_of(0, text, number, kit, width, height) == wrapped, (
+                text, number)
+
+
 def test_page_labels_leave_the_cover_unnumbered_then_count_from_one(reader):
     assert reader.page_labels == ["", *(str(n) for n in range(1, PAGES))]
 

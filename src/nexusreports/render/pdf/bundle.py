@@ -189,6 +189,23 @@ class _Record:
     on_page: dict[int, int] = field(default_factory=dict)  # page -> links drawn on it
 
 
+_TOC_LEADING = 1.25
+"""A contents entry's leading, times its font size."""
+
+_TOC_SPACE = 3.2 * mm
+"""Space a contents entry takes below its text."""
+
+_TOC_SPARE = 0.01
+"""Points to spare on a line before :meth:`_TocEntry.height_of` takes it as fitting without
+wrapping it (a sum of glyph widths against ReportLab's own, word by word)."""
+
+
+def _toc_widths(number: str, kit: _Kit, aw: float) -> tuple[float, float]:
+    """A contents entry's page number's width and what is left for its text, pt."""
+    num_w = pdfmetrics.stringWidth(number, kit.font, kit.type["body_pt"] + 2)
+    return num_w, aw - num_w - 14 * mm
+
+
 class _TocEntry(Flowable):
     """One contents line: text, a dotted leader, the page number; records its rectangle.
 
@@ -200,14 +217,27 @@ class _TocEntry(Flowable):
         self.key, self.text, self.number, self.kit, self.record = key, text, number, kit, record
         self.size = kit.type["body_pt"] + 2
         self.para = Paragraph(markup(text), kit.style("toc", fontSize=self.size,
-                                                  leading=self.size * 1.25)).tagged(None)
+                                                  leading=self.size * _TOC_LEADING)
+                              ).tagged(None)
 
     def wrap(self, aw: float, ah: float) -> tuple[float, float]:
-        self.num_w = pdfmetrics.stringWidth(self.number, self.kit.font, self.size)
-        self.text_w = aw - self.num_w - 14 * mm
+        self.num_w, self.text_w = _toc_widths(self.number, self.kit, aw)
         _, ph = self.para.wrap(self.text_w, ah)
-        self.width, self.height = aw, ph + 3.2 * mm
+        self.width, self.height = aw, ph + _TOC_SPACE
         return self.width, self.height
+
+    @staticmethod
+    def height_of(key: int, text: str, number: str, kit: _Kit, aw: float, ah: float) -> float:
+        """The height :meth:`wrap` gives the entry, found without parsing ``text`` when it
+        is plain text that fits on one line with room to spare (the contents of a
+        20,000-sheet bundle are laid out twice, and parsing each entry each time was most
+        of it); else by wrapping it."""
+        size = kit.type["body_pt"] + 2
+        _, text_w = _toc_widths(number, kit, aw)
+        if (text and text.isprintable() and "\xad" not in text
+                and " ".join(text.split()) == text and pdfmetrics.stringWidth(text, kit.font, size) < text_w - _TOC_SPARE):
+            return size * _TOC_LEADING + _TOC_SPACE  # one line
+        return _TocEntry(key, text, number, kit, _Record()).wrap(aw, ah)[1]
 
     def draw(self) -> None:
         c, k = self.canv, self.kit
@@ -336,9 +366,8 @@ def _contents_layout(part: BundlePart, kit: _Kit, numbers: array | None
 
     def heights() -> Iterator[float]:
         for i in range(len(part.sheets) + 1):
-            yield _TocEntry(i, _entry(part, i), _printed(part, numbers, i), kit,
-                            _Record()).wrap(
-                width, height)[1]
+            yield _TocEntry.height_of(i, _entry(part, i), _printed(part, numbers, i), kit,
+                                      width, height)
 
     return _paginate(heights(), height - _heading_height(part.contents, kit, width, height),
                      height)
