@@ -310,3 +310,10 @@ def test_a_project_set_finds_each_programmes_flagships_in_order_whatever_order_i
         assert [kept.index(slug) for slug, *_ in packed] == list(range(len(packed)))
         with pytest.raises(KeyError):
             kept.index("nope")
+    # as validation gives them (programmes first), nothing is kept per programme: their
+    # kinds are where they are, and parents are kept from the first flagship on
+    many = ProjectSet(packed=[(f"p-{i:05d}", Kind.programme, None, blob_p)
+                              for i in range(10_000)] + sorted(given[2:]))
+    assert many._kinds is None and len(many._parent) == 4
+    assert many.kinds == (Kind.programme,) * 10_000 + (Kind.flagship,) * 4
+    assert many.parents[-5:] == (None, "gone", "p-b", "p-a", "p-a")

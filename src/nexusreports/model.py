@@ -533,11 +533,14 @@ class _Packed(Sequence):
 _KINDS: tuple[Kind, ...] = tuple(Kind)
 
 
-def _grouped_by_parent(parents: array) -> tuple[array, array]:
-    """The flagships (``parents[i] >= 0``) grouped by their parent's index in order, each
-    group in index order: two arrays, each flagship's parent and its index (a counting
-    sort: no (parent, index) pair per flagship)."""
-    start = array("i", bytes(4 * (len(parents) + 1)))  # where each parent's group starts
+def _grouped_by_parent(parents: array, base: int = 0, count: int | None = None
+                       ) -> tuple[array, array]:
+    """The flagships (``parents[i] >= 0``: the parent of project ``base + i``, of
+    ``count`` projects) grouped by their parent's index in order, each group in index
+    order: two arrays, each flagship's parent and its index (a counting sort: no (parent,
+    index) pair per flagship)."""
+    count = len(parents) + base if count is None else count
+    start = array("i", bytes(4 * (count + 1)))  # where each parent's group starts
     for p in parents:
         if p >= 0:
             start[p + 1] += 1
@@ -546,7 +549,7 @@ def _grouped_by_parent(parents: array) -> tuple[array, array]:
     parent_of, index_of = array("i", bytes(4 * start[-1])), array("i", bytes(4 * start[-1]))
     for i, p in enumerate(parents):
         if p >= 0:
-            parent_of[start[p]], index_of[start[p]] = p, i
+            parent_of[start[p]], index_of[start[p]] = p, base + i
             start[p] += 1
     return parent_of, index_of
 
@@ -557,8 +560,9 @@ class ProjectSet:
     The projects are kept compressed (see :func:`pack_project`) in a file (a
     :class:`~nexusreports.spill.Spill`) and expanded when they are read (a few recently
     read ones are kept expanded), so the memory of a build does not grow by a model per
-    project: what stays in memory per project is its kind (a byte) and its parent (an
-    index, 4 bytes); the slugs are in a file too (:class:`~nexusreports.spill.Texts`: one
+    project: what stays in memory per project is its kind (a byte; none when the set comes
+    as validation gives it, programmes first) and, from the first project with a parent
+    on, its parent (an index, 4 bytes); the slugs are in a file too (:class:`~nexusreports.spill.Texts`: one
     slug in 64 in memory), as is where each project starts in the spill.  :attr:`slugs`,
     :attr:`kinds` and :attr:`parents` need no expanding.  ``projects`` are given as
     models, or ``packed`` as (slug, kind, parent, :func:`pack_project` bytes)."""
@@ -585,40 +589,53 @@ class ProjectSet:
             self._blobs.append(blob)
         # in a file, not a string object per project (some 0.5 MB at 10,000 projects)
         self.slugs: Texts = slugs.finish()
-        self._kinds = bytes(kinds)
-        del kinds
         # a slug is found by bisecting (a lookup per sheet must not scan every project:
         # 10,000 projects): the programmes and then the flagships, each run sorted by
         # slug, as validation gives them, need no mapping of every slug; a set in another
         # order gets one
         flagship = _KINDS.index(Kind.flagship)
-        first = self._kinds.find(flagship)
+        first = kinds.find(flagship)
         self._programmes = len(self.slugs) if first < 0 else first
-        in_runs = (all(k == flagship for k in self._kinds[self._programmes:])
+        in_runs = (all(k == flagship for k in kinds[self._programmes:])
                    and all(a < b for i, (a, b) in enumerate(itertools.pairwise(self.slugs))
                            if i + 1 != self._programmes))
+        # in runs, a project's kind is where it is: no byte a project is kept
+        self._kinds: bytes | None = None if in_runs else bytes(kinds)
+        del kinds
         self._by_slug: dict[str, int] | None = None
         if not in_runs:
             self._by_slug = {}
             for i, slug in enumerate(self.slugs):
                 self._by_slug.setdefault(slug, i)
-        # each project's parent as the index of its slug (-1: none); a parent that is not
-        # a project of the set (only a set made without validation has one) by name
+        # each project's parent as the index of its slug (-1: none), from the first project
+        # that has one on (the programmes before it have none: nothing kept for them); a
+        # parent that is not a project of the set (only a set made without validation has
+        # one) by name
+        has_parent = orphan.find(0)
+        self._parents_from = len(orphan) if has_parent < 0 else has_parent
         self._parent = array("i")  # (4 bytes a project: -2 to 2**31 - 1)
         self._unknown_parents: dict[int, str] = {}
         for i, parent in enumerate(parent_slugs.finish()):
+            if i < self._parents_from:
+                continue
             found = -1 if orphan[i] else self._find(parent, -2)
             if found == -2:
                 self._unknown_parents[i] = parent
             self._parent.append(found)
         del orphan
-        self._flagship_parent, self._flagship_index = _grouped_by_parent(self._parent)
+        self._flagship_parent, self._flagship_index = _grouped_by_parent(
+            self._parent, self._parents_from, len(self.slugs))
         self._recent: OrderedDict[int, Project] = OrderedDict()
 
     @property
     def kinds(self) -> tuple[Kind, ...]:
         """Each project's kind, in order."""
-        return tuple(_KINDS[k] for k in self._kinds)
+        return tuple(self._kind(i) for i in range(len(self)))
+
+    def _kind(self, index: int) -> Kind:
+        if self._kinds is not None:
+            return _KINDS[self._kinds[index]]
+        return Kind.programme if index < self._programmes else Kind.flagship
 
     @property
     def parents(self) -> tuple[str | None, ...]:
@@ -626,7 +643,9 @@ class ProjectSet:
         return tuple(self._parent_of(i) for i in range(len(self)))
 
     def _parent_of(self, index: int) -> str | None:
-        p = self._parent[index]
+        if index < self._parents_from:
+            return None
+        p = self._parent[index - self._parents_from]
         if p >= 0:
             return self.slugs[p]
         return self._unknown_parents.get(index)
@@ -696,7 +715,7 @@ class ProjectSet:
         expanded, never all in memory)."""
         pickle.dump(len(self), fh, protocol=pickle.HIGHEST_PROTOCOL)
         for i, (slug, blob) in enumerate(zip(self.slugs, self._blobs)):
-            pickle.dump((slug, _KINDS[self._kinds[i]], self._parent_of(i), blob), fh,
+            pickle.dump((slug, self._kind(i), self._parent_of(i), blob), fh,
                         protocol=pickle.HIGHEST_PROTOCOL)
 
     @classmethod
