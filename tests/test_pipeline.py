@@ -143,6 +143,23 @@ def test_a_build_keeps_glibcs_thresholds_where_they_start_whatever_came_before()
     assert out == ["False", "True"]
 
 
+def test_the_build_gives_the_c_heap_back_as_it_plans_its_sheets(tmp_path, monkeypatch):
+    """Every heap.EVERY sheets planned (views, keys and pickles made and freed in this
+    process), as after validation."""
+    from nexusreports.render import heap
+
+    given = []
+    monkeypatch.setattr(heap, "EVERY", 3)
+    monkeypatch.setattr(heap, "give_back", lambda: given.append(len(planned)))
+    planned: list[str] = []
+    real = pipeline._Renderer.submit
+    monkeypatch.setattr(pipeline._Renderer, "submit",
+                        lambda self, i, job: planned.append(job.path) or real(self, i, job))
+    build(BuildOptions(data_dir=DATA, templates_dir=TEMPLATES, out_dir=tmp_path,
+                       formats=("docx",), bundle=False, jobs=1))
+    assert len(planned) == 8 and given == [0, 3, 6]  # after validation, then every 3
+
+
 def test_the_build_gives_the_c_heap_back_once_validation_is_done(tmp_path, monkeypatch):
     """Validation reads and frees every project file's YAML and model; glibc keeps those
     pieces unless asked, so the build asks (render/heap.py) before the first sheet."""

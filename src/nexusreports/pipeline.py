@@ -394,6 +394,8 @@ def _build_locked(projects: m.ProjectSet, theme: Theme, warnings: list[Problem],
         settle(renderer.done())
         while len(ahead) > _AHEAD and renderer.wait():  # reused sheets behind a slow one
             settle(renderer.done())
+        if planned % heap.EVERY == 0:  # what planning and sending the sheets so far freed
+            heap.give_back()
     settle(renderer.finish())
     if renderer.errors:
         raise ErrorGroup(renderer.errors)
