@@ -11,9 +11,9 @@ on it, never an output's bytes.  (The Word bundle, measured the same way, gained
 The build's process asks once too, after validation (which reads and frees every project
 file's YAML and model: -1.8 MB at 10,000 projects, nothing measurable at 1,000), and every
 :data:`EVERY` sheets it plans (each sheet's view, key and pickle are made and freed there:
-with it the process ended a 10,000-project build's sheets 0.3 MB smaller, and 0.1 MB
-apart from a 1,000-project build's instead of 0.15-0.2; benchmarks/build_process_memory.py,
-two runs of each).
+asked every 500 sheets, the process ended a 10,000-project build's sheets 0.2 MB smaller,
+its anonymous memory 0.1 MB above a 1,000-project build's instead of 0.14-0.21;
+benchmarks/build_process_memory.py, two runs of each).
 """
 
 from __future__ import annotations
