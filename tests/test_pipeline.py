@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
+import platform
 import sys
 from pathlib import Path
 
@@ -110,14 +111,17 @@ def test_a_build_of_fewer_sheets_than_the_threshold_starts_no_process_pool(tmp_p
     assert all(o.data == b"" for o in result.outputs)  # staged, not kept
 
 
-@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="glibc on Linux only")
-def test_a_build_keeps_glibcs_thresholds_where_they_start_whatever_came_before():
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc only")
+def test_a_build_keeps_glibcs_thresholds_where_they_start_whatever_came_before(
+        tmp_path, monkeypatch):
     """glibc raises the size from which an allocation gets pages of its own each time such
     a piece is freed; a build fixes it where it starts (render/heap.py), so that where its
     large pieces go does not depend on what the process did before.  Run in a process of
     its own (the setting is the process's): a 300 KB piece after a 1 MB one was freed goes
     into the heap before the fix and gets pages of its own after it."""
     import subprocess
+
+    from nexusreports.render import heap
 
     probe = """if True:
         import ctypes
@@ -138,9 +142,22 @@ def test_a_build_keeps_glibcs_thresholds_where_they_start_whatever_came_before()
         heap.fix_mmap_threshold()
         print(apart(300_000))
     """
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("GLIBC_TUNABLES", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")}
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                         check=True).stdout.split()
+                         check=True, env=env).stdout.split()
     assert out == ["False", "True"]
+    # the user's own setting is left alone
+    env["MALLOC_MMAP_THRESHOLD_"] = str(4 << 20)
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True, env=env).stdout.split()
+    assert out == ["False", "False"]
+    # and a build fixes them
+    fixed = []
+    monkeypatch.setattr(heap, "fix_mmap_threshold", lambda: fixed.append(True))
+    build(BuildOptions(data_dir=DATA, templates_dir=TEMPLATES, out_dir=tmp_path,
+                       langs=("nl",), only=("atmp",), formats=("pdf",)))
+    assert fixed == [True]
 
 
 def test_the_build_gives_the_c_heap_back_as_it_plans_its_sheets(tmp_path, monkeypatch):

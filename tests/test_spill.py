@@ -311,7 +311,7 @@ def test_a_project_set_finds_each_programmes_flagships_in_order_whatever_order_i
         with pytest.raises(KeyError):
             kept.index("nope")
     # as validation gives them (programmes first), nothing is kept per programme: their
-    # kinds are where they are, and parents are kept from the first flagship on
+    # kinds are where they are, and parents are kept from the first project with one on
     many = ProjectSet(packed=[(f"p-{i:05d}", Kind.programme, None, blob_p)
                               for i in range(10_000)] + sorted(given[2:]))
     assert many._kinds is None and len(many._parent) == 4

@@ -11,7 +11,7 @@ on it, never an output's bytes.  (The Word bundle, measured the same way, gained
 The build's process asks once too, after validation (which reads and frees every project
 file's YAML and model: -1.8 MB at 10,000 projects, nothing measurable at 1,000), and every
 :data:`EVERY` sheets it plans (each sheet's view, key and pickle are made and freed there:
-asked every 500 sheets, the process ended a 10,000-project build's sheets 0.2 MB smaller,
+measured asking every 500 sheets, the process ended a 10,000-project build's sheets 0.2 MB smaller,
 its anonymous memory 0.1 MB above a 1,000-project build's instead of 0.14-0.21;
 benchmarks/build_process_memory.py, two runs of each).
 """
@@ -23,7 +23,8 @@ import threading
 from collections.abc import Callable, Iterator
 
 EVERY = 256
-"""Documents copied between two calls of :func:`give_back` in a long stream of them."""
+"""Documents copied (the PDF bundle) or sheets planned (the build) between two calls of
+:func:`give_back` in a long stream of them."""
 
 _MALLOC_TRIM: list[Callable[[int], int] | None] = []  # found on the first call
 
@@ -59,9 +60,11 @@ def fix_mmap_threshold() -> None:
     """Keep glibc's thresholds for giving an allocation pages of its own and for giving
     back the top of the heap where they start (:data:`MMAP_THRESHOLD`,
     :data:`TRIM_THRESHOLD`), for this process and those it forks from now on; elsewhere
-    nothing.  glibc raises both each time such an allocation is freed, to its size (and
-    twice that), so where later large pieces go, and how much free memory the heap keeps,
-    depends on what the process did before.  In the build's process of a 10,000-project
+    nothing, and nothing where the environment sets them (``MALLOC_MMAP_THRESHOLD_``,
+    ``MALLOC_TRIM_THRESHOLD_``, ``GLIBC_TUNABLES``): that is the user's choice.  glibc
+    raises both each time a piece larger than the threshold (up to 32 MB) that had pages
+    of its own is freed, to its size (and twice that), so where later large pieces go, and
+    how much free memory the heap keeps, depends on what the process did before.  In the build's process of a 10,000-project
     build glibc's heap held 17 MB from the system against 13 MB at 1,000 projects (fonts,
     profiles and buffers went into the heap there, between small pieces, instead of pages
     of their own), and the process was 0.35-0.5 MB larger at the end of its sheets; with
@@ -71,6 +74,12 @@ def fix_mmap_threshold() -> None:
     if _FIXED:
         return
     _FIXED.append(True)
+    import os
+
+    tunables = os.environ.get("GLIBC_TUNABLES", "")
+    if (os.environ.keys() & {"MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"}
+            or "mmap_threshold" in tunables or "trim_threshold" in tunables):
+        return
     try:
         import ctypes
 

@@ -234,7 +234,7 @@ class _TocEntry(Flowable):
         of it); else by wrapping it."""
         size = kit.type["body_pt"] + 2
         _, text_w = _toc_widths(number, kit, aw)
-        if (text and text.isprintable() and "\xad" not in text
+        if (text and text.isprintable()  # (not a soft hyphen, a tab or a line break)
                 and " ".join(text.split()) == text and pdfmetrics.stringWidth(text, kit.font, size) < text_w - _TOC_SPARE):
             return size * _TOC_LEADING + _TOC_SPACE  # one line
         return _TocEntry(key, text, number, kit, _Record()).wrap(aw, ah)[1]
