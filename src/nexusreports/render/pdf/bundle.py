@@ -200,9 +200,14 @@ _TOC_SPARE = 0.01
 wrapping it (a sum of glyph widths against ReportLab's own, word by word)."""
 
 
+def _toc_size(kit: _Kit) -> float:
+    """A contents entry's font size, pt."""
+    return kit.type["body_pt"] + 2
+
+
 def _toc_widths(number: str, kit: _Kit, aw: float) -> tuple[float, float]:
     """A contents entry's page number's width and what is left for its text, pt."""
-    num_w = pdfmetrics.stringWidth(number, kit.font, kit.type["body_pt"] + 2)
+    num_w = pdfmetrics.stringWidth(number, kit.font, _toc_size(kit))
     return num_w, aw - num_w - 14 * mm
 
 
@@ -215,7 +220,7 @@ class _TocEntry(Flowable):
     def __init__(self, key: int, text: str, number: str, kit: _Kit, record: _Record):
         super().__init__()
         self.key, self.text, self.number, self.kit, self.record = key, text, number, kit, record
-        self.size = kit.type["body_pt"] + 2
+        self.size = _toc_size(kit)
         self.para = Paragraph(markup(text), kit.style("toc", fontSize=self.size,
                                                   leading=self.size * _TOC_LEADING)
                               ).tagged(None)
@@ -232,10 +237,10 @@ class _TocEntry(Flowable):
         is plain text that fits on one line with room to spare (the contents of a
         20,000-sheet bundle are laid out twice, and parsing each entry each time was most
         of it); else by wrapping it."""
-        size = kit.type["body_pt"] + 2
-        _, text_w = _toc_widths(number, kit, aw)
+        size, (_, text_w) = _toc_size(kit), _toc_widths(number, kit, aw)
         if (text and text.isprintable()  # (not a soft hyphen, a tab or a line break)
-                and " ".join(text.split()) == text and pdfmetrics.stringWidth(text, kit.font, size) < text_w - _TOC_SPARE):
+                and " ".join(text.split()) == text
+                and pdfmetrics.stringWidth(text, kit.font, size) < text_w - _TOC_SPARE):
             return size * _TOC_LEADING + _TOC_SPACE  # one line
         return _TocEntry(key, text, number, kit, _Record()).wrap(aw, ah)[1]
 
