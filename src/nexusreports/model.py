@@ -563,7 +563,8 @@ class ProjectSet:
     project: what stays in memory per project is its kind (a byte; none when the set comes
     as validation gives it, programmes first) and, from the first project with a parent
     on, its parent (an index, 4 bytes); the slugs are in a file too
-    (:class:`~nexusreports.spill.Texts`: one slug in 64 in memory), as is where each project starts in the spill.  :attr:`slugs`,
+    (:class:`~nexusreports.spill.Texts`: one slug in 64 in memory), as is where each
+    project starts in the spill.  :attr:`slugs`,
     :attr:`kinds` and :attr:`parents` need no expanding.  ``projects`` are given as
     models, or ``packed`` as (slug, kind, parent, :func:`pack_project` bytes)."""
 

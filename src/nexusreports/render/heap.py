@@ -67,11 +67,12 @@ def fix_mmap_threshold() -> None:
     how much free memory the heap keeps, depends on what the process did before.  In the
     build's process of a 10,000-project build glibc's heap held 17 MB from the system
     against 13 MB at 1,000 projects (fonts, profiles and buffers went into the heap there,
-    between small pieces, instead of pages of their own), and the process was 0.35-0.5 MB larger at the end of its sheets; with
-    the thresholds fixed both heaps hold 12 MB and the processes were 0.25-0.3 MB smaller
-    at 1,000 projects and 0.5-0.65 MB at 10,000 (benchmarks/build_process_memory.py, two
-    runs of each, the thresholds set from the start).  Only memory depends on it,
-    never an output's bytes.  Once a process (tests build again and again in one)."""
+    between small pieces, instead of pages of their own), and the process was 0.35-0.5 MB
+    larger at the end of its sheets; with the thresholds fixed both heaps hold 12 MB and the
+    processes were 0.25-0.3 MB smaller at 1,000 projects and 0.5-0.65 MB at 10,000
+    (benchmarks/build_process_memory.py, two runs of each, the thresholds set from the
+    start).  Only memory depends on it, never an output's bytes.  Once a process (tests
+    build again and again in one)."""
     if _FIXED:
         return
     _FIXED.append(True)
